@@ -1,0 +1,95 @@
+"""The ``sonomsk`` command line: one sub-command per module of :mod:`sonomsk.cli`.
+
+Conventions for every command: ``--help``; ``--json`` for machine output; exit code 0 (success),
+1 (error), 2 (usage); errors as one line on stderr, with the traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from collections.abc import Sequence
+
+from sonomsk import __version__
+from sonomsk.core.errors import SonomskError
+
+#: Sub-command modules, in the order ``--help`` lists them. Each has ``register(subparsers)``
+#: which adds its parser and sets ``func`` to a ``run(args) -> int``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "sonomsk.cli.info",
+    "sonomsk.cli.deidentify",
+    "sonomsk.cli.demo",
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"sonomsk: usage error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sonomsk",
+        description="Quantitative musculoskeletal and neuromuscular ultrasound.",
+    )
+    parser.add_argument("--version", action="version", version=f"sonomsk {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    debug = bool(getattr(args, "debug", False))
+    try:
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.simplefilter("ignore")
+            return int(args.func(args))
+    except SonomskError as exc:
+        if debug:
+            raise
+        print(f"sonomsk: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("sonomsk: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line unless --debug
+        if debug:
+            raise
+        print(
+            f"sonomsk: internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def console_main() -> None:
+    """Entry point of the ``sonomsk`` console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,155 @@
+"""Read-side views of the store for the web API (plain dicts, JSON-ready)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sonomsk.core.errors import InvalidParameterError, StoreError
+from sonomsk.store.db import Store
+from sonomsk.store.models import Analysis, Instance, Report, Study
+
+
+def _instance_dict(inst: Instance) -> dict[str, Any]:
+    return {
+        "id": inst.id,
+        "sop_uid": inst.sop_uid,
+        "label": inst.original_name,
+        "format": inst.file_format,
+        "rows": inst.rows,
+        "columns": inst.columns,
+        "frames": inst.frames,
+        "channels": inst.channels,
+        "calibrated": inst.calibrated,
+        "regions": inst.info.get("regions", []),
+        "frame_time_s": inst.info.get("frame_time_s"),
+        "warnings": inst.info.get("warnings", []),
+        "site": inst.site,
+        "side": inst.side,
+    }
+
+
+def _analysis_dict(a: Analysis) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "instance_id": a.instance_id,
+        "kind": a.kind,
+        "method_version": a.method_version,
+        "created_at": a.created_at.isoformat() if a.created_at else None,
+        "result": a.result,
+        "measurements": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "unit": m.unit,
+                "label": m.label,
+                "auto_value": m.auto_value,
+                "corrected_value": m.corrected_value,
+                "value": m.value,
+                "corrected_by": m.corrected_by,
+                "failure": m.failure,
+            }
+            for m in a.measurements
+        ],
+        "structures": [
+            {
+                "id": s.id,
+                "label": s.label,
+                "kind": s.kind,
+                "frame": s.frame,
+                "auto_points": s.auto_points,
+                "corrected_points": s.corrected_points,
+                "points": s.corrected_points or s.auto_points,
+                "corrected_by": s.corrected_by,
+                "accepted": s.accepted,
+            }
+            for s in a.structures
+        ],
+    }
+
+
+def study_detail(store: Store, study_id: int) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    with store.sessions() as session:
+        study = session.get(Study, study_id)
+        if study is None:
+            raise StoreError(f"study {study_id}: not found")
+        analyses = session.scalars(
+            select(Analysis).where(Analysis.study_id == study_id).order_by(Analysis.id)
+        ).all()
+        reports = session.scalars(select(Report).where(Report.study_id == study_id).order_by(Report.id)).all()
+        return {
+            "id": study.id,
+            "study_uid": study.study_uid,
+            "date": study.study_date,
+            "description": study.description,
+            "patient": {
+                "key": study.patient.patient_key,
+                "name": study.patient.name,
+                "sex": study.patient.sex,
+                "birth_date": study.patient.birth_date,
+            },
+            "series": [
+                {
+                    "id": se.id,
+                    "series_uid": se.series_uid,
+                    "description": se.description,
+                    "instances": [_instance_dict(i) for i in se.instances],
+                }
+                for se in study.series
+            ],
+            "analyses": [_analysis_dict(a) for a in analyses],
+            "reports": [
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "signed_by": r.signed_by,
+                    "has_pdf": r.pdf_sha256 is not None,
+                }
+                for r in reports
+            ],
+        }
+
+
+def instance_detail(store: Store, instance_id: int) -> dict[str, Any]:
+    with store.sessions() as session:
+        inst = session.get(Instance, instance_id)
+        if inst is None:
+            raise StoreError(f"instance {instance_id}: not found")
+        d = _instance_dict(inst)
+        d["study_id"] = inst.series.study_id
+        return d
+
+
+def to_display_uint8(frame: np.ndarray) -> np.ndarray:
+    """A frame as 8-bit for display (16-bit data stretched between its 0.5 and 99.5 percentiles)."""
+    if frame.dtype == np.uint8:
+        return frame
+    f = frame.astype(np.float32)
+    lo, hi = np.percentile(f, [0.5, 99.5])
+    if hi <= lo:
+        hi = lo + 1
+    return (np.clip((f - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+
+
+def render_frame_png(load: Callable[[str], Any], store: Store, instance_id: int, frame: int) -> bytes:
+    import cv2
+
+    with store.sessions() as session:
+        inst = session.get(Instance, instance_id)
+        if inst is None:
+            raise StoreError(f"instance {instance_id}: not found")
+        sha, n = inst.sha256, inst.frames
+    if not 0 <= frame < n:
+        raise InvalidParameterError(f"frame: expected 0..{n - 1}, got {frame}")
+    image = load(sha)
+    pixels = to_display_uint8(image.frame(frame))
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", pixels)
+    if not ok:  # pragma: no cover
+        raise StoreError(f"instance {instance_id}: frame {frame} could not be encoded")
+    return bytes(buf.tobytes())

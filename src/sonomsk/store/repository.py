@@ -1,0 +1,376 @@
+"""Store operations: import, analyses, corrections, reports, search. Each is one transaction.
+
+A crash in the middle of an import loses nothing already committed and leaves no half record:
+the file goes into the content-addressed blob folder first (harmless if orphaned), then every
+database row of the import is written in a single transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sonomsk.core.errors import SonomskError, StoreError
+from sonomsk.core.results import MeasurementSet
+from sonomsk.store.db import Store
+from sonomsk.store.models import (
+    Analysis,
+    AuditLog,
+    FindingRow,
+    Instance,
+    MeasurementRow,
+    Patient,
+    ProcedureRecord,
+    Report,
+    Series,
+    StructureRow,
+    Study,
+)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    instance_id: int
+    study_id: int
+    sop_uid: str
+    sha256: str
+    created: bool
+
+
+def _uid_from_digest(digest: str) -> str:
+    """A DICOM UID under the 2.25 root, derived from a hex digest (same content, same UID)."""
+    return "2.25." + str(int(digest[:30], 16))
+
+
+def _header(path: Path) -> dict[str, Any]:
+    """Patient/study/series identity from a DICOM header (empty for other formats)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:
+        return {}
+
+    def get(keyword: str) -> str | None:
+        value = ds.get(keyword)
+        text = str(value).strip() if value is not None else ""
+        return text or None
+
+    return {
+        "patient_id": get("PatientID"),
+        "patient_name": get("PatientName"),
+        "birth_date": get("PatientBirthDate"),
+        "sex": get("PatientSex"),
+        "study_uid": get("StudyInstanceUID"),
+        "study_date": get("StudyDate"),
+        "study_description": get("StudyDescription"),
+        "accession": get("AccessionNumber"),
+        "series_uid": get("SeriesInstanceUID"),
+        "series_description": get("SeriesDescription"),
+        "modality": get("Modality"),
+        "sop_uid": get("SOPInstanceUID"),
+    }
+
+
+def audit(session: Any, actor: str, action: str, entity: str, entity_id: int | None, **detail: Any) -> None:
+    """Add an audit row (no patient identifiers in ``detail``)."""
+    session.add(AuditLog(actor=actor, action=action, entity=entity, entity_id=entity_id, detail=detail))
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    actor: str = "system",
+    original_name: str | None = None,
+    study_uid: str | None = None,
+    site: str | None = None,
+    side: str | None = None,
+) -> ImportResult:
+    """Check ``path`` with :func:`sonomsk.read`, then store it once (by SOP Instance UID or content).
+
+    Raises the reader's error (a :class:`SonomskError`) for anything that is not a readable
+    ultrasound image; nothing is stored then.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    import sonomsk
+
+    p = Path(path)
+    image = sonomsk.read(p)  # content check; raises a one-line SonomskError on bad input
+    digest = store.blobs.put_file(p)
+    head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
+    sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
+    patient_key = head.get("patient_id") or "UNKNOWN"
+    s_uid = (
+        study_uid
+        or head.get("study_uid")
+        or _uid_from_digest(hashlib.sha256(f"study:{patient_key}".encode()).hexdigest())
+    )
+    se_uid = head.get("series_uid") or _uid_from_digest(
+        hashlib.sha256(f"series:{s_uid}".encode()).hexdigest()
+    )
+    info = {
+        "format": image.metadata.get("format"),
+        "photometric": image.photometric,
+        "frame_time_s": image.frame_time_s,
+        "regions": [
+            {
+                "box": list(r.box),
+                "kind": r.kind.value,
+                "spacing_mm": list(r.spacing_mm) if r.spacing_mm else None,
+            }
+            for r in image.regions
+        ],
+        "warnings": list(image.warnings),
+    }
+    for attempt in range(2):
+        with store.sessions() as session:
+            existing = session.scalars(select(Instance).where(Instance.sop_uid == sop_uid)).first()
+            if existing is not None:
+                return ImportResult(existing.id, existing.series.study_id, sop_uid, existing.sha256, False)
+            try:
+                with session.begin():
+                    patient = session.scalars(
+                        select(Patient).where(Patient.patient_key == patient_key)
+                    ).first()
+                    if patient is None:
+                        patient = Patient(
+                            patient_key=patient_key,
+                            name=head.get("patient_name"),
+                            birth_date=head.get("birth_date"),
+                            sex=head.get("sex"),
+                        )
+                        session.add(patient)
+                        session.flush()
+                    study = session.scalars(select(Study).where(Study.study_uid == s_uid)).first()
+                    if study is None:
+                        study = Study(
+                            study_uid=s_uid,
+                            patient_id=patient.id,
+                            study_date=head.get("study_date"),
+                            description=head.get("study_description"),
+                            accession=head.get("accession"),
+                        )
+                        session.add(study)
+                        session.flush()
+                    series = session.scalars(select(Series).where(Series.series_uid == se_uid)).first()
+                    if series is None:
+                        series = Series(
+                            series_uid=se_uid,
+                            study_id=study.id,
+                            modality=head.get("modality") or "US",
+                            description=head.get("series_description"),
+                        )
+                        session.add(series)
+                        session.flush()
+                    inst = Instance(
+                        sop_uid=sop_uid,
+                        series_id=series.id,
+                        sha256=digest,
+                        file_format=str(image.metadata.get("format", "unknown")),
+                        original_name=(original_name or p.name)[:256],
+                        rows=image.rows,
+                        columns=image.columns,
+                        frames=image.n_frames,
+                        channels=image.channels,
+                        calibrated=image.calibrated,
+                        info=info,
+                        site=site,
+                        side=side,
+                    )
+                    session.add(inst)
+                    session.flush()
+                    audit(session, actor, "import", "instance", inst.id, sha256=digest)
+                    return ImportResult(inst.id, study.id, sop_uid, digest, True)
+            except IntegrityError:
+                if attempt:  # lost a race twice: something else is wrong
+                    raise StoreError(
+                        f"{p.name}: could not be stored (conflicting concurrent import)"
+                    ) from None
+    raise StoreError(f"{p.name}: could not be stored")  # pragma: no cover
+
+
+def record_analysis(
+    store: Store,
+    *,
+    study_id: int,
+    instance_id: int | None,
+    kind: str,
+    method_version: str,
+    measurements: MeasurementSet,
+    structures: Sequence[dict[str, Any]] = (),
+    result: dict[str, Any] | None = None,
+    actor: str = "system",
+) -> int:
+    """Store one analysis with its measurements, findings and outlines; returns its id."""
+    with store.sessions() as session, session.begin():
+        analysis = Analysis(
+            study_id=study_id,
+            instance_id=instance_id,
+            kind=kind,
+            method_version=method_version,
+            result=result or {},
+        )
+        session.add(analysis)
+        session.flush()
+        for m in measurements.measurements:
+            session.add(
+                MeasurementRow(
+                    analysis_id=analysis.id,
+                    name=m.name,
+                    unit=m.unit,
+                    label=m.label,
+                    auto_value=m.value,
+                    failure=m.failure,
+                    data=m.to_dict(),
+                )
+            )
+        for f in measurements.findings:
+            session.add(
+                FindingRow(analysis_id=analysis.id, rule_id=f.rule_id, outcome=f.outcome, data=f.to_dict())
+            )
+        for s in structures:
+            session.add(
+                StructureRow(
+                    analysis_id=analysis.id,
+                    label=str(s["label"]),
+                    kind=str(s.get("kind", "nerve")),
+                    frame=int(s.get("frame", 0)),
+                    auto_points=[list(map(float, pt)) for pt in s["points"]],
+                )
+            )
+        audit(session, actor, "analyse", "analysis", analysis.id, kind=kind)
+        return int(analysis.id)
+
+
+def correct_measurement(store: Store, measurement_id: int, value: float, *, actor: str) -> None:
+    """Keep the automatic value; set the corrected value with who and when."""
+    import math
+
+    if not math.isfinite(value):
+        raise StoreError(f"corrected value: expected a finite number, got {value}")
+    with store.sessions() as session, session.begin():
+        row = session.get(MeasurementRow, measurement_id)
+        if row is None:
+            raise StoreError(f"measurement {measurement_id}: not found")
+        old = row.corrected_value
+        row.corrected_value = float(value)
+        row.corrected_by = actor
+        row.corrected_at = dt.datetime.now(dt.UTC)
+        audit(
+            session,
+            actor,
+            "correct",
+            "measurement",
+            measurement_id,
+            old=old,
+            new=float(value),
+            auto=row.auto_value,
+        )
+
+
+def correct_structure(
+    store: Store, structure_id: int, points: Sequence[Sequence[float]], *, actor: str
+) -> None:
+    """Store a corrected outline (the automatic one is kept)."""
+    pts = [[float(a), float(b)] for a, b in points]
+    if len(pts) < 3:
+        raise StoreError(f"outline: expected at least 3 points, got {len(pts)}")
+    with store.sessions() as session, session.begin():
+        row = session.get(StructureRow, structure_id)
+        if row is None:
+            raise StoreError(f"structure {structure_id}: not found")
+        row.corrected_points = pts
+        row.corrected_by = actor
+        row.corrected_at = dt.datetime.now(dt.UTC)
+        audit(session, actor, "correct", "structure", structure_id, n_points=len(pts))
+
+
+def save_report(
+    store: Store, study_id: int, results: dict[str, Any], *, actor: str, pdf: bytes | None = None
+) -> int:
+    digest = store.blobs.put_bytes(pdf) if pdf is not None else None
+    with store.sessions() as session, session.begin():
+        report = Report(study_id=study_id, results=results, pdf_sha256=digest)
+        session.add(report)
+        session.flush()
+        audit(session, actor, "report", "report", report.id)
+        return int(report.id)
+
+
+def sign_report(store: Store, report_id: int, *, actor: str) -> None:
+    with store.sessions() as session, session.begin():
+        report = session.get(Report, report_id)
+        if report is None:
+            raise StoreError(f"report {report_id}: not found")
+        if report.status == "signed":
+            raise StoreError(f"report {report_id}: already signed by {report.signed_by}")
+        report.status = "signed"
+        report.signed_by = actor
+        report.signed_at = dt.datetime.now(dt.UTC)
+        audit(session, actor, "sign", "report", report_id)
+
+
+def save_procedure(store: Store, study_id: int, data: dict[str, Any], *, actor: str) -> int:
+    with store.sessions() as session, session.begin():
+        rec = ProcedureRecord(study_id=study_id, data=data)
+        session.add(rec)
+        session.flush()
+        audit(session, actor, "procedure", "procedure_record", rec.id)
+        return int(rec.id)
+
+
+def list_studies(store: Store, query: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Studies, newest first, optionally filtered by patient key/name or description."""
+    from sqlalchemy import or_, select
+
+    with store.sessions() as session:
+        stmt = select(Study, Patient).join(Patient).order_by(Study.id.desc()).limit(limit)
+        if query:
+            like = f"%{query}%"
+            stmt = stmt.where(
+                or_(Patient.patient_key.ilike(like), Patient.name.ilike(like), Study.description.ilike(like))
+            )
+        out = []
+        for study, patient in session.execute(stmt):
+            n = sum(len(se.instances) for se in study.series)
+            out.append(
+                {
+                    "id": study.id,
+                    "study_uid": study.study_uid,
+                    "date": study.study_date,
+                    "description": study.description,
+                    "patient_key": patient.patient_key,
+                    "patient_name": patient.name,
+                    "instances": n,
+                }
+            )
+        return out
+
+
+def count_instances(store: Store) -> int:
+    from sqlalchemy import func, select
+
+    with store.sessions() as session:
+        return int(session.scalar(select(func.count(Instance.id))) or 0)
+
+
+__all__ = [
+    "ImportResult",
+    "SonomskError",
+    "correct_measurement",
+    "correct_structure",
+    "count_instances",
+    "import_file",
+    "list_studies",
+    "record_analysis",
+    "save_procedure",
+    "save_report",
+    "sign_report",
+]

@@ -1,0 +1,103 @@
+"""The web API through FastAPI's test client: upload, browse, errors, authentication."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sonomsk.server.app import create_app
+from sonomsk.server.auth import AuthConfig, hash_password
+from sonomsk.store.db import Store, open_store
+
+from ..store.conftest import make_dicom
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(home=tmp_path / "home")
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(store, max_upload_bytes=2_000_000), raise_server_exceptions=False)
+
+
+def test_upload_browse_and_frame(client: TestClient, tmp_path: Path) -> None:
+    f = make_dicom(tmp_path / "a.dcm")
+    r = client.post("/api/upload", files={"file": ("../../etc/a.dcm", f.read_bytes(), "application/dicom")})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    again = client.post("/api/upload", files={"file": ("a.dcm", f.read_bytes())})
+    assert again.status_code == 200 and again.json()["created"] is False
+    studies = client.get("/api/studies").json()
+    assert len(studies) == 1 and studies[0]["instances"] == 1
+    detail = client.get(f"/api/studies/{body['study_id']}").json()
+    inst = detail["series"][0]["instances"][0]
+    assert inst["label"] == "a.dcm"  # client path stripped
+    assert inst["calibrated"] is True
+    png = client.get(f"/api/instances/{inst['id']}/frames/0.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert client.get(f"/api/instances/{inst['id']}/frames/5.png").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"", 400),
+        (b"not an image at all" * 10, 415),
+        (b"\x00" * 128 + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00\xff\xff\xff\xff", 400),
+    ],
+)
+def test_malformed_uploads_get_4xx(client: TestClient, store: Store, payload: bytes, status: int) -> None:
+    r = client.post("/api/upload", files={"file": ("x.dcm", payload)})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code == status
+    assert "Traceback" not in r.text and "detail" in r.json()
+    assert client.get("/api/studies").json() == []
+
+
+def test_upload_size_limit(store: Store) -> None:
+    c = TestClient(create_app(store, max_upload_bytes=1000), raise_server_exceptions=False)
+    r = c.post("/api/upload", files={"file": ("big.dcm", b"x" * 5000)})
+    assert r.status_code == 413
+
+
+def test_malformed_requests(client: TestClient) -> None:
+    assert client.get("/api/studies/999").status_code == 404
+    assert client.get("/api/studies/abc").status_code == 422
+    assert client.get("/api/instances/1/frames/x.png").status_code == 422
+    assert client.post("/api/upload").status_code == 422
+    assert client.get("/api/../../etc/passwd").status_code == 404
+    assert client.get("/api/health").json()["status"] == "ok"
+    assert "paths" in client.get("/openapi.json").json()
+
+
+def test_authentication_required(store: Store) -> None:
+    users = {"dr.a": hash_password("correct horse")}
+    c = TestClient(
+        create_app(store, auth=AuthConfig(token="t" * 20, users=users)), raise_server_exceptions=False
+    )
+    assert c.get("/api/studies").status_code == 401
+    assert c.get("/api/health").status_code == 200
+    assert c.get("/api/studies", headers={"Authorization": "Bearer " + "t" * 20}).status_code == 200
+    assert c.get("/api/studies", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.post("/api/login", json={"username": "dr.a", "password": "wrong pass"}).status_code == 401
+    r = c.post("/api/login", json={"username": "dr.a", "password": "correct horse"})
+    assert r.status_code == 200
+    assert c.get("/api/studies").status_code == 200  # session cookie
+
+
+def test_password_hashing() -> None:
+    from sonomsk.core.errors import InvalidParameterError
+    from sonomsk.server.auth import verify_password
+
+    h = hash_password("long enough")
+    assert h.startswith("scrypt$") and "long enough" not in h
+    assert verify_password("long enough", h) and not verify_password("long enougH", h)
+    with pytest.raises(InvalidParameterError):
+        hash_password("short")

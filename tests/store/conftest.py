@@ -56,7 +56,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
     try:
-        import psycopg  # noqa: F401
+        import psycopg
     except ImportError:
         pytest.skip("psycopg not installed (extra 'postgres')")
     data = tmp_path_factory.mktemp("pgdata")

@@ -9,7 +9,7 @@ from sonomsk.core.errors import SonomskError, StoreError
 from sonomsk.core.results import Finding, Measurement, MeasurementSet, Method
 from sonomsk.store import repository as repo
 from sonomsk.store.db import Store, open_store
-from sonomsk.store.models import AuditLog, Instance, MeasurementRow, Patient, Study, StructureRow
+from sonomsk.store.models import AuditLog, Instance, MeasurementRow, Patient, StructureRow, Study
 
 from .conftest import make_dicom
 

@@ -22,7 +22,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sonomsk.cli.info",
     "sonomsk.cli.deidentify",
     "sonomsk.cli.demo",
+    "sonomsk.cli.nerve",
     "sonomsk.cli.serve",
+    "sonomsk.cli.differential",
+    "sonomsk.cli.report",
+    "sonomsk.cli.export",
+    "sonomsk.cli.simulate",
 )
 
 EXIT_OK = 0

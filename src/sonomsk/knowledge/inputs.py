@@ -1,0 +1,342 @@
+"""Read a FINDINGS document into finding states of the closed vocabulary.
+
+A FINDINGS document (``FINDINGS.json``) is a mapping with up to four sections::
+
+    {"patient": {"age": 61, "onset": "chronic", "symmetry": "asymmetric",
+                 "family_history": false, "trauma_history": false, "nf1": false},
+     "findings": {"fasciculations_us": "present", "normal_ncs": "absent"},
+     "nerve_assessment": {... output of ``sonomsk nerve assess --json`` ...},
+     "muscle_assessment": {"muscles": [{"muscle": "deltoid", "echo_z": 2.4}]}}
+
+Explicit ``findings`` (the clinician's) win over values derived from the assessments; a
+disagreement is reported as a note.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from sonomsk.core.errors import InvalidParameterError
+from sonomsk.knowledge.base import FindingState, KnowledgeBase
+
+SECTIONS = ("patient", "findings", "nerve_assessment", "muscle_assessment")
+PATIENT_KEYS = (
+    "age",
+    "sex",
+    "onset",
+    "symmetry",
+    "family_history",
+    "trauma_history",
+    "nf1",
+    "shoulder_pain_acute",
+)
+
+_BOOL_STATES = {True: FindingState.PRESENT, False: FindingState.ABSENT}
+
+
+@dataclass
+class Observed:
+    """Finding states with where each came from."""
+
+    states: dict[str, FindingState] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    patient: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, name: str, state: FindingState, source: str) -> None:
+        old = self.states.get(name)
+        if old is not None and old != state and old != FindingState.UNKNOWN:
+            if self.sources[name] == "findings":
+                self.notes.append(
+                    f"{name}: {source} suggests {state.value} but the clinician's findings say {old.value}; "
+                    "the clinician's value is used"
+                )
+                return
+            if state == FindingState.ABSENT:  # an enlarged site beats a normal one of the same finding
+                return
+        self.states[name] = state
+        self.sources[name] = source
+
+
+@lru_cache(maxsize=1)
+def _mapping() -> dict[str, Any]:
+    text = (
+        resources.files("sonomsk.knowledge")
+        .joinpath("data", "input_mapping.json")
+        .read_text(encoding="utf-8")
+    )
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _state(value: Any, where: str) -> FindingState:
+    if isinstance(value, bool):
+        return _BOOL_STATES[value]
+    if isinstance(value, str):
+        try:
+            return FindingState(value.strip().lower())
+        except ValueError:
+            pass
+    raise InvalidParameterError(
+        f"{where}: expected one of present/absent/unknown (or true/false), got {value!r}"
+    )
+
+
+def _norm(name: Any) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
+    """Validate a FINDINGS mapping and return the finding states it implies."""
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError(f"findings document: expected a JSON object, got {type(data).__name__}")
+    for key in data:
+        if key not in SECTIONS and not str(key).startswith("_"):
+            raise InvalidParameterError(
+                f"findings document: unknown section {key!r}; expected {list(SECTIONS)}"
+            )
+    obs = Observed()
+    explicit = data.get("findings") or {}
+    if not isinstance(explicit, Mapping):
+        raise InvalidParameterError("findings: expected an object of finding -> present/absent/unknown")
+    for name, value in explicit.items():
+        if name not in kb.findings:
+            raise InvalidParameterError(
+                f"findings.{name}: unknown finding name (see `sonomsk differential --vocabulary`)"
+            )
+        obs.set(name, _state(value, f"findings.{name}"), "findings")
+    _parse_patient(data.get("patient") or {}, obs)
+    if data.get("nerve_assessment"):
+        _parse_nerve(data["nerve_assessment"], obs)
+    if data.get("muscle_assessment"):
+        _parse_muscle(data["muscle_assessment"], obs)
+    _apply_exclusive(obs, kb)
+    return obs
+
+
+def _parse_patient(p: Any, obs: Observed) -> None:
+    if not isinstance(p, Mapping):
+        raise InvalidParameterError("patient: expected an object")
+    for key in p:
+        if key not in PATIENT_KEYS:
+            raise InvalidParameterError(f"patient.{key}: unknown key; expected one of {list(PATIENT_KEYS)}")
+    obs.patient = dict(p)
+    age = p.get("age")
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age <= 120):
+        raise InvalidParameterError(f"patient.age: expected years between 0 and 120, got {age!r}")
+    onset = p.get("onset")
+    if onset is not None:
+        if onset not in ("acute", "subacute", "chronic"):
+            raise InvalidParameterError(f"patient.onset: expected acute/subacute/chronic, got {onset!r}")
+        obs.set(f"onset_{onset}", FindingState.PRESENT, "patient")
+    sym = p.get("symmetry")
+    if sym is not None:
+        if sym not in ("symmetric", "asymmetric"):
+            raise InvalidParameterError(f"patient.symmetry: expected symmetric/asymmetric, got {sym!r}")
+        obs.set(
+            "asymmetric_presentation",
+            FindingState.PRESENT if sym == "asymmetric" else FindingState.ABSENT,
+            "patient",
+        )
+    for key, finding in (
+        ("family_history", "family_history_neuromuscular"),
+        ("trauma_history", "trauma_history"),
+        ("nf1", "nf1_diagnosis"),
+        ("shoulder_pain_acute", "acute_severe_shoulder_pain"),
+    ):
+        if key in p and p[key] is not None:
+            if not isinstance(p[key], bool):
+                raise InvalidParameterError(f"patient.{key}: expected true or false, got {p[key]!r}")
+            obs.set(finding, _BOOL_STATES[p[key]], "patient")
+
+
+def _find_pattern(na: Mapping[str, Any]) -> Any:
+    if "pattern" in na:
+        pat = na["pattern"]
+        return pat.get("pattern", pat.get("outcome")) if isinstance(pat, Mapping) else pat
+    for key in ("assessment", "result"):
+        sub = na.get(key)
+        if isinstance(sub, Mapping) and "pattern" in sub:
+            return sub["pattern"]
+    for f in na.get("findings", ()) or ():
+        if isinstance(f, Mapping) and "pattern" in str(f.get("rule_id", "")):
+            return f.get("outcome")
+    return None
+
+
+def _find_goedee(na: Mapping[str, Any]) -> Any:
+    for key in ("goedee", "goedee_criteria"):
+        if key in na:
+            g = na[key]
+            if isinstance(g, Mapping):
+                for k in ("met", "positive", "outcome", "result"):
+                    if k in g:
+                        return g[k]
+                return None
+            return g
+    for f in na.get("findings", ()) or ():
+        if isinstance(f, Mapping) and "goedee" in str(f.get("rule_id", "")):
+            return f.get("outcome")
+    return None
+
+
+def _site_items(na: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for key in ("measurements", "sites", "per_measurement"):
+        for m in na.get(key, ()) or ():
+            if not isinstance(m, Mapping):
+                continue
+            ctx_raw = m.get("context")
+            ctx: Mapping[str, Any] = ctx_raw if isinstance(ctx_raw, Mapping) else {}
+            merged = {**ctx, **{k: v for k, v in m.items() if k != "context"}}
+            if "status" in merged and ("nerve" in merged or "label" in merged):
+                items.append(merged)
+    return items
+
+
+def _parse_nerve(na: Any, obs: Observed) -> None:
+    if not isinstance(na, Mapping):
+        raise InvalidParameterError(
+            "nerve_assessment: expected an object (the JSON of `sonomsk nerve assess`)"
+        )
+    mp = _mapping()
+    pattern = _find_pattern(na)
+    if pattern is not None:
+        if pattern not in mp["nerve_patterns"]:
+            raise InvalidParameterError(
+                f"nerve_assessment.pattern: expected one of {sorted(mp['nerve_patterns'])}, got {pattern!r}"
+            )
+        finding = mp["nerve_patterns"][pattern]
+        if finding is None:
+            obs.notes.append("nerve_assessment.pattern is 'indeterminate': no nerve pattern finding was set")
+        else:
+            obs.set(finding, FindingState.PRESENT, "nerve_assessment")
+    goedee = _find_goedee(na)
+    if goedee is not None:
+        val = _norm(goedee) if not isinstance(goedee, bool) else str(goedee).lower()
+        if val in mp["goedee_outcome_positive"]:
+            obs.set("proximal_median_or_plexus_enlarged", FindingState.PRESENT, "nerve_assessment")
+        elif val in mp["goedee_outcome_negative"]:
+            obs.set("proximal_median_or_plexus_enlarged", FindingState.ABSENT, "nerve_assessment")
+    any_enlarged = any_normal = False
+    motor_enlarged = False
+    sensory: list[bool] = []
+    for item in _site_items(na):
+        nerve = _norm(item.get("nerve", item.get("label", "")))
+        site = _norm(item.get("site", ""))
+        status = _norm(item["status"])
+        if status in mp["nerve_status_enlarged"]:
+            enlarged = True
+        elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:
+            enlarged = False
+        else:
+            continue
+        any_enlarged |= enlarged
+        any_normal |= not enlarged
+        if nerve in mp["sensory_nerves"]:
+            sensory.append(enlarged)
+        elif enlarged:
+            motor_enlarged = True
+        sites = mp["nerve_site_findings"].get(nerve, {})
+        finding = sites.get(site, sites.get("*"))
+        if finding:
+            obs.set(finding, FindingState.PRESENT if enlarged else FindingState.ABSENT, "nerve_assessment")
+    if any_enlarged:
+        obs.set("nerve_enlargement_any", FindingState.PRESENT, "nerve_assessment")
+    elif any_normal:
+        obs.set("nerve_enlargement_any", FindingState.ABSENT, "nerve_assessment")
+    if sensory and motor_enlarged:
+        obs.set(
+            "sensory_nerve_sparing",
+            FindingState.ABSENT if any(sensory) else FindingState.PRESENT,
+            "nerve_assessment",
+        )
+
+
+def _muscle_items(ma: Mapping[str, Any]) -> list[tuple[str, float | None, Any]]:
+    out: list[tuple[str, float | None, Any]] = []
+    for m in ma.get("muscles", ()) or ():
+        if not isinstance(m, Mapping) or "muscle" not in m:
+            raise InvalidParameterError("muscle_assessment.muscles: each item needs a 'muscle' name")
+        z = m.get("echo_z")
+        if z is not None and (isinstance(z, bool) or not isinstance(z, int | float)):
+            raise InvalidParameterError(
+                f"muscle_assessment.muscles[{m['muscle']}].echo_z: expected a number, got {z!r}"
+            )
+        out.append((_norm(m["muscle"]), None if z is None else float(z), m.get("fasciculations")))
+    for m in ma.get("measurements", ()) or ():
+        if not isinstance(m, Mapping) or m.get("name") not in ("echo_intensity_z", "echo_intensity_zscore"):
+            continue
+        ctx_raw = m.get("context")
+        ctx: Mapping[str, Any] = ctx_raw if isinstance(ctx_raw, Mapping) else {}
+        muscle = m.get("label") or ctx.get("muscle")
+        if muscle and isinstance(m.get("value"), int | float):
+            out.append((_norm(muscle), float(m["value"]), None))
+    return out
+
+
+def _parse_muscle(ma: Any, obs: Observed) -> None:
+    if not isinstance(ma, Mapping):
+        raise InvalidParameterError("muscle_assessment: expected an object with 'muscles' or 'measurements'")
+    mp = _mapping()
+    thr = float(mp["muscle_echo_z_threshold"]["value"])
+    items = _muscle_items(ma)
+    z = {name: val for name, val, _ in items if val is not None}
+    fasc = [f for _, _, f in items if isinstance(f, bool)]
+    if fasc:
+        obs.set(
+            "fasciculations_us",
+            FindingState.PRESENT if any(fasc) else FindingState.ABSENT,
+            "muscle_assessment",
+        )
+    if not z:
+        return
+    prox = {k: v >= thr for k, v in z.items() if k in mp["muscle_regions"]["proximal"]}
+    dist = {k: v >= thr for k, v in z.items() if k in mp["muscle_regions"]["distal"]}
+    src = "muscle_assessment"
+    all_abn = all(v >= thr for v in z.values())
+    if len(z) >= 3 and all_abn and prox and dist:
+        obs.set("muscle_echo_increased_diffuse", FindingState.PRESENT, src)
+    else:
+        obs.set("muscle_echo_increased_diffuse", FindingState.ABSENT, src)
+    if prox:
+        p_abn, d_abn = any(prox.values()), any(dist.values())
+        obs.set(
+            "muscle_echo_increased_proximal",
+            FindingState.PRESENT if p_abn and not d_abn else FindingState.ABSENT,
+            src,
+        )
+    if dist:
+        p_abn, d_abn = any(prox.values()), any(dist.values())
+        obs.set(
+            "muscle_echo_increased_distal",
+            FindingState.PRESENT if d_abn and not p_abn else FindingState.ABSENT,
+            src,
+        )
+    pairs = [(a, b) for a, b in mp["ibm_contrast_pairs"] if a in z and b in z]
+    if pairs:
+        selective = any(z[a] >= thr and z[b] < thr for a, b in pairs)
+        obs.set("muscle_echo_selective_ibm", FindingState.PRESENT if selective else FindingState.ABSENT, src)
+
+
+def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:
+    groups: dict[str, list[str]] = {}
+    for f in kb.findings.values():
+        if f.exclusive:
+            groups.setdefault(f.exclusive, []).append(f.id)
+    for gid, members in groups.items():
+        present = [m for m in members if obs.states.get(m) == FindingState.PRESENT]
+        if len(present) > 1:
+            raise InvalidParameterError(
+                f"findings: {present} are mutually exclusive ({gid}); give at most one as present"
+            )
+        if present:
+            for m in members:
+                if m not in obs.states or obs.states[m] == FindingState.UNKNOWN:
+                    obs.states[m] = FindingState.ABSENT
+                    obs.sources[m] = f"implied by {present[0]}"

@@ -1,0 +1,443 @@
+/* sonomsk workstation viewer: plain JavaScript, one canvas per pane, no external network.
+ * Image coordinates are (row, col) pixels of the stored image; structures use [row, col] points.
+ * Workflow panels (static/workflows/<name>.js) register through SONO.registerWorkflow. */
+"use strict";
+(function () {
+  const $ = (sel) => document.querySelector(sel);
+  const listeners = {};
+  const SONO = {
+    state: { studies: [], study: null, tool: "pan", panes: [], active: 0, workflows: {}, workflowMeta: [] },
+    on(evt, fn) { (listeners[evt] = listeners[evt] || []).push(fn); },
+    emit(evt, data) { (listeners[evt] || []).forEach((fn) => fn(data)); },
+    async api(path, opts = {}) {
+      const init = Object.assign({ headers: {} }, opts);
+      if (opts.json !== undefined) {
+        init.method = init.method || "POST";
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(opts.json);
+      }
+      const r = await fetch(path, init);
+      const type = r.headers.get("content-type") || "";
+      const body = type.includes("json") ? await r.json() : await r.text();
+      if (!r.ok) {
+        const msg = (body && body.detail) || r.statusText;
+        SONO.setStatus(`${r.status}: ${msg}`, true);
+        throw new Error(msg);
+      }
+      return body;
+    },
+    setStatus(text, isError = false) {
+      const el = $("#status");
+      el.textContent = text;
+      el.className = "status" + (isError ? " error" : "");
+    },
+    registerWorkflow(name, def) { SONO.state.workflows[name] = def; renderTabs(); },
+  };
+  window.SONO = SONO;
+
+  // ---------------------------------------------------------------- calibration helpers
+  function regionAt(inst, row, col) {
+    if (!inst) return null;
+    for (const r of inst.regions || []) {
+      const [r0, c0, r1, c1] = r.box;
+      if (row >= r0 && row < r1 && col >= c0 && col < c1 && r.spacing_mm) return r;
+    }
+    return null;
+  }
+  function spacingFor(inst, points) {
+    let sp = null;
+    for (const [row, col] of points) {
+      const r = regionAt(inst, row, col);
+      if (!r) return null;
+      if (sp && (sp[0] !== r.spacing_mm[0] || sp[1] !== r.spacing_mm[1])) return null;
+      sp = r.spacing_mm;
+    }
+    return sp;
+  }
+  function polygonArea(points) {
+    let a = 0;
+    for (let i = 0; i < points.length; i++) {
+      const [r1, c1] = points[i];
+      const [r2, c2] = points[(i + 1) % points.length];
+      a += c1 * r2 - c2 * r1;
+    }
+    return Math.abs(a) / 2;
+  }
+  SONO.measureDistance = function (inst, p, q) {
+    const sp = spacingFor(inst, [p, q]);
+    const dr = q[0] - p[0], dc = q[1] - p[1];
+    if (!sp) return { value: Math.hypot(dr, dc), unit: "px" };
+    return { value: Math.hypot(dr * sp[0], dc * sp[1]), unit: "mm" };
+  };
+  SONO.measureArea = function (inst, pts) {
+    const sp = spacingFor(inst, pts);
+    const a = polygonArea(pts);
+    if (!sp) return { value: a, unit: "px2" };
+    return { value: a * sp[0] * sp[1], unit: "mm2" };
+  };
+
+  // ---------------------------------------------------------------- panes
+  function makePane(index) {
+    const el = document.querySelector(`.pane[data-pane="${index}"]`);
+    const canvas = el.querySelector("canvas");
+    const pane = {
+      index, el, canvas, ctx: canvas.getContext("2d"), inst: null, frame: 0, frames: new Map(),
+      scale: 1, offX: 0, offY: 0, wc: 128, ww: 256, processed: null, calipers: [], draft: null, drag: null,
+    };
+    el.addEventListener("mousedown", () => setActive(index));
+    bindMouse(pane);
+    return pane;
+  }
+  function setActive(i) {
+    SONO.state.active = i;
+    SONO.state.panes.forEach((p) => p.el.classList.toggle("active-pane", p.index === i && SONO.state.panes[1].el.offsetParent !== null));
+  }
+  SONO.activePane = () => SONO.state.panes[SONO.state.active];
+
+  function fitView(pane) {
+    if (!pane.inst) return;
+    const w = pane.canvas.clientWidth, h = pane.canvas.clientHeight;
+    pane.scale = Math.min(w / pane.inst.columns, h / pane.inst.rows);
+    pane.offX = (w - pane.inst.columns * pane.scale) / 2;
+    pane.offY = (h - pane.inst.rows * pane.scale) / 2;
+  }
+  function loadFrame(pane, frame) {
+    const key = `${pane.inst.id}:${frame}`;
+    if (pane.frames.has(key)) return Promise.resolve(pane.frames.get(key));
+    return new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => { pane.frames.set(key, img); resolve(img); };
+      img.onerror = () => reject(new Error("frame could not be loaded"));
+      img.src = `/api/instances/${pane.inst.id}/frames/${frame}.png`;
+    });
+  }
+  async function showFrame(pane, frame) {
+    if (!pane.inst) return;
+    pane.frame = Math.max(0, Math.min(frame, pane.inst.frames - 1));
+    const img = await loadFrame(pane, pane.frame);
+    applyWindow(pane, img);
+    if (pane.index === SONO.state.active) {
+      $("#frame-slider").max = pane.inst.frames - 1;
+      $("#frame-slider").value = pane.frame;
+      $("#frame-label").textContent = `frame ${pane.frame + 1}/${pane.inst.frames}`;
+    }
+    draw(pane);
+    SONO.emit("frame", pane);
+  }
+  function applyWindow(pane, img) {
+    const off = document.createElement("canvas");
+    off.width = img.naturalWidth; off.height = img.naturalHeight;
+    const octx = off.getContext("2d");
+    octx.drawImage(img, 0, 0);
+    if (!(pane.wc === 128 && pane.ww === 256)) {
+      const data = octx.getImageData(0, 0, off.width, off.height);
+      const lo = pane.wc - pane.ww / 2, k = 255 / Math.max(1, pane.ww);
+      const lut = new Uint8ClampedArray(256);
+      for (let v = 0; v < 256; v++) lut[v] = (v - lo) * k;
+      const d = data.data;
+      for (let i = 0; i < d.length; i += 4) { d[i] = lut[d[i]]; d[i + 1] = lut[d[i + 1]]; d[i + 2] = lut[d[i + 2]]; }
+      octx.putImageData(data, 0, 0);
+    }
+    pane.processed = off;
+  }
+  const toScreen = (pane, row, col) => [col * pane.scale + pane.offX, row * pane.scale + pane.offY];
+  const toImage = (pane, x, y) => [(y - pane.offY) / pane.scale, (x - pane.offX) / pane.scale];
+
+  SONO.structuresFor = function (pane) {
+    const study = SONO.state.study;
+    if (!study || !pane.inst) return [];
+    const out = [];
+    for (const a of study.analyses || []) {
+      if (a.instance_id !== pane.inst.id) continue;
+      for (const s of a.structures || []) if (s.frame === pane.frame || pane.inst.frames === 1) out.push(s);
+    }
+    return out;
+  };
+  const COLORS = { nerve: "#ffd33d", vessel: "#ff7b72", muscle: "#7ee787", aponeurosis: "#79c0ff", needle: "#d2a8ff", spread: "#56d4dd" };
+
+  function draw(pane) {
+    const { canvas, ctx } = pane;
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    if (canvas.width !== w * dpr || canvas.height !== h * dpr) { canvas.width = w * dpr; canvas.height = h * dpr; }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, w, h);
+    if (!pane.inst || !pane.processed) return;
+    ctx.imageSmoothingEnabled = pane.scale < 2;
+    ctx.drawImage(pane.processed, pane.offX, pane.offY, pane.inst.columns * pane.scale, pane.inst.rows * pane.scale);
+    for (const s of SONO.structuresFor(pane)) drawPolygon(pane, s.points, COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid));
+    for (const c of pane.calipers) drawCaliper(pane, c);
+    if (pane.draft) drawCaliper(pane, pane.draft, true);
+    drawScale(pane);
+  }
+  function drawPolygon(pane, pts, color, closed, dash, highlight) {
+    if (!pts || pts.length < 2) return;
+    const { ctx } = pane;
+    ctx.save();
+    ctx.strokeStyle = color; ctx.lineWidth = highlight ? 2.5 : 1.5;
+    if (dash) ctx.setLineDash(dash);
+    ctx.beginPath();
+    pts.forEach(([r, c], i) => { const [x, y] = toScreen(pane, r, c); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+    if (closed) ctx.closePath();
+    ctx.stroke();
+    if (SONO.state.tool === "edit") {
+      ctx.fillStyle = color;
+      for (const [r, c] of pts) { const [x, y] = toScreen(pane, r, c); ctx.fillRect(x - 2.5, y - 2.5, 5, 5); }
+    }
+    ctx.restore();
+  }
+  function drawCaliper(pane, c, draft) {
+    const { ctx } = pane;
+    const color = draft ? "#79c0ff" : "#58a6ff";
+    drawPolygon(pane, c.points, color, c.type === "area" && !draft, null, false);
+    for (const [r, col] of c.points) { const [x, y] = toScreen(pane, r, col); ctx.fillStyle = color; ctx.fillRect(x - 3, y - 3, 6, 6); }
+    if (!draft && c.result) {
+      const [r, col] = c.points[c.points.length - 1];
+      const [x, y] = toScreen(pane, r, col);
+      ctx.fillStyle = "#fff"; ctx.font = "12px system-ui";
+      ctx.fillText(`${c.result.value.toFixed(2)} ${c.result.unit}`, x + 6, y - 6);
+    }
+  }
+  function drawScale(pane) {
+    const { ctx, inst } = pane;
+    const tissue = (inst.regions || []).find((r) => r.kind === "tissue" && r.spacing_mm);
+    const h = pane.canvas.clientHeight, w = pane.canvas.clientWidth;
+    ctx.fillStyle = "#fff"; ctx.font = "12px system-ui";
+    if (!tissue) { ctx.fillText("uncalibrated: measurements in px", 8, h - 10); return; }
+    const mmPerPx = tissue.spacing_mm[1];
+    const candidates = [1, 2, 5, 10, 20, 50];
+    let mm = candidates[0];
+    for (const c of candidates) if ((c / mmPerPx) * pane.scale <= w / 4) mm = c;
+    const len = (mm / mmPerPx) * pane.scale;
+    ctx.fillRect(w - 16 - len, h - 16, len, 3);
+    ctx.fillText(`${mm} mm`, w - 16 - len, h - 22);
+  }
+
+  // ---------------------------------------------------------------- mouse tools
+  function nearestVertex(pane, x, y) {
+    let best = null;
+    for (const s of SONO.structuresFor(pane)) {
+      s.points.forEach(([r, c], i) => {
+        const [sx, sy] = toScreen(pane, r, c);
+        const d = Math.hypot(sx - x, sy - y);
+        if (d < 10 && (!best || d < best.d)) best = { d, s, i };
+      });
+    }
+    return best;
+  }
+  function bindMouse(pane) {
+    const c = pane.canvas;
+    const pos = (e) => { const b = c.getBoundingClientRect(); return [e.clientX - b.left, e.clientY - b.top]; };
+    c.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const [x, y] = pos(e);
+      zoomAt(pane, e.deltaY < 0 ? 1.15 : 1 / 1.15, x, y);
+    }, { passive: false });
+    c.addEventListener("mousedown", (e) => {
+      if (!pane.inst) return;
+      const [x, y] = pos(e);
+      const tool = SONO.state.tool;
+      const pt = toImage(pane, x, y);
+      if (tool === "pan" || tool === "window") pane.drag = { tool, x, y, offX: pane.offX, offY: pane.offY, wc: pane.wc, ww: pane.ww };
+      else if (tool === "edit") {
+        const hit = nearestVertex(pane, x, y);
+        if (hit) {
+          const base = hit.s.points.map((p) => p.slice());
+          pane.drag = { tool, sid: hit.s.id, i: hit.i, points: base, structure: hit.s };
+        }
+      } else if (tool === "distance") {
+        if (!pane.draft) pane.draft = { type: "distance", points: [pt] };
+        else { pane.draft.points.push(pt); finishCaliper(pane); }
+      } else if (tool === "area") {
+        if (!pane.draft) pane.draft = { type: "area", points: [pt] };
+        else pane.draft.points.push(pt);
+      } else SONO.emit("click", { pane, row: pt[0], col: pt[1], tool });
+      draw(pane);
+    });
+    c.addEventListener("dblclick", () => { if (pane.draft && pane.draft.type === "area" && pane.draft.points.length >= 3) finishCaliper(pane); });
+    window.addEventListener("mousemove", (e) => {
+      const d = pane.drag;
+      if (!d) return;
+      const [x, y] = pos(e);
+      if (d.tool === "pan") { pane.offX = d.offX + x - d.x; pane.offY = d.offY + y - d.y; draw(pane); }
+      else if (d.tool === "window") {
+        pane.ww = Math.max(8, d.ww + (x - d.x)); pane.wc = d.wc + (y - d.y);
+        const img = pane.frames.get(`${pane.inst.id}:${pane.frame}`);
+        if (img) applyWindow(pane, img);
+        draw(pane);
+      } else if (d.tool === "edit") {
+        d.points[d.i] = toImage(pane, x, y);
+        d.structure.points = d.points;
+        draw(pane);
+      }
+    });
+    window.addEventListener("mouseup", () => {
+      const d = pane.drag;
+      pane.drag = null;
+      if (d && d.tool === "edit") SONO.emit("structure-edited", { pane, structure: d.structure, points: d.points });
+    });
+  }
+  function finishCaliper(pane) {
+    const c = pane.draft;
+    pane.draft = null;
+    c.result = c.type === "distance" ? SONO.measureDistance(pane.inst, c.points[0], c.points[1]) : SONO.measureArea(pane.inst, c.points);
+    pane.calipers.push(c);
+    renderMeasures();
+    draw(pane);
+  }
+  function zoomAt(pane, f, x, y) {
+    pane.offX = x - (x - pane.offX) * f; pane.offY = y - (y - pane.offY) * f; pane.scale *= f; draw(pane);
+  }
+
+  // ---------------------------------------------------------------- measurements table
+  function renderMeasures() {
+    const rows = [];
+    SONO.state.panes.forEach((p) => p.calipers.forEach((c, i) => rows.push(
+      `<tr><td>pane ${p.index + 1}</td><td>${c.type} ${i + 1}</td><td data-testid="caliper-value">${c.result.value.toFixed(2)}</td><td>${c.result.unit}</td></tr>`)));
+    $("#measures").innerHTML = rows.length ? `<table><tr><th>pane</th><th>caliper</th><th>value</th><th>unit</th></tr>${rows.join("")}</table>` : "";
+  }
+
+  // ---------------------------------------------------------------- studies
+  async function loadStudies() {
+    const q = $("#search").value.trim();
+    SONO.state.studies = await SONO.api("/api/studies" + (q ? `?q=${encodeURIComponent(q)}` : ""));
+    const ul = $("#study-list");
+    ul.innerHTML = "";
+    for (const s of SONO.state.studies) {
+      const li = document.createElement("li");
+      li.dataset.studyId = s.id;
+      li.textContent = `${s.patient_name || s.patient_key} - ${s.description || "study"} (${s.instances})`;
+      li.addEventListener("click", () => SONO.showStudy(s.id));
+      if (SONO.state.study && SONO.state.study.id === s.id) li.classList.add("selected");
+      ul.appendChild(li);
+    }
+  }
+  SONO.reloadStudy = async function () {
+    if (!SONO.state.study) return;
+    SONO.state.study = await SONO.api(`/api/studies/${SONO.state.study.id}`);
+    SONO.state.panes.forEach((p) => {
+      if (!p.inst) return;
+      for (const se of SONO.state.study.series) for (const i of se.instances) if (i.id === p.inst.id) p.inst = i;
+      draw(p);
+    });
+    SONO.emit("study", SONO.state.study);
+  };
+  SONO.showStudy = async function (id) {
+    SONO.state.study = await SONO.api(`/api/studies/${id}`);
+    document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
+    const box = $("#instances");
+    box.innerHTML = '<div class="thumbs"></div>';
+    const thumbs = box.firstChild;
+    const all = SONO.state.study.series.flatMap((se) => se.instances);
+    for (const inst of all) {
+      const d = document.createElement("div");
+      d.className = "thumb"; d.dataset.instanceId = inst.id;
+      d.innerHTML = `<img alt="" src="/api/instances/${inst.id}/frames/0.png"><div>${[inst.site, inst.side].filter(Boolean).join(" ") || inst.label || inst.id}</div>`;
+      d.addEventListener("click", () => SONO.showInstance(inst.id));
+      thumbs.appendChild(d);
+    }
+    if (all.length) await SONO.showInstance(all[0].id, 0);
+    SONO.emit("study", SONO.state.study);
+  };
+  SONO.findInstance = function (id) {
+    for (const se of (SONO.state.study || { series: [] }).series) for (const i of se.instances) if (i.id === id) return i;
+    return null;
+  };
+  SONO.showInstance = async function (id, paneIndex) {
+    const pane = SONO.state.panes[paneIndex === undefined ? SONO.state.active : paneIndex];
+    pane.inst = SONO.findInstance(id);
+    pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
+    pane.el.querySelector(".pane-label").textContent = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
+    document.querySelectorAll(".thumb").forEach((t) => t.classList.toggle("selected", Number(t.dataset.instanceId) === id));
+    fitView(pane);
+    await showFrame(pane, 0);
+    renderMeasures();
+    SONO.emit("instance", pane);
+  };
+  SONO.redraw = () => SONO.state.panes.forEach(draw);
+
+  // ---------------------------------------------------------------- workflows
+  function renderTabs() {
+    const nav = $("#workflow-tabs");
+    nav.innerHTML = "";
+    for (const meta of SONO.state.workflowMeta) {
+      const def = SONO.state.workflows[meta.name];
+      if (!def) continue;
+      const b = document.createElement("button");
+      b.textContent = meta.title; b.dataset.workflow = meta.name;
+      b.addEventListener("click", () => openWorkflow(meta.name));
+      nav.appendChild(b);
+    }
+    if (!SONO.state.currentWorkflow && nav.firstChild) openWorkflow(nav.firstChild.dataset.workflow);
+  }
+  function openWorkflow(name) {
+    SONO.state.currentWorkflow = name;
+    document.querySelectorAll("#workflow-tabs button").forEach((b) => b.classList.toggle("active", b.dataset.workflow === name));
+    const body = $("#workflow-body");
+    body.innerHTML = "";
+    SONO.state.workflows[name].render(body, SONO);
+  }
+  async function loadWorkflows() {
+    SONO.state.workflowMeta = (await SONO.api("/api/workflows")).filter((w) => w.available);
+    for (const w of SONO.state.workflowMeta) {
+      const s = document.createElement("script");
+      s.src = w.panel;
+      document.body.appendChild(s);
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+  async function upload(files) {
+    let last = null;
+    for (const f of files) {
+      const fd = new FormData();
+      fd.append("file", f, f.name);
+      try {
+        SONO.setStatus(`uploading ${f.name}...`);
+        last = await SONO.api("/api/upload", { method: "POST", body: fd });
+        SONO.setStatus(`${f.name}: ${last.created ? "stored" : "already stored"}`);
+      } catch (e) { /* status already shows the error */ }
+    }
+    await loadStudies();
+    if (last) await SONO.showStudy(last.study_id);
+  }
+  let timer = null;
+  function togglePlay() {
+    const pane = SONO.activePane();
+    if (timer) { clearInterval(timer); timer = null; $("#play").textContent = "Play"; return; }
+    if (!pane.inst || pane.inst.frames < 2) return;
+    const dt = Math.max(20, 1000 * (pane.inst.frame_time_s || 0.04));
+    $("#play").textContent = "Pause";
+    timer = setInterval(() => showFrame(pane, (pane.frame + 1) % pane.inst.frames), dt);
+  }
+  window.addEventListener("DOMContentLoaded", async () => {
+    SONO.state.panes = [makePane(0), makePane(1)];
+    document.querySelectorAll("#toolbar [data-tool]").forEach((b) => b.addEventListener("click", () => {
+      SONO.state.tool = b.dataset.tool;
+      document.querySelectorAll("#toolbar [data-tool]").forEach((x) => x.classList.toggle("active", x === b));
+      SONO.redraw();
+    }));
+    $("#zoom-in").onclick = () => { const p = SONO.activePane(); zoomAt(p, 1.25, p.canvas.clientWidth / 2, p.canvas.clientHeight / 2); };
+    $("#zoom-out").onclick = () => { const p = SONO.activePane(); zoomAt(p, 0.8, p.canvas.clientWidth / 2, p.canvas.clientHeight / 2); };
+    $("#reset-view").onclick = () => { const p = SONO.activePane(); p.wc = 128; p.ww = 256; fitView(p); showFrame(p, p.frame); };
+    $("#prev-frame").onclick = () => { const p = SONO.activePane(); showFrame(p, p.frame - 1); };
+    $("#next-frame").onclick = () => { const p = SONO.activePane(); showFrame(p, p.frame + 1); };
+    $("#frame-slider").oninput = (e) => showFrame(SONO.activePane(), Number(e.target.value));
+    $("#play").onclick = togglePlay;
+    $("#clear-calipers").onclick = () => { SONO.state.panes.forEach((p) => { p.calipers = []; p.draft = null; draw(p); }); renderMeasures(); };
+    $("#compare").onchange = (e) => {
+      SONO.state.panes[1].el.classList.toggle("hidden", !e.target.checked);
+      setActive(e.target.checked ? 1 : 0);
+      SONO.state.panes.forEach((p) => { fitView(p); draw(p); });
+    };
+    $("#search").addEventListener("input", () => loadStudies());
+    $("#upload").addEventListener("change", (e) => upload(Array.from(e.target.files)));
+    window.addEventListener("resize", () => SONO.state.panes.forEach((p) => { fitView(p); draw(p); }));
+    try {
+      await loadWorkflows();
+      await loadStudies();
+      if (SONO.state.studies.length) await SONO.showStudy(SONO.state.studies[0].id);
+      SONO.setStatus("ready");
+    } catch (e) { /* shown in status */ }
+  });
+})();

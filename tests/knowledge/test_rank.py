@@ -1,0 +1,171 @@
+"""The differential engine: parsing of FINDINGS, scoring transparency, refusal of bad input."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from sonomsk.core.errors import InvalidParameterError
+from sonomsk.knowledge.differential import INTENDED_USE, rank
+
+
+def test_empty_findings_cannot_rank_and_names_findings_to_collect() -> None:
+    d = rank({}).to_dict()
+    assert d["can_rank"] is False
+    assert d["candidates"] == []
+    assert "cannot rank" in d["message"]
+    assert len(d["missing_discriminators"]) > 0
+    assert d["intended_use"] == INTENDED_USE and "not a diagnosis" in d["intended_use"].lower()
+
+
+def test_only_absent_findings_cannot_rank() -> None:
+    d = rank({"findings": {"joint_effusion": "absent", "fasciculations_us": "absent"}}).to_dict()
+    assert d["can_rank"] is False
+    assert d["missing_discriminators"]
+
+
+def test_unknown_finding_name_is_refused_with_its_key() -> None:
+    with pytest.raises(InvalidParameterError, match=re.escape("findings.nerve_on_fire")):
+        rank({"findings": {"nerve_on_fire": "present"}})
+
+
+@pytest.mark.parametrize(
+    "doc, key",
+    [
+        ({"findings": {"joint_effusion": "maybe"}}, "findings.joint_effusion"),
+        ({"patient": {"onset": "yesterday"}}, "patient.onset"),
+        ({"patient": {"age": -3}}, "patient.age"),
+        ({"patient": {"shoe_size": 44}}, "patient.shoe_size"),
+        ({"labs": {}}, "labs"),
+        ({"nerve_assessment": {"pattern": "wobbly"}}, "nerve_assessment.pattern"),
+        ({"muscle_assessment": {"muscles": [{"muscle": "deltoid", "echo_z": "high"}]}}, "echo_z"),
+        ({"findings": {"onset_acute": "present", "onset_chronic": "present"}}, "mutually exclusive"),
+        ([1, 2], "findings document"),
+    ],
+)
+def test_bad_input_names_the_parameter(doc: object, key: str) -> None:
+    with pytest.raises(InvalidParameterError, match=re.escape(key)):
+        rank(doc)  # type: ignore[arg-type]
+
+
+def test_score_is_the_sum_of_shown_contributions() -> None:
+    doc = {"findings": {"joint_effusion": "present", "synovial_thickening": "absent"}}
+    d = rank(doc).to_dict()
+    top = d["candidates"][0]
+    assert top["condition"] == "knee_joint_effusion"
+    total = sum(c["log10_lr"] for c in top["supporting"] + top["against"])
+    assert top["score_log10"] == pytest.approx(total, abs=1e-3)
+    assert top["supporting"][0]["finding"] == "joint_effusion"
+    assert top["supporting"][0]["likelihood_ratio"] == pytest.approx(5.0)
+
+
+def test_group_bound_limits_correlated_schwannoma_signs() -> None:
+    signs = [
+        "mass_entering_exiting_nerve",
+        "mass_polar_vascularity",
+        "mass_target_sign",
+        "mass_cystic_degeneration",
+    ]
+    d = rank({"findings": dict.fromkeys(signs, "present")}).to_dict()
+    top = d["candidates"][0]
+    assert top["condition"] == "schwannoma"
+    adj = top["group_adjustments"]
+    assert adj and adj[0]["group"] == "yuan_signs"
+    assert adj[0]["bounded_to"] == pytest.approx(min(math.log10(0.952 / 0.039), math.log10(20.0)), abs=1e-3)
+    assert adj[0]["sum_log10_lr"] > adj[0]["bounded_to"]
+
+
+def test_nerve_assessment_output_is_read() -> None:
+    na = {
+        "pattern": "diffuse",
+        "measurements": [
+            {
+                "name": "area_cross_section",
+                "value": 30.0,
+                "unit": "mm2",
+                "context": {"nerve": "median", "site": "forearm", "status": "enlarged"},
+            },
+            {
+                "name": "area_cross_section",
+                "value": 4.0,
+                "unit": "mm2",
+                "context": {"nerve": "sural", "site": "calf", "status": "normal"},
+            },
+        ],
+        "findings": [{"rule_id": "goedee_criteria", "outcome": "met"}],
+    }
+    d = rank({"nerve_assessment": na}).to_dict()
+    inputs = d["inputs"]
+    assert inputs["nerve_pattern_diffuse"] == {"state": "present", "source": "nerve_assessment"}
+    assert inputs["nerve_pattern_normal"]["state"] == "absent"
+    assert inputs["nerve_enlargement_any"]["state"] == "present"
+    assert inputs["sensory_nerve_sparing"]["state"] == "present"
+    assert inputs["proximal_median_or_plexus_enlarged"]["state"] == "present"
+
+
+def test_pattern_from_findings_list_and_indeterminate_note() -> None:
+    d = rank(
+        {"nerve_assessment": {"findings": [{"rule_id": "nerve_pattern", "outcome": "indeterminate"}]}}
+    ).to_dict()
+    assert any("indeterminate" in n for n in d["notes"])
+    assert d["can_rank"] is False
+
+
+def test_clinician_findings_override_derived_with_a_note() -> None:
+    d = rank(
+        {"findings": {"nerve_pattern_diffuse": "absent"}, "nerve_assessment": {"pattern": "diffuse"}}
+    ).to_dict()
+    assert d["inputs"]["nerve_pattern_diffuse"]["state"] == "absent"
+    assert any("clinician" in n for n in d["notes"])
+
+
+def test_muscle_assessment_derives_ibm_pattern_and_fasciculations() -> None:
+    ma = {
+        "muscles": [
+            {"muscle": "flexor_digitorum_profundus", "echo_z": 3.0, "fasciculations": False},
+            {"muscle": "flexor_carpi_ulnaris", "echo_z": 0.5},
+            {"muscle": "deltoid", "echo_z": 0.2},
+        ]
+    }
+    inputs = rank({"muscle_assessment": ma}).to_dict()["inputs"]
+    assert inputs["muscle_echo_selective_ibm"]["state"] == "present"
+    assert inputs["muscle_echo_increased_distal"]["state"] == "present"
+    assert inputs["muscle_echo_increased_proximal"]["state"] == "absent"
+    assert inputs["muscle_echo_increased_diffuse"]["state"] == "absent"
+    assert inputs["fasciculations_us"]["state"] == "absent"
+
+
+def test_muscle_assessment_diffuse_from_measurement_set() -> None:
+    ma = {
+        "measurements": [
+            {"name": "echo_intensity_z", "value": 2.5, "label": "deltoid"},
+            {"name": "echo_intensity_z", "value": 3.0, "label": "rectus_femoris"},
+            {"name": "echo_intensity_z", "value": 2.2, "label": "tibialis_anterior"},
+        ]
+    }
+    inputs = rank({"muscle_assessment": ma}).to_dict()["inputs"]
+    assert inputs["muscle_echo_increased_diffuse"]["state"] == "present"
+
+
+def test_every_candidate_carries_evidence_and_citations() -> None:
+    d = rank({"findings": {"fasciculations_us": "present", "denervation_fibs_psw": "present"}}).to_dict()
+    assert len(d["candidates"]) >= 2
+    for c in d["candidates"]:
+        assert c["supporting"] and c["citations"]
+        for cit in c["citations"]:
+            assert cit["evidence"] in ("A", "B")
+    assert 0 < sum(c["relative_weight"] for c in d["candidates"]) <= 1.0 + 1e-9
+    assert d["method"]["version"] and "NOT a calibrated probability" in d["method"]["score_note"]
+
+
+def test_missing_discriminators_separate_the_leaders() -> None:
+    d = rank({"findings": {"proximal_median_or_plexus_enlarged": "present"}}).to_dict()
+    leaders = {c["condition"] for c in d["candidates"][:2]}
+    assert leaders == {"cidp", "mmn"}
+    assert not d["separated"]
+    favoured = {m["favours_if_present"] for m in d["missing_discriminators"]}
+    assert favoured & leaders
+    known = set(d["inputs"])
+    assert not known & {m["finding"] for m in d["missing_discriminators"]}

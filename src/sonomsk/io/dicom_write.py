@@ -180,11 +180,18 @@ def write_dicom(image: UltrasoundImage, path: str | os.PathLike[str], **meta: An
     os.close(fd)
     try:
         ds.save_as(tmp, enforce_file_format=True)
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def study_meta(study: Mapping[str, Any]) -> dict[str, Any]:

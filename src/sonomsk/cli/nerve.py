@@ -1,0 +1,185 @@
+"""``sonomsk nerve``: nerve workflows, one sub-command each.
+
+``sonomsk nerve assess INPUT.json [--json] [--reference-set NAME]`` judges CSA measurements
+against reference values and classifies the enlargement pattern; ``sonomsk nerve references``
+lists the reference sets and their limits. Other nerve sub-commands (e.g. ``segment``) plug in
+through :data:`SUBCOMMAND_MODULES`: each module has ``register(subparsers)`` that adds its parser
+under ``sonomsk nerve`` and sets ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sonomsk.cli._common import add_common_options, print_json
+from sonomsk.core.errors import InputPathError, InvalidParameterError
+
+#: Extra ``sonomsk nerve`` sub-command modules (each with ``register(subparsers)``).
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+_MAX_INPUT_BYTES = 5 * 1024 * 1024
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "nerve",
+        help="nerve workflows: assess CSA against reference values",
+        description="Nerve workflows. Run 'sonomsk nerve COMMAND --help' for details.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="nerve_command", metavar="COMMAND", parser_class=type(parser))
+    _register_assess(sub)
+    _register_references(sub)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    parser.set_defaults(func=_no_subcommand(parser))
+
+
+def _no_subcommand(parser: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return run
+
+
+def _reference_set_names() -> list[str]:
+    from sonomsk.reference.nerve_csa import reference_sets
+
+    return list(reference_sets())
+
+
+def _register_assess(sub: Any) -> None:
+    p = sub.add_parser(
+        "assess",
+        help="judge nerve CSA measurements (JSON) against reference values; pattern with explanation",
+        description=(
+            'INPUT.json: {"patient": {"age": 54, "sex": "F", "height_cm": 165, "weight_kg": 70}, '
+            '"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.2}, ...]}. '
+            "Optional per measurement: wrist_circumference_cm, level (roots), trunk (upper/middle/lower), "
+            "echogenicity, intraneural_doppler. Use '-' to read standard input."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT.json", help="the measurements as JSON ('-' for stdin)")
+    p.add_argument(
+        "--reference-set",
+        choices=_reference_set_names(),
+        default=None,
+        help="reference values to use (default: the request's, else 'dutch')",
+    )
+    add_common_options(p)
+    p.set_defaults(func=run_assess)
+
+
+def _register_references(sub: Any) -> None:
+    p = sub.add_parser("references", help="list reference sets and the limit of every site")
+    p.add_argument("--reference-set", choices=_reference_set_names(), default=None)
+    add_common_options(p)
+    p.set_defaults(func=run_references)
+
+
+def _read_request(path: str) -> Any:
+    if path == "-":
+        text = sys.stdin.read(_MAX_INPUT_BYTES + 1)
+        name = "<stdin>"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise InputPathError(f"{path}: no such file")
+        if p.stat().st_size > _MAX_INPUT_BYTES:
+            raise InvalidParameterError(f"{path}: larger than {_MAX_INPUT_BYTES // 1024 // 1024} MiB")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputPathError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+        name = path
+    if len(text) > _MAX_INPUT_BYTES:
+        raise InvalidParameterError(f"{name}: larger than {_MAX_INPUT_BYTES // 1024 // 1024} MiB")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(
+            f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+
+
+def run_assess(args: argparse.Namespace) -> int:
+    from sonomsk.nerve.assess import assess
+
+    result = assess(_read_request(args.input), reference_set=args.reference_set)
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    d = result.to_dict()
+    out = [f"reference set: {d['reference_set']['name']} ({d['reference_set']['title']})"]
+    out.append(f"{'site':<26}{'side':<7}{'CSA mm2':>8}{'ULN':>8}{'ratio':>7}{'z':>7}  status")
+    for m in d["measurements"]:
+        lim = m["limit"]
+        uln = "-" if lim["uln_mm2"] is None else f"{lim['uln_mm2']:.1f}"
+        ratio = "-" if m["ratio_to_uln"] is None else f"{m['ratio_to_uln']:.2f}"
+        z = "-" if m["z_score"] is None else f"{m['z_score']:.1f}"
+        src = lim["source_label"] or lim["reason"] or ""
+        out.append(
+            f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {m['status']}"
+            f"  [{lim['source'] or 'no reference'}: {src}]"
+        )
+    for i in (*result.indices, *result.side_to_side):
+        if i.computed:
+            out.append(f"index: {i.describe()}")
+    for item in d["variability"]["intranerve"]:
+        out.append(f"variability: {item['explanation']}")
+    if d["variability"]["internerve"]:
+        out.append(f"variability: {d['variability']['internerve']['explanation']}")
+    out.append(result.goedee.explanation())
+    out.append(f"pattern: {d['pattern']} (Zaidman: {d['zaidman_pattern']})")
+    out.append(d["explanation"])
+    if d["deciding_sites"]:
+        out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
+    print("\n".join(out))
+    return 0
+
+
+def run_references(args: argparse.Namespace) -> int:
+    from sonomsk.reference.nerve_csa import lookup_limit, reference_set_info, reference_sets, site_names
+
+    names = [args.reference_set] if args.reference_set else list(reference_sets())
+    data: list[dict[str, Any]] = []
+    for name in names:
+        info = reference_set_info(name)
+        limits = []
+        for site in site_names():
+            variants = {"vagus_neck": ("left", "right")}.get(site, (None,))
+            for side in variants:
+                lim = lookup_limit(site, reference_set=name, side=side, trunk="upper")
+                d = lim.to_dict()
+                d["side"] = side
+                limits.append(d)
+        data.append(
+            {
+                "name": name,
+                "title": info.title,
+                "population": info.population,
+                "default": info.is_default,
+                "why_default": info.why_default,
+                "limits": limits,
+            }
+        )
+    if args.json:
+        print_json(data)
+        return 0
+    for s in data:
+        print(f"{s['name']}{' (default)' if s['default'] else ''}: {s['title']}")
+        for lim in s["limits"]:
+            side = f" ({lim['side']})" if lim["side"] else ""
+            if lim["status"] == "limit":
+                print(
+                    f"  {lim['site'] + side:<32} ULN {lim['uln_mm2']:>6.2f}  {lim['kind']:<14} {lim['source']}"
+                )
+            else:
+                print(f"  {lim['site'] + side:<32} no reference: {lim['reason']}")
+    return 0

@@ -1,0 +1,363 @@
+"""The input of a nerve assessment and the per-measurement verdict against a reference limit.
+
+Input validation happens here, once, at the public boundary: every error is an
+:class:`~sonomsk.core.errors.InvalidParameterError` whose message names the field
+(``measurements[2].csa_mm2``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sonomsk.core.errors import InvalidParameterError
+from sonomsk.core.results import Finding
+from sonomsk.nerve.sites import check_side, default_level, site_info
+from sonomsk.reference.loader import citation, citation_short
+from sonomsk.reference.nerve_csa import ReferenceLimit, adult_min_age, covariate_effects
+
+__all__ = ["AssessmentRequest", "CsaAssessment", "NerveMeasurementInput", "PatientInfo"]
+
+RULE_VERSION = "1"
+
+#: Plausibility bounds of the input (input validation, not clinical thresholds).
+MAX_CSA_MM2 = 200.0
+_PATIENT_BOUNDS = {
+    "age": (0.0, 120.0, "years"),
+    "height_cm": (40.0, 250.0, "cm"),
+    "weight_kg": (2.0, 400.0, "kg"),
+}
+_WRIST_BOUNDS = (8.0, 30.0)
+_SEXES = {"f": "F", "female": "F", "m": "M", "male": "M"}
+_ECHO_CLASSES = {1: "hypoechoic", 2: "mixed", 3: "hyperechoic"}
+_TRUNKS = ("upper", "middle", "lower")
+_MEASUREMENT_KEYS = {
+    "site",
+    "side",
+    "csa_mm2",
+    "level",
+    "trunk",
+    "wrist_circumference_cm",
+    "echogenicity",
+    "intraneural_doppler",
+    "note",
+    "id",
+    "meta",
+}
+_PATIENT_KEYS = {"age", "sex", "height_cm", "weight_kg", "wrist_circumference_cm", "id", "meta"}
+_REQUEST_KEYS = {"patient", "measurements", "reference_set", "meta"}
+
+
+def _number(value: Any, path: str, lo: float, hi: float, unit: str, *, lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterError(f"{path}: expected a number in {unit}, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x) or x < lo or x > hi or (lo_open and x <= lo):
+        bound = f"more than {lo:g}" if lo_open else f"{lo:g}"
+        raise InvalidParameterError(f"{path}: expected {bound} to {hi:g} {unit}, got {value!r}")
+    return x
+
+
+def _mapping(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise InvalidParameterError(
+            f"{path}.{unknown[0]}: unknown field; expected some of {', '.join(sorted(allowed))}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    """Patient covariates: age (years), sex ('F'/'M'), height (cm), weight (kg), wrist (cm)."""
+
+    age: float | None = None
+    sex: str | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    wrist_circumference_cm: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "patient") -> PatientInfo:
+        d = _mapping(data, path, _PATIENT_KEYS)
+        kwargs: dict[str, Any] = {}
+        for key, (lo, hi, unit) in _PATIENT_BOUNDS.items():
+            if d.get(key) is not None:
+                kwargs[key] = _number(d[key], f"{path}.{key}", lo, hi, unit)
+        if d.get("wrist_circumference_cm") is not None:
+            kwargs["wrist_circumference_cm"] = _number(
+                d["wrist_circumference_cm"], f"{path}.wrist_circumference_cm", *_WRIST_BOUNDS, "cm"
+            )
+        if d.get("sex") is not None:
+            sex = d["sex"]
+            if not isinstance(sex, str) or sex.strip().lower() not in _SEXES:
+                raise InvalidParameterError(f"{path}.sex: expected 'F' or 'M', got {sex!r}")
+            kwargs["sex"] = _SEXES[sex.strip().lower()]
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "age": self.age,
+            "sex": self.sex,
+            "height_cm": self.height_cm,
+            "weight_kg": self.weight_kg,
+            "wrist_circumference_cm": self.wrist_circumference_cm,
+        }
+
+
+@dataclass(frozen=True)
+class NerveMeasurementInput:
+    """One CSA measurement: site, side, CSA in mm2 (calibrated; pixels are refused) and extras.
+
+    ``echogenicity`` is ``{"fraction_hypoechoic": 0..1}`` and/or ``{"class": 1|2|3}`` (1
+    hypoechoic, 2 mixed, 3 hyperechoic; Bochum classes); ``intraneural_doppler`` is a bool or a
+    vessel count. Both are reported, not scored (no confirmed cut-offs).
+    """
+
+    site: str
+    side: str
+    csa_mm2: float
+    index: int = 0
+    level: str | None = None
+    trunk: str | None = None
+    wrist_circumference_cm: float | None = None
+    echogenicity: Mapping[str, Any] | None = None
+    intraneural_doppler: bool | int | None = None
+    note: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site, self.side)
+
+    @classmethod
+    def from_dict(cls, data: Any, index: int) -> NerveMeasurementInput:
+        path = f"measurements[{index}]"
+        if isinstance(data, Mapping) and "csa_px2" in data:
+            raise InvalidParameterError(
+                f"{path}.csa_px2: assessment needs a calibrated CSA in mm2 (csa_mm2); pixel areas "
+                "cannot be compared with reference values"
+            )
+        d = _mapping(data, path, _MEASUREMENT_KEYS)
+        for required in ("site", "side", "csa_mm2"):
+            if required not in d:
+                raise InvalidParameterError(f"{path}.{required}: missing required field")
+        if not isinstance(d["site"], str):
+            raise InvalidParameterError(f"{path}.site: expected a site name, got {d['site']!r}")
+        site = d["site"].strip().lower()
+        site_info(site, parameter=f"{path}.site")
+        side = check_side(d["side"], parameter=f"{path}.side")
+        csa = _number(d["csa_mm2"], f"{path}.csa_mm2", 0.0, MAX_CSA_MM2, "mm2", lo_open=True)
+        level = d.get("level")
+        if level is not None and not isinstance(level, str):
+            raise InvalidParameterError(f"{path}.level: expected text such as 'interscalene', got {level!r}")
+        level = level.strip().lower() if level else default_level(site)
+        trunk = d.get("trunk")
+        if trunk is not None:
+            if site != "brachial_plexus_trunk":
+                raise InvalidParameterError(
+                    f"{path}.trunk: only for site brachial_plexus_trunk, got site {site}"
+                )
+            if not isinstance(trunk, str) or trunk.strip().lower() not in _TRUNKS:
+                raise InvalidParameterError(
+                    f"{path}.trunk: expected one of {', '.join(_TRUNKS)}, got {trunk!r}"
+                )
+            trunk = trunk.strip().lower()
+        wrist = d.get("wrist_circumference_cm")
+        if wrist is not None:
+            wrist = _number(wrist, f"{path}.wrist_circumference_cm", *_WRIST_BOUNDS, "cm")
+        echo = d.get("echogenicity")
+        if echo is not None:
+            echo = _echogenicity(echo, f"{path}.echogenicity")
+        doppler = d.get("intraneural_doppler")
+        if doppler is not None and not isinstance(doppler, bool):
+            doppler = int(_number(doppler, f"{path}.intraneural_doppler", 0, 100, "vessels"))
+        note = d.get("note")
+        return cls(
+            site=site,
+            side=side,
+            csa_mm2=csa,
+            index=index,
+            level=level,
+            trunk=trunk,
+            wrist_circumference_cm=wrist,
+            echogenicity=echo,
+            intraneural_doppler=doppler,
+            note=None if note is None else str(note),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "side": self.side,
+            "csa_mm2": self.csa_mm2,
+            "level": self.level,
+            "trunk": self.trunk,
+            "wrist_circumference_cm": self.wrist_circumference_cm,
+            "echogenicity": None if self.echogenicity is None else dict(self.echogenicity),
+            "intraneural_doppler": self.intraneural_doppler,
+            "note": self.note,
+        }
+
+
+def _echogenicity(value: Any, path: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        names = {v: k for k, v in _ECHO_CLASSES.items()}
+        if value.strip().lower() not in names:
+            raise InvalidParameterError(f"{path}: expected one of {', '.join(names)}, got {value!r}")
+        return {"class": names[value.strip().lower()], "class_name": value.strip().lower()}
+    d = _mapping(value, path, {"fraction_hypoechoic", "class"})
+    out: dict[str, Any] = {}
+    if d.get("fraction_hypoechoic") is not None:
+        out["fraction_hypoechoic"] = _number(
+            d["fraction_hypoechoic"], f"{path}.fraction_hypoechoic", 0, 1, "(fraction)"
+        )
+    if d.get("class") is not None:
+        cls = d["class"]
+        if isinstance(cls, bool) or cls not in _ECHO_CLASSES:
+            raise InvalidParameterError(f"{path}.class: expected 1, 2 or 3, got {cls!r}")
+        out["class"] = int(cls)
+        out["class_name"] = _ECHO_CLASSES[int(cls)]
+    if not out:
+        raise InvalidParameterError(f"{path}: expected fraction_hypoechoic and/or class")
+    return out
+
+
+@dataclass(frozen=True)
+class AssessmentRequest:
+    """A patient and their CSA measurements; ``from_dict`` validates a JSON-like request."""
+
+    measurements: tuple[NerveMeasurementInput, ...]
+    patient: PatientInfo = field(default_factory=PatientInfo)
+    reference_set: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AssessmentRequest:
+        d = _mapping(data, "request", _REQUEST_KEYS)
+        raw_patient = d.get("patient")
+        patient = PatientInfo.from_dict({} if raw_patient is None else raw_patient, "patient")
+        raw = d.get("measurements")
+        if raw is None:
+            raise InvalidParameterError("measurements: missing required field (a list of measurements)")
+        if not isinstance(raw, list) or not raw:
+            raise InvalidParameterError(f"measurements: expected a non-empty list, got {raw!r:.60}")
+        items = tuple(NerveMeasurementInput.from_dict(m, i) for i, m in enumerate(raw))
+        seen: dict[tuple[str, str, str | None], int] = {}
+        for m in items:
+            k = (m.site, m.side, m.trunk)
+            if k in seen:
+                raise InvalidParameterError(
+                    f"measurements[{m.index}]: duplicate of measurements[{seen[k]}] ({m.site}, {m.side}); "
+                    "give one CSA per site and side (the maximum, or the mean of repeats)"
+                )
+            seen[k] = m.index
+        ref = d.get("reference_set")
+        if ref is not None and not isinstance(ref, str):
+            raise InvalidParameterError(f"reference_set: expected a name, got {ref!r}")
+        return cls(measurements=items, patient=patient, reference_set=ref)
+
+
+@dataclass(frozen=True)
+class CsaAssessment:
+    """One measurement judged against its reference limit.
+
+    ``status``: ``normal``, ``enlarged``, ``reduced`` or ``no_reference``. ``ratio_to_uln`` is
+    CSA / ULN; ``z_score`` only when the source gives mean and SD.
+    """
+
+    measurement: NerveMeasurementInput
+    limit: ReferenceLimit
+    status: str
+    ratio_to_uln: float | None
+    z_score: float | None
+    reduction_assessable: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def site(self) -> str:
+        return self.measurement.site
+
+    @property
+    def side(self) -> str:
+        return self.measurement.side
+
+    @property
+    def evaluable(self) -> bool:
+        return self.status != "no_reference"
+
+    def label(self) -> str:
+        return f"{self.site} ({self.side}) {self.measurement.csa_mm2:g} mm2"
+
+    def describe(self) -> str:
+        lim = self.limit
+        if not self.evaluable:
+            return f"{self.label()}: no reference ({lim.reason})"
+        assert lim.uln is not None
+        src = citation_short(lim.source) if lim.source else "?"
+        text = f"{self.label()} {'>' if self.status == 'enlarged' else '<='} ULN {lim.uln:.2f} [{src}]"
+        if self.status == "reduced" and lim.lln is not None:
+            text = f"{self.label()} < LLN {lim.lln:.2f} [{src}]"
+        return f"{text}: {self.status}"
+
+    def to_finding(self) -> Finding:
+        lim = self.limit
+        thresholds: dict[str, Any] = {}
+        if lim.has_limit:
+            thresholds = {"uln_mm2": round(lim.uln or 0.0, 3), "kind": lim.kind}
+            if lim.lln is not None:
+                thresholds["lln_mm2"] = round(lim.lln, 3)
+        return Finding(
+            rule_id="nerve_csa_reference",
+            rule_version=RULE_VERSION,
+            outcome=self.status,
+            inputs={"site": self.site, "side": self.side, "csa_mm2": self.measurement.csa_mm2},
+            thresholds=thresholds,
+            citations=(citation(lim.source),) if lim.source else (),
+            explanation=self.describe(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.measurement.to_dict(),
+            "status": self.status,
+            "ratio_to_uln": None if self.ratio_to_uln is None else round(self.ratio_to_uln, 3),
+            "z_score": None if self.z_score is None else round(self.z_score, 2),
+            "reduction_assessable": self.reduction_assessable,
+            "limit": self.limit.to_dict(),
+            "entrapment_site": site_info(self.site).is_entrapment,
+            "region": site_info(self.site).region,
+            "notes": list(self.notes),
+            "explanation": self.describe(),
+        }
+
+
+def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: PatientInfo) -> CsaAssessment:
+    """Compare one measurement with its limit (status, ratio, z-score, notes)."""
+    notes: list[str] = []
+    if measurement.echogenicity is not None or measurement.intraneural_doppler is not None:
+        notes.append("echogenicity and intraneural Doppler are reported, not scored (no confirmed cut-offs)")
+    if patient.age is not None and patient.age < adult_min_age():
+        notes.append(f"patient younger than {adult_min_age():g}: every reference set here was made on adults")
+    for eff in covariate_effects(measurement.site):
+        if getattr(patient, eff["variable"], None) is not None:
+            notes.append(
+                f"{eff['variable']}: {eff['effect']} [{citation_short(eff['source'])}] (limit not adjusted)"
+            )
+    if not limit.has_limit:
+        return CsaAssessment(measurement, limit, "no_reference", None, None, False, tuple(notes))
+    assert limit.uln is not None
+    csa = measurement.csa_mm2
+    ratio = csa / limit.uln
+    z = limit.z_score(csa)
+    if csa > limit.uln:
+        status = "enlarged"
+    elif limit.lln is not None and csa < limit.lln:
+        status = "reduced"
+    else:
+        status = "normal"
+    if limit.lln is None:
+        notes.append(f"reduction not assessable: {limit.lln_note}")
+    return CsaAssessment(measurement, limit, status, ratio, z, limit.lln is not None, tuple(notes))

@@ -1,0 +1,351 @@
+"""Entrapment indices, side-to-side comparison and intra-/internerve CSA variability.
+
+Every cut-off comes from ``sonomsk/reference/data/nerve_rules.json`` with its source. Inputs are
+CSA values in mm2 keyed by ``(site, side)``; private helpers trust them (validated in
+:mod:`sonomsk.nerve.assess`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sonomsk.core.results import Finding
+from sonomsk.nerve.sites import SIDES, site_info
+from sonomsk.reference.loader import citation, citation_short, load_data
+
+__all__ = [
+    "IndexResult",
+    "VariabilityResult",
+    "compare_sides",
+    "compute_entrapment_indices",
+    "compute_variability",
+]
+
+RULE_VERSION = "1"
+Values = Mapping[tuple[str, str], float]
+
+
+def _rules() -> dict[str, Any]:
+    return load_data("nerve_rules.json")
+
+
+def _exceeds(value: float, cutoff: float, comparison: str) -> bool:
+    return value > cutoff if comparison == ">" else value >= cutoff
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """One computed index (or one that could not be computed, with the sites it needs)."""
+
+    name: str
+    label: str
+    side: str
+    value: float | None
+    unit: str
+    cutoff: float | None
+    comparison: str | None
+    kind: str | None
+    abnormal: bool | None
+    source: str | None
+    site: str | None
+    inputs: Mapping[str, float] = field(default_factory=dict)
+    missing_sites: tuple[str, ...] = ()
+    reference_site: str | None = None
+    healthy: str | None = None
+    note: str | None = None
+
+    @property
+    def computed(self) -> bool:
+        return self.value is not None
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.name} ({self.side}) not computed: needs {', '.join(self.missing_sites)}"
+        unit = "" if self.unit == "1" else f" {self.unit}"
+        if self.cutoff is None:
+            return f"{self.name} ({self.side}) = {self.value:.2f}{unit}"
+        op = self.comparison if self.abnormal else ("<=" if self.comparison == ">" else "<")
+        verdict = "abnormal" if self.abnormal else "normal"
+        src = f" [{citation_short(self.source)}]" if self.source else ""
+        return f"{self.name} ({self.side}) = {self.value:.2f}{unit} {op} {self.cutoff:g}: {verdict}{src}"
+
+    def to_finding(self) -> Finding:
+        return Finding(
+            rule_id=self.name,
+            rule_version=RULE_VERSION,
+            outcome="not_computed"
+            if self.value is None
+            else ("abnormal" if self.abnormal else ("normal" if self.abnormal is False else "reported")),
+            inputs={"side": self.side, **{k: round(v, 3) for k, v in self.inputs.items()}},
+            thresholds={}
+            if self.cutoff is None
+            else {"cutoff": self.cutoff, "comparison": self.comparison, "kind": self.kind},
+            citations=(citation(self.source),) if self.source else (),
+            explanation=self.describe(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "side": self.side,
+            "value": None if self.value is None else round(self.value, 3),
+            "unit": self.unit,
+            "cutoff": self.cutoff,
+            "comparison": self.comparison,
+            "kind": self.kind,
+            "abnormal": self.abnormal,
+            "entrapment_site": self.site,
+            "source": self.source,
+            "citation_short": citation_short(self.source) if self.source else None,
+            "inputs": {k: round(v, 3) for k, v in self.inputs.items()},
+            "missing_sites": list(self.missing_sites),
+            "healthy": self.healthy,
+            "note": self.note,
+        }
+
+
+def compute_entrapment_indices(values: Values) -> list[IndexResult]:
+    """WFR, delta CSA, ulnar swelling ratios, maximal ulnar elbow CSA, fibular head ratio.
+
+    An index is computed per side where its sites are present; otherwise it is returned with
+    ``value=None`` and the missing sites (only when at least one of its sites was measured on that
+    side, so that a missing index is reported where it matters).
+    """
+    out: list[IndexResult] = []
+    for name, spec in _rules()["entrapment_indices"].items():
+        for side in SIDES:
+            num_sites = [s for s in spec["numerator"] if (s, side) in values]
+            den = spec["denominator"]
+            has_den = den is None or (den, side) in values
+            touched = bool(num_sites) or (den is not None and (den, side) in values)
+            if not touched:
+                continue
+            common = {
+                "name": name,
+                "label": spec["label"],
+                "side": side,
+                "unit": spec.get("unit", "1"),
+                "cutoff": spec["cutoff"],
+                "comparison": spec["comparison"],
+                "kind": spec["kind"],
+                "source": spec["source"],
+                "site": spec["entrapment_site"],
+                "healthy": None
+                if "healthy" not in spec
+                else f"{spec['healthy']['text']} [{citation_short(spec['healthy']['source'])}]",
+                "note": spec.get("note"),
+                "reference_site": den,
+            }
+            if not num_sites or not has_den:
+                missing = [s for s in spec["numerator"] if not num_sites] if not num_sites else []
+                if not has_den:
+                    missing.append(den)
+                out.append(IndexResult(value=None, abnormal=None, missing_sites=tuple(missing), **common))
+                continue
+            top_site = max(num_sites, key=lambda s: values[(s, side)])
+            top = values[(top_site, side)]
+            inputs = {f"{s}_mm2": values[(s, side)] for s in num_sites}
+            if spec["type"] == "ratio":
+                value = top / values[(den, side)]
+                inputs[f"{den}_mm2"] = values[(den, side)]
+            elif spec["type"] == "difference":
+                value = top - values[(den, side)]
+                inputs[f"{den}_mm2"] = values[(den, side)]
+            else:  # maximum
+                value = top
+            abnormal = _exceeds(value, spec["cutoff"], spec["comparison"])
+            out.append(IndexResult(value=value, abnormal=abnormal, inputs=inputs, **common))
+    return out
+
+
+def compare_sides(values: Values) -> list[IndexResult]:
+    """Side-to-side ratio (larger/smaller) and difference for every site measured on both sides.
+
+    Site-specific cut-offs (fibular head, radial spiral groove) classify; elsewhere the healthy
+    ratios of Kerasnoudis 2013 are shown for information only (``abnormal`` None).
+    """
+    spec = _rules()["side_to_side"]
+    out: list[IndexResult] = []
+    sites = sorted({s for s, _ in values})
+    for site in sites:
+        if not all((site, side) in values for side in SIDES):
+            continue
+        left, right = values[(site, "left")], values[(site, "right")]
+        ratio = max(left, right) / min(left, right)
+        diff = abs(left - right)
+        larger = "left" if left > right else "right"
+        inputs = {"left_mm2": left, "right_mm2": right}
+        cut = spec["cutoffs"].get(site)
+        nerve = site_info(site).nerve
+        healthy_ratio = spec["healthy_ratio"].get(nerve)
+        healthy = (
+            None
+            if healthy_ratio is None
+            else f"healthy side-to-side ratio for the {nerve} nerve {healthy_ratio} "
+            f"[{citation_short(spec['healthy_ratio']['source'])}] (information only)"
+        )
+        side_label = f"larger on the {larger}" if left != right else "equal"
+        if cut is None:
+            out.append(
+                IndexResult(
+                    name=f"side_ratio_{site}",
+                    label=f"side-to-side ratio at {site} ({side_label})",
+                    side=larger if left != right else "both",
+                    value=ratio,
+                    unit="1",
+                    cutoff=None,
+                    comparison=None,
+                    kind=None,
+                    abnormal=None,
+                    source=None,
+                    site=site,
+                    inputs=inputs,
+                    healthy=healthy,
+                )
+            )
+            continue
+        for what, value, unit in (("ratio", ratio, "1"), ("difference", diff, "mm2")):
+            out.append(
+                IndexResult(
+                    name=f"side_{what}_{site}",
+                    label=f"side-to-side {what} at {site} ({side_label})",
+                    side=larger if left != right else "both",
+                    value=value,
+                    unit=unit,
+                    cutoff=cut[what],
+                    comparison=cut["comparison"],
+                    kind=cut["kind"],
+                    abnormal=_exceeds(value, cut[what], cut["comparison"]),
+                    source=cut["source"],
+                    site=site,
+                    inputs=inputs,
+                    healthy=healthy,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class VariabilityResult:
+    """Intranerve variability per nerve and side, and internerve variability (Padua 2012)."""
+
+    intranerve: tuple[dict[str, Any], ...]
+    internerve: dict[str, Any] | None
+
+    @property
+    def any_high(self) -> bool:
+        return any(i["high"] for i in self.intranerve) or bool(self.internerve and self.internerve["high"])
+
+    def findings(self) -> list[Finding]:
+        spec = _rules()["variability"]
+        cits = (citation(spec["definitions_source"]), citation(spec["healthy_source"]))
+        out = []
+        for item in self.intranerve:
+            out.append(
+                Finding(
+                    rule_id="intranerve_variability",
+                    rule_version=RULE_VERSION,
+                    outcome="high" if item["high"] else ("normal" if item["high"] is False else "reported"),
+                    inputs={"nerve": item["nerve"], "side": item["side"], "value": item["value"]},
+                    thresholds={}
+                    if item["uln"] is None
+                    else {"uln": item["uln"], "kind": "derived_mean_plus_2sd"},
+                    citations=cits,
+                    explanation=item["explanation"],
+                )
+            )
+        if self.internerve is not None:
+            out.append(
+                Finding(
+                    rule_id="internerve_variability",
+                    rule_version=RULE_VERSION,
+                    outcome="high" if self.internerve["high"] else "normal",
+                    inputs={"value": self.internerve["value"]},
+                    thresholds={"uln": self.internerve["uln"], "kind": "derived_mean_plus_2sd"},
+                    citations=cits,
+                    explanation=self.internerve["explanation"],
+                )
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intranerve": [dict(i) for i in self.intranerve], "internerve": self.internerve}
+
+
+def compute_variability(values: Values) -> VariabilityResult:
+    """Intranerve variability = max/min CSA along one nerve (one side); internerve = max/min
+    of the intranerve values of the peripheral nerves (plexus excluded) in one patient.
+
+    Healthy limits are mean + 2 SD of Kerasnoudis 2013 (derived here); the median nerve's printed
+    healthy value is not used as a cut-off (see ``nerve_rules.json``).
+    """
+    spec = _rules()["variability"]
+    plexus = set(spec["plexus_members"])
+    groups: dict[tuple[str, str], dict[str, float]] = {}
+    for (site, side), csa in values.items():
+        nerve = "brachial_plexus" if site in plexus else site_info(site).nerve
+        groups.setdefault((nerve, side), {})[site] = csa
+    src_def = citation_short(spec["definitions_source"])
+    src_h = citation_short(spec["healthy_source"])
+    intra: list[dict[str, Any]] = []
+    for (nerve, side), sites in sorted(groups.items()):
+        if len(sites) < 2:
+            continue
+        hi_site = max(sites, key=lambda s: sites[s])
+        lo_site = min(sites, key=lambda s: sites[s])
+        value = sites[hi_site] / sites[lo_site]
+        ref = spec["intranerve"].get(nerve)
+        uln = None
+        high: bool | None = None
+        if ref is not None and ref["usable_as_cutoff"]:
+            uln = round(ref["mean"] + 2 * ref["sd"], 3)
+            high = value > uln
+        ref_text = (
+            "no healthy value"
+            if ref is None
+            else (
+                f"healthy {ref['mean']}+-{ref['sd']}, ULN (mean+2SD) {uln} [{src_h}]"
+                if uln is not None
+                else f"healthy {ref['mean']}+-{ref['sd']} [{src_h}] not used as a cut-off: {ref['why_not']}"
+            )
+        )
+        intra.append(
+            {
+                "nerve": nerve,
+                "side": side,
+                "value": round(value, 3),
+                "max_site": hi_site,
+                "min_site": lo_site,
+                "n_sites": len(sites),
+                "uln": uln,
+                "high": high,
+                "explanation": (
+                    f"intranerve variability {nerve} ({side}) = {sites[hi_site]:g}/{sites[lo_site]:g} = "
+                    f"{value:.2f} [{src_def}]; {ref_text}"
+                ),
+            }
+        )
+    peripheral = [i for i in intra if i["nerve"] != "brachial_plexus"]
+    inter = None
+    if len(peripheral) >= 2:
+        hi = max(peripheral, key=lambda i: i["value"])
+        lo = min(peripheral, key=lambda i: i["value"])
+        value = hi["value"] / lo["value"]
+        ref = spec["internerve"]
+        uln = round(ref["mean"] + 2 * ref["sd"], 3)
+        inter = {
+            "value": round(value, 3),
+            "max": f"{hi['nerve']} ({hi['side']})",
+            "min": f"{lo['nerve']} ({lo['side']})",
+            "uln": uln,
+            "high": value > uln,
+            "explanation": (
+                f"internerve variability = {hi['value']:.2f} ({hi['nerve']} {hi['side']}) / {lo['value']:.2f} "
+                f"({lo['nerve']} {lo['side']}) = {value:.2f} [{src_def}]; healthy {ref['mean']}+-{ref['sd']}, "
+                f"ULN (mean+2SD) {uln} [{src_h}]"
+            ),
+        }
+    return VariabilityResult(intranerve=tuple(intra), internerve=inter)

@@ -1,0 +1,405 @@
+"""Normal nerve cross-sectional area (CSA) by site and reference set.
+
+The numbers live in ``data/nerve_csa.json`` (limits), ``data/nerve_sites.json`` (the site
+vocabulary) and ``data/nerve_covariates.json`` (published covariate effects), each value with its
+source. This module turns them into :class:`ReferenceLimit` objects and refuses data that break
+the rules of the evidence digest (an unknown kind of limit, a meta-analytic CI bound used as a
+limit, a site missing from a set, an unknown citation).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sonomsk.core.errors import InvalidParameterError
+from sonomsk.core.results import Citation
+from sonomsk.reference.loader import citation, citation_keys, load_data
+
+__all__ = [
+    "LimitKind",
+    "ReferenceLimit",
+    "ReferenceSetInfo",
+    "SiteInfo",
+    "covariate_effects",
+    "default_reference_set",
+    "lookup_limit",
+    "reference_set_info",
+    "reference_sets",
+    "site_info",
+    "site_names",
+    "validate_reference_data",
+]
+
+
+class LimitKind(StrEnum):
+    """How a limit was made; a meta-analytic CI bound is never accepted as a limit."""
+
+    ULN_TABLE = "uln_table"
+    MEAN_PLUS_2SD = "mean_plus_2sd"
+    REGRESSION_ROC_CUTOFF = "regression_roc_cutoff"
+
+
+#: Kinds refused outright: a CI of a pooled mean is not a reference interval for individuals.
+FORBIDDEN_KINDS = frozenset({"ci_bound", "meta_analysis_ci"})
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """One site of the vocabulary (see ``data/nerve_sites.json``)."""
+
+    name: str
+    nerve: str
+    region: str
+    entrapment: str | None
+    fibres: str
+    level: str
+
+    @property
+    def is_entrapment(self) -> bool:
+        return self.entrapment is not None
+
+
+@dataclass(frozen=True)
+class ReferenceSetInfo:
+    name: str
+    title: str
+    population: str
+    why_default: str | None
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class ReferenceLimit:
+    """The normal limits of one site (and side, trunk) in one reference set.
+
+    ``status`` is ``"limit"`` or ``"no_reference"`` (then ``reason`` says why and every number is
+    None). ``uln``/``lln`` are in mm2. ``mean``/``sd`` are set only when the source gives them,
+    and only then can a z-score be computed. ``lln`` is None when no lower limit is published and
+    mean - 2 SD is not derivable (unknown SD, or not positive).
+    """
+
+    site: str
+    reference_set: str
+    status: str
+    uln: float | None = None
+    lln: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    kind: str | None = None
+    source: str | None = None
+    source_label: str | None = None
+    population: str | None = None
+    protocol: Mapping[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+    lln_note: str | None = None
+    covariates_used: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def has_limit(self) -> bool:
+        return self.status == "limit" and self.uln is not None
+
+    @property
+    def citation(self) -> Citation | None:
+        return citation(self.source) if self.source else None
+
+    def z_score(self, csa_mm2: float) -> float | None:
+        """(csa - mean) / sd when the source publishes both, else None."""
+        if self.mean is None or self.sd is None or self.sd <= 0:
+            return None
+        return (csa_mm2 - self.mean) / self.sd
+
+    def to_dict(self) -> dict[str, Any]:
+        cit = self.citation
+        return {
+            "site": self.site,
+            "reference_set": self.reference_set,
+            "status": self.status,
+            "uln_mm2": _r(self.uln),
+            "lln_mm2": _r(self.lln),
+            "lln_note": self.lln_note,
+            "mean_mm2": self.mean,
+            "sd_mm2": self.sd,
+            "kind": self.kind,
+            "source": self.source,
+            "source_label": self.source_label,
+            "citation": None
+            if cit is None
+            else {"text": cit.text, "evidence": cit.evidence, "doi": cit.doi, "caveat": cit.caveat},
+            "population": self.population,
+            "protocol": dict(self.protocol) if self.protocol else None,
+            "notes": list(self.notes),
+            "reason": self.reason,
+            "covariates_used": dict(self.covariates_used),
+        }
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+@functools.cache
+def _sites() -> dict[str, SiteInfo]:
+    raw = load_data("nerve_sites.json")
+    return {
+        name: SiteInfo(
+            name=name,
+            nerve=e["nerve"],
+            region=e["region"],
+            entrapment=e.get("entrapment"),
+            fibres=e["fibres"],
+            level=e["level"],
+        )
+        for name, e in raw["sites"].items()
+    }
+
+
+def site_names() -> tuple[str, ...]:
+    """Every site of the vocabulary, in the order of the data file."""
+    return tuple(_sites())
+
+
+def regions() -> tuple[str, ...]:
+    """The four regions of the Zaidman pattern, as grouped by sonomsk."""
+    return tuple(load_data("nerve_sites.json")["regions"])
+
+
+def site_info(site: str, *, parameter: str = "site") -> SiteInfo:
+    """The :class:`SiteInfo` of ``site``; an unknown site is an InvalidParameterError."""
+    try:
+        return _sites()[site]
+    except (KeyError, TypeError):
+        raise InvalidParameterError(
+            f"{parameter}: unknown site {site!r}; expected one of {', '.join(_sites())}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- reference sets
+
+
+def reference_sets() -> tuple[str, ...]:
+    return tuple(load_data("nerve_csa.json")["sets"])
+
+
+def default_reference_set() -> str:
+    return str(load_data("nerve_csa.json")["default"])
+
+
+def _check_set(name: str | None) -> str:
+    if name is None:
+        return default_reference_set()
+    if name not in load_data("nerve_csa.json")["sets"]:
+        raise InvalidParameterError(
+            f"reference_set: expected one of {', '.join(reference_sets())}, got {name!r}"
+        )
+    return name
+
+
+def reference_set_info(name: str | None = None) -> ReferenceSetInfo:
+    name = _check_set(name)
+    raw = load_data("nerve_csa.json")["sets"][name]
+    return ReferenceSetInfo(
+        name=name,
+        title=raw["title"],
+        population=raw["population"],
+        why_default=raw.get("why_default"),
+        is_default=name == default_reference_set(),
+    )
+
+
+def covariate_effects(site: str) -> list[dict[str, Any]]:
+    """Published covariate effects for ``site`` (reported, never applied)."""
+    return [dict(e) for e in load_data("nerve_covariates.json")["effects"] if site in e["sites"]]
+
+
+def adult_min_age() -> float:
+    return float(load_data("nerve_covariates.json")["adult_only"]["min_age_years"])
+
+
+def lookup_limit(
+    site: str,
+    *,
+    reference_set: str | None = None,
+    side: str | None = None,
+    trunk: str | None = None,
+    level: str | None = None,
+    wrist_circumference_cm: float | None = None,
+) -> ReferenceLimit:
+    """The normal limits of ``site`` in ``reference_set`` (the default set when None).
+
+    Parameters
+    ----------
+    site
+        A site of the vocabulary (:func:`site_names`).
+    reference_set
+        ``"dutch"`` (default) or ``"korean"``; see ``docs/nerve-assessment.md``.
+    side
+        ``"left"`` or ``"right"``: needed where the source gives side-specific values (vagus).
+    trunk
+        ``"upper"``, ``"middle"`` or ``"lower"`` for ``brachial_plexus_trunk`` where the source
+        gives trunk-specific values.
+    level
+        The measurement level of a root or trunk (``"interscalene"``, ``"foraminal"``...). When
+        given and different from the level of the reference, the result is ``no_reference``.
+    wrist_circumference_cm
+        Wrist circumference in cm; when the set has a covariate formula for the site (median wrist:
+        Olde Dubbelink 2020) the limit is computed from it.
+    """
+    site_info(site)
+    name = _check_set(reference_set)
+    raw_set = load_data("nerve_csa.json")["sets"][name]
+    entry = raw_set["sites"][site]
+    population = raw_set["population"]
+    if entry["status"] == "no_reference":
+        return ReferenceLimit(site=site, reference_set=name, status="no_reference", reason=entry["reason"])
+    protocol = entry.get("protocol")
+    notes: list[str] = []
+    if entry.get("fallback"):
+        notes.append(entry["fallback"])
+    if entry.get("note"):
+        notes.append(entry["note"])
+    caveat = load_data("nerve_csa.json").get("population_caveats", {}).get(entry["source"])
+    if caveat:
+        notes.append(caveat)
+    if level is not None and protocol and protocol.get("level") and level != protocol["level"]:
+        return ReferenceLimit(
+            site=site,
+            reference_set=name,
+            status="no_reference",
+            protocol=protocol,
+            reason=(
+                f"protocol mismatch: the reference was measured at level {protocol['level']!r}, "
+                f"the measurement at {level!r}"
+            ),
+        )
+    values: Mapping[str, Any] = entry
+    if entry.get("by"):
+        key = {"side": side, "trunk": trunk}[entry["by"]]
+        if key not in entry["variants"]:
+            return ReferenceLimit(
+                site=site,
+                reference_set=name,
+                status="no_reference",
+                protocol=protocol,
+                reason=(
+                    f"this reference is {entry['by']}-specific ({', '.join(entry['variants'])}); "
+                    f"the measurement gives {entry['by']} = {key!r}"
+                ),
+            )
+        values = entry["variants"][key]
+    common = {
+        "site": site,
+        "reference_set": name,
+        "status": "limit",
+        "source": entry["source"],
+        "source_label": entry.get("source_label"),
+        "population": population,
+        "protocol": protocol,
+    }
+    cov = entry.get("covariate_limit")
+    if cov is not None and wrist_circumference_cm is not None:
+        lo, hi = cov["valid_range"]
+        if not lo <= wrist_circumference_cm <= hi:
+            raise InvalidParameterError(
+                f"wrist_circumference_cm: expected {lo:g} to {hi:g} cm, got {wrist_circumference_cm!r}"
+            )
+        uln = cov["slope"] * wrist_circumference_cm + cov["intercept"]
+        notes.append(
+            f"limit from wrist circumference {wrist_circumference_cm:g} cm: "
+            f"{cov['slope']:g} x WC {cov['intercept']:+g} = {uln:.2f} mm2 (fixed ULN "
+            f"{entry.get('uln')} mm2 from {entry['source_label']})"
+        )
+        common["source"] = cov["source"]
+        common["source_label"] = "ULN = 0.88 x wrist circumference (cm) - 4.0"
+        return ReferenceLimit(
+            **common,
+            uln=uln,
+            kind=LimitKind.REGRESSION_ROC_CUTOFF.value,
+            notes=tuple(notes),
+            lln_note="no lower limit published for this formula",
+            covariates_used={"wrist_circumference_cm": float(wrist_circumference_cm)},
+        )
+    kind = entry["kind"]
+    if kind == LimitKind.MEAN_PLUS_2SD.value:
+        mean, sd = float(values["mean"]), float(values["sd"])
+        lower = mean - 2 * sd
+        return ReferenceLimit(
+            **common,
+            uln=mean + 2 * sd,
+            lln=lower if lower > 0 else None,
+            lln_note=None if lower > 0 else "mean - 2 SD is not positive: no lower limit derivable",
+            mean=mean,
+            sd=sd,
+            kind=kind,
+            notes=tuple(notes),
+        )
+    return ReferenceLimit(
+        **common,
+        uln=float(values["uln"]),
+        lln=float(values["lln"]) if values.get("lln") is not None else None,
+        lln_note=None
+        if values.get("lln") is not None
+        else "the source gives an upper limit only: reduction cannot be assessed",
+        kind=kind,
+        notes=tuple(notes),
+    )
+
+
+def validate_reference_data() -> list[str]:
+    """Problems in the data files (an empty list when they are sound); used by the tests."""
+    problems: list[str] = []
+    keys = set(citation_keys())
+    sites = set(site_names())
+    raw = load_data("nerve_csa.json")
+    if raw["default"] not in raw["sets"]:
+        problems.append(f"default set {raw['default']!r} is not a set")
+    allowed = {k.value for k in LimitKind}
+    for set_name, s in raw["sets"].items():
+        missing = sites - set(s["sites"])
+        extra = set(s["sites"]) - sites
+        if missing:
+            problems.append(f"{set_name}: sites without an entry: {sorted(missing)}")
+        if extra:
+            problems.append(f"{set_name}: unknown sites: {sorted(extra)}")
+        for site, e in s["sites"].items():
+            where = f"{set_name}/{site}"
+            if e.get("status") not in ("limit", "no_reference"):
+                problems.append(f"{where}: status must be 'limit' or 'no_reference'")
+                continue
+            if e["status"] == "no_reference":
+                if not e.get("reason"):
+                    problems.append(f"{where}: no_reference needs a reason")
+                continue
+            kind = e.get("kind")
+            if kind in FORBIDDEN_KINDS:
+                problems.append(f"{where}: a meta-analytic CI bound is not an upper limit of normal")
+            elif kind not in allowed:
+                problems.append(f"{where}: unknown kind {kind!r}")
+            if e.get("source") not in keys:
+                problems.append(f"{where}: unknown source {e.get('source')!r}")
+            variants = e["variants"].values() if e.get("by") else [e]
+            for v in variants:
+                if kind == "mean_plus_2sd" and not (v.get("mean", 0) > 0 and v.get("sd", 0) > 0):
+                    problems.append(f"{where}: mean_plus_2sd needs a positive mean and sd")
+                if kind == "uln_table" and not v.get("uln", 0) > 0:
+                    problems.append(f"{where}: uln_table needs a positive uln")
+            cov = e.get("covariate_limit")
+            if cov is not None:
+                if cov.get("source") not in keys:
+                    problems.append(f"{where}: unknown covariate source {cov.get('source')!r}")
+                if cov.get("kind") in FORBIDDEN_KINDS or cov.get("kind") not in allowed:
+                    problems.append(f"{where}: bad covariate kind {cov.get('kind')!r}")
+    for e in load_data("nerve_covariates.json")["effects"]:
+        if e["source"] not in keys:
+            problems.append(f"covariates: unknown source {e['source']!r}")
+        for site in e["sites"]:
+            if site not in sites:
+                problems.append(f"covariates: unknown site {site!r}")
+    return problems

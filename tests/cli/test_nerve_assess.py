@@ -1,0 +1,105 @@
+"""``sonomsk nerve assess`` and ``sonomsk nerve references`` through ``main([...])``."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from sonomsk.cli.main import main
+
+CTS = {
+    "patient": {"age": 54, "sex": "F", "height_cm": 165, "weight_kg": 70},
+    "measurements": [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 14.2},
+        {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+    ],
+}
+
+
+def write(tmp_path: Path, data: object, name: str = "in.json") -> str:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return str(p)
+
+
+def test_assess_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "assess", write(tmp_path, CTS), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["pattern"] == "focal_entrapment"
+    wrist = d["measurements"][0]
+    assert wrist["status"] == "enlarged" and wrist["limit"]["uln_mm2"] == 11.0
+    assert wrist["limit"]["citation"]["evidence"] == "A"
+    assert "wrist_forearm_ratio" in d["explanation"]
+
+
+def test_assess_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "assess", write(tmp_path, CTS)]) == 0
+    out = capsys.readouterr().out
+    assert "pattern: focal_entrapment" in out and "median_wrist" in out and "enlarged" in out
+
+
+def test_reference_set_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = {"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 12.0}]}
+    assert main(["nerve", "assess", write(tmp_path, body), "--json", "--reference-set", "korean"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["reference_set"]["name"] == "korean" and d["measurements"][0]["status"] == "normal"
+    assert d["measurements"][0]["z_score"] is not None
+
+
+def test_unknown_reference_set_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "assess", write(tmp_path, CTS), "--reference-set", "martian"]) == 2
+    assert "martian" in capsys.readouterr().err
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(CTS)))
+    assert main(["nerve", "assess", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pattern"] == "focal_entrapment"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("", "not valid JSON"),
+        (
+            json.dumps({"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 300}]}),
+            "measurements[0].csa_mm2",
+        ),
+        (
+            json.dumps({"measurements": [{"site": "median_elbow_x", "side": "right", "csa_mm2": 9}]}),
+            "measurements[0].site",
+        ),
+        (json.dumps({"measurements": [{"site": "median_wrist", "csa_mm2": 9}]}), "measurements[0].side"),
+        (json.dumps([1, 2]), "request"),
+    ],
+)
+def test_bad_input_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    assert main(["nerve", "assess", write(tmp_path, content)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1 and err.startswith("sonomsk: error:")
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "assess", str(tmp_path / "nope.json")]) == 1
+    assert "nope.json" in capsys.readouterr().err
+
+
+def test_nerve_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve"]) == 2
+    assert "assess" in capsys.readouterr().err
+
+
+def test_references_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "references", "--json"]) == 0
+    sets = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert sets["dutch"]["default"] is True
+    sites = {(x["site"], x["side"]) for x in sets["dutch"]["limits"]}
+    assert ("median_wrist", None) in sites and ("vagus_neck", "left") in sites
+    assert main(["nerve", "references", "--reference-set", "korean"]) == 0
+    assert "no reference" in capsys.readouterr().out

@@ -1,0 +1,76 @@
+"""``sonomsk export RESULTS --sr F --seg F --fhir F --csv F --xlsx F``: interoperable exports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sonomsk.cli._common import add_common_options, print_json
+from sonomsk.cli.report import add_deidentify_options, deidentify_key
+from sonomsk.core.errors import InvalidParameterError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a study's RESULTS as DICOM SR/SEG, FHIR, CSV or XLSX",
+        description=(
+            "Write a study's RESULTS as a DICOM SR (TID 1500 measurement report with outlines), "
+            "DICOM SEG (outlines), a FHIR R4 Bundle (DiagnosticReport and Observations), and "
+            "CSV/XLSX tables. Give one or more outputs."
+        ),
+    )
+    p.add_argument("results", help="the study RESULTS JSON file")
+    p.add_argument("--sr", metavar="FILE", help="DICOM SR (TID 1500) output file")
+    p.add_argument("--seg", metavar="FILE", help="DICOM SEG output file (one per outlined image)")
+    p.add_argument("--fhir", metavar="FILE", help="FHIR R4 Bundle JSON output file")
+    p.add_argument("--csv", metavar="FILE", help="CSV measurements table")
+    p.add_argument("--xlsx", metavar="FILE", help="XLSX workbook")
+    add_deidentify_options(p)
+    add_common_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sonomsk.report.api import write_csv, write_fhir, write_seg, write_sr, write_xlsx
+    from sonomsk.report.results import load_results
+
+    targets = {k: getattr(args, k) for k in ("sr", "seg", "fhir", "csv", "xlsx") if getattr(args, k)}
+    if not targets:
+        raise InvalidParameterError("export: give at least one of --sr, --seg, --fhir, --csv, --xlsx")
+    for name, value in targets.items():
+        parent = Path(value).parent
+        if not parent.is_dir():
+            raise InvalidParameterError(f"--{name} {value}: folder {parent} does not exist")
+    key, random_key = deidentify_key(args)
+    results = load_results(args.results)
+    report: dict[str, Any] = {"deidentified": key is not None, "outputs": {}}
+    if "sr" in targets:
+        s = write_sr(results, targets["sr"], deidentify_key=key)
+        report["outputs"]["sr"] = {"path": str(s.path), "structures": s.written, "skipped": list(s.skipped)}
+    if "seg" in targets:
+        segs = write_seg(results, targets["seg"], deidentify_key=key)
+        report["outputs"]["seg"] = [
+            {"path": str(s.path), "segments": s.written, "skipped": list(s.skipped)} for s in segs
+        ]
+    if "fhir" in targets:
+        report["outputs"]["fhir"] = {"path": str(write_fhir(results, targets["fhir"], deidentify_key=key))}
+    if "csv" in targets:
+        report["outputs"]["csv"] = {"path": str(write_csv(results, targets["csv"], deidentify_key=key))}
+    if "xlsx" in targets:
+        report["outputs"]["xlsx"] = {"path": str(write_xlsx(results, targets["xlsx"], deidentify_key=key))}
+    if random_key:
+        print(
+            "sonomsk: note: no --key given; pseudonyms use a random key and cannot be linked", file=sys.stderr
+        )
+    if args.json:
+        print_json(report)
+    else:
+        for name, value in report["outputs"].items():
+            for item in value if isinstance(value, list) else [value]:
+                print(f"{name}: {item['path']}")
+                for reason in item.get("skipped", []):
+                    print(f"  not encoded: {reason}")
+    return 0

@@ -1,0 +1,160 @@
+"""De-identification of RESULTS and of the DICOM sources of an export.
+
+Calls :mod:`sonomsk.io.deidentify` (``deidentify_dataset(ds, key=...)``, ``pseudonym(value, key)``
+and ``deidentify_record(patient, key)``), so that a report, an SR/SEG, a FHIR bundle and a CSV
+made with the same key carry the same pseudonyms and the same replacement UIDs as the
+de-identified images.
+
+What changes: patient name/id/birth date/sex (by ``deidentify_record``); accession, operator,
+referring physician and signer (pseudonyms); institution (removed); study date (year only); every
+Study/Series/SOP Instance UID (through ``deidentify_dataset`` on a tiny data set, so the mapping is
+the images' mapping); file paths and path-like provenance (removed). Free text written by people
+(indication, notes, sign-off note) is kept as written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
+from sonomsk.core.results import Measurement
+from sonomsk.report.results import ImageRef, Patient, StudyResults
+
+_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+
+
+def _api() -> Any:
+    import importlib
+
+    try:
+        deidentify = importlib.import_module("sonomsk.io.deidentify")
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"de-identification needs sonomsk.io.deidentify, which is not available ({exc})"
+        ) from None
+    return deidentify
+
+
+def deidentify_source(ds: Any, key: str) -> Any:
+    """A de-identified copy of a pydicom Dataset (the source of an SR or SEG)."""
+    import copy
+
+    work = copy.deepcopy(ds)
+    out = _api().deidentify_dataset(work, key=key)
+    return work if out is None else out
+
+
+def map_uids(uids: Mapping[str, str | None], key: str) -> dict[str, str | None]:
+    """Replacement UIDs for ``{keyword: uid}`` (keywords of ``_UID_KEYWORDS``), as the images get them."""
+    from pydicom.dataset import Dataset
+
+    present = {k: v for k, v in uids.items() if v}
+    if not present:
+        return dict(uids)
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    ds.Modality = "US"
+    for keyword, value in present.items():
+        setattr(ds, keyword, value)
+    out = _api().deidentify_dataset(ds, key=key)
+    ds = ds if out is None else out
+    mapped: dict[str, str | None] = {}
+    for keyword, uid in uids.items():
+        replaced = getattr(ds, keyword, None) if uid else None
+        if uid and (not replaced or str(replaced) == uid):
+            raise DeidentificationError(f"{keyword}: the de-identifier kept the original UID; refusing")
+        mapped[keyword] = str(replaced) if replaced else None
+    return mapped
+
+
+def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = False) -> StudyResults:
+    """The RESULTS with the patient pseudonymised and identifying study fields replaced.
+
+    ``keep_paths`` keeps image file paths (for rendering pixels; never written to an export).
+
+    Raises
+    ------
+    DeidentificationError
+        When the de-identifier left the patient's name or id unchanged.
+    """
+    if not key:
+        raise DeidentificationError("key: a non-empty de-identification key is required")
+    api = _api()
+    p = results.patient
+    record = {"name": p.name, "id": p.id, "birth_date": p.birth_date, "sex": p.sex}
+    new = dict(api.deidentify_record(dict(record), key))
+    for field in ("name", "id"):
+        if record[field] and new.get(field) == record[field]:
+            raise DeidentificationError(
+                f"patient {field}: the de-identifier kept the original value; refusing"
+            )
+    patient = Patient(
+        name=_opt_str(new.get("name")),
+        id=_opt_str(new.get("id")),
+        birth_date=_opt_str(new.get("birth_date")),
+        sex=_opt_str(new.get("sex")),
+        pseudonymised=True,
+    )
+
+    def pseudo(value: str | None) -> str | None:
+        return None if not value else str(api.pseudonym(value, key))
+
+    s = results.study
+    study_uid = map_uids({"StudyInstanceUID": s.study_uid}, key)["StudyInstanceUID"] if s.study_uid else None
+    study = dataclasses.replace(
+        s,
+        study_uid=study_uid,
+        accession=pseudo(s.accession),
+        date=s.date[:4] if s.date else None,
+        institution=None,
+        operator=pseudo(s.operator),
+        referring=pseudo(s.referring),
+    )
+    images = []
+    for im in results.images:
+        m = map_uids(
+            {
+                "StudyInstanceUID": im.study_uid,
+                "SeriesInstanceUID": im.series_uid,
+                "SOPInstanceUID": im.sop_instance_uid,
+            },
+            key,
+        )
+        images.append(
+            dataclasses.replace(
+                im,
+                path=im.path if keep_paths else None,
+                study_uid=m["StudyInstanceUID"],
+                series_uid=m["SeriesInstanceUID"],
+                sop_instance_uid=m["SOPInstanceUID"],
+            )
+        )
+    signoff = dataclasses.replace(results.signoff, by=pseudo(results.signoff.by))
+    return dataclasses.replace(
+        results,
+        patient=patient,
+        study=study,
+        images=tuple(images),
+        measurements=tuple(_scrub_measurement(m, images, results.images) for m in results.measurements),
+        signoff=signoff,
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _scrub_measurement(m: Measurement, new: list[ImageRef], old: tuple[ImageRef, ...]) -> Measurement:
+    uid_map = {
+        o.sop_instance_uid: n.sop_instance_uid for o, n in zip(old, new, strict=True) if o.sop_instance_uid
+    }
+    prov: dict[str, Any] = {}
+    for k, v in m.provenance.items():
+        if "path" in k.lower() or "file" in k.lower():
+            continue
+        if isinstance(v, str) and v in uid_map:
+            v = uid_map[v]
+        prov[k] = v
+    return dataclasses.replace(m, provenance=prov)

@@ -1,0 +1,351 @@
+"""DICOM exports via highdicom: a TID 1500 measurement report (SR) and a segmentation (SEG).
+
+Both reference the study's images by their UIDs as RESULTS records them; the reference data
+sets ("evidence") are built from RESULTS, so no source file is needed and a de-identified export
+(``deidentify_key``) references exactly the UIDs that the de-identified images get.
+
+SR: one Comprehensive 3D SR with a TID 1500 Measurement Report; every outlined structure that has
+coded measurements becomes a planar ROI group (TID 1410) with its outline as a closed SCOORD
+POLYLINE in image pixel coordinates (column, row), its source image and frame, its finding type
+and site (with laterality), and its measurements with UCUM units. SEG: one binary segment per
+outlined structure, on the frames of its image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonomsk import __version__
+from sonomsk.core.errors import InvalidParameterError, MeasurementError
+from sonomsk.report.codes import code, measurement_concept, side_code, structure_code, unit_code
+from sonomsk.report.results import ImageRef, Structure, StudyResults, as_results
+
+US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote and what it could not encode (with the reason)."""
+
+    path: Path
+    written: int
+    skipped: tuple[str, ...] = ()
+
+
+def _prepare(
+    results: StudyResults | Mapping[str, Any] | str | os.PathLike[str], deidentify_key: str | None
+) -> StudyResults:
+    r = as_results(results)
+    if deidentify_key is not None:
+        from sonomsk.report.deid import deidentify_results
+
+        r = deidentify_results(r, deidentify_key)
+    return r
+
+
+def _dicom_date(value: str | None) -> str:
+    digits = re.sub(r"\D", "", value or "")
+    return digits if len(digits) == 8 else ""
+
+
+def _person_name(value: str | None) -> str:
+    """A DICOM person name; a single component gets a trailing caret (family name only)."""
+    if not value:
+        return ""
+    return value if "^" in value else value + "^"
+
+
+def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
+    """A reference data set for ``image`` (patient, study, series, SOP and geometry) from RESULTS."""
+    from pydicom.dataset import Dataset
+
+    if not image.sop_instance_uid:
+        raise InvalidParameterError(f"image {image.id}: sop_instance_uid is required for a DICOM export")
+    study_uid = image.study_uid or results.study.study_uid
+    if not study_uid or not image.series_uid:
+        raise InvalidParameterError(
+            f"image {image.id}: study and series UIDs are required for a DICOM export"
+        )
+    ds = Dataset()
+    ds.SOPClassUID = image.sop_class_uid or (
+        US_MULTIFRAME_STORAGE if image.n_frames > 1 else US_IMAGE_STORAGE
+    )
+    ds.SOPInstanceUID = image.sop_instance_uid
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = image.series_uid
+    ds.Modality = "US"
+    ds.PatientName = _person_name(results.patient.name)
+    ds.PatientID = results.patient.id or ""
+    ds.PatientBirthDate = _dicom_date(results.patient.birth_date)
+    ds.PatientSex = (
+        (results.patient.sex or "")[:1].upper() if (results.patient.sex or "")[:1].upper() in "MFO" else ""
+    )
+    ds.StudyDate = _dicom_date(results.study.date)
+    ds.StudyTime = ""
+    ds.StudyID = ""
+    ds.AccessionNumber = (results.study.accession or "")[:16]
+    ds.ReferringPhysicianName = _person_name(results.study.referring)
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.Rows = image.rows
+    ds.Columns = image.cols
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 8
+    ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PatientOrientation = ""
+    if image.n_frames > 1:
+        ds.NumberOfFrames = image.n_frames
+    return ds
+
+
+def _closed_xy(contour: tuple[tuple[float, float], ...]) -> np.ndarray:
+    pts = np.array([[c, r] for r, c in contour], dtype=float)  # DICOM SCOORD is (column, row)
+    return np.vstack([pts, pts[:1]])
+
+
+def sr_dataset(
+    results: StudyResults, *, series_number: int = 900, observer: str | None = None
+) -> tuple[Any, list[str]]:
+    """The TID 1500 SR data set and the list of what was not encoded (with reasons)."""
+    import highdicom as hd
+
+    skipped: list[str] = []
+    evidence: dict[str, Any] = {}
+    groups = []
+    used: set[int] = set()
+    for s in results.structures:
+        ms = results.measurements_of(s)
+        if s.contour is None:
+            skipped.append(f"structure {s.id}: no contour (only a mask) for an SCOORD")
+            continue
+        image = results.image(s.image)
+        items = []
+        for m in ms:
+            concept = measurement_concept(m.name)
+            if not m.ok:
+                skipped.append(f"measurement {m.name} of {s.id}: failed ({m.failure})")
+            elif concept is None:
+                skipped.append(f"measurement {m.name} of {s.id}: no code in the code table")
+            else:
+                items.append(
+                    hd.sr.Measurement(
+                        name=concept.coded_concept(),
+                        value=float(m.value),  # type: ignore[arg-type]
+                        unit=unit_code(m.unit).coded_concept(),
+                        algorithm_id=hd.sr.AlgorithmIdentification(
+                            name=m.method.function[:64], version=m.method.version[:64]
+                        ),
+                    )
+                )
+                used.add(id(m))
+        if not items:
+            skipped.append(f"structure {s.id}: no coded measurement")
+            continue
+        ev = evidence.setdefault(image.id, evidence_dataset(results, image))
+        frames = [s.frame + 1] if image.n_frames > 1 else None
+        source = hd.sr.SourceImageForRegion(
+            referenced_sop_class_uid=ev.SOPClassUID,
+            referenced_sop_instance_uid=ev.SOPInstanceUID,
+            referenced_frame_numbers=frames,
+        )
+        region = hd.sr.ImageRegion(
+            graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+            graphic_data=_closed_xy(s.contour),
+            source_image=source,
+        )
+        kind = structure_code(s.kind.value).coded_concept()
+        side = side_code(s.side)
+        groups.append(
+            hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=hd.UID(), identifier=f"{s.id} ({s.label})"[:64]
+                ),
+                referenced_region=region,
+                finding_type=kind,
+                finding_sites=[
+                    hd.sr.FindingSite(
+                        anatomic_location=kind, laterality=side.coded_concept() if side else None
+                    )
+                ],
+                measurements=items,
+            )
+        )
+    for m in results.measurements:
+        if (
+            id(m) not in used
+            and m.ok
+            and not any(m in results.measurements_of(s) for s in results.structures)
+        ):
+            skipped.append(f"measurement {m.name}: not tied to an outlined structure")
+    if not groups:
+        raise MeasurementError("SR: no outlined structure with a coded measurement to report")
+    if observer:
+        obs = hd.sr.ObserverContext(
+            observer_type=code("DCM", "121006").coded_concept(),
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+                name=_person_name(observer)
+            ),
+        )
+    else:
+        obs = hd.sr.ObserverContext(
+            observer_type=code("DCM", "121007").coded_concept(),
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=hd.UID(), name="sonomsk", model_name=f"sonomsk {__version__}"
+            ),
+        )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(
+            observer_person_context=obs if observer else None,
+            observer_device_context=None if observer else obs,
+        ),
+        procedure_reported=code("LN", "25061-3").coded_concept(),
+        imaging_measurements=groups,
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=list(evidence.values()),
+        content=report[0],
+        series_number=series_number,
+        series_instance_uid=hd.UID(),
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="sonomsk",
+        series_description="sonomsk measurements",
+        is_complete=results.signoff.state.value != "draft",
+        is_verified=False,
+    )
+    return sr, skipped
+
+
+def write_sr(
+    results: StudyResults | Mapping[str, Any] | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    deidentify_key: str | None = None,
+) -> ExportSummary:
+    """Write the study's measurements as a DICOM SR (TID 1500) file.
+
+    Raises
+    ------
+    MeasurementError
+        When no outlined structure has a measurement with a code in the code table.
+    """
+    r = _prepare(results, deidentify_key)
+    observer = r.signoff.by if r.signoff.state.value != "draft" else None
+    sr, skipped = sr_dataset(r, observer=observer)
+    out = Path(path)
+    sr.save_as(out, enforce_file_format=True)
+    n = sum(1 for s in r.structures if not any(x.startswith(f"structure {s.id}:") for x in skipped))
+    return ExportSummary(path=out, written=n, skipped=tuple(skipped))
+
+
+def structure_mask(structure: Structure, image: ImageRef) -> np.ndarray:
+    """Boolean (row, col) mask of a structure from its contour (or its mask file)."""
+    if structure.contour is not None:
+        from skimage.draw import polygon
+
+        pts = np.asarray(structure.contour)
+        mask = np.zeros((image.rows, image.cols), dtype=bool)
+        rr, cc = polygon(pts[:, 0], pts[:, 1], shape=mask.shape)
+        mask[rr, cc] = True
+        return mask
+    if structure.mask_path is None:
+        raise MeasurementError(f"structure {structure.id}: neither a contour nor a mask file")
+    p = Path(structure.mask_path)
+    arr = np.load(p) if p.suffix == ".npy" else np.asarray(__import__("PIL.Image").Image.open(p))
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    if arr.shape != (image.rows, image.cols):
+        raise MeasurementError(
+            f"{p}: mask of {arr.shape} does not match image {image.id} of {image.rows} x {image.cols} px"
+        )
+    return arr > 0
+
+
+def write_seg(
+    results: StudyResults | Mapping[str, Any] | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    deidentify_key: str | None = None,
+) -> list[ExportSummary]:
+    """Write the outlines as DICOM SEG, one file per outlined image.
+
+    With one outlined image the file is ``path``; with several, ``<stem>_<image id><suffix>``.
+    A frame of a cine (multi-frame image without a frame of reference) cannot be segmented by
+    highdicom; such structures are listed in ``skipped``.
+
+    Raises
+    ------
+    MeasurementError
+        When the study has no outlined single-frame image.
+    """
+    import highdicom as hd
+
+    r = _prepare(results, deidentify_key)
+    outlined = [s for s in r.structures if s.contour is not None or s.mask_path is not None]
+    by_image: dict[str, list[Structure]] = {}
+    skipped: list[str] = []
+    for s in outlined:
+        if r.image(s.image).n_frames > 1:
+            skipped.append(
+                f"structure {s.id}: on a frame of a cine, which highdicom cannot segment without a frame of reference"
+            )
+            continue
+        by_image.setdefault(s.image, []).append(s)
+    if not by_image:
+        raise MeasurementError("SEG: the study has no outlined single-frame image")
+    out = Path(path)
+    summaries = []
+    category = code("SCT", "91723000").coded_concept()
+    family = code("DCM", "123110").coded_concept()
+    for k, (image_id, structs) in enumerate(by_image.items()):
+        image = r.image(image_id)
+        pixels = np.stack([structure_mask(s, image) for s in structs], axis=-1)[np.newaxis]
+        descriptions = [
+            hd.seg.SegmentDescription(
+                segment_number=j + 1,
+                segment_label=f"{s.label} ({s.id})"[:64],
+                segmented_property_category=category,
+                segmented_property_type=structure_code(s.kind.value).coded_concept(),
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+                algorithm_identification=hd.AlgorithmIdentificationSequence(
+                    name="sonomsk", version=__version__, family=family
+                ),
+            )
+            for j, s in enumerate(structs)
+        ]
+        seg = hd.seg.Segmentation(
+            source_images=[evidence_dataset(r, image)],
+            pixel_array=pixels,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=hd.UID(),
+            series_number=901 + k,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer="sonomsk",
+            manufacturer_model_name="sonomsk",
+            software_versions=__version__,
+            device_serial_number="none",
+            series_description="sonomsk outlines",
+        )
+        if "PatientOrientation" not in seg:
+            seg.PatientOrientation = ""  # type 2C in the General Image module (no frame of reference)
+        target = out if len(by_image) == 1 else out.with_name(f"{out.stem}_{_safe(image_id)}{out.suffix}")
+        seg.save_as(target, enforce_file_format=True)
+        summaries.append(ExportSummary(path=target, written=len(structs), skipped=tuple(skipped)))
+    return summaries
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)

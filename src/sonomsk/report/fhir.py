@@ -1,0 +1,305 @@
+"""FHIR R4 export: a Bundle with a DiagnosticReport, its Observations, the Patient and the ImagingStudy.
+
+The bundle is built as plain JSON, every coding is checked against the project's code table
+(:mod:`sonomsk.report.codes`), and the whole bundle is validated by ``fhir.resources`` (its
+R4B models, which for Bundle, Patient, ImagingStudy, Observation and DiagnosticReport have the
+same structure as R4 4.0.1) before anything is written.
+
+Observations: one per successful measurement (SNOMED CT concept when the code table has one,
+always a text), with UCUM units, the body site, and — when the nerve assessment has a matching
+site/side row — the reference limit (``referenceRange.high``, with its kind and source as text)
+and an interpretation (H/N). Nerve indices and muscle z-scores become Observations too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sonomsk.core.errors import InvalidParameterError
+from sonomsk.report.codes import Code, check_coding, code, measurement_concept, structure_code, unit_code
+from sonomsk.report.results import StudyResults, as_results, dict_rows, row_limit, row_nerve_site
+
+_GENDER = {"F": "female", "M": "male", "O": "other"}
+
+
+def _coding(c: Code) -> dict[str, str]:
+    coding = c.fhir_coding()
+    check_coding(coding["system"], coding["code"], coding["display"])
+    return coding
+
+
+def _urn(seed: str, *parts: Any) -> str:
+    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join([seed, *map(str, parts)])))
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    ucum = unit_code(unit)
+    return {"value": float(value), "unit": unit, "system": ucum.system, "code": ucum.code}
+
+
+def _interpretation(status: Any) -> list[dict[str, Any]] | None:
+    text = str(status or "").lower()
+    if not text:
+        return None
+    if any(w in text for w in ("enlarged", "high", "above")):
+        c = code("HL7-OBS-INTERPRETATION", "H")
+    elif any(w in text for w in ("low", "below", "reduced")):
+        c = code("HL7-OBS-INTERPRETATION", "L")
+    elif "abnormal" in text:
+        c = code("HL7-OBS-INTERPRETATION", "A")
+    elif "normal" in text or "within" in text:
+        c = code("HL7-OBS-INTERPRETATION", "N")
+    else:
+        return None
+    return [{"coding": [_coding(c)], "text": str(status)}]
+
+
+def bundle_dict(results: StudyResults) -> dict[str, Any]:
+    """The FHIR Bundle (type collection) as a JSON dict; codes checked, not yet model-validated."""
+    seed = results.study.study_uid or results.created or results.to_json()[:200]
+    status = "final" if results.signoff.state.value != "draft" else "preliminary"
+    patient_url = _urn(seed, "patient")
+    patient: dict[str, Any] = {"resourceType": "Patient"}
+    if results.patient.id:
+        patient["identifier"] = [{"value": results.patient.id}]
+    if results.patient.name:
+        patient["name"] = [{"text": results.patient.name.replace("^", " ").strip()}]
+    if results.patient.birth_date and len(results.patient.birth_date) in (4, 7, 10):
+        patient["birthDate"] = results.patient.birth_date
+    sex = (results.patient.sex or "")[:1].upper()
+    patient["gender"] = _GENDER.get(sex, "unknown")
+    if results.patient.pseudonymised:
+        patient["meta"] = {"tag": [{"display": "pseudonymised"}]}
+    subject = {"reference": patient_url}
+    entries = [{"fullUrl": patient_url, "resource": patient}]
+
+    study_url = None
+    if results.study.study_uid:
+        study_url = _urn(seed, "study")
+        series: dict[str, dict[str, Any]] = {}
+        for im in results.images:
+            if not (im.series_uid and im.sop_instance_uid):
+                continue
+            s = series.setdefault(
+                im.series_uid,
+                {"uid": im.series_uid, "modality": _coding(code("DCM", "US")), "instance": []},
+            )
+            s["instance"].append(
+                {
+                    "uid": im.sop_instance_uid,
+                    "sopClass": {
+                        "system": "urn:ietf:rfc:3986",
+                        "code": "urn:oid:" + (im.sop_class_uid or "1.2.840.10008.5.1.4.1.1.6.1"),
+                    },
+                }
+            )
+        study: dict[str, Any] = {
+            "resourceType": "ImagingStudy",
+            "status": "available",
+            "subject": subject,
+            "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:" + results.study.study_uid}],
+            "modality": [_coding(code("DCM", "US"))],
+        }
+        if results.study.description:
+            study["description"] = results.study.description
+        if series:
+            study["series"] = list(series.values())
+        entries.append({"fullUrl": study_url, "resource": study})
+
+    limits: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in dict_rows((results.nerve_assessment or {}).get("measurements", [])):
+        _, level = row_nerve_site(row)
+        for site in {str(row.get("site")), str(level)}:
+            limits[(site, str(row.get("side")))] = row
+    observations: list[str] = []
+
+    def add(obs: dict[str, Any], *key: Any) -> None:
+        obs.update({"resourceType": "Observation", "status": status, "subject": subject})
+        obs["category"] = [{"coding": [_coding(code("HL7-OBS-CATEGORY", "imaging"))]}]
+        if study_url:
+            obs["derivedFrom"] = [{"reference": study_url}]
+        if results.study.date and len(results.study.date) == 10:
+            obs["effectiveDateTime"] = results.study.date
+        url = _urn(seed, "obs", *key)
+        observations.append(url)
+        entries.append({"fullUrl": url, "resource": obs})
+
+    for i, m in enumerate(results.measurements):
+        if not m.ok:
+            continue
+        ctx = m.context
+        where = " ".join(str(x) for x in (m.label, ctx.get("site"), ctx.get("side")) if x)
+        text = f"{m.name.replace('_', ' ')}{f' of {where}' if where else ''}"
+        concept = measurement_concept(m.name)
+        obs: dict[str, Any] = {
+            "code": {"text": text, **({"coding": [_coding(concept)]} if concept else {})},
+            "valueQuantity": _quantity(float(m.value), m.unit),  # type: ignore[arg-type]
+        }
+        struct = next((s for s in results.structures if s.id == ctx.get("structure")), None)
+        kind = struct.kind.value if struct else None
+        if kind or where:
+            obs["bodySite"] = {
+                "text": where or (m.label or ""),
+                **({"coding": [_coding(structure_code(kind))]} if kind else {}),
+            }
+        lim_row = limits.get((str(ctx.get("site")), str(ctx.get("side"))))
+        limit = None if lim_row is None else row_limit(lim_row)
+        if lim_row is not None and limit is not None and m.unit == "mm2":
+            nested: Mapping[str, Any] = lim_row["limit"] if isinstance(lim_row.get("limit"), Mapping) else {}
+            kind = lim_row.get("limit_kind") or nested.get("kind") or "limit"
+            cit = nested.get("citation")
+            source = (
+                lim_row.get("source")
+                or (cit.get("text") if isinstance(cit, Mapping) else cit)
+                or nested.get("source")
+                or "source not given"
+            )
+            evidence = (
+                lim_row.get("evidence")
+                or nested.get("evidence")
+                or (cit.get("evidence") if isinstance(cit, Mapping) else None)
+            )
+            text = f"{kind}; {source}" + (f" [{evidence}]" if evidence else "")
+            obs["referenceRange"] = [{"high": _quantity(limit, m.unit), "text": text}]
+            interp = _interpretation(lim_row.get("status"))
+            if interp:
+                obs["interpretation"] = interp
+            z = lim_row.get("z", lim_row.get("z_score"))
+            ratio = lim_row.get("ratio", lim_row.get("ratio_to_uln"))
+            notes = [f"z = {z}"] if z is not None else []
+            if ratio is not None:
+                notes.append(f"ratio to limit = {ratio}")
+            if notes:
+                obs["note"] = [{"text": "; ".join(notes)}]
+        add(obs, "m", i)
+
+    a = results.nerve_assessment or {}
+    for j, idx in enumerate(dict_rows(a.get("indices") or a.get("entrapment_indices") or [])):
+        if not isinstance(idx.get("value"), int | float):
+            continue
+        obs = {
+            "code": {"text": str(idx.get("name", "index")).replace("_", " ")},
+            "valueQuantity": _quantity(float(idx["value"]), str(idx.get("unit") or "1")),
+        }
+        interp = _interpretation(idx.get("status"))
+        if interp:
+            obs["interpretation"] = interp
+        if idx.get("limit") is not None:
+            text = f"limit {idx['limit']}; {idx.get('source') or ''} [{idx.get('evidence') or '?'}]"
+            if idx.get("caveat"):
+                text += f"; caveat: {idx['caveat']}"
+            obs["note"] = [{"text": text}]
+        add(obs, "i", j)
+
+    for k, mu in enumerate(dict_rows((results.muscle or {}).get("muscles", []))):
+        if not isinstance(mu.get("z"), int | float):
+            continue
+        what = " ".join(
+            str(x) for x in (mu.get("measure"), "z-score", "of", mu.get("muscle"), mu.get("side")) if x
+        )
+        obs = {
+            "code": {"text": what.replace("_", " ")},
+            "valueQuantity": _quantity(float(mu["z"]), "1"),
+            "bodySite": {
+                "text": f"{mu.get('muscle')} {mu.get('side') or ''}".strip(),
+                "coding": [_coding(structure_code("muscle"))],
+            },
+        }
+        add(obs, "z", k)
+
+    report: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "status": status,
+        "category": [{"coding": [_coding(code("HL7-V2-0074", "RAD"))]}],
+        "code": {"coding": [_coding(code("LN", "25061-3"))], "text": "Ultrasound report (sonomsk)"},
+        "subject": subject,
+        "result": [{"reference": u} for u in observations],
+    }
+    if study_url:
+        report["imagingStudy"] = [{"reference": study_url}]
+    if results.study.date and len(results.study.date) == 10:
+        report["effectiveDateTime"] = results.study.date
+    if results.created:
+        report["issued"] = results.created
+    conclusion = _conclusion(results)
+    if conclusion:
+        report["conclusion"] = conclusion
+    entries.insert(0, {"fullUrl": _urn(seed, "report"), "resource": report})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _conclusion(results: StudyResults) -> str | None:
+    parts = []
+    a = results.nerve_assessment or {}
+    if a.get("explanation"):
+        parts.append(str(a["explanation"]))
+    d = results.differential or {}
+    cands = dict_rows(d.get("candidates", []))
+    if cands:
+        top = cands[0]
+        parts.append(
+            f"Leading candidate (decision support): {top.get('name') or top.get('diagnosis') or '?'}."
+        )
+    if d.get("intended_use"):
+        parts.append(f"Intended use: {d['intended_use']}")
+    return " ".join(parts) or None
+
+
+def validate_bundle(data: Mapping[str, Any]) -> Any:
+    """Validate a bundle dict with fhir.resources (R4B models); returns the model.
+
+    Raises
+    ------
+    InvalidParameterError
+        When fhir.resources rejects it or a coding is not in the code table.
+    """
+    from fhir.resources.R4B.bundle import Bundle
+
+    try:
+        bundle = Bundle.model_validate(dict(data))
+    except Exception as exc:  # pydantic.ValidationError and fhir_core errors
+        first = " ".join(str(exc).split())[:300]
+        raise InvalidParameterError(f"FHIR bundle: rejected by fhir.resources ({first})") from None
+    for coding in _codings(data):
+        if "system" in coding and "code" in coding:
+            check_coding(coding["system"], coding["code"], coding.get("display"))
+    return bundle
+
+
+def _codings(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            if k in ("coding", "modality") and isinstance(v, list):
+                found.extend(dict(c) for c in v if isinstance(c, Mapping) and "code" in c)
+            elif k == "modality" and isinstance(v, Mapping):
+                found.append(dict(v))
+            found.extend(_codings(v))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(_codings(v))
+    return found
+
+
+def write_fhir(
+    results: StudyResults | Mapping[str, Any] | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    deidentify_key: str | None = None,
+) -> Path:
+    """Write the FHIR R4 Bundle (DiagnosticReport with Observations) as JSON; validated first."""
+    r = as_results(results)
+    if deidentify_key is not None:
+        from sonomsk.report.deid import deidentify_results
+
+        r = deidentify_results(r, deidentify_key)
+    data = bundle_dict(r)
+    validate_bundle(data)
+    out = Path(path)
+    out.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return out

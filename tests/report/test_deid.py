@@ -1,0 +1,118 @@
+"""De-identified exports: no identifier survives, pseudonyms and UIDs agree across every output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from report_tools import dciodvfy_errors
+
+from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
+from sonomsk.report.api import render_html, write_csv, write_fhir, write_seg, write_sr, write_xlsx
+from sonomsk.report.deid import deidentify_results
+from sonomsk.report.results import StudyResults
+
+IDENTIFIERS = (
+    "Demo^Patient",
+    "DEMO-0001",
+    "Demo^Sonographer",
+    "Demo^Referrer",
+    "sonomsk demo clinic",
+    "1970-01-01",
+    "19700101",
+    "DEMO-ACC-1",
+)
+
+
+def _identifiers(r: StudyResults) -> list[str]:
+    uids = [r.study.study_uid] + [im.sop_instance_uid for im in r.images] + [im.series_uid for im in r.images]
+    return [*IDENTIFIERS, *[u for u in uids if u]]
+
+
+def test_every_export_is_free_of_identifiers(
+    example: StudyResults, fake_deidentify: types.ModuleType, tmp_path: Path
+) -> None:
+    key = "k1"
+    outputs = {
+        "html": render_html(example, deidentify_key=key).encode(),
+        "csv": write_csv(example, tmp_path / "t.csv", deidentify_key=key).read_bytes(),
+        "fhir": write_fhir(example, tmp_path / "b.json", deidentify_key=key).read_bytes(),
+        "sr": write_sr(example, tmp_path / "sr.dcm", deidentify_key=key).path.read_bytes(),
+    }
+    for s in write_seg(example, tmp_path / "seg.dcm", deidentify_key=key):
+        outputs[s.path.name] = s.path.read_bytes()
+        assert dciodvfy_errors(s.path) == []
+    xlsx = write_xlsx(example, tmp_path / "t.xlsx", deidentify_key=key)
+    from openpyxl import load_workbook
+
+    outputs["xlsx"] = " ".join(
+        str(c) for ws in load_workbook(xlsx).worksheets for row in ws.iter_rows(values_only=True) for c in row
+    ).encode()
+    for name, blob in outputs.items():
+        for ident in _identifiers(example):
+            assert ident.encode() not in blob, f"{ident} in {name}"
+    pseudo = fake_deidentify.pseudonym("DEMO-0001", key)
+    for name in ("html", "csv", "fhir", "sr", "xlsx"):
+        assert pseudo.encode() in outputs[name], name
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+
+
+def test_references_point_to_the_deidentified_images(
+    example: StudyResults, fake_deidentify: types.ModuleType, tmp_path: Path
+) -> None:
+    import highdicom as hd
+    from pydicom.dataset import Dataset
+
+    key = "k2"
+    sr = hd.sr.srread(write_sr(example, tmp_path / "sr.dcm", deidentify_key=key).path)
+    for im in example.images:
+        ds = Dataset()
+        ds.SOPInstanceUID = im.sop_instance_uid
+        expected = fake_deidentify.deidentify_dataset(ds, key=key).SOPInstanceUID
+        refs = [
+            i.ReferencedSOPInstanceUID
+            for i in sr.CurrentRequestedProcedureEvidenceSequence[0]
+            .ReferencedSeriesSequence[0]
+            .ReferencedSOPSequence
+        ]
+        assert expected in refs
+    d = deidentify_results(example, key)
+    assert d.patient.pseudonymised and d.study.date == example.study.date[:4]  # type: ignore[index]
+    assert all(im.path is None for im in d.images)
+    assert deidentify_results(example, key) == d  # same key, same pseudonyms
+    assert deidentify_results(example, "other").patient.id != d.patient.id
+    fhir = json.loads(write_fhir(example, tmp_path / "b.json", deidentify_key=key).read_text())
+    patient = next(e["resource"] for e in fhir["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert patient["identifier"][0]["value"] == d.patient.id
+
+
+def test_a_deidentifier_that_keeps_the_name_is_refused(
+    example: StudyResults, fake_deidentify: types.ModuleType
+) -> None:
+    fake_deidentify.deidentify_record = lambda patient, key: dict(patient)  # type: ignore[attr-defined]
+    with pytest.raises(DeidentificationError, match="kept the original"):
+        deidentify_results(example, "k")
+    with pytest.raises(DeidentificationError, match="key"):
+        deidentify_results(example, "")
+
+
+def test_missing_deidentifier_names_the_module(
+    example: StudyResults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sonomsk.io.deidentify", None)
+    with pytest.raises(BackendUnavailableError, match=r"sonomsk\.io\.deidentify"):
+        deidentify_results(example, "k")
+
+
+def test_real_deidentifier_when_present(example: StudyResults, tmp_path: Path) -> None:
+    pytest.importorskip("sonomsk.io.deidentify", reason="sonomsk.io.deidentify is not written yet")
+    key = "real-key"
+    html = render_html(example, deidentify_key=key)
+    csv_bytes = write_csv(example, tmp_path / "t.csv", deidentify_key=key).read_bytes()
+    sr = write_sr(example, tmp_path / "sr.dcm", deidentify_key=key).path.read_bytes()
+    for ident in ("Demo^Patient", "DEMO-0001"):
+        assert ident not in html and ident.encode() not in csv_bytes and ident.encode() not in sr
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []

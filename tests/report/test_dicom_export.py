@@ -1,0 +1,128 @@
+"""DICOM SR (TID 1500) and SEG: read back with highdicom and checked by dciodvfy."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from report_tools import dciodvfy_errors
+
+from sonomsk.core.errors import InvalidParameterError, MeasurementError
+from sonomsk.core.results import Measurement, Method
+from sonomsk.report.dicom_export import structure_mask, write_seg, write_sr
+from sonomsk.report.results import ImageRef, Structure, StudyResults
+
+
+def _groups(path: Path) -> list:
+    import highdicom as hd
+
+    sr = hd.sr.srread(path)
+    report = hd.sr.MeasurementReport.from_sequence([sr])
+    return report.get_planar_roi_measurement_groups()
+
+
+def test_sr_reads_back_with_measurements_and_coordinates(example: StudyResults, tmp_path: Path) -> None:
+    summary = write_sr(example, tmp_path / "sr.dcm")
+    assert summary.written == 2 and summary.skipped == ()
+    groups = _groups(summary.path)
+    assert len(groups) == 2
+    for s, g in zip(example.structures, groups, strict=True):
+        m = example.measurements_of(s)[0]
+        (got,) = g.get_measurements()
+        assert got.name.meaning == "Area" and got.unit.value == "mm2"
+        assert got.value == pytest.approx(m.value)
+        region = g.roi
+        xy = np.asarray(region.value)
+        assert np.allclose(xy[:-1], np.asarray(s.contour)[:, ::-1], atol=1e-3)  # (col, row)
+        assert np.allclose(xy[0], xy[-1])  # closed polyline
+        ref = region.ContentSequence[0].ReferencedSOPSequence[0]
+        assert ref.ReferencedSOPInstanceUID == example.image(s.image).sop_instance_uid
+        assert g.finding_type.value == "84782009"
+        (site,) = g.finding_sites
+        lat = site.ContentSequence[0].ConceptCodeSequence[0]
+        assert lat.CodeValue == "24028007"  # right
+
+
+def test_sr_passes_dciodvfy(example: StudyResults, tmp_path: Path) -> None:
+    s = write_sr(example, tmp_path / "sr.dcm")
+    assert dciodvfy_errors(s.path) == []
+
+
+def test_signed_sr_names_the_person(signed: StudyResults, tmp_path: Path) -> None:
+    import pydicom
+
+    s = write_sr(signed, tmp_path / "sr.dcm")
+    ds = pydicom.dcmread(s.path)
+    assert ds.CompletionFlag == "COMPLETE"
+    assert "Dr^Signer" in str(ds.ContentSequence)
+    assert dciodvfy_errors(s.path) == []
+
+
+def test_seg_reads_back_and_passes_dciodvfy(example: StudyResults, tmp_path: Path) -> None:
+    import highdicom as hd
+
+    out = write_seg(example, tmp_path / "seg.dcm")
+    assert [p.path.name for p in out] == ["seg_img1.dcm", "seg_img2.dcm"]
+    for summary, s in zip(out, example.structures, strict=True):
+        seg = hd.seg.segread(summary.path)
+        assert seg.number_of_segments == 1
+        assert seg.get_segment_description(1).segment_label.startswith("median nerve")
+        image = example.image(s.image)
+        src = seg.get_source_image_uids()
+        assert src[0][2] == image.sop_instance_uid
+        mask = seg.get_pixels_by_source_instance(
+            source_sop_instance_uids=[image.sop_instance_uid], segment_numbers=[1]
+        )[0, :, :, 0]
+        assert np.array_equal(mask > 0, structure_mask(s, image))
+        assert dciodvfy_errors(summary.path) == []
+
+
+def test_mask_area_agrees_with_the_measured_area(example: StudyResults) -> None:
+    for s in example.structures:
+        image = example.image(s.image)
+        area = structure_mask(s, image).sum() * image.spacing_mm[0] * image.spacing_mm[1]  # type: ignore[index]
+        assert area == pytest.approx(example.measurements_of(s)[0].value, rel=0.03)
+
+
+def test_uncalibrated_sr_uses_pixel_units(tmp_path: Path) -> None:
+    im = ImageRef(
+        id="a", rows=50, cols=60, sop_instance_uid="1.2.3.4.5", study_uid="1.2.3.4", series_uid="1.2.3.4.6"
+    )
+    s = Structure(id="s", image="a", label="nerve", kind="nerve", contour=((10, 10), (10, 30), (30, 30)))
+    m = Measurement(
+        name="area_cross_section",
+        value=200.0,
+        unit="px2",
+        method=Method("f", "1"),
+        label="nerve",
+        context={"structure": "s"},
+    )
+    e = Measurement(
+        name="echo_intensity_mean",
+        value=70.0,
+        unit="grey",
+        method=Method("f", "1"),
+        label="nerve",
+        context={"structure": "s"},
+    )
+    r = StudyResults(images=(im,), structures=(s,), measurements=(m, e))
+    summary = write_sr(r, tmp_path / "sr.dcm")
+    assert any("echo_intensity_mean" in x for x in summary.skipped)
+    (got,) = _groups(summary.path)[0].get_measurements()
+    assert got.unit.value == "{px2}"
+    assert dciodvfy_errors(summary.path) == []
+
+
+def test_nothing_to_export_is_an_error(example: StudyResults, tmp_path: Path) -> None:
+    empty = dataclasses.replace(example, structures=(), measurements=())
+    with pytest.raises(MeasurementError, match="SR"):
+        write_sr(empty, tmp_path / "sr.dcm")
+    with pytest.raises(MeasurementError, match="SEG"):
+        write_seg(empty, tmp_path / "seg.dcm")
+    no_uid = dataclasses.replace(
+        example, images=tuple(dataclasses.replace(im, sop_instance_uid=None) for im in example.images)
+    )
+    with pytest.raises(InvalidParameterError, match="sop_instance_uid"):
+        write_sr(no_uid, tmp_path / "sr.dcm")

@@ -67,3 +67,16 @@ def test_vocabulary_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["differential", "--vocabulary", "--json"]) == 0
     vocab = json.loads(capsys.readouterr().out)
     assert "conduction_block" in vocab and vocab["conduction_block"]["domain"] == "ncs_emg"
+
+
+def test_text_output_shows_b_caveats_and_marks_conventional_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads((VIGNETTES / "mpnst.json").read_text())["input"]
+    assert main(["differential", _write(tmp_path, doc)]) == 0
+    out = capsys.readouterr().out
+    # mass > 5 cm comes from a [B] teaching source (Radiopaedia): its caveat must be printed
+    assert "caveat radiopaedia_mpnst [B]: secondary teaching source" in out
+    # a qualitative weight must never read like a published likelihood ratio
+    assert "(conventional weight, not published)" in out
+    assert "(frequency)" in out

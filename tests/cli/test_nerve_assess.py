@@ -46,7 +46,30 @@ def test_reference_set_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["nerve", "assess", write(tmp_path, body), "--json", "--reference-set", "korean"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["reference_set"]["name"] == "korean" and d["measurements"][0]["status"] == "normal"
-    assert d["measurements"][0]["z_score"] is not None
+    # Bae 2021 median wrist 9.33 +- 1.55 mm2 (clinical-evidence.md 1.2): z = (12 - 9.33) / 1.55
+    assert d["measurements"][0]["z_score"] == pytest.approx((12.0 - 9.33) / 1.55, abs=0.01)
+
+
+def test_text_output_shows_fallback_population_and_source_caveats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "patient": {"wrist_circumference_cm": 15.0},
+        "measurements": [
+            {"site": "median_wrist", "side": "right", "csa_mm2": 10.5},
+            {"site": "median_forearm", "side": "right", "csa_mm2": 6.0},
+        ],
+    }
+    assert main(["nerve", "assess", write(tmp_path, body)]) == 0
+    out = capsys.readouterr().out
+    # the Korean fallback for the median forearm, the cm assumption of the formula, the [B] WFR
+    assert "caveat: bae_2021: the Dutch table has no median forearm ULN" in out
+    assert "caveat: olde_dubbelink_2020:" in out and "centimetres are assumed" in out
+    assert "[B: WFR 1.4 read only in a secondary review table" in out
+    assert main(["nerve", "assess", write(tmp_path, body), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    forearm = next(m for m in d["measurements"] if m["site"] == "median_forearm")
+    assert "Korean" in forearm["limit"]["population"]
 
 
 def test_unknown_reference_set_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,3 +118,17 @@ def test_vocabulary_has_definitions_and_sourced_thresholds() -> None:
             assert d["threshold"]["citation"] in kb.citations
     assert vocab["joint_effusion"]["threshold"]["value"] == 4
     assert vocab["bursa_sasd_thickened"]["threshold"]["value"] == 2
+
+
+def test_citations_claimed_from_the_digest_have_their_doi_in_it() -> None:
+    """A source not flagged 'not in the project evidence digest' must be findable in the digest."""
+    from pathlib import Path
+
+    digest = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "clinical-evidence.md"
+    if not digest.is_file():
+        pytest.skip(f"evidence digest not found at {digest}")
+    text = digest.read_text(encoding="utf-8")
+    kb = load_knowledge()
+    for key, c in kb.citations.items():
+        if c.doi and "not in the project evidence digest" not in (c.caveat or ""):
+            assert c.doi in text, key

@@ -169,3 +169,46 @@ def test_missing_discriminators_separate_the_leaders() -> None:
     assert favoured & leaders
     known = set(d["inputs"])
     assert not known & {m["finding"] for m in d["missing_discriminators"]}
+
+
+def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs() -> None:
+    """The JSON of `sonomsk nerve assess` (not a hand-made stand-in) feeds the site findings.
+
+    Expected states come from the published cut-offs, not from running the code: median inlet
+    >= 9 mm2 (Tai 2012) even though 10 mm2 is within the Dutch ULN of 11 mm2; ulnar at the elbow
+    >= 10 mm2 (Chang 2018), so 9.5 mm2 is not; sural normal with enlarged motor nerves = sensory
+    sparing. The Goedee criteria were not all measured, so that finding stays unknown.
+    """
+    from sonomsk.nerve.assess import assess
+
+    na = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 10.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 6.0},
+                {"site": "ulnar_elbow", "side": "right", "csa_mm2": 9.5},
+                {"site": "sural_calf", "side": "right", "csa_mm2": 2.0},
+            ]
+        }
+    ).to_dict()
+    assert next(m for m in na["measurements"] if m["site"] == "median_wrist")["status"] == "normal"
+    assert next(m for m in na["measurements"] if m["site"] == "ulnar_elbow")["status"] == "enlarged"
+    d = rank({"nerve_assessment": na}).to_dict()
+    inputs = d["inputs"]
+    assert inputs["median_enlarged_carpal_tunnel"]["state"] == "present"
+    assert "tai2012" in inputs["median_enlarged_carpal_tunnel"]["source"]
+    assert inputs["ulnar_enlarged_elbow"]["state"] == "absent"
+    assert inputs["nerve_enlargement_any"]["state"] == "present"
+    assert inputs["sensory_nerve_sparing"]["state"] == "present"
+    assert "proximal_median_or_plexus_enlarged" not in inputs
+    assert any("not_met_incomplete" in n for n in d["notes"])
+
+
+def test_goedee_met_in_real_assess_output_sets_the_cin_finding() -> None:
+    from sonomsk.nerve.assess import assess
+
+    # median upper arm 15 mm2 > 13 mm2 (Goedee 2017)
+    na = assess({"measurements": [{"site": "median_upper_arm", "side": "left", "csa_mm2": 15.0}]}).to_dict()
+    assert na["goedee"]["outcome"] == "met"
+    d = rank({"nerve_assessment": na}).to_dict()
+    assert d["inputs"]["proximal_median_or_plexus_enlarged"]["state"] == "present"

@@ -74,12 +74,17 @@ def run(args: argparse.Namespace) -> int:
         )
         for label, items in (("for", c["supporting"]), ("against", c["against"])):
             for it in items:
+                kind = "conventional weight, not published" if it["basis"] == "qualitative" else it["basis"]
                 print(
-                    f"   {label:7s} {it['finding']} = {it['state']}  LR {it['likelihood_ratio']:.2f}  [{', '.join(it['citations'])}]"
+                    f"   {label:7s} {it['finding']} = {it['state']}  LR {it['likelihood_ratio']:.2f} ({kind})"
+                    f"  [{', '.join(it['citations'])}]"
                 )
         for adj in c["group_adjustments"]:
             print(f"   bounded group {adj['group']}: {adj['sum_log10_lr']:+.2f} -> {adj['bounded_to']:+.2f}")
         print("   sources: " + "; ".join(f"{x['id']} [{x['evidence']}]" for x in c["citations"]))
+        for x in c["citations"]:
+            if x["caveat"]:
+                print(f"   caveat {x['id']} [{x['evidence']}]: {x['caveat']}")
     if d["missing_discriminators"]:
         print("\nFindings that would best separate the leading candidates:")
         for m in d["missing_discriminators"]:

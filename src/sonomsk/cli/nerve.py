@@ -128,6 +128,16 @@ def run_assess(args: argparse.Namespace) -> int:
             f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {m['status']}"
             f"  [{lim['source'] or 'no reference'}: {src}]"
         )
+    caveats: list[str] = []  # fallbacks, population notes and source caveats, shown once each
+    for m in d["measurements"]:
+        lim = m["limit"]
+        cit = lim.get("citation") or {}
+        for text in (*(lim.get("notes") or ()), cit.get("caveat")):
+            if text:
+                line = f"{lim['source']}: {text}"
+                if line not in caveats:
+                    caveats.append(line)
+    out.extend(f"caveat: {c}" for c in caveats)
     for i in (*result.indices, *result.side_to_side):
         if i.computed:
             out.append(f"index: {i.describe()}")

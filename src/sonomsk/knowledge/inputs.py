@@ -23,6 +23,7 @@ from typing import Any
 
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.knowledge.base import FindingState, KnowledgeBase
+from sonomsk.reference.nerve_csa import site_info
 
 SECTIONS = ("patient", "findings", "nerve_assessment", "muscle_assessment")
 PATIENT_KEYS = (
@@ -112,7 +113,7 @@ def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
         obs.set(name, _state(value, f"findings.{name}"), "findings")
     _parse_patient(data.get("patient") or {}, obs)
     if data.get("nerve_assessment"):
-        _parse_nerve(data["nerve_assessment"], obs)
+        _parse_nerve(data["nerve_assessment"], obs, kb)
     if data.get("muscle_assessment"):
         _parse_muscle(data["muscle_assessment"], obs)
     _apply_exclusive(obs, kb)
@@ -174,7 +175,7 @@ def _find_goedee(na: Mapping[str, Any]) -> Any:
         if key in na:
             g = na[key]
             if isinstance(g, Mapping):
-                for k in ("met", "positive", "outcome", "result"):
+                for k in ("outcome", "result", "met", "positive"):
                     if k in g:
                         return g[k]
                 return None
@@ -194,12 +195,12 @@ def _site_items(na: Mapping[str, Any]) -> list[dict[str, Any]]:
             ctx_raw = m.get("context")
             ctx: Mapping[str, Any] = ctx_raw if isinstance(ctx_raw, Mapping) else {}
             merged = {**ctx, **{k: v for k, v in m.items() if k != "context"}}
-            if "status" in merged and ("nerve" in merged or "label" in merged):
+            if "status" in merged and ("nerve" in merged or "label" in merged or "site" in merged):
                 items.append(merged)
     return items
 
 
-def _parse_nerve(na: Any, obs: Observed) -> None:
+def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
     if not isinstance(na, Mapping):
         raise InvalidParameterError(
             "nerve_assessment: expected an object (the JSON of `sonomsk nerve assess`)"
@@ -219,7 +220,12 @@ def _parse_nerve(na: Any, obs: Observed) -> None:
     goedee = _find_goedee(na)
     if goedee is not None:
         val = _norm(goedee) if not isinstance(goedee, bool) else str(goedee).lower()
-        if val in mp["goedee_outcome_positive"]:
+        if val in mp["goedee_outcome_unknown"]:
+            obs.notes.append(
+                f"nerve_assessment.goedee is {val!r} (not all Goedee sites measured or evaluable): "
+                "proximal_median_or_plexus_enlarged left unknown"
+            )
+        elif val in mp["goedee_outcome_positive"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.PRESENT, "nerve_assessment")
         elif val in mp["goedee_outcome_negative"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.ABSENT, "nerve_assessment")
@@ -230,6 +236,10 @@ def _parse_nerve(na: Any, obs: Observed) -> None:
         nerve = _norm(item.get("nerve", item.get("label", "")))
         site = _norm(item.get("site", ""))
         status = _norm(item["status"])
+        if not nerve and site in mp["assess_site_findings"]:  # `sonomsk nerve assess --json` output
+            _assess_site(item, site, status, obs, kb)
+            nerve = _norm(site_info(site).nerve)
+            site = ""
         if status in mp["nerve_status_enlarged"]:
             enlarged = True
         elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:
@@ -242,7 +252,7 @@ def _parse_nerve(na: Any, obs: Observed) -> None:
             sensory.append(enlarged)
         elif enlarged:
             motor_enlarged = True
-        sites = mp["nerve_site_findings"].get(nerve, {})
+        sites = mp["nerve_site_findings"].get(nerve, {}) if site else {}
         finding = sites.get(site, sites.get("*"))
         if finding:
             obs.set(finding, FindingState.PRESENT if enlarged else FindingState.ABSENT, "nerve_assessment")
@@ -256,6 +266,35 @@ def _parse_nerve(na: Any, obs: Observed) -> None:
             FindingState.ABSENT if any(sensory) else FindingState.PRESENT,
             "nerve_assessment",
         )
+
+
+def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed, kb: KnowledgeBase) -> None:
+    """One measurement of ``sonomsk nerve assess``: its site finding, judged against the finding's
+    own published threshold (findings.json) when it has one, else by the assessment's status."""
+    mp = _mapping()
+    finding = mp["assess_site_findings"][site]
+    if finding is None:
+        return
+    thr = kb.findings[finding].threshold
+    csa = item.get("csa_mm2")
+    if (
+        thr
+        and isinstance(thr.get("value"), int | float)
+        and isinstance(csa, int | float)
+        and not isinstance(csa, bool)
+    ):
+        limit = float(thr["value"])
+        present = csa >= limit if thr["comparison"] == ">=" else csa > limit
+        src = f"nerve_assessment ({site} {csa:g} mm2 {thr['comparison']} {limit:g}: {thr['citation']})"
+        if not present:
+            src = (
+                f"nerve_assessment ({site} {csa:g} mm2, not {thr['comparison']} {limit:g}: {thr['citation']})"
+            )
+        obs.set(finding, FindingState.PRESENT if present else FindingState.ABSENT, src)
+    elif status in mp["nerve_status_enlarged"]:
+        obs.set(finding, FindingState.PRESENT, "nerve_assessment")
+    elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:
+        obs.set(finding, FindingState.ABSENT, "nerve_assessment")
 
 
 def _muscle_items(ma: Mapping[str, Any]) -> list[tuple[str, float | None, Any]]:

@@ -256,7 +256,7 @@ def lookup_limit(
     name = _check_set(reference_set)
     raw_set = load_data("nerve_csa.json")["sets"][name]
     entry = raw_set["sites"][site]
-    population = raw_set["population"]
+    population = entry.get("population", raw_set["population"])  # a fallback names its own cohort
     if entry["status"] == "no_reference":
         return ReferenceLimit(site=site, reference_set=name, status="no_reference", reason=entry["reason"])
     protocol = entry.get("protocol")
@@ -317,7 +317,7 @@ def lookup_limit(
             f"{entry.get('uln')} mm2 from {entry['source_label']})"
         )
         common["source"] = cov["source"]
-        common["source_label"] = "ULN = 0.88 x wrist circumference (cm) - 4.0"
+        common["source_label"] = f"ULN = {cov['slope']:g} x wrist circumference (cm) {cov['intercept']:+g}"
         return ReferenceLimit(
             **common,
             uln=uln,

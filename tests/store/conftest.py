@@ -50,7 +50,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """Start a throw-away PostgreSQL server on 127.0.0.1; skip with a reason when not installed."""
     bin_dir = _pg_bin()
     if bin_dir is None:
@@ -59,13 +59,17 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import psycopg
     except ImportError:
         pytest.skip("psycopg not installed (extra 'postgres')")
-    data = tmp_path_factory.mktemp("pgdata")
+    import tempfile
+
+    # pytest's own temporary folders are private to root; the server runs as another user
+    root = Path(tempfile.mkdtemp(prefix="sonomsk-pg-"))
+    data = root / "db"
     run_as: list[str] = []
     if os.geteuid() == 0:  # initdb refuses root: run as the postgres system user
         if shutil.which("runuser") is None:
             pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        shutil.chown(data, user="postgres")
-        os.chmod(data.parent, 0o755)
+        os.chmod(root, 0o755)
+        shutil.chown(root, user="postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
         [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "sonomsk"],
@@ -73,7 +77,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
     )
     port = _free_port()
-    sock_dir = data / "sock"
+    sock_dir = root / "sock"
     sock_dir.mkdir()
     if run_as:
         shutil.chown(sock_dir, user="postgres")
@@ -115,3 +119,4 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        shutil.rmtree(root, ignore_errors=True)  # only the folder made above

@@ -68,6 +68,10 @@ class StoreError(SonomskError):
     """The study store refused an operation; nothing already stored was changed."""
 
 
+class NetworkError(SonomskError):
+    """A network peer (a DICOM destination) could not be reached or refused the transfer."""
+
+
 class CalibrationWarning(UserWarning):
     """Calibration is missing or was rejected; results fall back to pixels."""
 
@@ -96,4 +100,5 @@ ERROR_CLASSES: tuple[type[SonomskError], ...] = (
     MeasurementError,
     DeidentificationError,
     StoreError,
+    NetworkError,
 )

@@ -108,6 +108,8 @@ def _check_ultrasound(ds: Any, path: Path) -> None:
     sop = str(ds.get("SOPClassUID", "") or "")
     if modality == "US" or sop in US_SOP_CLASSES:
         return
+    if not modality and not sop:
+        raise CorruptDataError(f"{path}: the DICOM header has neither Modality nor SOP Class UID (damaged or not an image)")
     what = modality or (sop and f"SOP class {sop}") or "unknown"
     raise NotUltrasoundError(f"{path}: {what} DICOM object, not an ultrasound image")
 

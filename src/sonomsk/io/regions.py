@@ -88,7 +88,7 @@ def parse_regions(ds: Any, rows: int, cols: int, *, source: str) -> tuple[list[R
         box = (min(y0, y1), min(x0, x1), max(y0, y1) + 1, max(x0, x1) + 1)
         reason = None
         over_rows, over_cols = box[2] - rows, box[3] - cols
-        if 0 <= box[0] and 0 <= box[1] and max(over_rows, over_cols) == 1 and min(over_rows, over_cols) <= 1:
+        if box[0] >= 0 and box[1] >= 0 and max(over_rows, over_cols) == 1 and min(over_rows, over_cols) <= 1:
             # A maximum of X1 = Columns (one past the last pixel) is a common vendor off-by-one:
             # clip it, and say so (lenient when reading, never silently).
             box = (box[0], box[1], min(box[2], rows), min(box[3], cols))

@@ -15,6 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# FastAPI resolves the endpoints' postponed annotations in this module's namespace, so the types
+# used in endpoint signatures are imported here, not inside create_app.
+from fastapi import Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
 from sonomsk import __version__
 from sonomsk.core.errors import (
     ImageTooLargeError,
@@ -53,9 +58,9 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> Any:
     """Build the FastAPI application for ``store``."""
-    from fastapi import FastAPI, Request, UploadFile
+    from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException as StarletteHTTPException
 

@@ -134,6 +134,7 @@ def import_file(
             existing = session.scalars(select(Instance).where(Instance.sop_uid == sop_uid)).first()
             if existing is not None:
                 return ImportResult(existing.id, existing.series.study_id, sop_uid, existing.sha256, False)
+            session.rollback()  # end the read transaction the query above began (SQLAlchemy 2.1)
             try:
                 with session.begin():
                     patient = session.scalars(

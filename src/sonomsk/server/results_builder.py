@@ -1,0 +1,273 @@
+"""Build a study's RESULTS (:class:`sonomsk.report.results.StudyResults`) from the store.
+
+Images are the study's stored instances (their blob path, UIDs and calibration); structures are
+the nerve outlines (the corrected outline when corrected); measurements carry the corrected value
+when corrected, with the automatic value and the corrector in their provenance; the nerve
+assessment and the differential are the latest stored assessment of the study, flattened into
+the rows the report sections show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sonomsk import __version__
+from sonomsk.core.errors import StoreError
+from sonomsk.core.results import Measurement, Method
+from sonomsk.store.db import Store
+
+US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+
+
+def _iso_date(value: str | None) -> str | None:
+    digits = re.sub(r"\D", "", value or "")
+    if len(digits) == 8:
+        return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    return value or None
+
+
+def _spacing(info: dict[str, Any]) -> tuple[float, float] | None:
+    """The (row, col) mm spacing of the image's calibrated tissue region(s), when they agree."""
+    found = {
+        tuple(float(v) for v in r["spacing_mm"])
+        for r in info.get("regions", [])
+        if r.get("kind") == "tissue" and r.get("spacing_mm")
+    }
+    if len(found) != 1:
+        return None
+    sp = next(iter(found))
+    return (sp[0], sp[1])
+
+
+def structure_label(site: str) -> str:
+    """A display label for the nerve at ``site``: ``median nerve``, ``C5 root``, ``brachial plexus``."""
+    from sonomsk.nerve.sites import site_info
+
+    info = site_info(site)
+    if info.fibres == "root":
+        return f"{info.nerve.upper()} root"
+    if info.fibres == "plexus":
+        return info.nerve.replace("_", " ")
+    return f"{info.nerve} nerve"
+
+
+def _series_uid(inst: Any) -> str:
+    return str(inst.series.series_uid)
+
+
+def _measurement(row: Any, context: dict[str, Any]) -> Measurement:
+    data = dict(row.data or {})
+    method = data.get("method") or {"function": "unknown", "version": "unknown"}
+    prov = dict(data.get("provenance") or {})
+    value = row.value
+    if row.corrected_value is not None:
+        prov.update(
+            {
+                "auto_value": row.auto_value,
+                "corrected_by": row.corrected_by,
+                "corrected_at": row.corrected_at.isoformat() if row.corrected_at else None,
+            }
+        )
+    failure = None if value is not None else (row.failure or "no value")
+    return Measurement(
+        name=row.name,
+        value=value,
+        unit=row.unit if value is not None else data.get("unit", row.unit),
+        method=Method(**method),
+        label=row.label,
+        context={**dict(data.get("context") or {}), **context},
+        provenance=prov,
+        uncertainty=data.get("uncertainty"),
+        failure=failure,
+    )
+
+
+def _assessment_section(result: dict[str, Any]) -> dict[str, Any]:
+    a = result.get("assessment") or {}
+    rows = []
+    for r in result.get("profile") or []:
+        rows.append(
+            {
+                "nerve": r["nerve"],
+                "site": r["site"],
+                "side": r["side"],
+                "csa": r["csa"],
+                "unit": "mm2",
+                "limit": r["uln"],
+                "ratio": r["ratio"],
+                "status": r["status"],
+                "source": r["source"],
+                "evidence": r["evidence"],
+                "caveat": r["caveat"],
+            }
+        )
+    indices = []
+    for i in [*(a.get("entrapment_indices") or []), *(a.get("side_to_side") or [])]:
+        if i.get("value") is None:
+            continue
+        indices.append(
+            {
+                "index": i.get("label") or i.get("name"),
+                "side": i.get("side"),
+                "value": i.get("value"),
+                "cutoff": i.get("cutoff"),
+                "abnormal": i.get("abnormal"),
+                "source": i.get("citation_short"),
+            }
+        )
+    ref = a.get("reference_set") or {}
+    out: dict[str, Any] = {
+        "measurements": rows,
+        "indices": indices,
+        "pattern": a.get("pattern"),
+        "explanation": a.get("explanation"),
+    }
+    extra = {"reference_set": ref.get("title") or ref.get("name"), "deciding_sites": a.get("deciding_sites")}
+    out["other"] = {k: v for k, v in extra.items() if v}
+    return out
+
+
+def _differential_section(d: dict[str, Any]) -> dict[str, Any]:
+    def statements(items: list[dict[str, Any]]) -> list[str]:
+        return [
+            f"{c.get('statement') or c.get('finding')} ({c.get('state')}; LR {c.get('likelihood_ratio')})"
+            for c in items
+        ]
+
+    return {
+        "intended_use": d.get("intended_use"),
+        "message": d.get("message"),
+        "candidates": [
+            {
+                "rank": c.get("rank"),
+                "name": c.get("name"),
+                "supporting": statements(c.get("supporting") or []),
+                "against": statements(c.get("against") or []),
+                "citations": c.get("citations") or [],
+                "relative weight (not a probability)": c.get("relative_weight"),
+            }
+            for c in d.get("candidates") or []
+        ],
+    }
+
+
+def build_results(store: Store, study_id: int, *, signed_by: str | None = None) -> dict[str, Any]:
+    """The RESULTS of a study as a JSON-ready dict (validated through ``StudyResults``).
+
+    ``signed_by`` marks the results as signed by that person now; otherwise a draft.
+    """
+    from sqlalchemy import select
+
+    from sonomsk.report.results import StudyResults
+    from sonomsk.server.workflow_nerve import KIND_ASSESSMENT, KIND_OUTLINE
+    from sonomsk.store.models import Analysis, Instance, Study
+
+    with store.sessions() as session:
+        study = session.get(Study, study_id)
+        if study is None:
+            raise StoreError(f"study {study_id}: not found")
+        analyses = session.scalars(
+            select(Analysis).where(Analysis.study_id == study_id).order_by(Analysis.id)
+        ).all()
+        outlined = {a.instance_id for a in analyses if a.kind == KIND_OUTLINE}
+        images, image_ids = [], {}
+        for se in study.series:
+            for inst in se.instances:
+                iid = f"img{inst.id}"
+                image_ids[inst.id] = iid
+                desc = ", ".join(x for x in (inst.site, inst.side) if x) or inst.original_name or iid
+                images.append(
+                    {
+                        "id": iid,
+                        "path": str(store.blobs.open_path(inst.sha256)),
+                        "sop_instance_uid": inst.sop_uid,
+                        "sop_class_uid": US_MULTIFRAME_STORAGE if inst.frames > 1 else US_IMAGE_STORAGE,
+                        "study_uid": study.study_uid,
+                        "series_uid": _series_uid(inst),
+                        "rows": inst.rows,
+                        "cols": inst.columns,
+                        "spacing_mm": _spacing(inst.info or {}),
+                        "frame": 0,
+                        "n_frames": inst.frames,
+                        "frame_time_s": (inst.info or {}).get("frame_time_s"),
+                        "description": desc,
+                        "key": inst.id in outlined,
+                    }
+                )
+        structures: list[dict[str, Any]] = []
+        measurements: list[dict[str, Any]] = []
+        methods: dict[str, str] = {}
+        latest_assessment = None
+        for a in analyses:
+            methods[a.method_version] = a.kind
+            if a.kind == KIND_ASSESSMENT:
+                latest_assessment = a
+                continue
+            if a.kind != KIND_OUTLINE or a.instance_id not in image_ids:
+                continue
+            inst = session.get(Instance, a.instance_id)
+            inst_site, inst_side = (inst.site, inst.side) if inst is not None else (None, None)
+            for s in a.structures:
+                sid = f"s{s.id}"
+                label = structure_label(inst_site) if inst_site else s.label
+                structures.append(
+                    {
+                        "id": sid,
+                        "image": image_ids[a.instance_id],
+                        "label": label,
+                        "kind": "nerve",
+                        "frame": s.frame,
+                        "contour": s.corrected_points or s.auto_points,
+                        "site": inst_site,
+                        "side": inst_side,
+                    }
+                )
+                ctx = {
+                    "structure": sid,
+                    "image": image_ids[a.instance_id],
+                    "frame": s.frame,
+                    "site": inst_site,
+                    "side": inst_side,
+                    "outline": "corrected" if s.corrected_points else "automatic",
+                }
+                measurements.extend(_measurement(m, ctx).to_dict() for m in a.measurements)
+        patient = study.patient
+        results: dict[str, Any] = {
+            "schema": "sonomsk.study-results",
+            "schema_version": 1,
+            "study": {
+                "study_uid": study.study_uid,
+                "accession": study.accession,
+                "date": _iso_date(study.study_date),
+                "description": study.description,
+            },
+            "patient": {
+                "name": patient.name,
+                "id": patient.patient_key,
+                "birth_date": _iso_date(patient.birth_date),
+                "sex": patient.sex,
+                "pseudonymised": bool(patient.pseudonymised),
+            },
+            "images": images,
+            "structures": structures,
+            "measurements": measurements,
+            "methods": [{"name": "sonomsk", "version": __version__}]
+            + [{"name": kind, "version": mv} for mv, kind in methods.items()],
+            "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "software_version": __version__,
+        }
+        if latest_assessment is not None:
+            results["nerve_assessment"] = _assessment_section(latest_assessment.result)
+            diff = latest_assessment.result.get("differential")
+            if diff:
+                results["differential"] = _differential_section(diff)
+    if signed_by:
+        results["signoff"] = {
+            "state": "signed",
+            "by": signed_by,
+            "at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        }
+    return StudyResults.from_dict(results).to_dict()

@@ -1,0 +1,258 @@
+/* sonomsk nerve-study panel: sites and sides, automatic and click outlines, corrected CSA,
+ * assessment against reference limits (CSA profile chart) and the differential.
+ * API: /api/workflows/nerve (src/sonomsk/server/workflow_nerve.py). */
+"use strict";
+(function () {
+  const API = "/api/workflows/nerve";
+  const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : typeof v === "number" ? v.toFixed(d) : esc(v));
+  const unitText = (u) => ({ mm2: "mm²", px2: "px²" }[u] || u || "");
+  let root = null;
+  let vocab = null;
+  let lastAssessment = null;
+  let assessedStudy = null;
+
+  function instances(S) {
+    const st = S.state.study;
+    return st ? st.series.flatMap((se) => se.instances) : [];
+  }
+  function latestOutline(S, instId) {
+    const st = S.state.study;
+    if (!st) return null;
+    const list = (st.analyses || []).filter((a) => a.kind === "nerve_morphology" && a.instance_id === instId);
+    return list.length ? list[list.length - 1] : null;
+  }
+  function csaOf(analysis) {
+    if (!analysis) return null;
+    return analysis.measurements.find((m) => m.name === "area_cross_section") || null;
+  }
+
+  // ------------------------------------------------------------------ images: site & side
+  function siteOptions(selected) {
+    const opts = ['<option value="">site…</option>'];
+    for (const s of vocab.sites) opts.push(`<option value="${s.name}"${s.name === selected ? " selected" : ""}>${esc(s.name.replace(/_/g, " "))}</option>`);
+    return opts.join("");
+  }
+  function sideOptions(selected) {
+    return ['<option value="">side…</option>'].concat(vocab.sides.map((s) => `<option value="${s}"${s === selected ? " selected" : ""}>${s}</option>`)).join("");
+  }
+  function renderImages(S) {
+    const box = root.querySelector("#nerve-images");
+    const list = instances(S);
+    if (!list.length) { box.innerHTML = '<p class="muted">Open or upload a study.</p>'; return; }
+    const rows = list.map((i) => {
+      const m = csaOf(latestOutline(S, i.id));
+      const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}` : "–";
+      return `<tr data-instance="${i.id}"><td><a href="#" data-show="${i.id}">${esc(i.label || i.id)}</a></td>
+        <td><select data-testid="site-select-${i.id}" data-field="site">${siteOptions(i.site)}</select></td>
+        <td><select data-testid="side-select-${i.id}" data-field="side">${sideOptions(i.side)}</select></td>
+        <td class="small">${csa}</td></tr>`;
+    });
+    box.innerHTML = `<table><tr><th>image</th><th>site</th><th>side</th><th>CSA</th></tr>${rows.join("")}</table>
+      <p class="small muted">* corrected outline. Uncalibrated images give px² and are not assessed.</p>`;
+    box.querySelectorAll("a[data-show]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); S.showInstance(Number(a.dataset.show)); }));
+    box.querySelectorAll("select").forEach((sel) => sel.addEventListener("change", async () => {
+      const tr = sel.closest("tr");
+      const id = Number(tr.dataset.instance);
+      const site = tr.querySelector('[data-field="site"]').value || null;
+      const side = tr.querySelector('[data-field="side"]').value || null;
+      await S.api(`${API}/instances/${id}/site`, { method: "PUT", json: { site, side } });
+      S.setStatus(`image ${id}: ${site || "no site"} ${side || ""}`);
+      await S.reloadStudy();
+    }));
+  }
+
+  // ------------------------------------------------------------------ current image
+  function renderCurrent(S) {
+    const box = root.querySelector("#nerve-current");
+    const pane = S.activePane();
+    const inst = pane && pane.inst;
+    if (!inst) { box.innerHTML = ""; return; }
+    const a = latestOutline(S, inst.id);
+    let table = '<p class="muted small">No outline yet: run the automatic segmentation or click inside the nerve.</p>';
+    if (a) {
+      const rows = a.measurements.map((m) => {
+        const corrected = m.corrected_value !== null;
+        const val = m.value === null ? `<span class="muted">${esc(m.failure || "failed")}</span>` : fmt(m.value, m.unit === "count" ? 0 : 3);
+        const tid = m.name === "area_cross_section" ? ' data-testid="nerve-csa"' : "";
+        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${esc(unitText(m.unit))}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
+      });
+      const s = a.structures[0];
+      table = `<p class="small">Outline ${s ? s.id : ""} (${a.result.source || ""}${s && s.corrected_points ? ", corrected" : ""}). Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+        <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;
+    }
+    const where = [inst.site, inst.side].filter(Boolean).join(" ") || "no site/side";
+    box.innerHTML = `<div><b>${esc(inst.label || inst.id)}</b> <span class="muted">${esc(where)}${inst.calibrated ? "" : " · uncalibrated (px)"}</span></div>
+      <div style="margin:6px 0">
+        <button data-testid="nerve-segment" id="nerve-segment">Automatic outline</button>
+        <button data-testid="nerve-outline" id="nerve-outline">Click to outline</button>
+        <button data-testid="nerve-contralateral" id="nerve-contralateral" title="Load the other side of this site into pane 2">Contralateral ⇆</button>
+      </div><div id="nerve-note" class="small muted"></div>${table}`;
+    box.querySelector("#nerve-segment").onclick = async () => {
+      S.setStatus("segmenting…");
+      const r = await S.api(`${API}/instances/${inst.id}/segment`, { json: { frame: pane.frame } });
+      box.querySelector("#nerve-note").textContent = r.note || "";
+      S.setStatus(`${r.analyses.length} nerve outline(s) (${r.backend})`);
+      await S.reloadStudy();
+      if (r.note) root.querySelector("#nerve-note").textContent = r.note;
+    };
+    box.querySelector("#nerve-outline").onclick = () => {
+      S.state.tool = "nerve-outline";
+      document.querySelectorAll("#toolbar [data-tool]").forEach((x) => x.classList.remove("active"));
+      box.querySelector("#nerve-outline").classList.add("active");
+      S.setStatus("click inside the nerve");
+    };
+    box.querySelector("#nerve-contralateral").onclick = () => loadContralateral(S, inst);
+  }
+  async function loadContralateral(S, inst) {
+    const r = await S.api(`${API}/instances/${inst.id}/contralateral`);
+    const cb = document.querySelector("#compare");
+    if (!cb.checked) { cb.checked = true; cb.dispatchEvent(new Event("change")); }
+    await S.showInstance(r.instance_id, 1);
+    S.setStatus(`pane 2: ${r.site} ${r.side}`);
+  }
+
+  // ------------------------------------------------------------------ assessment
+  function renderAssessForm(S) {
+    const box = root.querySelector("#nerve-assess");
+    const p = (S.state.study && S.state.study.patient) || {};
+    const sex = (p.sex || "").toUpperCase();
+    box.innerHTML = `<div class="small">Patient (optional covariates):
+      age <input id="np-age" type="number" min="0" max="120" style="width:4em">
+      sex <select id="np-sex"><option value=""></option><option${sex === "F" ? " selected" : ""}>F</option><option${sex === "M" ? " selected" : ""}>M</option></select>
+      height <input id="np-height" type="number" style="width:4em"> cm
+      weight <input id="np-weight" type="number" style="width:4em"> kg</div>
+      <button data-testid="nerve-assess" id="nerve-assess-btn" style="margin-top:6px">Assess CSA across sites</button>`;
+    box.querySelector("#nerve-assess-btn").onclick = async () => {
+      const num = (id) => { const v = box.querySelector(id).value; return v === "" ? null : Number(v); };
+      const patient = { age: num("#np-age"), sex: box.querySelector("#np-sex").value || null, height_cm: num("#np-height"), weight_kg: num("#np-weight") };
+      S.setStatus("assessing…");
+      lastAssessment = await S.api(`${API}/studies/${S.state.study.id}/assess`, { json: { patient } });
+      assessedStudy = S.state.study.id;
+      renderResult(S);
+      S.setStatus(`pattern: ${lastAssessment.assessment.pattern}`);
+    };
+  }
+
+  function chartSvg(profile) {
+    // one small chart per nerve: CSA per site (x, in vocabulary order) per side, ULN dashed.
+    const byNerve = {};
+    for (const r of profile) (byNerve[r.nerve] = byNerve[r.nerve] || []).push(r);
+    const W = 330, H = 150, L = 34, R = 8, T = 16, B = 30;
+    const sideColor = { right: "#58a6ff", left: "#f0883e" };
+    const out = [];
+    for (const [nerve, rows] of Object.entries(byNerve)) {
+      const sites = [...new Set(rows.slice().sort((a, b) => a.order - b.order).map((r) => r.site))];
+      const ymax = Math.max(...rows.map((r) => Math.max(r.csa, r.uln || 0))) * 1.15 || 1;
+      const P = 26; // room for the end labels and ULN ticks
+      const x = (s) => L + P + (sites.length === 1 ? (W - L - R - 2 * P) / 2 : (sites.indexOf(s) * (W - L - R - 2 * P)) / (sites.length - 1));
+      const y = (v) => T + (H - T - B) * (1 - v / ymax);
+      const g = [`<text x="${L}" y="11" fill="#e6e6e6" font-size="11">${esc(nerve)} nerve: CSA (mm²) per site, ULN dashed</text>`];
+      for (let k = 0; k <= 4; k++) {
+        const v = (ymax * k) / 4;
+        g.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#30363d"/><text x="${L - 4}" y="${y(v) + 3}" fill="#8b949e" font-size="9" text-anchor="end">${v.toFixed(0)}</text>`);
+      }
+      sites.forEach((s) => g.push(`<text x="${x(s)}" y="${H - 14}" fill="#8b949e" font-size="9" text-anchor="middle">${esc(s.replace(nerve + "_", "").replace(/_/g, " "))}</text>`));
+      const ulns = sites.map((s) => rows.find((r) => r.site === s && r.uln !== null)).filter(Boolean);
+      if (ulns.length) {
+        g.push(`<polyline fill="none" stroke="#ff7b72" stroke-dasharray="4 3" points="${ulns.map((r) => `${x(r.site)},${y(r.uln)}`).join(" ")}"/>`);
+        ulns.forEach((r) => g.push(`<line x1="${x(r.site) - 9}" x2="${x(r.site) + 9}" y1="${y(r.uln)}" y2="${y(r.uln)}" stroke="#ff7b72" stroke-width="2"><title>ULN ${r.uln} mm² (${esc(r.source)})</title></line>`));
+      }
+      for (const side of ["right", "left"]) {
+        const pts = rows.filter((r) => r.side === side).sort((a, b) => a.order - b.order);
+        if (!pts.length) continue;
+        g.push(`<polyline fill="none" stroke="${sideColor[side]}" stroke-width="1.5" points="${pts.map((r) => `${x(r.site)},${y(r.csa)}`).join(" ")}"/>`);
+        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)} ${side}: ${r.csa} mm² (${r.status})</title></circle>`));
+      }
+      const legend = ["right", "left"].filter((s) => rows.some((r) => r.side === s)).map((s, i) => `<text x="${W - R - 90 + i * 45}" y="${H - 2}" fill="${sideColor[s]}" font-size="10">● ${s}</text>`);
+      out.push(`<svg data-testid="nerve-chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="CSA profile of the ${esc(nerve)} nerve">${g.join("")}${legend.join("")}</svg>`);
+    }
+    return out.join("");
+  }
+
+  function renderResult(S) {
+    const box = root.querySelector("#nerve-result");
+    const r = lastAssessment;
+    if (!r) { box.innerHTML = ""; return; }
+    const a = r.assessment;
+    const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}</td><td>${p.side}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
+      <td class="flag-${esc(p.status)}">${esc(p.status)}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${p.evidence}]` : ""}</td></tr>`);
+    const caveats = [...new Set(r.profile.filter((p) => p.caveat).map((p) => `[${p.evidence}] ${p.source}: ${p.caveat}`))];
+    const excluded = (r.images || []).filter((i) => !i.usable && i.site).map((i) => `${esc(i.label)}: ${esc(i.reason)}`);
+    const d = r.differential;
+    const cands = (d.candidates || []).slice(0, 5).map((c) => `<li><b>${esc(c.name)}</b> <span class="small muted">relative weight ${fmt(c.relative_weight)} (not a probability)</span>
+      <div class="small">for: ${esc(c.supporting.map((x) => x.statement || x.finding).join("; ") || "–")}</div>
+      ${c.against.length ? `<div class="small muted">against: ${esc(c.against.map((x) => x.statement || x.finding).join("; "))}</div>` : ""}</li>`);
+    box.innerHTML = `<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
+      <p class="small">${esc(a.explanation)}</p>
+      ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted">Sites that would decide: ${esc(a.deciding_sites.join(", "))}</p>` : ""}
+      ${chartSvg(r.profile)}
+      <table><tr><th>site</th><th>side</th><th>CSA mm²</th><th>ULN</th><th>status</th><th>source</th></tr>${rows.join("")}</table>
+      ${caveats.length ? `<p class="small muted">Caveats: ${caveats.map(esc).join(" · ")}</p>` : ""}
+      ${excluded.length ? `<p class="small muted">Not assessed: ${excluded.join(" · ")}</p>` : ""}
+      <h4>Differential (decision support, not a diagnosis)</h4>
+      <p class="small">${esc(d.message)}</p>
+      <ol data-testid="nerve-differential">${cands.join("")}</ol>
+      <p class="small muted">${esc(d.intended_use)}</p>`;
+  }
+
+  // ------------------------------------------------------------------ events
+  function active(S) { return root && root.isConnected && S.state.currentWorkflow === "nerve"; }
+  function refresh(S) { if (!active(S)) return; renderImages(S); renderCurrent(S); }
+
+  function bindOnce(S) {
+    if (bindOnce.done) return;
+    bindOnce.done = true;
+    S.on("study", (st) => {
+      if (root && st && st.id !== assessedStudy && active(S)) { S.state.workflows.nerve.render(root, S); return; }
+      refresh(S);
+    });
+    S.on("instance", () => { if (active(S)) renderCurrent(S); });
+    S.on("click", async ({ pane, row, col, tool }) => {
+      if (tool !== "nerve-outline" || !pane.inst) return;
+      S.setStatus("outlining…");
+      try {
+        await S.api(`${API}/instances/${pane.inst.id}/outline`, { json: { row, col, frame: pane.frame } });
+        S.setStatus("outlined: drag points with Edit outline to correct");
+        document.querySelector('#toolbar [data-tool="edit"]').click();
+        await S.reloadStudy();
+      } catch (e) { /* status shows the error */ }
+    });
+    S.on("structure-edited", async ({ structure, points }) => {
+      const before = structure.corrected_points || structure.auto_points || [];
+      if (JSON.stringify(before) === JSON.stringify(points)) return; // a click without a move
+      S.setStatus("recomputing from the corrected outline…");
+      try {
+        await S.api(`${API}/structures/${structure.id}/points`, { method: "PUT", json: { points } });
+        S.setStatus("corrected outline stored; measures recomputed");
+      } catch (e) { /* status shows the error */ }
+      await S.reloadStudy();
+    });
+  }
+
+  SONO.registerWorkflow("nerve", {
+    async render(body, S) {
+      root = body;
+      bindOnce(S);
+      body.innerHTML = `<div class="card"><h4>Images: site and side</h4><div id="nerve-images"></div></div>
+        <div class="card"><h4>Current image</h4><div id="nerve-current"></div></div>
+        <div class="card"><h4>Assessment</h4><div id="nerve-assess"></div><div id="nerve-result"></div></div>`;
+      if (!vocab) vocab = await S.api(`${API}/sites`);
+      renderImages(S);
+      renderCurrent(S);
+      renderAssessForm(S);
+      const sid = S.state.study && S.state.study.id;
+      if (sid !== assessedStudy) {
+        lastAssessment = null;
+        assessedStudy = sid;
+        if (sid) {
+          try {
+            const r = await fetch(`${API}/studies/${sid}/assessment`);
+            if (r.ok) lastAssessment = await r.json();
+          } catch (e) { /* none yet */ }
+        }
+      }
+      renderResult(S);
+    },
+  });
+})();

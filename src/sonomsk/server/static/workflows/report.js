@@ -1,0 +1,91 @@
+/* sonomsk report panel: draft preview, sign off (freezes RESULTS + PDF), PDF download,
+ * DICOM SR download and C-STORE to a DICOM destination.
+ * API: /api/workflows/report (src/sonomsk/server/workflow_report.py). */
+"use strict";
+(function () {
+  const API = "/api/workflows/report";
+  const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  let root = null;
+
+  async function renderReports(S) {
+    const box = root.querySelector("#report-list");
+    if (!S.state.study) { box.innerHTML = ""; return; }
+    const list = await S.api(`${API}/studies/${S.state.study.id}/reports`);
+    if (!list.length) { box.innerHTML = '<p class="small muted">No report yet.</p>'; return; }
+    box.innerHTML = list.map((r) => `<div class="card small" data-report="${r.id}">
+        <b>Report ${r.id}</b> · <span data-testid="report-status-${r.id}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc((r.signed_at || "").slice(0, 16).replace("T", " "))}` : ""}
+        <div style="margin:4px 0">
+          <a data-testid="report-pdf-${r.id}" href="${API}/reports/${r.id}/pdf" download>PDF</a> ·
+          <a href="${API}/reports/${r.id}/html" target="_blank" rel="noopener">HTML</a> ·
+          <a href="${API}/reports/${r.id}/sr" download>DICOM SR</a>
+          ${r.status === "signed" ? "" : ` · <button data-sign="${r.id}">Sign</button>`}
+        </div>
+        ${r.status === "signed" ? `<div>Send SR to: host <input type="text" data-f="host" value="127.0.0.1" style="width:7em">
+          port <input type="number" data-f="port" value="104" style="width:5em">
+          AE <input type="text" data-f="called_ae" value="PACS" style="width:6em">
+          <button data-send="${r.id}" data-testid="sr-send-${r.id}">Send</button>
+          <div data-testid="sr-result-${r.id}" class="muted"></div></div>` : ""}
+      </div>`).join("");
+    box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", async () => {
+      await S.api(`${API}/reports/${b.dataset.sign}/sign`, { method: "POST" });
+      await renderReports(S);
+    }));
+    box.querySelectorAll("[data-send]").forEach((b) => b.addEventListener("click", async () => {
+      const card = b.closest("[data-report]");
+      const v = (f) => card.querySelector(`[data-f="${f}"]`).value;
+      const out = card.querySelector(`[data-testid="sr-result-${b.dataset.send}"]`);
+      out.textContent = "sending…";
+      try {
+        const r = await S.api(`${API}/reports/${b.dataset.send}/send`, { json: { host: v("host"), port: Number(v("port")), called_ae: v("called_ae") } });
+        out.textContent = `sent to ${r.destination}: status ${r.status}`;
+      } catch (e) { out.textContent = `not sent: ${e.message}`; }
+    }));
+  }
+
+  let bound = false;
+  SONO.registerWorkflow("report", {
+    async render(body, S) {
+      root = body;
+      if (!bound) {
+        bound = true;
+        S.on("study", () => { if (root && root.isConnected && S.state.currentWorkflow === "report") renderReports(S); });
+      }
+      body.innerHTML = `<div class="card">
+          <button data-testid="report-preview" id="report-preview">Preview</button>
+          <button data-testid="report-sign" id="report-sign" title="Freeze the results and the PDF and sign them">Sign off</button>
+          <div class="small muted">The preview is a draft and stores nothing. Signing freezes the results and the PDF: a signed report cannot change.</div>
+        </div>
+        <div id="report-list" data-testid="report-list"></div>`;
+      let modal = document.querySelector("#report-modal");
+      if (!modal) {
+        modal = document.createElement("div");
+        modal.id = "report-modal";
+        modal.className = "modal hidden";
+        modal.innerHTML = `<div><b id="report-modal-title">Report preview</b> <button id="report-modal-close" style="float:right">Close</button></div>
+          <iframe id="report-frame" data-testid="report-frame" title="report preview" sandbox=""></iframe>`;
+        document.body.appendChild(modal);
+        modal.querySelector("#report-modal-close").onclick = () => modal.classList.add("hidden");
+      }
+      const show = (title, html) => {
+        modal.querySelector("#report-modal-title").textContent = title;
+        modal.querySelector("#report-frame").srcdoc = html;
+        modal.classList.remove("hidden");
+      };
+      body.querySelector("#report-preview").onclick = async () => {
+        if (!S.state.study) return;
+        S.setStatus("rendering preview…");
+        show("Report preview (draft, not stored)", await S.api(`${API}/studies/${S.state.study.id}/preview`));
+        S.setStatus("draft preview (not stored)");
+      };
+      body.querySelector("#report-sign").onclick = async () => {
+        if (!S.state.study) return;
+        S.setStatus("signing: rendering the PDF…");
+        const r = await S.api(`${API}/studies/${S.state.study.id}/reports`, { json: { sign: true } });
+        S.setStatus(`report ${r.id} signed by ${r.signed_by}`);
+        if (!modal.classList.contains("hidden")) show(`Report ${r.id} (signed)`, await S.api(`${API}/reports/${r.id}/html`));
+        await renderReports(S);
+      };
+      await renderReports(S);
+    },
+  });
+})();

@@ -1,0 +1,637 @@
+"""The nerve-study workflow of the workstation: sites and sides, outlines, CSA, assessment.
+
+Mounted at ``/api/workflows/nerve`` (see :mod:`sonomsk.server.workflows`); the browser panel is
+``static/workflows/nerve.js``. Thin: it calls the public API of :mod:`sonomsk.nerve`,
+:mod:`sonomsk.vision` and :mod:`sonomsk.knowledge` and stores through
+:mod:`sonomsk.store.repository`.
+
+Outlines are stored as closed polygons of [row, col] pixel points, resampled to evenly spaced
+vertices along the traced boundary (so that a point can be dragged in the viewer). Every
+measure, automatic or after a correction, is computed from that polygon by the same function,
+so a correction changes a value only through the edit itself. The automatic value is kept; the
+corrected value is stored beside it with who and when (:func:`correct_measurement`).
+
+The CSA of a site and side is the ``area_cross_section`` of the latest nerve outline of each
+image assigned to it (the corrected value when corrected); with several images of one site and
+side the largest counts (as :func:`sonomsk.nerve.assess.assess` asks for one CSA per site and
+side). Uncalibrated images (px2) are listed but never assessed.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must resolve the endpoint annotations
+# (request models defined inside build_router) at definition time.
+
+import dataclasses
+import inspect
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from sonomsk import __version__
+from sonomsk.core.errors import (
+    BackendUnavailableError,
+    CalibrationError,
+    InvalidParameterError,
+    MeasurementError,
+    StoreError,
+)
+from sonomsk.core.results import Measurement, MeasurementSet
+from sonomsk.store.db import Store
+
+KIND_OUTLINE = "nerve_morphology"
+KIND_ASSESSMENT = "nerve_assessment"
+METHOD_VERSION = f"sonomsk {__version__} workflow_nerve 1"
+#: Vertices of a stored outline: one per this many px of perimeter, within the bounds below.
+OUTLINE_PX_PER_VERTEX = 4.0
+OUTLINE_MIN_VERTICES = 16
+OUTLINE_MAX_VERTICES = 64
+
+
+# --------------------------------------------------------------------------- image helpers
+
+
+def resample_outline(points: np.ndarray) -> list[list[float]]:
+    """Evenly spaced vertices (by arc length) along a closed (row, col) polygon."""
+    pts = np.asarray(points, dtype=np.float64)
+    closed = np.vstack([pts, pts[:1]])
+    seg = np.hypot(*np.diff(closed, axis=0).T)
+    total = float(seg.sum())
+    if total <= 0:
+        raise MeasurementError("outline: degenerate (zero perimeter)")
+    n = int(np.clip(round(total / OUTLINE_PX_PER_VERTEX), OUTLINE_MIN_VERTICES, OUTLINE_MAX_VERTICES))
+    n = min(n, len(pts)) if len(pts) >= 3 else 3
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    targets = np.linspace(0.0, total, n, endpoint=False)
+    rows = np.interp(targets, s, closed[:, 0])
+    cols = np.interp(targets, s, closed[:, 1])
+    return [[round(float(r), 2), round(float(c), 2)] for r, c in zip(rows, cols, strict=True)]
+
+
+def _interactive() -> Any:
+    """:mod:`sonomsk.nerve.interactive` when installed (it is optional here), else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("sonomsk.nerve.interactive") is None:
+        return None
+    return importlib.import_module("sonomsk.nerve.interactive")
+
+
+def _spacing_at(image: Any, points: np.ndarray) -> tuple[float, float] | None:
+    r, c = (float(v) for v in np.asarray(points).mean(axis=0))
+    try:
+        sp = image.spacing_mm(r, c)
+    except CalibrationError:
+        return None
+    return (float(sp[0]), float(sp[1]))
+
+
+def _doppler(image: Any, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The colour frame and the mask of its colour/power Doppler regions, when it has any."""
+    from sonomsk.core.image import RegionKind
+
+    boxes = [r.box for r in image.regions if r.kind in (RegionKind.COLOR_DOPPLER, RegionKind.POWER_DOPPLER)]
+    if image.channels < 3 or not boxes:
+        return None, None
+    mask = np.zeros((image.rows, image.columns), dtype=bool)
+    for r0, c0, r1, c1 in boxes:
+        mask[r0:r1, c0:c1] = True
+    return np.asarray(image.frame(frame)), mask
+
+
+def measure_outline(
+    image: Any, points: list[list[float]], *, frame: int, context: dict[str, Any]
+) -> MeasurementSet:
+    """Every morphology measure of the nerve inside the (row, col) polygon ``points``.
+
+    Uses :func:`sonomsk.nerve.interactive.measure_contour` when it is installed, else
+    :func:`sonomsk.nerve.morphology.measure_mask` on the polygon's mask.
+    """
+    from sonomsk.vision.contours import Contour
+
+    contour = Contour(points=np.asarray(points, dtype=np.float64), label="nerve")
+    ms: MeasurementSet | None = None
+    measure_contour = getattr(_interactive(), "measure_contour", None)
+    if measure_contour is not None:
+        kwargs: dict[str, Any] = {"structure": "nerve"}
+        if "frame" in inspect.signature(measure_contour).parameters:
+            kwargs["frame"] = frame
+        if frame == 0 or "frame" in kwargs:
+            ms = measure_contour(image, contour, **kwargs)
+    if ms is None:
+        from sonomsk.nerve.morphology import measure_mask
+
+        mask = contour.to_mask((image.rows, image.columns))
+        if not mask.any():
+            raise MeasurementError("outline: encloses no pixel of the image")
+        rgb, doppler = _doppler(image, frame)
+        found = measure_mask(
+            mask,
+            image.grey_frame(frame),
+            spacing=_spacing_at(image, contour.points),
+            structure="nerve",
+            rgb=rgb,
+            doppler_mask=doppler,
+        )
+        ms = MeasurementSet(measurements=tuple(found), analysis="nerve_morphology")
+    extra = {**context, "frame": frame, "outline_vertices": len(points)}
+    return MeasurementSet(
+        measurements=tuple(dataclasses.replace(m, context={**m.context, **extra}) for m in ms.measurements),
+        findings=ms.findings,
+        source=ms.source,
+        analysis=ms.analysis or "nerve_morphology",
+    )
+
+
+def segment_nerves(
+    image: Any, *, frame: int, backend: str | None
+) -> tuple[list[np.ndarray], str, str | None]:
+    """Automatic nerve outlines of one frame: (polygons (N, 2) row/col, backend used, note)."""
+    from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
+    from sonomsk.vision.contours import contours_from_mask
+    from sonomsk.vision.postprocess import labels_from_probabilities
+
+    name = backend or DEFAULT_BACKEND
+    note = None
+    try:
+        b = get_backend(name)
+    except BackendUnavailableError as exc:
+        if backend is not None:
+            raise
+        b = get_backend("classical")
+        note = f"{exc}; used the classical fallback, which does not find nerves: click inside the nerve to outline it"
+    labels = labels_from_probabilities(b.probabilities(image.frame(frame)), ("nerve",))
+    polys = [c.points for c in contours_from_mask(labels == 1, "nerve") if c.area(spacing=None) >= 9]
+    return polys, b.name, note
+
+
+def outline_click(image: Any, row: float, col: float, *, frame: int) -> np.ndarray:
+    """The outline of the nerve under a click: (N, 2) row/col polygon."""
+    if not (0 <= row < image.rows and 0 <= col < image.columns):
+        raise InvalidParameterError(
+            f"row, col: expected a pixel inside {image.rows} x {image.columns}, got ({row:.1f}, {col:.1f})"
+        )
+    outline_at = getattr(_interactive(), "outline_at", None)
+    if outline_at is not None:
+        return np.asarray(outline_at(image, int(row), int(col), frame=frame).points)
+    from sonomsk.vision.classical import outline_classical
+    from sonomsk.vision.contours import Contour
+
+    mask = outline_classical(image.grey_frame(frame), int(row), int(col))
+    return np.asarray(Contour.from_mask(mask, "nerve").points)
+
+
+# --------------------------------------------------------------------------- store helpers
+
+
+def _instance(session: Any, instance_id: int) -> Any:
+    from sonomsk.store.models import Instance
+
+    inst = session.get(Instance, instance_id)
+    if inst is None:
+        raise StoreError(f"instance {instance_id}: not found")
+    return inst
+
+
+def _check_frame(frame: int, n: int) -> int:
+    if not 0 <= frame < n:
+        raise InvalidParameterError(f"frame: expected 0..{n - 1}, got {frame}")
+    return frame
+
+
+def _load(request: Any, store: Store, instance_id: int, frame: int) -> tuple[Any, dict[str, Any]]:
+    with store.sessions() as session:
+        inst = _instance(session, instance_id)
+        _check_frame(frame, inst.frames)
+        info = {"instance": inst.id, "study_id": inst.series.study_id, "site": inst.site, "side": inst.side}
+        sha = inst.sha256
+    return request.app.state.load_image(sha), info
+
+
+def _record_outline(
+    store: Store,
+    info: dict[str, Any],
+    points: list[list[float]],
+    ms: MeasurementSet,
+    *,
+    frame: int,
+    source: str,
+    backend: str | None,
+    actor: str,
+) -> int:
+    from sonomsk.store.repository import record_analysis
+
+    return record_analysis(
+        store,
+        study_id=info["study_id"],
+        instance_id=info["instance"],
+        kind=KIND_OUTLINE,
+        method_version=METHOD_VERSION,
+        measurements=ms,
+        structures=[{"label": "nerve", "kind": "nerve", "frame": frame, "points": points}],
+        result={
+            "source": source,
+            "backend": backend,
+            "frame": frame,
+            "site": info["site"],
+            "side": info["side"],
+        },
+        actor=actor,
+    )
+
+
+def _analysis(store: Store, analysis_id: int) -> dict[str, Any]:
+    from sonomsk.server.views import _analysis_dict
+    from sonomsk.store.models import Analysis
+
+    with store.sessions() as session:
+        a = session.get(Analysis, analysis_id)
+        if a is None:
+            raise StoreError(f"analysis {analysis_id}: not found")
+        return _analysis_dict(a)
+
+
+def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
+    """One row per image with a site and a nerve outline: its CSA (corrected when corrected)."""
+    from sqlalchemy import select
+
+    from sonomsk.store.models import Analysis, Study
+
+    rows = []
+    with store.sessions() as session:
+        study = session.get(Study, study_id)
+        if study is None:
+            raise StoreError(f"study {study_id}: not found")
+        for se in study.series:
+            for inst in se.instances:
+                a = session.scalars(
+                    select(Analysis)
+                    .where(Analysis.instance_id == inst.id, Analysis.kind == KIND_OUTLINE)
+                    .order_by(Analysis.id.desc())
+                ).first()
+                m = next((x for x in a.measurements if x.name == "area_cross_section"), None) if a else None
+                row: dict[str, Any] = {
+                    "instance_id": inst.id,
+                    "label": inst.original_name,
+                    "site": inst.site,
+                    "side": inst.side,
+                    "analysis_id": a.id if a else None,
+                    "csa": m.value if m else None,
+                    "auto_csa": m.auto_value if m else None,
+                    "unit": m.unit if m else None,
+                    "corrected": bool(m and m.corrected_value is not None),
+                }
+                row["usable"], row["reason"] = _usable(row, m)
+                rows.append(row)
+    return rows
+
+
+def _usable(row: dict[str, Any], m: Any) -> tuple[bool, str | None]:
+    if not row["site"] or not row["side"]:
+        return False, "no site/side assigned"
+    if m is None:
+        return False, "no nerve outline"
+    if m.value is None:
+        return False, f"CSA failed: {m.failure}"
+    if m.unit != "mm2":
+        return False, f"uncalibrated image: CSA in {m.unit}, not comparable with reference values"
+    return True, None
+
+
+@dataclasses.dataclass
+class _Chosen:
+    site: str
+    side: str
+    csa: float
+    instances: list[int]
+
+
+def choose_csa(rows: list[dict[str, Any]]) -> list[_Chosen]:
+    """One CSA per (site, side): the largest over the usable images of it."""
+    out: dict[tuple[str, str], _Chosen] = {}
+    for r in rows:
+        if not r["usable"]:
+            continue
+        key = (r["site"], r["side"])
+        c = out.get(key)
+        if c is None:
+            out[key] = _Chosen(r["site"], r["side"], float(r["csa"]), [r["instance_id"]])
+        else:
+            c.instances.append(r["instance_id"])
+            c.csa = max(c.csa, float(r["csa"]))
+    return list(out.values())
+
+
+def _site_mapping() -> dict[str, Any]:
+    text = resources.files("sonomsk.knowledge").joinpath("data/input_mapping.json").read_text("utf-8")
+    return dict(json.loads(text)["nerve_site_findings"])
+
+
+def differential_input(assessment: dict[str, Any]) -> dict[str, Any]:
+    """The nerve assessment in the vocabulary of :func:`sonomsk.knowledge.differential.rank`.
+
+    ``assess`` names sites ``<nerve>_<level>``; the differential's input mapping names nerve and
+    level separately (``median`` / ``wrist``); both spellings are tried against that mapping.
+    """
+    from sonomsk.nerve.sites import site_info
+
+    mapping = _site_mapping()
+    items = []
+    for m in assessment.get("measurements", []):
+        nerve = site_info(m["site"]).nerve
+        short = m["site"][len(nerve) + 1 :] if m["site"].startswith(nerve + "_") else m["site"]
+        known = mapping.get(nerve, {})
+        site = m["site"] if m["site"] in known and short not in known else short
+        items.append({"nerve": nerve, "site": site, "side": m["side"], "status": m["status"]})
+    return {"pattern": assessment.get("pattern"), "goedee": assessment.get("goedee"), "measurements": items}
+
+
+def _source_text(limit: dict[str, Any]) -> str | None:
+    """``Dutch ULN table (...) [median, wrist]``: the short citation and the row of the source."""
+    from sonomsk.reference.loader import citation_short
+
+    if not limit.get("source"):
+        return None
+    label = limit.get("source_label")
+    return citation_short(limit["source"]) + (f" [{label}]" if label else "")
+
+
+def profile_rows(assessment: dict[str, Any]) -> list[dict[str, Any]]:
+    """CSA per site along each nerve with its limit, in the order of the site vocabulary."""
+    from sonomsk.nerve.sites import site_info, site_names
+
+    order = {s: i for i, s in enumerate(site_names())}
+    rows = []
+    for m in assessment.get("measurements", []):
+        lim = m.get("limit") or {}
+        cit = lim.get("citation") or {}
+        rows.append(
+            {
+                "nerve": site_info(m["site"]).nerve,
+                "site": m["site"],
+                "side": m["side"],
+                "order": order.get(m["site"], 999),
+                "csa": m["csa_mm2"],
+                "uln": lim.get("uln_mm2"),
+                "lln": lim.get("lln_mm2"),
+                "status": m["status"],
+                "ratio": m.get("ratio_to_uln"),
+                "source": _source_text(lim),
+                "evidence": cit.get("evidence"),
+                "caveat": cit.get("caveat"),
+            }
+        )
+    rows.sort(key=lambda r: (r["nerve"], r["side"], r["order"]))
+    return rows
+
+
+def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: str) -> dict[str, Any]:
+    """Assess the study's CSA values, rank the differential, store both; returns the JSON."""
+    from sonomsk.knowledge.differential import rank
+    from sonomsk.nerve.assess import assess
+    from sonomsk.store.repository import record_analysis
+
+    rows = csa_table(store, study_id)
+    chosen = choose_csa(rows)
+    if not chosen:
+        reasons = sorted({f"{r['label']}: {r['reason']}" for r in rows if r["reason"]})
+        raise InvalidParameterError(
+            "measurements: no calibrated nerve CSA with a site and side in this study"
+            + (f" ({'; '.join(reasons[:4])})" if reasons else "")
+        )
+    patient = {k: v for k, v in (body.get("patient") or {}).items() if v not in (None, "")}
+    request: dict[str, Any] = {
+        "patient": patient,
+        "measurements": [
+            {"site": c.site, "side": c.side, "csa_mm2": round(c.csa, 3), "meta": {"instances": c.instances}}
+            for c in chosen
+        ],
+    }
+    if body.get("reference_set"):
+        request["reference_set"] = body["reference_set"]
+    result = assess(request)
+    a = result.to_dict()
+    findings_doc: dict[str, Any] = {"nerve_assessment": differential_input(a)}
+    dpatient = {k: patient[k] for k in ("age", "sex") if k in patient}
+    for k in ("onset", "symmetry"):
+        if (body.get("clinical") or {}).get(k):
+            dpatient[k] = body["clinical"][k]
+    if dpatient:
+        findings_doc["patient"] = dpatient
+    if body.get("findings"):
+        findings_doc["findings"] = body["findings"]
+    differential = rank(findings_doc).to_dict()
+    out: dict[str, Any] = {
+        "request": request,
+        "assessment": a,
+        "profile": profile_rows(a),
+        "differential": differential,
+        "images": rows,
+    }
+    out["analysis_id"] = record_analysis(
+        store,
+        study_id=study_id,
+        instance_id=None,
+        kind=KIND_ASSESSMENT,
+        method_version=METHOD_VERSION,
+        measurements=MeasurementSet(findings=result.findings, analysis=KIND_ASSESSMENT),
+        result={k: out[k] for k in ("request", "assessment", "profile", "differential")},
+        actor=actor,
+    )
+    return out
+
+
+def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
+    from sqlalchemy import select
+
+    from sonomsk.store.models import Analysis
+
+    with store.sessions() as session:
+        a = session.scalars(
+            select(Analysis)
+            .where(Analysis.study_id == study_id, Analysis.kind == KIND_ASSESSMENT)
+            .order_by(Analysis.id.desc())
+        ).first()
+        return None if a is None else {**a.result, "analysis_id": a.id}
+
+
+def _check_points(points: Any, rows: int, cols: int) -> list[list[float]]:
+    if not isinstance(points, list) or len(points) < 3:
+        raise InvalidParameterError("points: expected at least 3 [row, col] points in px")
+    out = []
+    for i, p in enumerate(points):
+        if not isinstance(p, list | tuple) or len(p) != 2:
+            raise InvalidParameterError(f"points[{i}]: expected [row, col] in px, got {p!r}")
+        r, c = float(p[0]), float(p[1])
+        if not (
+            math.isfinite(r) and math.isfinite(c) and -0.5 <= r <= rows - 0.5 and -0.5 <= c <= cols - 0.5
+        ):
+            raise InvalidParameterError(f"points[{i}]: expected a point inside {rows} x {cols} px, got {p!r}")
+        out.append([round(r, 2), round(c, 2)])
+    return out
+
+
+def apply_correction(
+    request: Any, store: Store, structure_id: int, points: Any, *, actor: str
+) -> dict[str, Any]:
+    """Store a corrected outline and every measure recomputed from it; returns the analysis."""
+    from sonomsk.store.models import StructureRow
+    from sonomsk.store.repository import correct_measurement, correct_structure
+
+    with store.sessions() as session:
+        s = session.get(StructureRow, structure_id)
+        if s is None:
+            raise StoreError(f"structure {structure_id}: not found")
+        a = s.analysis
+        if a.kind != KIND_OUTLINE or a.instance_id is None:
+            raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
+        inst = _instance(session, a.instance_id)
+        rows_px, cols_px, sha, frame = inst.rows, inst.columns, inst.sha256, s.frame
+        analysis_id = a.id
+        info = {"instance": inst.id, "site": inst.site, "side": inst.side}
+        old = [(m.id, m.name, m.label) for m in a.measurements]
+    pts = _check_points(points, rows_px, cols_px)
+    image = request.app.state.load_image(sha)
+    ms = measure_outline(image, pts, frame=frame, context={**info, "corrected": True})
+    correct_structure(store, structure_id, pts, actor=actor)
+    new = {(m.name, m.label): m for m in ms.measurements}
+    skipped = []
+    for mid, name, label in old:
+        m: Measurement | None = new.get((name, label))
+        if m is None or m.value is None:
+            skipped.append(f"{name}: {m.failure if m else 'not recomputed'}")
+            continue
+        correct_measurement(store, mid, float(m.value), actor=actor)
+    out = _analysis(store, analysis_id)
+    out["not_corrected"] = skipped
+    return out
+
+
+# --------------------------------------------------------------------------- router
+
+
+def build_router(store: Store) -> Any:
+    """The FastAPI router of the nerve workflow (mounted at /api/workflows/nerve)."""
+    from fastapi import APIRouter, Request
+    from pydantic import BaseModel, Field
+
+    router = APIRouter()
+
+    class SiteBody(BaseModel):
+        site: str | None = None
+        side: str | None = None
+
+    class SegmentBody(BaseModel):
+        frame: int = 0
+        backend: str | None = None
+
+    class ClickBody(BaseModel):
+        row: float
+        col: float
+        frame: int = 0
+
+    class PointsBody(BaseModel):
+        points: list[list[float]] = Field(min_length=3, max_length=2000)
+
+    class AssessBody(BaseModel):
+        patient: dict[str, Any] = Field(default_factory=dict)
+        clinical: dict[str, Any] = Field(default_factory=dict)
+        findings: dict[str, Any] = Field(default_factory=dict)
+        reference_set: str | None = None
+
+    def actor(request: Request) -> str:
+        return str(getattr(request.state, "user", "local"))
+
+    @router.get("/sites")
+    def sites() -> dict[str, Any]:
+        from sonomsk.nerve.sites import SIDES, site_info, site_names
+
+        return {
+            "sides": list(SIDES),
+            "sites": [dataclasses.asdict(site_info(s)) for s in site_names()],
+        }
+
+    @router.put("/instances/{instance_id}/site")
+    def set_site(instance_id: int, body: SiteBody, request: Request) -> dict[str, Any]:
+        from sonomsk.nerve.sites import check_side, site_info
+        from sonomsk.store.repository import audit
+
+        site = body.site.strip().lower() if body.site else None
+        if site:
+            site_info(site, parameter="site")
+        side = check_side(body.side) if body.side else None
+        with store.sessions() as session, session.begin():
+            inst = _instance(session, instance_id)
+            inst.site, inst.side = site, side
+            audit(session, actor(request), "assign_site", "instance", instance_id, site=site, side=side)
+        return {"instance_id": instance_id, "site": site, "side": side}
+
+    @router.post("/instances/{instance_id}/segment")
+    def segment(instance_id: int, body: SegmentBody, request: Request) -> dict[str, Any]:
+        image, info = _load(request, store, instance_id, body.frame)
+        polys, backend, note = segment_nerves(image, frame=body.frame, backend=body.backend)
+        ids = []
+        for poly in polys:
+            pts = resample_outline(poly)
+            ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "auto"})
+            ids.append(
+                _record_outline(
+                    store,
+                    info,
+                    pts,
+                    ms,
+                    frame=body.frame,
+                    source="auto",
+                    backend=backend,
+                    actor=actor(request),
+                )
+            )
+        if not ids and note is None:
+            note = f"backend {backend} found no nerve on frame {body.frame}: click inside the nerve to outline it"
+        return {"backend": backend, "note": note, "analyses": [_analysis(store, i) for i in ids]}
+
+    @router.post("/instances/{instance_id}/outline")
+    def outline(instance_id: int, body: ClickBody, request: Request) -> dict[str, Any]:
+        image, info = _load(request, store, instance_id, body.frame)
+        poly = outline_click(image, body.row, body.col, frame=body.frame)
+        pts = resample_outline(poly)
+        ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "click"})
+        aid = _record_outline(
+            store, info, pts, ms, frame=body.frame, source="click", backend=None, actor=actor(request)
+        )
+        return _analysis(store, aid)
+
+    @router.put("/structures/{structure_id}/points")
+    def correct(structure_id: int, body: PointsBody, request: Request) -> dict[str, Any]:
+        return apply_correction(request, store, structure_id, body.points, actor=actor(request))
+
+    @router.get("/studies/{study_id}/csa")
+    def csa(study_id: int) -> list[dict[str, Any]]:
+        return csa_table(store, study_id)
+
+    @router.post("/studies/{study_id}/assess")
+    def assess_study(study_id: int, body: AssessBody, request: Request) -> dict[str, Any]:
+        return run_assessment(store, study_id, body.model_dump(), actor=actor(request))
+
+    @router.get("/studies/{study_id}/assessment")
+    def assessment(study_id: int) -> dict[str, Any]:
+        found = latest_assessment(store, study_id)
+        if found is None:
+            raise StoreError(f"study {study_id}: assessment not found (run the assessment first)")
+        return found
+
+    @router.get("/instances/{instance_id}/contralateral")
+    def contralateral(instance_id: int) -> dict[str, Any]:
+        with store.sessions() as session:
+            inst = _instance(session, instance_id)
+            if not inst.site or not inst.side:
+                raise InvalidParameterError(f"instance {instance_id}: assign a site and side first")
+            site, other = inst.site, "left" if inst.side == "right" else "right"
+            for se in inst.series.study.series:
+                for i in se.instances:
+                    if i.site == site and i.side == other:
+                        return {"instance_id": i.id, "site": i.site, "side": i.side}
+        raise StoreError(f"instance {instance_id}: contralateral image ({site}, {other}) not found")
+
+    return router

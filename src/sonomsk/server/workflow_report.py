@@ -1,0 +1,221 @@
+"""The report workflow of the workstation: preview, sign off, PDF, SR to a DICOM destination.
+
+Mounted at ``/api/workflows/report``; the browser panel is ``static/workflows/report.js``.
+
+A preview is rendered from the study's current RESULTS (built from the store by
+:mod:`sonomsk.server.results_builder`) and stores nothing. Creating a report freezes the RESULTS
+and the PDF made from them in the store (:func:`save_report`); signing marks it signed
+(:func:`sign_report`). A signed report is immutable: nothing here changes its RESULTS or PDF, a
+second signature is refused (409), and its HTML, PDF and SR are always made from the frozen
+RESULTS. The SR (TID 1500, :func:`sonomsk.report.api.write_sr`) of a signed report can be sent to
+a DICOM destination by C-STORE (:mod:`sonomsk.server.dicom_send`).
+"""
+
+# No ``from __future__ import annotations``: FastAPI must resolve the endpoint annotations
+# (request models defined inside build_router) at definition time.
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sonomsk.core.errors import InvalidParameterError, NetworkError, StoreError
+from sonomsk.store.db import Store
+
+
+def _report_row(store: Store, report_id: int) -> dict[str, Any]:
+    from sonomsk.store.models import Report
+
+    with store.sessions() as session:
+        r = session.get(Report, report_id)
+        if r is None:
+            raise StoreError(f"report {report_id}: not found")
+        return {
+            "id": r.id,
+            "study_id": r.study_id,
+            "status": r.status,
+            "signed_by": r.signed_by,
+            "signed_at": r.signed_at.isoformat() if r.signed_at else None,
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+            "has_pdf": r.pdf_sha256 is not None,
+            "pdf_sha256": r.pdf_sha256,
+            "results": r.results,
+        }
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("results", "pdf_sha256")}
+
+
+def render_pdf_bytes(results: dict[str, Any]) -> bytes:
+    """The report PDF of ``results`` as bytes (WeasyPrint, offline)."""
+    from sonomsk.report.api import render_pdf
+
+    with tempfile.TemporaryDirectory(prefix="sonomsk-report-") as tmp:
+        out = render_pdf(results, Path(tmp) / "report.pdf")
+        return out.read_bytes()
+
+
+def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dict[str, Any]:
+    """Freeze the study's RESULTS and PDF as a report; sign it when ``sign``."""
+    from sonomsk.server.results_builder import build_results
+    from sonomsk.store.repository import save_report, sign_report
+
+    results = build_results(store, study_id, signed_by=actor if sign else None)
+    pdf = render_pdf_bytes(results)
+    report_id = save_report(store, study_id, results, actor=actor, pdf=pdf)
+    if sign:
+        sign_report(store, report_id, actor=actor)
+    return _public(_report_row(store, report_id))
+
+
+def write_report_sr(store: Store, report_id: int, folder: Path) -> tuple[Path, list[str]]:
+    """Write the SR of a stored report into ``folder``; returns the path and what was skipped."""
+    from sonomsk.report.api import write_sr
+
+    row = _report_row(store, report_id)
+    summary = write_sr(row["results"], folder / f"report-{report_id}-sr.dcm")
+    return summary.path, list(summary.skipped)
+
+
+def _audit_send(store: Store, report_id: int, actor: str, **detail: Any) -> None:
+    from sonomsk.store.repository import audit
+
+    with store.sessions() as session, session.begin():
+        audit(session, actor, "send_sr", "report", report_id, **detail)
+
+
+def send_report_sr(
+    store: Store, report_id: int, destination: dict[str, Any], *, actor: str = "system"
+) -> dict[str, Any]:
+    """C-STORE the SR of a signed report to ``destination`` (host, port, called_ae, calling_ae).
+
+    Every attempt that reaches the network is written to the audit log (destination and outcome).
+    """
+    from sonomsk.server.dicom_send import check_ae_title, check_destination, send_dicom
+
+    row = _report_row(store, report_id)
+    if row["status"] != "signed":
+        raise InvalidParameterError(f"report {report_id}: sign it before sending (status {row['status']})")
+    host, port = check_destination(destination.get("host"), destination.get("port"))
+    called = check_ae_title(destination.get("called_ae"), parameter="called_ae")
+    calling = check_ae_title(destination.get("calling_ae") or "SONOMSK", parameter="calling_ae")
+    where = f"{called}@{host}:{port}"
+    with tempfile.TemporaryDirectory(prefix="sonomsk-sr-") as tmp:
+        path, skipped = write_report_sr(store, report_id, Path(tmp))
+        try:
+            result = send_dicom(path, host=host, port=port, called_ae=called, calling_ae=calling)
+        except NetworkError as exc:
+            _audit_send(store, report_id, actor, destination=where, outcome="failed", reason=str(exc))
+            raise
+    _audit_send(store, report_id, actor, destination=where, outcome="sent", status=result.to_dict()["status"])
+    return {**result.to_dict(), "report_id": report_id, "skipped": skipped}
+
+
+def build_router(store: Store) -> Any:
+    """The FastAPI router of the report workflow (mounted at /api/workflows/report)."""
+    from fastapi import APIRouter, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from pydantic import BaseModel
+
+    router = APIRouter()
+
+    class CreateBody(BaseModel):
+        sign: bool = True
+
+    class SendBody(BaseModel):
+        host: str
+        port: int
+        called_ae: str
+        calling_ae: str = "SONOMSK"
+
+    def actor(request: Request) -> str:
+        return str(getattr(request.state, "user", "local"))
+
+    @router.get("/studies/{study_id}/results")
+    def results(study_id: int) -> dict[str, Any]:
+        from sonomsk.server.results_builder import build_results
+
+        return build_results(store, study_id)
+
+    @router.get("/studies/{study_id}/preview", response_class=HTMLResponse)
+    def preview(study_id: int) -> HTMLResponse:
+        from sonomsk.report.api import render_html
+        from sonomsk.server.results_builder import build_results
+
+        return HTMLResponse(
+            render_html(build_results(store, study_id), title="Ultrasound report (draft preview)")
+        )
+
+    @router.get("/studies/{study_id}/reports")
+    def reports(study_id: int) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from sonomsk.store.models import Report
+
+        with store.sessions() as session:
+            ids = session.scalars(
+                select(Report.id).where(Report.study_id == study_id).order_by(Report.id)
+            ).all()
+        return [_public(_report_row(store, int(i))) for i in ids]
+
+    @router.post("/studies/{study_id}/reports", status_code=201)
+    def create(study_id: int, body: CreateBody, request: Request) -> dict[str, Any]:
+        return create_report(store, study_id, actor=actor(request), sign=body.sign)
+
+    @router.get("/reports/{report_id}")
+    def report(report_id: int) -> dict[str, Any]:
+        return _public(_report_row(store, report_id))
+
+    @router.post("/reports/{report_id}/sign")
+    def sign(report_id: int, request: Request) -> Any:
+        from sonomsk.store.repository import sign_report
+
+        row = _report_row(store, report_id)
+        if row["status"] == "signed":
+            return JSONResponse(
+                {
+                    "error": "StoreError",
+                    "detail": f"report {report_id}: already signed by {row['signed_by']}; a signed report cannot change",
+                },
+                409,
+            )
+        sign_report(store, report_id, actor=actor(request))
+        return _public(_report_row(store, report_id))
+
+    @router.get("/reports/{report_id}/html", response_class=HTMLResponse)
+    def html(report_id: int) -> HTMLResponse:
+        from sonomsk.report.api import render_html
+
+        return HTMLResponse(render_html(_report_row(store, report_id)["results"]))
+
+    @router.get("/reports/{report_id}/pdf")
+    def pdf(report_id: int) -> Response:
+        row = _report_row(store, report_id)
+        if not row["pdf_sha256"]:
+            raise StoreError(f"report {report_id}: PDF not found")
+        data = store.blobs.open_path(row["pdf_sha256"]).read_bytes()
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="sonomsk-report-{report_id}.pdf"'},
+        )
+
+    @router.get("/reports/{report_id}/sr")
+    def sr(report_id: int) -> Response:
+        with tempfile.TemporaryDirectory(prefix="sonomsk-sr-") as tmp:
+            path, _ = write_report_sr(store, report_id, Path(tmp))
+            data = path.read_bytes()
+        return Response(
+            data,
+            media_type="application/dicom",
+            headers={"Content-Disposition": f'attachment; filename="sonomsk-report-{report_id}-sr.dcm"'},
+        )
+
+    @router.post("/reports/{report_id}/send")
+    def send(report_id: int, body: SendBody, request: Request) -> Any:
+        try:
+            return send_report_sr(store, report_id, body.model_dump(), actor=actor(request))
+        except NetworkError as exc:
+            return JSONResponse({"error": "NetworkError", "detail": " ".join(str(exc).split())}, 502)
+
+    return router

@@ -1,0 +1,280 @@
+"""The workstation in a real browser: Playwright driving Debian's Chromium against `sonomsk serve`.
+
+Upload two calibrated simulated nerve DICOMs, assign sites, outline the nerve with a click,
+correct the outline by dragging a point with the mouse (the CSA shown changes), load the
+contralateral image into the second pane, assess, preview, sign and download the PDF.
+With ``SONOMSK_SCREENSHOTS=1`` each page is saved to ``docs/images/workstation_*.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+
+CHROMIUM = Path("/usr/bin/chromium")
+STORESCP = Path("/usr/bin/storescp")  # dcmtk's
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "docs" / "images"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Chromium not installed at /usr/bin/chromium (Debian package chromium)"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[str]:
+    import httpx
+
+    port = _free_port()
+    env = dict(os.environ, SONOMSK_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sonomsk.cli.main", "serve", "--port", str(port), "--exit-after", "300"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start in 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def page(server: str) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1600, "height": 900}, accept_downloads=True)
+            pg = context.new_page()
+            pg.set_default_timeout(60_000)
+            errors: list[str] = []
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.goto(server)
+            yield pg
+            assert not errors, f"JavaScript errors: {errors}"
+        finally:
+            browser.close()
+
+
+def _wait_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
+
+
+def _shot(page: Any, name: str) -> None:
+    if os.environ.get("SONOMSK_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"workstation_{name}.png"))
+
+
+def _screen_xy(page: Any, pane: int, row: float, col: float) -> tuple[float, float]:
+    x, y = page.evaluate(
+        """([i, row, col]) => { const p = SONO.state.panes[i]; const b = p.canvas.getBoundingClientRect();
+             return [b.left + col * p.scale + p.offX, b.top + row * p.scale + p.offY]; }""",
+        [pane, row, col],
+    )
+    return float(x), float(y)
+
+
+def _csa(page: Any) -> float:
+    text = page.locator('[data-testid="nerve-csa"]').inner_text()
+    return float(re.findall(r"[-+]?\d+\.?\d*", text)[0])
+
+
+def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) -> None:
+    require_dicom_reader()
+    truth_r = simulated_nerve_dicom(tmp_path / "median_right.dcm", csa_mm2=15.0, seed=11)
+    truth_l = simulated_nerve_dicom(tmp_path / "median_left.dcm", csa_mm2=9.0, seed=12)
+    truth_f = simulated_nerve_dicom(tmp_path / "median_forearm.dcm", csa_mm2=7.0, seed=13)
+    names = ("median_right.dcm", "median_left.dcm", "median_forearm.dcm")
+
+    page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / n) for n in names])
+    page.wait_for_function("document.querySelectorAll('.thumb').length === 3")
+    page.wait_for_function("SONO.state.panes[0].processed !== null")
+    ids = page.evaluate("SONO.state.study.series.flatMap((s) => s.instances).map((i) => i.id)")
+    right, left, forearm = ids
+    _shot(page, "viewer")
+
+    # nerve panel: site and side for both images
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    for iid, site, side in (
+        (right, "median_wrist", "right"),
+        (left, "median_wrist", "left"),
+        (forearm, "median_forearm", "right"),
+    ):
+        for field, value in (("site", site), ("side", side)):
+            url = f"/instances/{iid}/site"
+            with page.expect_response(lambda r, url=url: r.url.endswith(url) and r.status == 200):
+                page.select_option(f'[data-testid="{field}-select-{iid}"]', value)
+            page.wait_for_function(
+                f"SONO.findInstance({iid}) && SONO.findInstance({iid}).{field} === '{value}'"
+            )
+
+    # show the right image, outline the nerve with one click
+    page.click(f'.thumb[data-instance-id="{right}"]')
+    page.wait_for_function(f"SONO.state.panes[0].inst.id === {right}")
+    page.click('[data-testid="nerve-outline"]')
+    x, y = _screen_xy(page, 0, *truth_r["centroid_px"])
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{right}/outline") and r.status == 200):
+        page.mouse.click(x, y)
+    page.wait_for_selector('[data-testid="nerve-csa"]')
+    auto = _csa(page)
+    assert 3.0 < auto < 60.0  # mm2 of a calibrated image, not px2
+    assert "mm²" in page.locator("#nerve-current").inner_text()
+    _shot(page, "nerve_outline")
+
+    # drag one outline point 12 image px away from the centre: the CSA shown grows
+    pts = page.evaluate("SONO.structuresFor(SONO.state.panes[0])[0].points")
+    cr, cc = truth_r["centroid_px"]
+    k = max(range(len(pts)), key=lambda i: abs(pts[i][1] - cc))  # the point furthest to the side
+    pr, pc = pts[k]
+    dr, dc = (pr - cr), (pc - cc)
+    norm = (dr * dr + dc * dc) ** 0.5
+    sx, sy = _screen_xy(page, 0, pr, pc)
+    ex, ey = _screen_xy(page, 0, pr + 12 * dr / norm, pc + 12 * dc / norm)
+    with page.expect_response(
+        lambda r: "/points" in r.url and r.request.method == "PUT" and r.status == 200
+    ) as resp:
+        page.mouse.move(sx, sy)
+        page.mouse.down()
+        page.mouse.move(ex, ey, steps=8)
+        page.mouse.up()
+    corrected_api = next(m for m in resp.value.json()["measurements"] if m["name"] == "area_cross_section")
+    page.wait_for_function(
+        f"!document.querySelector('[data-testid=nerve-csa]').textContent.startsWith('{auto:.3f}')"
+    )
+    shown = _csa(page)
+    assert shown > auto
+    assert shown == pytest.approx(corrected_api["corrected_value"], abs=0.0015)
+    assert corrected_api["auto_value"] == pytest.approx(auto, abs=0.0015)
+    assert f"auto {auto:.3f}" in page.locator("#nerve-current").inner_text()
+
+    # the contralateral side in the second pane, with one click
+    page.click('[data-testid="nerve-contralateral"]')
+    page.wait_for_function(f"SONO.state.panes[1].inst && SONO.state.panes[1].inst.id === {left}")
+    assert "left" in page.locator('.pane[data-pane="1"] .pane-label').inner_text()
+    assert page.locator('.pane[data-pane="1"]').is_visible()
+
+    # outline the left nerve in the second pane
+    page.wait_for_function(f"SONO.activePane().inst.id === {left}")
+    page.click('[data-testid="nerve-outline"]')
+    x, y = _screen_xy(page, 1, *truth_l["centroid_px"])
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{left}/outline") and r.status == 200):
+        page.mouse.click(x, y)
+    page.wait_for_selector('[data-testid="nerve-csa"]')
+    assert "median_left.dcm" in page.locator("#nerve-current").inner_text()
+
+    # and the right forearm, shown in the active (second) pane from its thumbnail
+    page.click(f'.thumb[data-instance-id="{forearm}"]')
+    page.wait_for_function(f"SONO.state.panes[1].inst.id === {forearm}")
+    page.click('[data-testid="nerve-outline"]')
+    x, y = _screen_xy(page, 1, *truth_f["centroid_px"])
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{forearm}/outline") and r.status == 200):
+        page.mouse.click(x, y)
+    page.wait_for_function(
+        "document.querySelector('#nerve-current').textContent.includes('median_forearm.dcm')"
+    )
+    page.click(f'.thumb[data-instance-id="{left}"]')
+    page.wait_for_function(f"SONO.state.panes[1].inst.id === {left}")
+    _shot(page, "nerve_corrected_compare")
+
+    # assessment across sites: pattern, CSA profile chart against the ULN, differential
+    with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
+        page.click('[data-testid="nerve-assess"]')
+    page.wait_for_selector('[data-testid="nerve-pattern"]')
+    assert page.locator('[data-testid="nerve-chart"]').count() >= 1
+    assert page.locator('[data-testid="nerve-chart"] circle').count() >= 1
+    result = page.locator("#nerve-result").inner_text()
+    assert "right" in result and "left" in result and "forearm" in result and "Not assessed" not in result
+    assert page.locator('[data-testid="nerve-chart"] polyline').count() >= 2  # CSA line and ULN line
+    assert page.locator('[data-testid="nerve-differential"]').count() == 1
+    page.locator("#nerve-result").scroll_into_view_if_needed()
+    _shot(page, "nerve_assessment")
+
+    # report: preview, sign off, download the PDF
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.click('[data-testid="report-preview"]')
+    frame = page.frame_locator('[data-testid="report-frame"]')
+    frame.locator("text=Nerve assessment").first.wait_for()
+    assert "median_wrist" in frame.locator("body").inner_text()
+    _shot(page, "report_preview")
+    with page.expect_response(
+        lambda r: r.url.endswith("/reports") and r.request.method == "POST" and r.status == 201
+    ):
+        page.click('[data-testid="report-sign"]')
+    page.wait_for_selector('[data-testid^="report-status-"]')
+    status = page.locator('[data-testid^="report-status-"]').first.inner_text()
+    assert status == "signed"
+    frame.locator("text=signed").first.wait_for()  # the open preview now shows the signed report
+    with page.expect_download() as dl:
+        page.locator('[data-testid^="report-pdf-"]').first.click()
+    pdf = Path(dl.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    _shot(page, "report_signed")
+
+    # send the signed report's SR to dcmtk's storescp from the report card
+    if not STORESCP.exists():
+        return
+    received = tmp_path / "received"
+    received.mkdir()
+    port = _free_port()
+    scp = subprocess.Popen([str(STORESCP), "-aet", "BROWSERSCP", "-od", str(received), str(port)])
+    try:
+        _wait_port(port)
+        card = page.locator("[data-report]").first
+        card.locator('[data-f="port"]').fill(str(port))
+        card.locator('[data-f="called_ae"]').fill("BROWSERSCP")
+        card.locator('[data-testid^="sr-send-"]').click()
+        result = card.locator('[data-testid^="sr-result-"]')
+        page.wait_for_function(
+            "document.querySelector('[data-testid^=sr-result-]').textContent.startsWith('sent')"
+        )
+        assert "status 0x0000" in result.inner_text()
+        assert len([f for f in received.iterdir() if f.is_file()]) == 1
+    finally:
+        scp.terminate()
+        scp.wait(timeout=10)

@@ -1,0 +1,272 @@
+"""The report workflow: RESULTS from the store, preview, sign-off, PDF, SR and sending it by DICOM."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from sonomsk.core.errors import InvalidParameterError, NetworkError
+from sonomsk.server.app import create_app
+from sonomsk.server.dicom_node import start_dicom_node
+from sonomsk.server.dicom_send import check_ae_title, send_dicom
+from sonomsk.store.db import Store, open_store
+from sonomsk.store.repository import count_instances
+
+from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
+
+with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers httpx2 over httpx
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
+STORESCP = Path("/usr/bin/storescp")  # dcmtk's (a pynetdicom app of the same name may be on PATH)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(home=tmp_path / "home")
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(store), raise_server_exceptions=False)
+
+
+@pytest.fixture()
+def analysed(client: TestClient, tmp_path: Path) -> dict[str, Any]:
+    """A study with one outlined, corrected and assessed median nerve."""
+    require_dicom_reader()
+    truth = simulated_nerve_dicom(tmp_path / "wrist.dcm", csa_mm2=15.0, seed=3)
+    up = client.post(
+        "/api/upload", files={"file": ("wrist.dcm", (tmp_path / "wrist.dcm").read_bytes())}
+    ).json()
+    study, iid = up["study_id"], up["instance_id"]
+    base = "/api/workflows/nerve"
+    client.put(f"{base}/instances/{iid}/site", json={"site": "median_wrist", "side": "right"})
+    row, col = truth["centroid_px"]
+    a = client.post(f"{base}/instances/{iid}/outline", json={"row": row, "col": col}).json()
+    half = (16.0 / SPACING**2) ** 0.5 / 2  # a square of 16 mm2
+    square = [
+        [row - half, col - half],
+        [row - half, col + half],
+        [row + half, col + half],
+        [row + half, col - half],
+    ]
+    sid = a["structures"][0]["id"]
+    assert client.put(f"{base}/structures/{sid}/points", json={"points": square}).status_code == 200
+    assert client.post(f"{base}/studies/{study}/assess", json={"patient": {"age": 60}}).status_code == 200
+    return {
+        "study": study,
+        "instance": iid,
+        "structure": sid,
+        "square": square,
+        "path": tmp_path / "wrist.dcm",
+    }
+
+
+def test_results_from_store(client: TestClient, analysed: dict[str, Any]) -> None:
+    r = client.get(f"/api/workflows/report/studies/{analysed['study']}/results")
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["schema"] == "sonomsk.study-results" and res["signoff"]["state"] == "draft"
+    assert res["patient"]["id"] == "NERVE1" and res["study"]["description"] == "nerve study"
+    (image,) = res["images"]
+    assert image["spacing_mm"] == pytest.approx([SPACING, SPACING]) and image["key"] is True
+    (structure,) = res["structures"]
+    assert structure["contour"] == [[pytest.approx(v, abs=0.006) for v in p] for p in analysed["square"]]
+    assert (structure["site"], structure["side"]) == ("median_wrist", "right")
+    csa = next(m for m in res["measurements"] if m["name"] == "area_cross_section")
+    assert csa["value"] == pytest.approx(16.0, rel=0.05) and csa["unit"] == "mm2"
+    assert csa["provenance"]["corrected_by"] == "local" and csa["provenance"]["auto_value"] != csa["value"]
+    assert csa["context"]["structure"] == structure["id"] and csa["context"]["outline"] == "corrected"
+    na = res["nerve_assessment"]
+    assert na["measurements"][0]["csa"] == pytest.approx(csa["value"], rel=1e-3)
+    assert na["measurements"][0]["limit"] > 0 and na["pattern"]
+    assert res["differential"]["intended_use"].startswith("Decision support")
+
+
+def test_preview_sign_pdf_and_immutability(
+    client: TestClient, analysed: dict[str, Any], store: Store
+) -> None:
+    base = "/api/workflows/report"
+    study = analysed["study"]
+    html = client.get(f"{base}/studies/{study}/preview")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "Nerve assessment" in html.text and "median_wrist" in html.text
+    assert client.get(f"{base}/studies/{study}/reports").json() == []  # a preview stores nothing
+
+    r = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
+    assert r.status_code == 201, r.text
+    rep = r.json()
+    assert rep["status"] == "signed" and rep["signed_by"] == "local" and rep["has_pdf"]
+    pdf = client.get(f"{base}/reports/{rep['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
+    again = client.post(f"{base}/reports/{rep['id']}/sign")
+    assert again.status_code == 409 and "cannot change" in again.json()["detail"]
+    stored = client.get(f"{base}/reports/{rep['id']}/html").text
+    assert "signed" in stored
+
+    # later corrections do not change the signed report
+    client.put(
+        f"/api/workflows/nerve/structures/{analysed['structure']}/points",
+        json={"points": [[p[0] + 5, p[1]] for p in analysed["square"]]},
+    )
+    from sonomsk.store.models import Report
+
+    with store.sessions() as session:
+        frozen = session.get(Report, rep["id"]).results
+    assert frozen["structures"][0]["contour"] == [
+        [pytest.approx(v, abs=0.006) for v in p] for p in analysed["square"]
+    ]
+    assert client.get(f"{base}/reports/{rep['id']}/pdf").content == pdf.content
+
+
+def test_sr_download_and_unsigned_send_refused(
+    client: TestClient, analysed: dict[str, Any], tmp_path: Path
+) -> None:
+    base = "/api/workflows/report"
+    rep = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    assert rep["status"] == "draft"
+    sr = client.get(f"{base}/reports/{rep['id']}/sr")
+    assert sr.status_code == 200
+    (tmp_path / "sr.dcm").write_bytes(sr.content)
+    ds = pydicom.dcmread(tmp_path / "sr.dcm")
+    assert ds.SOPClassUID == COMPREHENSIVE_3D_SR and ds.PatientID == "NERVE1"
+    send = client.post(
+        f"{base}/reports/{rep['id']}/send", json={"host": "127.0.0.1", "port": 104, "called_ae": "X"}
+    )
+    assert send.status_code == 422 and "sign it before sending" in send.json()["detail"]
+    assert client.post(f"{base}/reports/{rep['id']}/sign").json()["status"] == "signed"
+    bad = client.post(
+        f"{base}/reports/{rep['id']}/send", json={"host": "127.0.0.1", "port": 104, "called_ae": "A" * 17}
+    )
+    assert bad.status_code == 422 and "called_ae" in bad.json()["detail"]
+    closed = _free_port()  # nothing listens there
+    down = client.post(
+        f"{base}/reports/{rep['id']}/send", json={"host": "127.0.0.1", "port": closed, "called_ae": "PACS"}
+    )
+    assert down.status_code == 502 and "association" in down.json()["detail"]
+
+
+@pytest.mark.skipif(not STORESCP.exists(), reason="dcmtk's storescp not installed (Debian package dcmtk)")
+def test_send_sr_to_dcmtk_storescp(
+    client: TestClient, analysed: dict[str, Any], tmp_path: Path, store: Store
+) -> None:
+    base = "/api/workflows/report"
+    rep = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": True}).json()
+    out = tmp_path / "received"
+    out.mkdir()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(STORESCP), "-aet", "DCMTKSCP", "-od", str(out), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "storescp died"
+            time.sleep(0.1)
+        r = client.post(
+            f"{base}/reports/{rep['id']}/send",
+            json={"host": "127.0.0.1", "port": port, "called_ae": "DCMTKSCP"},
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["ok"] and body["status"] == "0x0000" and body["sop_class_uid"] == COMPREHENSIVE_3D_SR
+        deadline = time.monotonic() + 10
+        files: list[Path] = []
+        while time.monotonic() < deadline and not files:
+            files = [f for f in out.iterdir() if f.is_file()]
+            time.sleep(0.1)
+        assert len(files) == 1
+        ds = pydicom.dcmread(files[0])
+        assert ds.SOPInstanceUID == body["sop_instance_uid"] and ds.SOPClassUID == COMPREHENSIVE_3D_SR
+        assert ds.VerificationFlag == "UNVERIFIED" and ds.CompletionFlag == "COMPLETE"
+        from sqlalchemy import select
+
+        from sonomsk.store.models import AuditLog
+
+        with store.sessions() as session:
+            rows = session.scalars(select(AuditLog).where(AuditLog.action == "send_sr")).all()
+            assert [(r.entity_id, r.detail["outcome"], r.detail["destination"]) for r in rows] == [
+                (rep["id"], "sent", f"DCMTKSCP@127.0.0.1:{port}")
+            ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_send_to_own_dicom_node(tmp_path: Path, analysed: dict[str, Any], client: TestClient) -> None:
+    """Our node stores ultrasound images and refuses non-images (an SR): both answers reach the sender."""
+    other = open_store(home=tmp_path / "node-home")
+    node = start_dicom_node(other, port=0, ae_title="SONONODE", spool=tmp_path / "spool")
+    try:
+        result = send_dicom(analysed["path"], host="127.0.0.1", port=node.port, called_ae="SONONODE")
+        assert result.ok and result.status == 0 and count_instances(other) == 1 and node.stats.stored == 1
+        rep = client.post(
+            f"/api/workflows/report/studies/{analysed['study']}/reports", json={"sign": True}
+        ).json()
+        r = client.post(
+            f"/api/workflows/report/reports/{rep['id']}/send",
+            json={"host": "127.0.0.1", "port": node.port, "called_ae": "SONONODE"},
+        )
+        assert r.status_code == 502 and "0xC000" in r.json()["detail"]
+        assert node.stats.refused == 1 and count_instances(other) == 1
+        with pytest.raises(NetworkError, match="association rejected"):
+            send_dicom(analysed["path"], host="127.0.0.1", port=node.port, called_ae="SOMEONE")
+    finally:
+        node.stop()
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"host": "bad host!", "port": 104, "called_ae": "A"}, "host"),
+        ({"host": "127.0.0.1", "port": 0, "called_ae": "A"}, "port"),
+        ({"host": "127.0.0.1", "port": 104, "called_ae": ""}, "called_ae"),
+        ({"host": "127.0.0.1", "port": 104, "called_ae": "A", "calling_ae": "x\\y"}, "calling_ae"),
+    ],
+)
+def test_send_validates_parameters(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:
+    f = tmp_path / "x.dcm"
+    f.write_bytes(b"not dicom")
+    with pytest.raises(InvalidParameterError, match=match):
+        send_dicom(f, **kwargs)
+
+
+def test_structure_labels() -> None:
+    from sonomsk.server.results_builder import structure_label
+
+    assert structure_label("median_wrist") == "median nerve"
+    assert structure_label("c5_root") == "C5 root"
+    assert structure_label("brachial_plexus_trunk") == "brachial plexus"
+
+
+def test_send_refuses_non_dicom(tmp_path: Path) -> None:
+    f = tmp_path / "x.dcm"
+    f.write_bytes(b"not dicom")
+    with pytest.raises(InvalidParameterError, match=r"x\.dcm"):
+        send_dicom(f, host="127.0.0.1", port=104, called_ae="A")
+    assert check_ae_title("  PACS ") == "PACS"

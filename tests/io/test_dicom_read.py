@@ -14,7 +14,6 @@ import pytest
 
 import sonomsk
 from sonomsk.core.errors import CalibrationWarning, FormatWarning
-from sonomsk.core.image import RegionKind
 from sonomsk.io.dicom import DicomFrames
 
 from ..conftest import pydicom_data_dir, pydicom_test_dir
@@ -65,7 +64,14 @@ def _read(path: Path, expected_warning: type[Warning] | None) -> sonomsk.core.im
 
 @pytest.mark.parametrize(("name", "package", "frames", "rows", "cols", "channels", "n_cal", "warn"), US_FILES)
 def test_every_ultrasound_file_reads(
-    name: str, package: str, frames: int, rows: int, cols: int, channels: int, n_cal: int, warn: type[Warning] | None
+    name: str,
+    package: str,
+    frames: int,
+    rows: int,
+    cols: int,
+    channels: int,
+    n_cal: int,
+    warn: type[Warning] | None,
 ) -> None:
     path = _path(name, package)
     ds = pydicom.dcmread(path, stop_before_pixels=True)
@@ -187,7 +193,9 @@ def test_jpeg_lossless_without_gdcm_names_the_package(monkeypatch: pytest.Monkey
     assert DATA is not None
 
     def no_decoder(*_a: object, **_k: object) -> None:
-        raise RuntimeError("Unable to decode the pixel data as a (0002,0010) 'Transfer Syntax UID' of 'JPEG Lossless' requires a plugin")
+        raise RuntimeError(
+            "Unable to decode the pixel data as a (0002,0010) 'Transfer Syntax UID' of 'JPEG Lossless' requires a plugin"
+        )
 
     monkeypatch.setattr("pydicom.pixels.pixel_array", no_decoder)
     with pytest.raises(BackendUnavailableError, match="python-gdcm"):

@@ -17,6 +17,7 @@ from sonomsk.store.repository import count_instances
 
 from ..store.conftest import make_dicom
 
+
 def dcmtk(tool: str) -> str | None:
     """dcmtk's own tool (not pynetdicom's console script of the same name, which may come first on PATH)."""
     for candidate in (f"/usr/bin/{tool}", shutil.which(tool)):

@@ -8,7 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
-from report_tools import dciodvfy_errors
+from .report_tools import dciodvfy_errors
 
 from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
 from sonomsk.report.api import render_html, write_csv, write_fhir, write_seg, write_sr, write_xlsx

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_tools import dciodvfy_errors
+from .report_tools import dciodvfy_errors
 
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.core.results import Measurement, Method

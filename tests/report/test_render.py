@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_tools import need_tool, pdf_text
+from .report_tools import need_tool, pdf_text
 
 from sonomsk.core.errors import FormatWarning, InvalidParameterError, UnsupportedDataError
 from sonomsk.core.results import Measurement, Method

@@ -137,10 +137,12 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     @app.get("/api/studies")
-    def studies(q: str | None = None) -> list[dict[str, Any]]:
+    def studies(q: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         from sonomsk.store.repository import list_studies
 
-        return list_studies(store, q)
+        if not 1 <= limit <= 5000:
+            raise InvalidParameterError(f"limit: expected 1..5000, got {limit}")
+        return list_studies(store, q, limit=limit)
 
     @app.get("/api/studies/{study_id}")
     def study(study_id: int) -> dict[str, Any]:

@@ -8,12 +8,13 @@ import types
 from pathlib import Path
 
 import pytest
-from .report_tools import dciodvfy_errors
 
 from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
 from sonomsk.report.api import render_html, write_csv, write_fhir, write_seg, write_sr, write_xlsx
 from sonomsk.report.deid import deidentify_results
 from sonomsk.report.results import StudyResults
+
+from .report_tools import dciodvfy_errors
 
 IDENTIFIERS = (
     "Demo^Patient",

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from .report_tools import dciodvfy_errors
 
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.core.results import Measurement, Method
 from sonomsk.report.dicom_export import structure_mask, write_seg, write_sr
 from sonomsk.report.results import ImageRef, Structure, StudyResults
+
+from .report_tools import dciodvfy_errors
 
 
 def _groups(path: Path) -> list:

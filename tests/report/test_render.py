@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .report_tools import need_tool, pdf_text
 
 from sonomsk.core.errors import FormatWarning, InvalidParameterError, UnsupportedDataError
 from sonomsk.core.results import Measurement, Method
@@ -16,6 +15,8 @@ from sonomsk.report import sections as sec
 from sonomsk.report.render import html_to_pdf, offline_url_fetcher, render_html, render_pdf
 from sonomsk.report.results import ImageRef, Structure, StudyResults
 from sonomsk.report.sections import fmt
+
+from .report_tools import need_tool, pdf_text
 
 
 def expected_values(r: StudyResults) -> list[str]:

@@ -16,7 +16,10 @@ def add_common_options(parser: argparse.ArgumentParser, *, json_output: bool = T
     """``--json`` and ``--debug`` on every sub-command."""
     if json_output:
         parser.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    # SUPPRESS: a sub-command's default must not undo a --debug given before the command
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+    )
 
 
 def print_json(data: Any) -> None:

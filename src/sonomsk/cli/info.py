@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
                 "error": " ".join(str(exc).split()),
                 "error_class": type(exc).__name__,
             }
-            if not args.json:
-                print(f"sonomsk: error: {entry['error']}", file=sys.stderr)
+            # one line per bad file on stderr in both modes (stdout stays pure JSON with --json)
+            print(f"sonomsk: error: {entry['error']}", file=sys.stderr)
         results.append(entry)
         if not args.json and "error" not in entry:
             print(_text(entry))

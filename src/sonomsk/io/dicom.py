@@ -8,7 +8,6 @@ Every decoder or parser failure is turned into a sonomsk error naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from sonomsk.core.image import FrameSource, Provenance, UltrasoundImage, whole_i
 from sonomsk.core.units import time_to_s
 from sonomsk.io.limits import check_dimensions
 from sonomsk.io.regions import parse_regions
+from sonomsk.io.sniff import file_sha256
 
 #: SOP classes that hold ultrasound images (current and retired).
 US_SOP_CLASSES = frozenset(
@@ -56,14 +56,6 @@ VIDEO_TRANSFER_SYNTAXES = frozenset(
 _NEEDS_GDCM = {"1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _decoder_name(ts: str) -> str:
     try:
         from pydicom.pixels.decoders.base import get_decoder
@@ -79,15 +71,52 @@ def _header(path: Path) -> Any:
     from pydicom.errors import InvalidDicomError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, defer_size="256 KB")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path, defer_size="256 KB")
     except InvalidDicomError as exc:
         raise CorruptDataError(f"{path}: not a valid DICOM file ({_short(exc)})") from None
     except (EOFError, OSError) as exc:
         raise TruncatedDataError(f"{path}: the DICOM file ends early ({_short(exc)})") from None
     except Exception as exc:
+        if "unpack requires a buffer" in str(exc):  # struct.error on a cut element header
+            raise TruncatedDataError(f"{path}: the DICOM file ends early ({_short(exc)})") from None
         raise CorruptDataError(f"{path}: the DICOM header cannot be parsed ({_short(exc)})") from None
+    # pydicom stops quietly at the end of a cut file: detect it so that a truncated file is not
+    # mistaken for an object without pixel data or without a header.
+    if any("end of file" in str(w.message).lower() for w in caught):
+        raise TruncatedDataError(f"{path}: the DICOM file ends early (a sequence or the pixel data is cut)")
+    if len(ds) == 0:  # file meta information and nothing after it
+        raise TruncatedDataError(f"{path}: the DICOM file ends before its data set (header only)")
+    cut = None if _deflated(ds) else _cut_at(ds, path.stat().st_size)
+    if cut is not None:
+        raise TruncatedDataError(f"{path}: the DICOM file ends early ({cut})")
+    return ds
+
+
+def _deflated(ds: Any) -> bool:
+    """Deflated transfer syntax: element offsets refer to the inflated stream, not the file."""
+    meta = getattr(ds, "file_meta", None)
+    return meta is not None and str(meta.get("TransferSyntaxUID", "")) == "1.2.840.10008.1.2.1.99"
+
+
+def _cut_at(ds: Any, size: int) -> str | None:
+    """Why the last element read shows the file was cut, or None (defined-length raw elements only)."""
+    from pydicom.dataelem import RawDataElement
+
+    elements = getattr(ds, "_dict", None)
+    if not elements:
+        return None
+    last = elements[max(elements)]
+    if not isinstance(last, RawDataElement) or last.length == 0xFFFFFFFF:
+        return None
+    end = last.value_tell + last.length
+    available = size - last.value_tell if last.value is None else len(last.value)
+    if available < last.length:
+        return f"element {last.tag} holds {max(available, 0)} of its {last.length} bytes"
+    if 0 < size - end < 12:  # too short for another element header: a cut element header
+        return f"{size - end} stray bytes after element {last.tag}"
+    return None
 
 
 def _short(exc: BaseException) -> str:
@@ -109,7 +138,9 @@ def _check_ultrasound(ds: Any, path: Path) -> None:
     if modality == "US" or sop in US_SOP_CLASSES:
         return
     if not modality and not sop:
-        raise CorruptDataError(f"{path}: the DICOM header has neither Modality nor SOP Class UID (damaged or not an image)")
+        raise CorruptDataError(
+            f"{path}: the DICOM header has neither Modality nor SOP Class UID (damaged or not an image)"
+        )
     what = modality or (sop and f"SOP class {sop}") or "unknown"
     raise NotUltrasoundError(f"{path}: {what} DICOM object, not an ultrasound image")
 
@@ -155,10 +186,10 @@ class DicomFrames:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 raw = pixel_array(str(self._path), index=index if self._n > 1 else None)
+                frame = _to_display_space(raw, self._ds)
         except Exception as exc:
             raise _decode_error(self._path, self._ds, exc) from None
         self.decode_count += 1
-        frame = _to_display_space(raw, self._ds)
         frame.flags.writeable = False
         self._cache = (index, frame)
         return frame
@@ -184,14 +215,17 @@ def _to_display_space(arr: np.ndarray, ds: Any) -> np.ndarray:
 def _decode_error(path: Path, ds: Any, exc: Exception) -> SonomskError:
     ts = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
     text = _short(exc)
-    if ts in _NEEDS_GDCM and (
-        "gdcm" in text.lower() or "plugin" in text.lower() or "unable to decode" in text.lower()
-    ):
+    # A decoder is missing only when pydicom says so; "exceptions were raised by all available
+    # plugins" means the decoders ran and the data is damaged.
+    missing = any(k in text.lower() for k in ("missing dependencies", "requires a plugin"))
+    if ts in _NEEDS_GDCM and missing:
         return BackendUnavailableError(
             f"{path}: JPEG lossless needs python-gdcm (pip install 'sonomsk[gdcm]')"
         )
-    if isinstance(exc, NotImplementedError | RuntimeError) and "plugin" in text.lower():
+    if missing:
         return BackendUnavailableError(f"{path}: no installed decoder for transfer syntax {ts} ({text})")
+    if isinstance(exc, NotImplementedError):
+        return UnsupportedDataError(f"{path}: transfer syntax {ts} is not supported ({text})")
     if (
         isinstance(exc, EOFError)
         or "shorter" in text.lower()
@@ -235,6 +269,17 @@ def _text(ds: Any, keyword: str) -> str | None:
 
 def read_dicom(path: Path, *, spacing_mm: tuple[float, float] | None = None) -> UltrasoundImage:
     """Read a DICOM ultrasound image or cine (see :func:`sonomsk.read`)."""
+    try:
+        return _read_dicom(path, spacing_mm)
+    except SonomskError:
+        raise
+    except Exception as exc:  # pydicom converts elements lazily: a damaged value fails here
+        raise CorruptDataError(
+            f"{path}: the DICOM header cannot be interpreted ({type(exc).__name__}: {_short(exc)})"
+        ) from None
+
+
+def _read_dicom(path: Path, spacing_mm: tuple[float, float] | None) -> UltrasoundImage:
     ds = _header(path)
     _check_ultrasound(ds, path)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
@@ -260,10 +305,17 @@ def read_dicom(path: Path, *, spacing_mm: tuple[float, float] | None = None) -> 
         length = getattr(element, "length", None)
         if length is None:
             length = len(ds.PixelData)
+        value = getattr(element, "value", None)
+        if isinstance(value, bytes | bytearray):  # read already: shorter than declared if cut
+            length = min(length, len(value))
+        elif (
+            value is None and hasattr(element, "value_tell") and not _deflated(ds)
+        ):  # deferred: what the file still holds
+            length = min(length, path.stat().st_size - element.value_tell)
         expected = _expected_native_bytes(frames, rows, cols, spp, bits)
-        if length < expected or path.stat().st_size < length:
+        if length < expected:
             raise TruncatedDataError(
-                f"{path}: pixel data holds {min(length, path.stat().st_size)} bytes, the header promises {expected}"
+                f"{path}: pixel data holds {max(length, 0)} bytes, the header promises {expected}"
             )
 
     warnings_out: list[str] = []
@@ -314,7 +366,7 @@ def read_dicom(path: Path, *, spacing_mm: tuple[float, float] | None = None) -> 
         regions=image_regions,
         provenance=Provenance(
             source_path=str(path),
-            source_sha256=_sha256(path),
+            source_sha256=file_sha256(path),
             sop_instance_uid=_text(ds, "SOPInstanceUID"),
             reader="dicom",
             decoder="pyav" if ts in VIDEO_TRANSFER_SYNTAXES else _decoder_name(ts),

@@ -81,6 +81,17 @@ def sniff_bytes(head: bytes) -> FileFormat:
     return FileFormat.UNKNOWN
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's content, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def sniff(path: str | os.PathLike[str]) -> FileFormat:
     """The format of the file at ``path``, from its content."""
     p = check_path(path)

@@ -48,7 +48,13 @@ def read_still(
     """Read a still image; calibrated by the caller, a sidecar, a detected depth scale, or not at all."""
     from PIL import Image, UnidentifiedImageError
 
+    from PIL import ImageFile
+
     data = path.read_bytes()
+    # WeasyPrint (the report room) sets Pillow's global LOAD_TRUNCATED_IMAGES on import; a reader
+    # of clinical images must never pad a cut file with grey, so it is switched off here.
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -70,6 +76,8 @@ def read_still(
         if "truncat" in text.lower() or "end of" in text.lower() or isinstance(exc, EOFError):
             raise TruncatedDataError(f"{path}: the {fmt.value.upper()} file ends early ({text})") from None
         raise CorruptDataError(f"{path}: the {fmt.value.upper()} data is damaged ({text})") from None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
         raise CorruptDataError(f"{path}: pages of different sizes cannot form one image")

@@ -7,7 +7,6 @@ more than a small window of frames is ever held in memory.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import warnings
@@ -22,7 +21,7 @@ from sonomsk.core.errors import BackendUnavailableError, CalibrationWarning, Cor
 from sonomsk.core.image import Provenance, UltrasoundImage
 from sonomsk.io.limits import check_dimensions
 from sonomsk.io.sidecar import calibrate
-from sonomsk.io.sniff import FileFormat
+from sonomsk.io.sniff import FileFormat, file_sha256
 
 _CACHE_FRAMES = 8
 
@@ -162,15 +161,11 @@ def read_video(
     )
     if source == "none":
         warnings.warn(f"{path}: no calibration: results in px", CalibrationWarning, stacklevel=3)
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
     return UltrasoundImage(
         frames=frames,
         regions=regions,
         provenance=Provenance(
-            source_path=str(path), source_sha256=h.hexdigest(), reader="video", decoder="pyav"
+            source_path=str(path), source_sha256=file_sha256(path), reader="video", decoder="pyav"
         ),
         photometric="MONOCHROME2" if frames.grey else "RGB",
         frame_time_s=frames.frame_time_s,

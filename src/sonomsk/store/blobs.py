@@ -9,16 +9,13 @@ import tempfile
 from pathlib import Path
 
 from sonomsk.core.errors import StoreError
+from sonomsk.io.sniff import file_sha256
 
 _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 class BlobStore:

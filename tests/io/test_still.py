@@ -1,0 +1,162 @@
+"""Still images through Pillow: every common mode reads with the right shape, dtype and values;
+calibration comes from the caller, a sidecar, a depth scale, or not at all (then px, warned)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sonomsk
+from sonomsk.core.errors import CalibrationError, CalibrationWarning, InvalidParameterError
+
+
+def ramp(rows: int = 40, cols: int = 60) -> np.ndarray:
+    return (np.arange(rows * cols).reshape(rows, cols) % 251).astype(np.uint8)
+
+
+def read_uncalibrated(path: Path) -> sonomsk.core.image.UltrasoundImage:  # type: ignore[name-defined]
+    with pytest.warns(CalibrationWarning, match="no calibration: results in px"):
+        return sonomsk.read(path)
+
+
+def test_grey_png(tmp_path: Path) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(ramp()).save(path)
+    image = read_uncalibrated(path)
+    assert image.shape == (1, 40, 60, 1)
+    assert image.photometric == "MONOCHROME2"
+    np.testing.assert_array_equal(image.frame(0), ramp())
+    assert image.metadata["format"] == "PNG"
+    assert image.metadata["calibration_source"] == "none"
+    assert image.calibrated is False
+    assert "no calibration: results in px" in image.warnings
+    with pytest.raises(CalibrationError, match=r"grey\.png"):
+        image.spacing_mm()
+
+
+def test_rgb_png_keeps_colour(tmp_path: Path) -> None:
+    rgb = np.stack([ramp(), 255 - ramp(), np.full((40, 60), 7, np.uint8)], axis=2)
+    path = tmp_path / "rgb.png"
+    Image.fromarray(rgb).save(path)
+    image = read_uncalibrated(path)
+    assert image.shape == (1, 40, 60, 3) and image.photometric == "RGB"
+    np.testing.assert_array_equal(image.frame(0), rgb)
+
+
+def test_grey_stored_as_rgb_collapses_to_grey(tmp_path: Path) -> None:
+    path = tmp_path / "grey_as_rgb.png"
+    Image.fromarray(np.repeat(ramp()[..., None], 3, axis=2)).save(path)
+    image = read_uncalibrated(path)
+    assert image.shape == (1, 40, 60, 1) and image.photometric == "MONOCHROME2"
+    np.testing.assert_array_equal(image.frame(0), ramp())
+
+
+def test_palette_png_becomes_rgb(tmp_path: Path) -> None:
+    index = (ramp() % 4).astype(np.uint8)
+    img = Image.fromarray(index, mode="P")
+    palette = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30] + [0] * (256 * 3 - 12)
+    img.putpalette(palette)
+    path = tmp_path / "palette.png"
+    img.save(path)
+    image = read_uncalibrated(path)
+    assert image.shape == (1, 40, 60, 3)
+    lut = np.array(palette, dtype=np.uint8).reshape(256, 3)
+    np.testing.assert_array_equal(image.frame(0), lut[index])
+
+
+def test_rgba_png_drops_alpha(tmp_path: Path) -> None:
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = ramp(), 9, 200, 255
+    path = tmp_path / "rgba.png"
+    Image.fromarray(rgba).save(path)
+    image = read_uncalibrated(path)
+    np.testing.assert_array_equal(image.frame(0), rgba[..., :3])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_stays_16_bit(suffix: str, tmp_path: Path) -> None:
+    data = (np.arange(40 * 60).reshape(40, 60) * 27).astype(np.uint16)
+    assert data.max() > 255
+    path = tmp_path / f"deep{suffix}"
+    Image.fromarray(data).save(path)
+    image = read_uncalibrated(path)
+    assert image.frames.dtype == np.uint16
+    np.testing.assert_array_equal(image.frame(0), data)
+
+
+def test_multi_page_tiff_is_a_cine(tmp_path: Path) -> None:
+    pages = [np.full((30, 20), 10 * i, np.uint8) for i in range(5)]
+    path = tmp_path / "pages.tif"
+    Image.fromarray(pages[0]).save(path, save_all=True, append_images=[Image.fromarray(p) for p in pages[1:]])
+    image = read_uncalibrated(path)
+    assert image.shape == (5, 30, 20, 1)
+    for i in range(5):
+        assert int(image.frame(i)[0, 0]) == 10 * i
+
+
+def test_jpeg_is_lossy_but_close(tmp_path: Path) -> None:
+    smooth = np.tile(np.linspace(20, 220, 60), (40, 1)).astype(np.uint8)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(smooth).save(path, quality=95)
+    image = read_uncalibrated(path)
+    assert image.metadata["format"] == "JPEG" and image.shape == (1, 40, 60, 1)
+    assert float(np.abs(image.frame(0).astype(int) - smooth).max()) <= 6
+
+
+def test_bmp(tmp_path: Path) -> None:
+    path = tmp_path / "screen.bmp"
+    Image.fromarray(ramp()).save(path)
+    image = read_uncalibrated(path)
+    assert image.metadata["format"] == "BMP"
+    np.testing.assert_array_equal(image.frame(0), ramp())
+
+
+def test_frames_are_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(ramp()).save(path)
+    image = read_uncalibrated(path)
+    with pytest.raises(ValueError):
+        image.frame(0)[0, 0] = 1
+
+
+@pytest.mark.parametrize(("given", "expected"), [(0.1, (0.1, 0.1)), ((0.2, 0.3), (0.2, 0.3))])
+def test_caller_spacing(
+    given: float | tuple[float, float], expected: tuple[float, float], tmp_path: Path
+) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(ramp()).save(path)
+    image = sonomsk.read(path, spacing_mm=given)
+    assert image.calibrated and image.spacing_mm() == expected
+    assert image.metadata["calibration_source"] == "caller"
+    assert image.warnings == ()
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 50.0, (0.1, 0.2, 0.3), float("nan")])
+def test_bad_caller_spacing_names_the_parameter(bad: object, tmp_path: Path) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(ramp()).save(path)
+    with pytest.raises(InvalidParameterError, match="spacing_mm"):
+        sonomsk.read(path, spacing_mm=bad)  # type: ignore[arg-type]
+
+
+def test_caller_spacing_beats_a_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "grey.png"
+    Image.fromarray(ramp()).save(path)
+    (tmp_path / "grey.json").write_text('{"spacing_mm": 0.5}')
+    image = sonomsk.read(path, spacing_mm=0.1)
+    assert image.spacing_mm() == (0.1, 0.1)
+
+
+def test_detect_scale_can_be_switched_off(tmp_path: Path) -> None:
+    from .test_depth_scale import draw_ruler
+
+    path = tmp_path / "ruler.png"
+    Image.fromarray(draw_ruler(period=50.0)).save(path)
+    found = sonomsk.read(path)
+    assert found.metadata["calibration_source"] == "depth_scale"
+    with pytest.warns(CalibrationWarning):
+        off = sonomsk.read(path, detect_scale=False)
+    assert off.calibrated is False

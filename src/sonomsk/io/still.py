@@ -46,9 +46,7 @@ def read_still(
     detect_scale: bool,
 ) -> UltrasoundImage:
     """Read a still image; calibrated by the caller, a sidecar, a detected depth scale, or not at all."""
-    from PIL import Image, UnidentifiedImageError
-
-    from PIL import ImageFile
+    from PIL import Image, ImageFile, UnidentifiedImageError
 
     data = path.read_bytes()
     # WeasyPrint (the report room) sets Pillow's global LOAD_TRUNCATED_IMAGES on import; a reader

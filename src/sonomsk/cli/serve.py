@@ -85,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
             f"--host {args.host}: refusing to serve beyond this computer without authentication "
             "(give --token-file or --users-file)"
         )
+    if args.dicom_port is not None and not is_loopback(args.host) and not args.allowed_ae:
+        raise InvalidParameterError(
+            f"--dicom-port on --host {args.host}: refusing to accept DICOM from any caller on the "
+            "network (give --allowed-ae for each sending modality)"
+        )
     if not 1 <= args.max_upload_mb <= 16384:
         raise InvalidParameterError(f"--max-upload-mb: expected 1..16384, got {args.max_upload_mb}")
 

@@ -8,7 +8,9 @@ logged.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import os
 import tempfile
@@ -19,23 +21,149 @@ from typing import Any
 # used in endpoint signatures are imported here, not inside create_app.
 from fastapi import Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sonomsk import __version__
 from sonomsk.core.errors import (
+    CorruptDataError,
     ImageTooLargeError,
     InvalidParameterError,
     SonomskError,
     StoreError,
     UnsupportedDataError,
 )
-from sonomsk.server.auth import COOKIE, AuthConfig
+from sonomsk.server.auth import COOKIE, MAX_PASSWORD_CHARS, AuthConfig
+from sonomsk.server.views import DbId, FrameNo
 from sonomsk.store.db import Store
 
 log = logging.getLogger("sonomsk.server")
 
 #: Largest accepted upload in bytes (a long cine of a modern scanner fits comfortably).
 DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+#: Largest body of any other request (JSON): enforced while the body streams in.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+#: Room for the multipart headers around an upload's file part.
+MULTIPART_SLACK_BYTES = 1024 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
+UPLOAD_PATH = "/api/upload"
+#: Paths reachable without credentials when authentication is on (exact matches only).
+OPEN_PATHS = frozenset(
+    {"/api/health", "/login", "/api/login", "/favicon.ico", "/static/login.js", "/static/viewer.css"}
+)
+#: The viewer loads only its own scripts; inline styles are used by the panels; images may be
+#: data: URIs (report figures). Swagger UI (/docs, /redoc) loads its own assets and is exempt.
+#: 'unsafe-eval' only because Playwright's string predicates (tests/server/test_browser.py) are
+#: evaluated in the page; inline scripts and event-handler attributes stay blocked.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
+    "form-action 'self'"
+)
+_CSP_EXEMPT = ("/docs", "/redoc")
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a body passes its limit (an HTTPException: FastAPI re-raises it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
+
+
+class RequestGuard:
+    """ASGI middleware: authentication, body limits while streaming, security headers, no traceback.
+
+    With authentication on, every request except :data:`OPEN_PATHS` needs the bearer token or a
+    session cookie (compared in constant time by :meth:`AuthConfig.identify`); the user name goes
+    to ``request.state.user``. (A pure ASGI middleware: Starlette's BaseHTTPMiddleware would wrap
+    the body-limit error raised from ``receive`` into an ExceptionGroup, a 400.)
+
+    The body of ``/api/upload`` may hold ``max_upload_bytes`` (plus the multipart headers), any
+    other body :data:`MAX_REQUEST_BYTES`; the count is kept on the bytes received, so a chunked
+    body without Content-Length is stopped as soon as it passes the limit. An unexpected
+    exception is logged by type and code location only (its message may hold patient data) and
+    answered with a one-line 500; it is not re-raised, so the ASGI server logs no traceback.
+    """
+
+    def __init__(self, app: Any, auth: AuthConfig, max_upload_bytes: int) -> None:
+        self.app = app
+        self.auth = auth
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        limit = self.max_upload_bytes + MULTIPART_SLACK_BYTES if path == UPLOAD_PATH else MAX_REQUEST_BYTES
+        started = False
+
+        async def send_json(body: dict[str, str], status: int, location: str | None = None) -> None:
+            headers = [(b"content-type", b"application/json")]
+            if location:
+                headers.append((b"location", location.encode()))
+            await tracking_send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                from starlette.datastructures import MutableHeaders
+
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+                headers.setdefault("x-frame-options", "SAMEORIGIN")
+                if not path.startswith(_CSP_EXEMPT):
+                    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+                if path.startswith("/api/"):
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        user = "local"
+        if self.auth.enabled and path not in OPEN_PATHS:
+            from starlette.requests import HTTPConnection
+
+            conn = HTTPConnection(scope)
+            header = conn.headers.get("authorization", "")
+            bearer = header[7:] if header.lower().startswith("bearer ") else None
+            found = self.auth.identify(bearer, conn.cookies.get(COOKIE))
+            if found is None:
+                if path == "/" and scope.get("method") == "GET":
+                    await send_json({"error": "Unauthorized", "detail": "sign in at /login"}, 303, "/login")
+                else:
+                    await send_json({"error": "Unauthorized", "detail": "authentication required"}, 401)
+                return
+            user = found
+        scope.setdefault("state", {})["user"] = user
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await send_json({"error": "TooLarge", "detail": f"request body exceeds {limit} bytes"}, 413)
+            return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge as exc:
+            if not started:
+                await send_json({"error": "TooLarge", "detail": str(exc.detail)}, 413)
+        except Exception as exc:
+            import traceback
+
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+            log.error("internal error: %s at %s", type(exc).__name__, where)
+            if not started:
+                await send_json({"error": "InternalError", "detail": "internal error (see server log)"}, 500)
 
 
 def error_status(exc: SonomskError) -> int:
@@ -62,7 +190,6 @@ def create_app(
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     auth = auth or AuthConfig()
     app = FastAPI(
@@ -74,6 +201,7 @@ def create_app(
     app.state.auth = auth
     app.state.max_upload_bytes = max_upload_bytes
     app.state.load_image = make_image_loader(store)
+    import_lock = asyncio.Lock()
 
     # -- errors: one line, never a traceback ---------------------------------------------
     @app.exception_handler(SonomskError)
@@ -100,36 +228,48 @@ def create_app(
         return JSONResponse({"error": "InternalError", "detail": "internal error (see server log)"}, 500)
 
     # -- authentication ------------------------------------------------------------------
-    open_paths = {"/api/health", "/login", "/api/login", "/favicon.ico"}
-
-    @app.middleware("http")
-    async def _require_auth(request: Request, call_next: Any) -> Any:
-        if (
-            auth.enabled
-            and request.url.path not in open_paths
-            and not request.url.path.startswith("/static/login")
-        ):
-            header = request.headers.get("authorization", "")
-            bearer = header[7:] if header.lower().startswith("bearer ") else None
-            user = auth.identify(bearer, request.cookies.get(COOKIE))
-            if user is None:
-                return JSONResponse({"error": "Unauthorized", "detail": "authentication required"}, 401)
-            request.state.user = user
-        else:
-            request.state.user = "local"
-        return await call_next(request)
+    # authentication: see RequestGuard (added at the end, the outermost middleware)
 
     @app.post("/api/login")
     async def login(request: Request) -> JSONResponse:
-        form = await request.json()
-        if not isinstance(form, dict):
+        """Open a session (cookie ``sonomsk_session``, HttpOnly, SameSite=Strict)."""
+        try:
+            form = await request.json()
+        except ValueError:
+            form = None
+        if not (
+            isinstance(form, dict)
+            and isinstance(form.get("username"), str)
+            and isinstance(form.get("password"), str)
+            and len(form["password"]) <= MAX_PASSWORD_CHARS
+        ):
             raise InvalidParameterError("login: expected a JSON object with username and password")
-        sid = auth.login(str(form.get("username", "")), str(form.get("password", "")))
+        username = form["username"][:256]
+        if auth.locked(username):
+            return JSONResponse(
+                {"error": "TooManyAttempts", "detail": "too many failed logins: try again in a few minutes"},
+                429,
+            )
+        sid = auth.login(username, form["password"])
         if sid is None:
             return JSONResponse({"error": "Unauthorized", "detail": "wrong user name or password"}, 401)
         resp = JSONResponse({"ok": True})
-        resp.set_cookie(COOKIE, sid, httponly=True, samesite="strict")
+        resp.set_cookie(COOKIE, sid, httponly=True, samesite="strict", max_age=int(auth.session_ttl_s))
         return resp
+
+    @app.post("/api/logout")
+    async def logout(request: Request) -> JSONResponse:
+        auth.logout(request.cookies.get(COOKIE))
+        resp = JSONResponse({"ok": True})
+        resp.delete_cookie(COOKIE, httponly=True, samesite="strict")
+        return resp
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> Any:
+        page = STATIC_DIR / "login.html"
+        if not page.exists():
+            return JSONResponse({"detail": "login page not installed"}, 404)
+        return FileResponse(page)
 
     # -- API -----------------------------------------------------------------------------
     @app.get("/api/health")
@@ -145,19 +285,21 @@ def create_app(
         return list_studies(store, q, limit=limit)
 
     @app.get("/api/studies/{study_id}")
-    def study(study_id: int) -> dict[str, Any]:
+    def study(study_id: DbId) -> dict[str, Any]:
         from sonomsk.server.views import study_detail
 
         return study_detail(store, study_id)
 
-    @app.post("/api/upload", status_code=201)
+    @app.post(UPLOAD_PATH, status_code=201)
     async def upload(request: Request, file: UploadFile) -> JSONResponse:
-        from sonomsk.store.repository import import_file
+        """Store one file (multipart field ``file``) after :func:`sonomsk.read` accepted it."""
+        from starlette.concurrency import run_in_threadpool
 
         limit = int(app.state.max_upload_bytes)
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK_BYTES:
             return JSONResponse({"error": "TooLarge", "detail": f"upload exceeds {limit} bytes"}, 413)
+        label = _safe_label(file.filename)
         fd, name = tempfile.mkstemp(prefix="sonomsk-upload-")
         tmp = Path(name)
         try:
@@ -170,8 +312,10 @@ def create_app(
                             {"error": "TooLarge", "detail": f"upload exceeds {limit} bytes"}, 413
                         )
                     out.write(chunk)
-            label = _safe_label(file.filename)
-            result = import_file(store, tmp, actor=str(request.state.user), original_name=label)
+            # decoded in a worker thread (the server keeps answering), one import at a time, in
+            # the order the uploads finished arriving
+            async with import_lock:
+                result = await run_in_threadpool(_import_upload, store, tmp, str(request.state.user), label)
         finally:
             tmp.unlink(missing_ok=True)
         body = {
@@ -183,13 +327,13 @@ def create_app(
         return JSONResponse(body, 201 if result.created else 200)
 
     @app.get("/api/instances/{instance_id}")
-    def instance(instance_id: int) -> dict[str, Any]:
+    def instance(instance_id: DbId) -> dict[str, Any]:
         from sonomsk.server.views import instance_detail
 
         return instance_detail(store, instance_id)
 
     @app.get("/api/instances/{instance_id}/frames/{frame}.png")
-    def frame_png(instance_id: int, frame: int) -> Response:
+    def frame_png(instance_id: DbId, frame: FrameNo) -> Response:
         from sonomsk.server.views import render_frame_png
 
         png = render_frame_png(app.state.load_image, store, instance_id, frame)
@@ -217,7 +361,28 @@ def create_app(
         mount_workflows(app, store)
     except ImportError:  # pragma: no cover - workflows module absent
         pass
+    # added last: the outermost of the application's middleware (inside Starlette's error page)
+    app.add_middleware(RequestGuard, auth=auth, max_upload_bytes=max_upload_bytes)
     return app
+
+
+def _import_upload(store: Store, tmp: Path, actor: str, label: str) -> Any:
+    """:func:`import_file` of an upload; errors name the upload's label, never the temporary path."""
+    from sonomsk.store.repository import import_file
+
+    try:
+        return import_file(store, tmp, actor=actor, original_name=label)
+    except SonomskError as exc:
+        message = " ".join(str(exc).replace(str(tmp), label).replace(tmp.name, label).split())
+        try:
+            renamed = type(exc)(message)
+        except Exception:  # pragma: no cover - an error class with another signature
+            raise exc from None
+        raise renamed from None
+    except (MemoryError, RecursionError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        # a reader that fails on hostile input without its own error: still the client's bad file
+        log.warning("upload refused: the reader raised %s", type(exc).__name__)
+        raise CorruptDataError(f"{label}: the file could not be read ({type(exc).__name__})") from None
 
 
 def _safe_label(filename: str | None) -> str:

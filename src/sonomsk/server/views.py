@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from fastapi import Path as PathParam
 
 from sonomsk.core.errors import InvalidParameterError, StoreError
 from sonomsk.store.db import Store
 from sonomsk.store.models import Analysis, Instance, Report, Study
+
+#: A database id in a URL path: a non-negative 64-bit integer (a larger one would overflow the
+#: database driver and answer 500; FastAPI answers 422 instead).
+DbId = Annotated[int, PathParam(ge=0, le=2**63 - 1, description="database id")]
+#: A frame number in a URL path (0-based).
+FrameNo = Annotated[int, PathParam(ge=0, le=2**31 - 1, description="frame number, 0-based")]
 
 
 def _instance_dict(inst: Instance) -> dict[str, Any]:

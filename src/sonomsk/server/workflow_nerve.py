@@ -516,6 +516,8 @@ def build_router(store: Store) -> Any:
     from fastapi import APIRouter, Request
     from pydantic import BaseModel, Field
 
+    from sonomsk.server.views import DbId
+
     router = APIRouter()
 
     class SiteBody(BaseModel):
@@ -553,7 +555,7 @@ def build_router(store: Store) -> Any:
         }
 
     @router.put("/instances/{instance_id}/site")
-    def set_site(instance_id: int, body: SiteBody, request: Request) -> dict[str, Any]:
+    def set_site(instance_id: DbId, body: SiteBody, request: Request) -> dict[str, Any]:
         from sonomsk.nerve.sites import check_side, site_info
         from sonomsk.store.repository import audit
 
@@ -568,7 +570,7 @@ def build_router(store: Store) -> Any:
         return {"instance_id": instance_id, "site": site, "side": side}
 
     @router.post("/instances/{instance_id}/segment")
-    def segment(instance_id: int, body: SegmentBody, request: Request) -> dict[str, Any]:
+    def segment(instance_id: DbId, body: SegmentBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         polys, backend, note = segment_nerves(image, frame=body.frame, backend=body.backend)
         ids = []
@@ -592,7 +594,7 @@ def build_router(store: Store) -> Any:
         return {"backend": backend, "note": note, "analyses": [_analysis(store, i) for i in ids]}
 
     @router.post("/instances/{instance_id}/outline")
-    def outline(instance_id: int, body: ClickBody, request: Request) -> dict[str, Any]:
+    def outline(instance_id: DbId, body: ClickBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         poly = outline_click(image, body.row, body.col, frame=body.frame)
         pts = resample_outline(poly)
@@ -603,26 +605,26 @@ def build_router(store: Store) -> Any:
         return _analysis(store, aid)
 
     @router.put("/structures/{structure_id}/points")
-    def correct(structure_id: int, body: PointsBody, request: Request) -> dict[str, Any]:
+    def correct(structure_id: DbId, body: PointsBody, request: Request) -> dict[str, Any]:
         return apply_correction(request, store, structure_id, body.points, actor=actor(request))
 
     @router.get("/studies/{study_id}/csa")
-    def csa(study_id: int) -> list[dict[str, Any]]:
+    def csa(study_id: DbId) -> list[dict[str, Any]]:
         return csa_table(store, study_id)
 
     @router.post("/studies/{study_id}/assess")
-    def assess_study(study_id: int, body: AssessBody, request: Request) -> dict[str, Any]:
+    def assess_study(study_id: DbId, body: AssessBody, request: Request) -> dict[str, Any]:
         return run_assessment(store, study_id, body.model_dump(), actor=actor(request))
 
     @router.get("/studies/{study_id}/assessment")
-    def assessment(study_id: int) -> dict[str, Any]:
+    def assessment(study_id: DbId) -> dict[str, Any]:
         found = latest_assessment(store, study_id)
         if found is None:
             raise StoreError(f"study {study_id}: assessment not found (run the assessment first)")
         return found
 
     @router.get("/instances/{instance_id}/contralateral")
-    def contralateral(instance_id: int) -> dict[str, Any]:
+    def contralateral(instance_id: DbId) -> dict[str, Any]:
         with store.sessions() as session:
             inst = _instance(session, instance_id)
             if not inst.site or not inst.side:

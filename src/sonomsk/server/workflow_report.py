@@ -117,6 +117,8 @@ def build_router(store: Store) -> Any:
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import BaseModel
 
+    from sonomsk.server.views import DbId
+
     router = APIRouter()
 
     class CreateBody(BaseModel):
@@ -132,13 +134,13 @@ def build_router(store: Store) -> Any:
         return str(getattr(request.state, "user", "local"))
 
     @router.get("/studies/{study_id}/results")
-    def results(study_id: int) -> dict[str, Any]:
+    def results(study_id: DbId) -> dict[str, Any]:
         from sonomsk.server.results_builder import build_results
 
         return build_results(store, study_id)
 
     @router.get("/studies/{study_id}/preview", response_class=HTMLResponse)
-    def preview(study_id: int) -> HTMLResponse:
+    def preview(study_id: DbId) -> HTMLResponse:
         from sonomsk.report.api import render_html
         from sonomsk.server.results_builder import build_results
 
@@ -147,7 +149,7 @@ def build_router(store: Store) -> Any:
         )
 
     @router.get("/studies/{study_id}/reports")
-    def reports(study_id: int) -> list[dict[str, Any]]:
+    def reports(study_id: DbId) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
         from sonomsk.store.models import Report
@@ -159,15 +161,15 @@ def build_router(store: Store) -> Any:
         return [_public(_report_row(store, int(i))) for i in ids]
 
     @router.post("/studies/{study_id}/reports", status_code=201)
-    def create(study_id: int, body: CreateBody, request: Request) -> dict[str, Any]:
+    def create(study_id: DbId, body: CreateBody, request: Request) -> dict[str, Any]:
         return create_report(store, study_id, actor=actor(request), sign=body.sign)
 
     @router.get("/reports/{report_id}")
-    def report(report_id: int) -> dict[str, Any]:
+    def report(report_id: DbId) -> dict[str, Any]:
         return _public(_report_row(store, report_id))
 
     @router.post("/reports/{report_id}/sign")
-    def sign(report_id: int, request: Request) -> Any:
+    def sign(report_id: DbId, request: Request) -> Any:
         from sonomsk.store.repository import sign_report
 
         row = _report_row(store, report_id)
@@ -183,13 +185,13 @@ def build_router(store: Store) -> Any:
         return _public(_report_row(store, report_id))
 
     @router.get("/reports/{report_id}/html", response_class=HTMLResponse)
-    def html(report_id: int) -> HTMLResponse:
+    def html(report_id: DbId) -> HTMLResponse:
         from sonomsk.report.api import render_html
 
         return HTMLResponse(render_html(_report_row(store, report_id)["results"]))
 
     @router.get("/reports/{report_id}/pdf")
-    def pdf(report_id: int) -> Response:
+    def pdf(report_id: DbId) -> Response:
         row = _report_row(store, report_id)
         if not row["pdf_sha256"]:
             raise StoreError(f"report {report_id}: PDF not found")
@@ -201,7 +203,7 @@ def build_router(store: Store) -> Any:
         )
 
     @router.get("/reports/{report_id}/sr")
-    def sr(report_id: int) -> Response:
+    def sr(report_id: DbId) -> Response:
         with tempfile.TemporaryDirectory(prefix="sonomsk-sr-") as tmp:
             path, _ = write_report_sr(store, report_id, Path(tmp))
             data = path.read_bytes()
@@ -212,7 +214,7 @@ def build_router(store: Store) -> Any:
         )
 
     @router.post("/reports/{report_id}/send")
-    def send(report_id: int, body: SendBody, request: Request) -> Any:
+    def send(report_id: DbId, body: SendBody, request: Request) -> Any:
         try:
             return send_report_sr(store, report_id, body.model_dump(), actor=actor(request))
         except NetworkError as exc:

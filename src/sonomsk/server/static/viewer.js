@@ -20,6 +20,7 @@
       const type = r.headers.get("content-type") || "";
       const body = type.includes("json") ? await r.json() : await r.text();
       if (!r.ok) {
+        if (r.status === 401 && window.location.pathname !== "/login") window.location.assign("/login");
         const msg = (body && body.detail) || r.statusText;
         SONO.setStatus(`${r.status}: ${msg}`, true);
         throw new Error(msg);
@@ -292,8 +293,9 @@
   // ---------------------------------------------------------------- measurements table
   function renderMeasures() {
     const rows = [];
+    // only numbers and fixed words of this page (caliper type, unit) go into this HTML
     SONO.state.panes.forEach((p) => p.calipers.forEach((c, i) => rows.push(
-      `<tr><td>pane ${p.index + 1}</td><td>${c.type} ${i + 1}</td><td data-testid="caliper-value">${c.result.value.toFixed(2)}</td><td>${c.result.unit}</td></tr>`)));
+      `<tr><td>pane ${p.index + 1}</td><td>${c.type === "area" ? "area" : "distance"} ${i + 1}</td><td data-testid="caliper-value">${Number(c.result.value).toFixed(2)}</td><td>${{ mm: "mm", mm2: "mm2", px: "px", px2: "px2" }[c.result.unit] || ""}</td></tr>`)));
     $("#measures").innerHTML = rows.length ? `<table><tr><th>pane</th><th>caliper</th><th>value</th><th>unit</th></tr>${rows.join("")}</table>` : "";
   }
 
@@ -332,7 +334,13 @@
     for (const inst of all) {
       const d = document.createElement("div");
       d.className = "thumb"; d.dataset.instanceId = inst.id;
-      d.innerHTML = `<img alt="" src="/api/instances/${inst.id}/frames/0.png"><div>${[inst.site, inst.side].filter(Boolean).join(" ") || inst.label || inst.id}</div>`;
+      // DOM nodes and textContent: labels and sites come from uploaded files (never innerHTML)
+      const img = document.createElement("img");
+      img.alt = "";
+      img.src = `/api/instances/${Number(inst.id)}/frames/0.png`;
+      const caption = document.createElement("div");
+      caption.textContent = [inst.site, inst.side].filter(Boolean).join(" ") || inst.label || String(inst.id);
+      d.append(img, caption);
       d.addEventListener("click", () => SONO.showInstance(inst.id));
       thumbs.appendChild(d);
     }
@@ -382,6 +390,7 @@
     for (const w of SONO.state.workflowMeta) {
       const s = document.createElement("script");
       s.src = w.panel;
+      s.async = false; // run in list order, so the first workflow's tab opens first
       document.body.appendChild(s);
     }
   }

@@ -6,7 +6,9 @@
   const API = "/api/workflows/nerve";
   const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : typeof v === "number" ? v.toFixed(d) : esc(v));
-  const unitText = (u) => ({ mm2: "mm²", px2: "px²" }[u] || u || "");
+  const unitText = (u) => esc({ mm2: "mm²", px2: "px²" }[u] || u || "");
+  // Every value from the server that reaches innerHTML below goes through esc() or fmt():
+  // labels, sites, notes, sources and messages can come from uploaded files.
   let root = null;
   let vocab = null;
   let lastAssessment = null;
@@ -30,11 +32,11 @@
   // ------------------------------------------------------------------ images: site & side
   function siteOptions(selected) {
     const opts = ['<option value="">site…</option>'];
-    for (const s of vocab.sites) opts.push(`<option value="${s.name}"${s.name === selected ? " selected" : ""}>${esc(s.name.replace(/_/g, " "))}</option>`);
+    for (const s of vocab.sites) opts.push(`<option value="${esc(s.name)}"${s.name === selected ? " selected" : ""}>${esc(s.name.replace(/_/g, " "))}</option>`);
     return opts.join("");
   }
   function sideOptions(selected) {
-    return ['<option value="">side…</option>'].concat(vocab.sides.map((s) => `<option value="${s}"${s === selected ? " selected" : ""}>${s}</option>`)).join("");
+    return ['<option value="">side…</option>'].concat(vocab.sides.map((s) => `<option value="${esc(s)}"${s === selected ? " selected" : ""}>${esc(s)}</option>`)).join("");
   }
   function renderImages(S) {
     const box = root.querySelector("#nerve-images");
@@ -43,9 +45,9 @@
     const rows = list.map((i) => {
       const m = csaOf(latestOutline(S, i.id));
       const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}` : "–";
-      return `<tr data-instance="${i.id}"><td><a href="#" data-show="${i.id}">${esc(i.label || i.id)}</a></td>
-        <td><select data-testid="site-select-${i.id}" data-field="site">${siteOptions(i.site)}</select></td>
-        <td><select data-testid="side-select-${i.id}" data-field="side">${sideOptions(i.side)}</select></td>
+      return `<tr data-instance="${esc(i.id)}"><td><a href="#" data-show="${esc(i.id)}">${esc(i.label || i.id)}</a></td>
+        <td><select data-testid="site-select-${esc(i.id)}" data-field="site">${siteOptions(i.site)}</select></td>
+        <td><select data-testid="side-select-${esc(i.id)}" data-field="side">${sideOptions(i.side)}</select></td>
         <td class="small">${csa}</td></tr>`;
     });
     box.innerHTML = `<table><tr><th>image</th><th>site</th><th>side</th><th>CSA</th></tr>${rows.join("")}</table>
@@ -75,10 +77,10 @@
         const corrected = m.corrected_value !== null;
         const val = m.value === null ? `<span class="muted">${esc(m.failure || "failed")}</span>` : fmt(m.value, m.unit === "count" ? 0 : 3);
         const tid = m.name === "area_cross_section" ? ' data-testid="nerve-csa"' : "";
-        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${esc(unitText(m.unit))}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
+        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
       });
       const s = a.structures[0];
-      table = `<p class="small">Outline ${s ? s.id : ""} (${a.result.source || ""}${s && s.corrected_points ? ", corrected" : ""}). Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}). Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
         <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;
     }
     const where = [inst.site, inst.side].filter(Boolean).join(" ") || "no site/side";
@@ -156,13 +158,13 @@
       const ulns = sites.map((s) => rows.find((r) => r.site === s && r.uln !== null)).filter(Boolean);
       if (ulns.length) {
         g.push(`<polyline fill="none" stroke="#ff7b72" stroke-dasharray="4 3" points="${ulns.map((r) => `${x(r.site)},${y(r.uln)}`).join(" ")}"/>`);
-        ulns.forEach((r) => g.push(`<line x1="${x(r.site) - 9}" x2="${x(r.site) + 9}" y1="${y(r.uln)}" y2="${y(r.uln)}" stroke="#ff7b72" stroke-width="2"><title>ULN ${r.uln} mm² (${esc(r.source)})</title></line>`));
+        ulns.forEach((r) => g.push(`<line x1="${x(r.site) - 9}" x2="${x(r.site) + 9}" y1="${y(r.uln)}" y2="${y(r.uln)}" stroke="#ff7b72" stroke-width="2"><title>ULN ${fmt(r.uln, 1)} mm² (${esc(r.source)})</title></line>`));
       }
       for (const side of ["right", "left"]) {
         const pts = rows.filter((r) => r.side === side).sort((a, b) => a.order - b.order);
         if (!pts.length) continue;
         g.push(`<polyline fill="none" stroke="${sideColor[side]}" stroke-width="1.5" points="${pts.map((r) => `${x(r.site)},${y(r.csa)}`).join(" ")}"/>`);
-        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)} ${side}: ${r.csa} mm² (${r.status})</title></circle>`));
+        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)} ${side}: ${fmt(r.csa, 1)} mm² (${esc(r.status)})</title></circle>`));
       }
       const legend = ["right", "left"].filter((s) => rows.some((r) => r.side === s)).map((s, i) => `<text x="${W - R - 90 + i * 45}" y="${H - 2}" fill="${sideColor[s]}" font-size="10">● ${s}</text>`);
       out.push(`<svg data-testid="nerve-chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="CSA profile of the ${esc(nerve)} nerve">${g.join("")}${legend.join("")}</svg>`);
@@ -175,8 +177,8 @@
     const r = lastAssessment;
     if (!r) { box.innerHTML = ""; return; }
     const a = r.assessment;
-    const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}</td><td>${p.side}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
-      <td class="flag-${esc(p.status)}">${esc(p.status)}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${p.evidence}]` : ""}</td></tr>`);
+    const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}</td><td>${esc(p.side)}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
+      <td class="flag-${esc(p.status)}">${esc(p.status)}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${esc(p.evidence)}]` : ""}</td></tr>`);
     const caveats = [...new Set(r.profile.filter((p) => p.caveat).map((p) => `[${p.evidence}] ${p.source}: ${p.caveat}`))];
     const excluded = (r.images || []).filter((i) => !i.usable && i.site).map((i) => `${esc(i.label)}: ${esc(i.reason)}`);
     const d = r.differential;

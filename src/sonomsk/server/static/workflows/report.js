@@ -12,19 +12,19 @@
     if (!S.state.study) { box.innerHTML = ""; return; }
     const list = await S.api(`${API}/studies/${S.state.study.id}/reports`);
     if (!list.length) { box.innerHTML = '<p class="small muted">No report yet.</p>'; return; }
-    box.innerHTML = list.map((r) => `<div class="card small" data-report="${r.id}">
-        <b>Report ${r.id}</b> · <span data-testid="report-status-${r.id}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc((r.signed_at || "").slice(0, 16).replace("T", " "))}` : ""}
+    box.innerHTML = list.map((r) => `<div class="card small" data-report="${esc(r.id)}">
+        <b>Report ${esc(r.id)}</b> · <span data-testid="report-status-${esc(r.id)}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc((r.signed_at || "").slice(0, 16).replace("T", " "))}` : ""}
         <div style="margin:4px 0">
-          <a data-testid="report-pdf-${r.id}" href="${API}/reports/${r.id}/pdf" download>PDF</a> ·
-          <a href="${API}/reports/${r.id}/html" target="_blank" rel="noopener">HTML</a> ·
-          <a href="${API}/reports/${r.id}/sr" download>DICOM SR</a>
-          ${r.status === "signed" ? "" : ` · <button data-sign="${r.id}">Sign</button>`}
+          <a data-testid="report-pdf-${esc(r.id)}" href="${API}/reports/${esc(r.id)}/pdf" download>PDF</a> ·
+          <a href="${API}/reports/${esc(r.id)}/html" target="_blank" rel="noopener">HTML</a> ·
+          <a href="${API}/reports/${esc(r.id)}/sr" download>DICOM SR</a>
+          ${r.status === "signed" ? "" : ` · <button data-sign="${esc(r.id)}">Sign</button>`}
         </div>
         ${r.status === "signed" ? `<div>Send SR to: host <input type="text" data-f="host" value="127.0.0.1" style="width:7em">
           port <input type="number" data-f="port" value="104" style="width:5em">
           AE <input type="text" data-f="called_ae" value="PACS" style="width:6em">
-          <button data-send="${r.id}" data-testid="sr-send-${r.id}">Send</button>
-          <div data-testid="sr-result-${r.id}" class="muted"></div></div>` : ""}
+          <button data-send="${esc(r.id)}" data-testid="sr-send-${esc(r.id)}">Send</button>
+          <div data-testid="sr-result-${esc(r.id)}" class="muted"></div></div>` : ""}
       </div>`).join("");
     box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", async () => {
       await S.api(`${API}/reports/${b.dataset.sign}/sign`, { method: "POST" });

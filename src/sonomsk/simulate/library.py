@@ -15,6 +15,7 @@ import numpy as np
 
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.simulate import shapes
+from sonomsk.simulate.texture import lognormal_echo, muscle_texture, oriented_field
 from sonomsk.simulate.tissues import Canvas, Label, Tissue
 
 
@@ -52,6 +53,52 @@ def draw_fascia(canvas: Canvas, depth: np.ndarray, thickness_mm: float = 0.5) ->
     canvas.paint(shapes.band(canvas, depth, depth + thickness_mm), Tissue.SEPTUM, Label.APONEUROSIS)
 
 
+def _paint_septa(
+    canvas: Canvas,
+    within: np.ndarray,
+    segments: list[tuple[np.ndarray, float, float]],
+) -> None:
+    """Paint perimysial septa, each (points (z, x) mm, thickness mm, echo), inside ``within``.
+
+    All segments are drawn with OpenCV into one mask and one echo image, then painted at once.
+    """
+    import cv2
+
+    if not segments:
+        return
+    hit = np.zeros((canvas.rows, canvas.cols), np.uint8)
+    echo = np.zeros((canvas.rows, canvas.cols), np.float32)
+    for pts_mm, thick_mm, value in segments:
+        pts = np.stack(
+            [(pts_mm[:, 1] - canvas.x_offset_mm) / canvas.spacing_mm, pts_mm[:, 0] / canvas.spacing_mm],
+            axis=1,
+        )
+        poly = [np.round(pts).astype(np.int32)]
+        width = max(1, round(thick_mm / canvas.spacing_mm))
+        cv2.polylines(hit, poly, False, 1, thickness=width)
+        cv2.polylines(echo, poly, False, float(value), thickness=width)
+    mask = hit.astype(bool) & within
+    canvas.paint(mask, Tissue.SEPTUM, echo=echo)
+
+
+def _septum_look(rng: np.random.Generator, mean_echo: float) -> tuple[float, float]:
+    """(thickness mm, echo) of one septum: uniform thickness, log-normal brightness."""
+    tex = muscle_texture()
+    thick = float(rng.uniform(*tex.septum_thickness_mm))
+    echo = mean_echo * float(lognormal_echo(np.array(rng.standard_normal()), tex.septum_sigma_db))
+    return thick, echo
+
+
+def _bundle_echo(
+    canvas: Canvas, rng: np.random.Generator, angle_deg: float, *, transverse: bool = False
+) -> np.ndarray:
+    """Log-normal backscatter multiplier of fascicle bundles (unit mean power)."""
+    tex = muscle_texture()
+    length = tex.bundle_width_mm * 1.5 if transverse else tex.bundle_length_mm
+    field = oriented_field(canvas, rng, length, tex.bundle_width_mm, angle_deg)
+    return lognormal_echo(field, tex.bundle_sigma_db)
+
+
 def draw_muscle_transverse(
     canvas: Canvas,
     rng: np.random.Generator,
@@ -69,9 +116,11 @@ def draw_muscle_transverse(
     echo intensity and attenuation) and is recorded in the truth with ``echo``.
     """
     mask = shapes.band(canvas, top, bottom)
-    canvas.paint(mask, Tissue.MUSCLE, Label.MUSCLE, echo=echo * (1.0 + 1.5 * atrophy))
+    bundles = _bundle_echo(canvas, rng, float(rng.uniform(-90, 90)), transverse=True)
+    canvas.paint(mask, Tissue.MUSCLE, Label.MUSCLE, echo=echo * (1.0 + 1.5 * atrophy) * bundles)
     area_cm2 = float(mask.sum()) * canvas.spacing_mm**2 / 100.0
     n = int(septa_per_cm2 * area_cm2)
+    septa = []
     for _ in range(n):
         col = rng.integers(0, canvas.cols)
         z0 = rng.uniform(float(top[col]), float(bottom[col]))
@@ -83,7 +132,8 @@ def draw_muscle_transverse(
         pts = np.stack(
             [z0 + length * t * np.sin(ang + bend * t), x0 + length * t * np.cos(ang + bend * t)], axis=1
         )
-        canvas.paint(shapes.polyline_mask(canvas, pts) & mask, Tissue.SEPTUM, echo=rng.uniform(0.8, 1.3))
+        septa.append((pts, *_septum_look(rng, 1.0)))
+    _paint_septa(canvas, mask, septa)
     if atrophy > 0:
         n_blobs = int(atrophy * area_cm2 * 40)
         for _ in range(n_blobs):
@@ -136,19 +186,38 @@ def draw_muscle_longitudinal(
     deep_top = (sup_apo_mm + apo_mm + thickness_mm + slope * (x - xc)).astype(np.float32)
     canvas.paint(shapes.band(canvas, sup_apo_mm, sup_bottom), Tissue.SEPTUM, Label.APONEUROSIS)
     belly = shapes.band(canvas, sup_bottom, deep_top)
-    canvas.paint(belly, Tissue.MUSCLE, Label.MUSCLE, echo=echo * (1.0 + 1.5 * atrophy))
-    canvas.paint(shapes.band(canvas, deep_top, deep_top + apo_mm), Tissue.SEPTUM, Label.APONEUROSIS)
     # fascicles rise from the deep aponeurosis at the pennation angle (plus the aponeurosis tilt)
     ang = math.radians(pennation_deg + deep_apo_angle_deg)
+    bundles = _bundle_echo(canvas, rng, -math.degrees(ang))
+    canvas.paint(belly, Tissue.MUSCLE, Label.MUSCLE, echo=echo * (1.0 + 1.5 * atrophy) * bundles)
+    canvas.paint(shapes.band(canvas, deep_top, deep_top + apo_mm), Tissue.SEPTUM, Label.APONEUROSIS)
+    # perimysial septa along the fascicles: fragments of random length, thickness and brightness
+    # (they leave the image plane), at a jittered spacing
+    tex = muscle_texture()
     step = fascicle_spacing_mm / math.sin(ang)
     length = (thickness_mm + 4 * apo_mm) / math.sin(ang)
+    direction = np.array([-math.sin(ang), math.cos(ang)])
+    septa = []
     x_start = canvas.x_offset_mm - length
     while x_start < canvas.x_offset_mm + canvas.width_mm + length:
-        xs = x_start + rng.uniform(-0.2, 0.2) * step
+        xs = x_start + rng.uniform(-0.3, 0.3) * step
         zs = float(sup_apo_mm + apo_mm + thickness_mm + slope * (xs - xc))
-        pts = np.array([[zs, xs], [zs - length * math.sin(ang), xs + length * math.cos(ang)]])
-        canvas.paint(shapes.polyline_mask(canvas, pts, 2) & belly, Tissue.SEPTUM, echo=rng.uniform(0.6, 1.0))
-        x_start += step
+        pos = -rng.uniform(0.0, tex.septum_segment_mm[1])
+        while pos < length:
+            seg = rng.uniform(*tex.septum_segment_mm)
+            a, b = max(pos, 0.0), min(pos + seg, length)
+            if b > a:
+                bend = rng.uniform(-0.05, 0.05)
+                t = np.linspace(a, b, 4)[:, None]
+                pts = (
+                    np.array([zs, xs])
+                    + t * direction
+                    + bend * (t - a) ** 2 / max(b - a, 1e-6) * direction[::-1]
+                )
+                septa.append((pts, *_septum_look(rng, 0.8)))
+            pos += seg + rng.uniform(0.5, 4.0)
+        x_start += step * rng.uniform(0.6, 1.4)
+    _paint_septa(canvas, belly, septa)
     if atrophy > 0:
         for _ in range(int(atrophy * 300)):
             cx = canvas.x_offset_mm + rng.uniform(0, canvas.width_mm)

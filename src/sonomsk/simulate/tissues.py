@@ -92,6 +92,26 @@ def tissue_table() -> TissueTable:
     return TissueTable(specular_exponent=spec, source=str(data["source"]), **arrays)
 
 
+@dataclass(frozen=True)
+class ClutterParams:
+    """Reverberation and side-lobe clutter (``clutter`` of ``tissues.json``); dB are power ratios."""
+
+    reverberation_db: float
+    reverberation_decay_mm: float
+    reverberation_lateral_mm: float
+    reverberation_path_attenuation_db_cm_mhz: float
+    sidelobe_db: float
+    sidelobe_width_mm: float
+
+
+@lru_cache(maxsize=1)
+def clutter_params() -> ClutterParams:
+    """The clutter parameters of ``simulate/data/tissues.json`` (rationale in the file)."""
+    text = resources.files("sonomsk.simulate").joinpath("data/tissues.json").read_text("utf-8")
+    c = json.loads(text)["clutter"]
+    return ClutterParams(**{k: float(c[k]) for k in ClutterParams.__dataclass_fields__})
+
+
 @dataclass
 class Structure:
     """One named structure of the truth: its label, parameters and (frame-0) mask."""

@@ -358,6 +358,8 @@ def _read_dicom(path: Path, spacing_mm: tuple[float, float] | None) -> Ultrasoun
         "photometric_stored": _text(ds, "PhotometricInterpretation"),
         "modality": _text(ds, "Modality"),
         "sop_class_uid": _text(ds, "SOPClassUID"),
+        "study_instance_uid": _text(ds, "StudyInstanceUID"),
+        "series_instance_uid": _text(ds, "SeriesInstanceUID"),
         "bits_allocated": bits,
         "calibration_source": "dicom_regions" if calibrated else ("caller" if spacing_mm else "none"),
     }

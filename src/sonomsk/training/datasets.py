@@ -1,0 +1,91 @@
+"""Dataset loaders for training: usgra-seg (real, expert masks) and simulated scenes.
+
+usgra-seg (tmkand/usgra-seg, CC BY 4.0): 204 transverse B-mode images of peripheral nerves and
+vessels with palette masks (0 background, 1 nerve, 2 vessel). Numpy, OpenCV and Pillow only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sonomsk.core.errors import CorruptDataError, InputPathError
+from sonomsk.vision.preprocess import to_grey
+
+#: Identifiers of 10 consecutive file numbers form one group for splitting (neighbouring
+#: files may come from the same patient or session, so they are never split apart).
+GROUP_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image (grey float32, original size) with its label mask (uint8, same size)."""
+
+    ident: str
+    grey: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def group(self) -> int:
+        return int(self.ident) // GROUP_SIZE if self.ident.isdigit() else hash(self.ident) % 1000
+
+
+def load_usgra_seg(root: str | Path) -> list[Sample]:
+    """All image/mask pairs of usgra-seg under ``root`` (``images/`` and ``masks/``), sorted."""
+    from PIL import Image
+
+    root = Path(root)
+    images = root / "images"
+    masks = root / "masks"
+    if not images.is_dir() or not masks.is_dir():
+        raise InputPathError(f"{root}: expected folders images/ and masks/ (usgra-seg layout)")
+    out: list[Sample] = []
+    for img_path in sorted(images.glob("*.png")):
+        mask_path = masks / img_path.name
+        if not mask_path.is_file():
+            raise InputPathError(f"{mask_path}: mask missing for {img_path.name}")
+        with Image.open(img_path) as im:
+            grey = to_grey(np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im))
+        with Image.open(mask_path) as m:
+            labels = np.asarray(m).astype(np.uint8)
+        if labels.shape != grey.shape or labels.max() > 2:
+            raise CorruptDataError(
+                f"{mask_path}: expected labels 0..2 of shape {grey.shape}, got {labels.shape} "
+                f"max {labels.max()}"
+            )
+        out.append(Sample(ident=img_path.stem, grey=grey, labels=labels))
+    if not out:
+        raise InputPathError(f"{images}: no PNG images found")
+    return out
+
+
+def split_holdout(samples: list[Sample], *, fold: int = 0, n_folds: int = 5) -> tuple[list[int], list[int]]:
+    """Grouped interleaved hold-out: groups (blocks of :data:`GROUP_SIZE` file numbers) whose
+    index modulo ``n_folds`` equals ``fold`` are held out; returns (train, validation) indices.
+
+    Interleaving spreads the held-out part over the whole file order (and so over the anatomical
+    sites, which the files appear to be ordered by) while neighbouring files stay together.
+    """
+    groups = sorted({s.group for s in samples})
+    held = {g for i, g in enumerate(groups) if i % n_folds == fold}
+    train = [i for i, s in enumerate(samples) if s.group not in held]
+    val = [i for i, s in enumerate(samples) if s.group in held]
+    return train, val
+
+
+def simulated_samples(n: int, *, seed: int) -> list[Sample]:
+    """``n`` simulated transverse scenes with nerve/vessel truth from :mod:`sonomsk.simulate`.
+
+    Raises ImportError (caught by the trainer) when the simulator is not available.
+    """
+    from sonomsk.simulate.api import simulate_scene
+
+    out: list[Sample] = []
+    # transverse scenes with nerves and vessels; parameters (CSA, depth, gain, look) vary by seed
+    names = ("nerve", "carpal-tunnel", "vessel", "nerve")
+    for i in range(n):
+        image, truth = simulate_scene(names[i % len(names)], seed=seed + 1000 + i)
+        out.append(Sample(ident=f"sim{i:04d}", grey=image.grey_frame(0), labels=truth.nerve_vessel_labels(0)))
+    return out

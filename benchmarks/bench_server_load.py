@@ -54,7 +54,18 @@ def main() -> None:
     http_port, dicom_port = free_port(), free_port()
     env = dict(os.environ, SONOMSK_HOME=str(tmp / "home"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sonomsk", "serve", "--port", str(http_port), "--dicom-port", str(dicom_port), "--exit-after", "1800"],
+        [
+            sys.executable,
+            "-m",
+            "sonomsk",
+            "serve",
+            "--port",
+            str(http_port),
+            "--dicom-port",
+            str(dicom_port),
+            "--exit-after",
+            "1800",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -96,8 +107,12 @@ def main() -> None:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
         print("| load | result |")
         print("|---|---|")
-        print(f"| {args.uploads} concurrent HTTP uploads (256x256 DICOM), median of {args.repeats} | {statistics.median(upload_times):.2f} s for all {args.uploads} |")
-        print(f"| {args.images} images pushed by dcmtk storescu in one association | {push_s:.1f} s ({args.images / push_s:.0f} images/s) |")
+        print(
+            f"| {args.uploads} concurrent HTTP uploads (256x256 DICOM), median of {args.repeats} | {statistics.median(upload_times):.2f} s for all {args.uploads} |"
+        )
+        print(
+            f"| {args.images} images pushed by dcmtk storescu in one association | {push_s:.1f} s ({args.images / push_s:.0f} images/s) |"
+        )
         print(f"| instances in the store afterwards | {stored} of {expected} sent (each stored once) |")
     finally:
         proc.terminate()

@@ -58,7 +58,9 @@ def test_spacing_per_pane_and_no_silent_mm() -> None:
 
 
 def test_invalid_region_gives_no_mm() -> None:
-    r = Region((0, 0, 10, 10), RegionKind.TISSUE, Axis("mm", 0.1), Axis("mm", 0.1), valid=False, reason="box outside")
+    r = Region(
+        (0, 0, 10, 10), RegionKind.TISSUE, Axis("mm", 0.1), Axis("mm", 0.1), valid=False, reason="box outside"
+    )
     assert r.spacing_mm is None
     img = UltrasoundImage.from_array(np.zeros((10, 10), np.uint8), regions=(r,))
     assert not img.calibrated

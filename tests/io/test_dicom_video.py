@@ -49,7 +49,13 @@ def _dicom_video(path: Path, data: bytes, rows: int = 96, cols: int = 128, frame
     ds.Modality = "US"
     ds.Rows, ds.Columns, ds.NumberOfFrames = rows, cols, frames
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 3, "YBR_PARTIAL_420"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation, ds.PlanarConfiguration = 8, 8, 7, 0, 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation, ds.PlanarConfiguration = (
+        8,
+        8,
+        7,
+        0,
+        0,
+    )
     ds.FrameTime = 40.0
     ds.PixelData = encapsulate([data])
     ds["PixelData"].VR = "OB"

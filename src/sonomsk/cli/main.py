@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sonomsk.cli.report",
     "sonomsk.cli.export",
     "sonomsk.cli.simulate",
+    "sonomsk.cli.segment",
 )
 
 EXIT_OK = 0

@@ -1,0 +1,128 @@
+"""Write the model card of a trained nerve/vessel model from its training run's metrics.json.
+
+    python -m sonomsk.training.card RUN_DIR [--install]
+
+``--install`` copies the ONNX file and writes ``nerve_unet.json`` (read by the ONNX backend) and
+``nerve_unet.md`` (for people) into ``src/sonomsk/vision/models``. Every number in the card is
+read from the run's metrics.json; none is typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+MODELS = Path(__file__).resolve().parents[1] / "vision" / "models"
+ATTRIBUTION = (
+    "Trained on usgra-seg (tmkand/usgra-seg), transverse B-mode of peripheral nerves and vessels in "
+    "regional-anaesthesia views, Mindray TE7 with an L14-6Ns linear probe; licence CC BY 4.0. "
+    "Simulated scenes from sonomsk.simulate (synthetic, no licence restriction)."
+)
+
+
+def card_from_metrics(metrics: dict[str, Any], version: str) -> dict[str, Any]:
+    summary = metrics.get("validation", {}).get("summary", {})
+    split = metrics.get("split", "")
+    fold = None
+    if "== " in split:
+        fold = int(split.rsplit("== ", 1)[1].split()[0])
+    validation: dict[str, Any] = {
+        "method": split,
+        "holdout_fold": fold,
+        "n_folds": 5,
+        "n_images": len(metrics.get("validation_ids", [])),
+        "validation_ids": metrics.get("validation_ids", []),
+    }
+    for name in ("nerve", "vessel"):
+        s = summary.get(name, {})
+        validation[name] = {
+            k: s.get(k) for k in ("n_present", "dice_mean", "dice_median", "area_error_rel_median")
+        }
+    return {
+        "version": version,
+        "intended_use": "Outline peripheral nerves and vessels in transverse B-mode ultrasound for "
+        "cross-sectional-area measurement, as a proposal that a clinician reviews and corrects. "
+        "Not a diagnostic device.",
+        "input_contract": f"one grey frame (colour is converted to luma), any size; resized to "
+        f"{metrics.get('input_size')}x{metrics.get('input_size')}, standardised per image; output 3-class "
+        "probabilities (background, nerve, vessel) resized back to the frame",
+        "input_size": metrics.get("input_size"),
+        "training_data": f"usgra-seg: {len([i for i in metrics.get('train_ids', []) if not str(i).startswith('sim')])} "
+        f"real images with expert masks; {metrics.get('simulated_scenes', 0)} simulated scenes",
+        "attribution": ATTRIBUTION,
+        "validation": validation,
+        "training": {
+            k: metrics.get(k)
+            for k in (
+                "command",
+                "seed",
+                "epochs",
+                "widths",
+                "parameters",
+                "train_seconds",
+                "machine",
+                "torch",
+            )
+        },
+        "limitations": "One device and probe in the real training data (Mindray TE7, L14-6Ns) and "
+        "regional-anaesthesia views; other devices, presets and sites (e.g. wrist, elbow) are outside "
+        "the validated range. Small nerves and fascicular detail below about 0.1 mm/px are not resolved. "
+        "Every outline must be reviewed.",
+    }
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    v = card["validation"]
+    lines = [
+        "# Model card: nerve/vessel U-Net (`onnx-unet`)",
+        "",
+        f"- **Version:** {card['version']}",
+        f"- **Intended use:** {card['intended_use']}",
+        f"- **Input:** {card['input_contract']}",
+        f"- **Training data:** {card['training_data']}",
+        f"- **Attribution:** {card['attribution']}",
+        f"- **Training:** `{card['training']['command']}` ({card['training']['parameters']} parameters, "
+        f"{card['training']['train_seconds']} s on {card['training']['machine']}, torch {card['training']['torch']})",
+        "",
+        "## Validation",
+        "",
+        f"{v['method']}: {v['n_images']} usgra-seg images never seen in training "
+        "(the shipped model is the one trained without them).",
+        "",
+        "| class | images | Dice mean | Dice median | area error median |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("nerve", "vessel"):
+        s = v[name]
+        lines.append(
+            f"| {name} | {s['n_present']} | {s['dice_mean']:.3f} | {s['dice_median']:.3f} | "
+            f"{100 * s['area_error_rel_median']:.1f} % |"
+        )
+    lines += ["", "## Limitations", "", card["limitations"], ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sonomsk import __version__
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("run", type=Path, help="training output folder (nerve_unet.onnx, metrics.json)")
+    ap.add_argument("--install", action="store_true", help="copy the model and its card into the package")
+    args = ap.parse_args(argv)
+    metrics = json.loads((args.run / "metrics.json").read_text())
+    card = card_from_metrics(metrics, __version__)
+    out = MODELS if args.install else args.run
+    out.mkdir(parents=True, exist_ok=True)
+    if args.install:
+        shutil.copyfile(args.run / "nerve_unet.onnx", out / "nerve_unet.onnx")
+    (out / "nerve_unet.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "nerve_unet.md").write_text(card_markdown(card))
+    print(f"wrote the model card to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -145,7 +145,7 @@
   const toImage = (pane, x, y) => [(y - pane.offY) / pane.scale, (x - pane.offX) / pane.scale];
 
   SONO.structuresFor = function (pane) {
-    const study = SONO.state.study;
+    const study = pane.study || SONO.state.study;
     if (!study || !pane.inst) return [];
     const out = [];
     for (const a of study.analyses || []) {
@@ -345,6 +345,7 @@
       thumbs.appendChild(d);
     }
     if (all.length) await SONO.showInstance(all[0].id, 0);
+    fillBaselineChoices();
     SONO.emit("study", SONO.state.study);
   };
   SONO.findInstance = function (id) {
@@ -354,6 +355,7 @@
   SONO.showInstance = async function (id, paneIndex) {
     const pane = SONO.state.panes[paneIndex === undefined ? SONO.state.active : paneIndex];
     pane.inst = SONO.findInstance(id);
+    pane.study = SONO.state.study;
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     pane.el.querySelector(".pane-label").textContent = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
     document.querySelectorAll(".thumb").forEach((t) => t.classList.toggle("selected", Number(t.dataset.instanceId) === id));
@@ -363,6 +365,41 @@
     SONO.emit("instance", pane);
   };
   SONO.redraw = () => SONO.state.panes.forEach(draw);
+
+  // ---------------------------------------------------------------- baseline / follow-up
+  function fillBaselineChoices() {
+    const sel = $("#baseline");
+    const cur = SONO.state.study;
+    sel.replaceChildren();
+    const none = document.createElement("option");
+    none.value = ""; none.textContent = "other study: none";
+    sel.appendChild(none);
+    if (!cur) return;
+    for (const s of SONO.state.studies) {
+      if (s.id === cur.id || s.patient_key !== cur.patient.key) continue;
+      const o = document.createElement("option");
+      o.value = String(s.id);
+      o.textContent = `${s.date || "undated"} ${s.description || "study"}`;
+      sel.appendChild(o);
+    }
+  }
+  SONO.showOtherStudy = async function (studyId) {
+    const other = await SONO.api(`/api/studies/${studyId}`);
+    const base = SONO.state.panes[0].inst;
+    const all = other.series.flatMap((se) => se.instances);
+    const match = all.find((i) => base && i.site && i.site === base.site && i.side === base.side) || all[0];
+    if (!match) return;
+    $("#compare").checked = true;
+    const pane = SONO.state.panes[1];
+    pane.el.classList.remove("hidden");
+    pane.study = other; pane.inst = match;
+    pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
+    pane.el.querySelector(".pane-label").textContent = [`${other.date || ""} (other study)`, match.site, match.side, match.label].filter(Boolean).join(" / ");
+    setActive(1);
+    SONO.state.panes.forEach((p) => fitView(p));
+    await showFrame(pane, 0);
+    SONO.state.panes.forEach(draw);
+  };
 
   // ---------------------------------------------------------------- workflows
   function renderTabs() {
@@ -439,6 +476,7 @@
       setActive(e.target.checked ? 1 : 0);
       SONO.state.panes.forEach((p) => { fitView(p); draw(p); });
     };
+    $("#baseline").onchange = (e) => { if (e.target.value) SONO.showOtherStudy(Number(e.target.value)); };
     $("#search").addEventListener("input", () => loadStudies());
     $("#upload").addEventListener("change", (e) => upload(Array.from(e.target.files)));
     window.addEventListener("resize", () => SONO.state.panes.forEach((p) => { fitView(p); draw(p); }));

@@ -355,7 +355,7 @@
   SONO.showInstance = async function (id, paneIndex) {
     const pane = SONO.state.panes[paneIndex === undefined ? SONO.state.active : paneIndex];
     pane.inst = SONO.findInstance(id);
-    pane.study = SONO.state.study;
+    pane.study = null; // the current study (its analyses are reloaded after each change)
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     pane.el.querySelector(".pane-label").textContent = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
     document.querySelectorAll(".thumb").forEach((t) => t.classList.toggle("selected", Number(t.dataset.instanceId) === id));

@@ -15,7 +15,7 @@ import numpy as np
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
-from sonomsk.nerve.segment import spacing_for
+from sonomsk.nerve.segment import doppler_inputs, spacing_for
 from sonomsk.vision.contours import Contour
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
@@ -69,13 +69,14 @@ def measure_contour(
     mask = contour.to_mask((image.rows, image.columns))
     if not mask.any():
         raise MeasurementError("outline: encloses no pixel of the image")
-    pixels = image.frame(frame)
+    rgb, doppler = doppler_inputs(image, frame)
     found = measure_mask(
         mask,
         image.grey_frame(frame),
         spacing=spacing_for(image, mask),
         structure=structure,
-        rgb=pixels if pixels.ndim == 3 else None,
+        rgb=rgb,
+        doppler_mask=doppler,
         context={"frame": frame, "structure_kind": structure, "outline_vertices": len(contour.points)},
     )
     # The traced outline is the authority for its own size: area and perimeter come from the

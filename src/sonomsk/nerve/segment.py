@@ -64,6 +64,19 @@ def spacing_for(image: UltrasoundImage, mask: np.ndarray) -> tuple[float, float]
         return None
 
 
+def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The colour frame and the mask of its colour/power Doppler regions, when it has any."""
+    from sonomsk.core.image import RegionKind
+
+    boxes = [r.box for r in image.regions if r.kind in (RegionKind.COLOR_DOPPLER, RegionKind.POWER_DOPPLER)]
+    if image.channels < 3 or not boxes:
+        return None, None
+    mask = np.zeros((image.rows, image.columns), dtype=bool)
+    for r0, c0, r1, c1 in boxes:
+        mask[r0:r1, c0:c1] = True
+    return np.asarray(image.frame(frame)), mask
+
+
 def segment_frame(
     image: UltrasoundImage,
     *,
@@ -82,7 +95,7 @@ def segment_frame(
     pixels = image.frame(frame)
     labels = labels_from_probabilities(b.probabilities(pixels), wanted)
     grey = image.grey_frame(frame)
-    rgb = pixels if pixels.ndim == 3 else None
+    rgb, doppler = doppler_inputs(image, frame)
     instances: list[StructureInstance] = []
     for kind in wanted:
         for n, contour in enumerate(contours_from_mask(labels == LABELS[kind], kind), start=1):
@@ -96,6 +109,7 @@ def segment_frame(
                 spacing=spacing_for(image, mask),
                 structure=kind,
                 rgb=rgb,
+                doppler_mask=doppler,
                 backend=b.name,
                 context=context,
             )

@@ -21,7 +21,6 @@ side). Uncalibrated images (px2) are listed but never assessed.
 # (request models defined inside build_router) at definition time.
 
 import dataclasses
-import inspect
 import json
 import math
 from importlib import resources
@@ -87,54 +86,19 @@ def _spacing_at(image: Any, points: np.ndarray) -> tuple[float, float] | None:
     return (float(sp[0]), float(sp[1]))
 
 
-def _doppler(image: Any, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The colour frame and the mask of its colour/power Doppler regions, when it has any."""
-    from sonomsk.core.image import RegionKind
-
-    boxes = [r.box for r in image.regions if r.kind in (RegionKind.COLOR_DOPPLER, RegionKind.POWER_DOPPLER)]
-    if image.channels < 3 or not boxes:
-        return None, None
-    mask = np.zeros((image.rows, image.columns), dtype=bool)
-    for r0, c0, r1, c1 in boxes:
-        mask[r0:r1, c0:c1] = True
-    return np.asarray(image.frame(frame)), mask
-
-
 def measure_outline(
     image: Any, points: list[list[float]], *, frame: int, context: dict[str, Any]
 ) -> MeasurementSet:
     """Every morphology measure of the nerve inside the (row, col) polygon ``points``.
 
-    Uses :func:`sonomsk.nerve.interactive.measure_contour` when it is installed, else
-    :func:`sonomsk.nerve.morphology.measure_mask` on the polygon's mask.
+    Measured by :func:`sonomsk.nerve.interactive.measure_contour` (area and perimeter from the
+    polygon itself, the other measures from its pixels).
     """
+    from sonomsk.nerve.interactive import measure_contour
     from sonomsk.vision.contours import Contour
 
     contour = Contour(points=np.asarray(points, dtype=np.float64), label="nerve")
-    ms: MeasurementSet | None = None
-    measure_contour = getattr(_interactive(), "measure_contour", None)
-    if measure_contour is not None:
-        kwargs: dict[str, Any] = {"structure": "nerve"}
-        if "frame" in inspect.signature(measure_contour).parameters:
-            kwargs["frame"] = frame
-        if frame == 0 or "frame" in kwargs:
-            ms = measure_contour(image, contour, **kwargs)
-    if ms is None:
-        from sonomsk.nerve.morphology import measure_mask
-
-        mask = contour.to_mask((image.rows, image.columns))
-        if not mask.any():
-            raise MeasurementError("outline: encloses no pixel of the image")
-        rgb, doppler = _doppler(image, frame)
-        found = measure_mask(
-            mask,
-            image.grey_frame(frame),
-            spacing=_spacing_at(image, contour.points),
-            structure="nerve",
-            rgb=rgb,
-            doppler_mask=doppler,
-        )
-        ms = MeasurementSet(measurements=tuple(found), analysis="nerve_morphology")
+    ms = measure_contour(image, contour, structure="nerve", frame=frame)
     extra = {**context, "frame": frame, "outline_vertices": len(points)}
     return MeasurementSet(
         measurements=tuple(dataclasses.replace(m, context={**m.context, **extra}) for m in ms.measurements),

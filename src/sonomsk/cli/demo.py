@@ -39,4 +39,6 @@ def run(args: argparse.Namespace) -> int:
         print("demo study analysed; open:")
         for key, path in outputs.items():
             print(f"  {key:8s} {path}")
+        if "notes" in outputs:
+            print(outputs["notes"].read_text().rstrip())
     return 0

@@ -153,6 +153,7 @@ def analyse_demo(
                 methods=(MethodVersion(name="sonomsk.nerve.morphology", version=__version__, backend=used),),
             )
         )
+    notes.extend(_truth_comparison(analyses, m))
     p = m["patient"]
     results = assemble_study(
         study=Study(
@@ -196,6 +197,26 @@ def analyse_demo(
         (out_dir / "notes.txt").write_text("\n".join(notes) + "\n")
         outputs["notes"] = out_dir / "notes.txt"
     return outputs
+
+
+def _truth_comparison(analyses: list[Any], m: dict[str, Any]) -> list[str]:
+    """The demo is synthetic, so the automatic CSA can be checked against the simulator's truth."""
+    truth = {(e["site"], e["side"]): e["truth"]["nerve"].get("csa_mm2_raster") for e in m["images"]}
+    lines = ["automatic (unreviewed) nerve CSA against the simulator's truth:"]
+    for a in analyses:
+        measured = [x.value for x in a.measurements if x.name == "area_cross_section" and x.unit == "mm2"]
+        true = truth.get((a.site, a.side))
+        if not measured or true is None:
+            lines.append(f"  {a.site} {a.side}: no automatic outline (truth {true} mm2)")
+            continue
+        got = max(measured)
+        lines.append(
+            f"  {a.site} {a.side}: measured {got:.2f} mm2, truth {true:.2f} mm2 ({100 * (got - true) / true:+.0f} %)"
+        )
+    lines.append(
+        "outlines are proposals: review and correct them (sonomsk serve --demo) before reading the pattern"
+    )
+    return lines
 
 
 def load_demo_into_store(store: Any, *, actor: str = "demo") -> int:

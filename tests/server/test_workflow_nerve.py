@@ -16,7 +16,7 @@ with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers
     from fastapi.testclient import TestClient
 
 from sonomsk.server.app import create_app
-from sonomsk.server.workflow_nerve import choose_csa, differential_input, resample_outline
+from sonomsk.server.workflow_nerve import choose_csa, resample_outline
 from sonomsk.store.db import Store, open_store
 
 
@@ -268,21 +268,22 @@ def test_choose_csa_takes_largest_usable() -> None:
     assert len(chosen) == 1 and chosen[0].csa == 12.5 and chosen[0].instances == [1, 2]
 
 
-def test_differential_input_maps_site_names() -> None:
-    a = {
-        "pattern": "focal_entrapment",
-        "measurements": [
-            {"site": "median_wrist", "side": "right", "status": "enlarged"},
-            {"site": "fibular_head", "side": "left", "status": "normal"},
-            {"site": "c5_root", "side": "left", "status": "enlarged"},
-        ],
-    }
-    items = differential_input(a)["measurements"]
-    assert items[0] == {"nerve": "median", "site": "wrist", "side": "right", "status": "enlarged"}
-    assert items[1]["nerve"] == "fibular" and items[1]["site"] == "fibular_head"
+def test_assessment_output_feeds_the_differential_directly() -> None:
     from sonomsk.knowledge.differential import rank
+    from sonomsk.nerve.assess import assess
 
-    inputs = rank({"nerve_assessment": differential_input(a)}).to_dict()["inputs"]
+    a = assess(
+        {
+            "patient": {"age": 50},
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 15.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+                {"site": "fibular_head", "side": "left", "csa_mm2": 7.0},
+                {"site": "c5_root", "side": "left", "csa_mm2": 11.0},
+            ],
+        }
+    ).to_dict()
+    inputs = rank({"nerve_assessment": a}).to_dict()["inputs"]
     assert inputs["median_enlarged_carpal_tunnel"]["state"] == "present"
     assert inputs["fibular_enlarged_fibular_head"]["state"] == "absent"
     assert inputs["root_enlargement"]["state"] == "present"

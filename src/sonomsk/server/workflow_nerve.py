@@ -21,9 +21,7 @@ side). Uncalibrated images (px2) are listed but never assessed.
 # (request models defined inside build_router) at definition time.
 
 import dataclasses
-import json
 import math
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -287,30 +285,6 @@ def choose_csa(rows: list[dict[str, Any]]) -> list[_Chosen]:
     return list(out.values())
 
 
-def _site_mapping() -> dict[str, Any]:
-    text = resources.files("sonomsk.knowledge").joinpath("data/input_mapping.json").read_text("utf-8")
-    return dict(json.loads(text)["nerve_site_findings"])
-
-
-def differential_input(assessment: dict[str, Any]) -> dict[str, Any]:
-    """The nerve assessment in the vocabulary of :func:`sonomsk.knowledge.differential.rank`.
-
-    ``assess`` names sites ``<nerve>_<level>``; the differential's input mapping names nerve and
-    level separately (``median`` / ``wrist``); both spellings are tried against that mapping.
-    """
-    from sonomsk.nerve.sites import site_info
-
-    mapping = _site_mapping()
-    items = []
-    for m in assessment.get("measurements", []):
-        nerve = site_info(m["site"]).nerve
-        short = m["site"][len(nerve) + 1 :] if m["site"].startswith(nerve + "_") else m["site"]
-        known = mapping.get(nerve, {})
-        site = m["site"] if m["site"] in known and short not in known else short
-        items.append({"nerve": nerve, "site": site, "side": m["side"], "status": m["status"]})
-    return {"pattern": assessment.get("pattern"), "goedee": assessment.get("goedee"), "measurements": items}
-
-
 def _source_text(limit: dict[str, Any]) -> str | None:
     """``Dutch ULN table (...) [median, wrist]``: the short citation and the row of the source."""
     from sonomsk.reference.loader import citation_short
@@ -376,7 +350,7 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
         request["reference_set"] = body["reference_set"]
     result = assess(request)
     a = result.to_dict()
-    findings_doc: dict[str, Any] = {"nerve_assessment": differential_input(a)}
+    findings_doc: dict[str, Any] = {"nerve_assessment": a}  # rank reads assess output as it is
     dpatient = {k: patient[k] for k in ("age", "sex") if k in patient}
     for k in ("onset", "symmetry"):
         if (body.get("clinical") or {}).get(k):

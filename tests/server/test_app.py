@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,9 @@ from fastapi.testclient import TestClient
 
 from sonomsk.server.app import create_app
 from sonomsk.server.auth import AuthConfig, hash_password
-from sonomsk.store.db import Store, open_store
+from sonomsk.store.db import Store
 
 from ..store.conftest import make_dicom
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(home=tmp_path / "home")
-    yield s
-    s.close()
 
 
 @pytest.fixture()

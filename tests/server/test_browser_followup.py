@@ -10,7 +10,7 @@ import httpx
 from sonomsk.core.image import UltrasoundImage, whole_image_region
 from sonomsk.io.dicom_write import write_dicom
 
-from .test_browser import page, server  # noqa: F401  (pytest fixtures)
+from .test_browser import page  # noqa: F401  (pytest fixture)
 
 
 def _study(path: Path, uid: str, date: str, seed: int) -> Path:
@@ -36,12 +36,13 @@ def test_follow_up_beside_baseline(page: Any, server: str, tmp_path: Path) -> No
     ):
         f = _study(tmp_path / f"{date}.dcm", uid, date, seed)
         assert httpx.post(f"{server}/api/upload", files={"file": (f.name, f.read_bytes())}).status_code == 201
+    from playwright.sync_api import expect
+
     page.reload()
     page.get_by_text("tendon 20261101").click()
     choice = page.locator("[data-testid=baseline] option", has_text="20260101")
-    assert choice.count() == 1
+    expect(choice).to_have_count(1, timeout=30_000)  # filled once the study has loaded
     page.select_option("[data-testid=baseline]", label=choice.inner_text())
-    from playwright.sync_api import expect
 
     label = page.locator('.pane[data-pane="1"] .pane-label')
     expect(label).to_contain_text("other study", timeout=30_000)  # loads asynchronously

@@ -12,10 +12,7 @@ import logging
 import os
 import re
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from sonomsk.server.app import MAX_REQUEST_BYTES, create_app
 from sonomsk.server.auth import AuthConfig, hash_password
-from sonomsk.store.db import Store, open_store
+from sonomsk.store.db import Store
 
 from ..store.conftest import make_dicom
 
@@ -54,13 +51,6 @@ def xss_dicom(path: Path, *, patient_id: str = "XSS-ID-42") -> Path:
         StudyDescription=XSS_DESC,
         SeriesDescription=XSS_SERIES,
     )
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(home=tmp_path / "home")
-    yield s
-    s.close()
 
 
 @pytest.fixture()
@@ -107,40 +97,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture()
-def live_server(tmp_path: Path) -> Iterator[str]:
-    import httpx
-
-    port = _free_port()
-    env = dict(os.environ, SONOMSK_HOME=str(tmp_path / "home"))
-    env.pop("SONOMSK_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sonomsk", "serve", "--port", str(port), "--exit-after", "120"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers
 
 from sonomsk.server.app import create_app
 from sonomsk.server.workflow_nerve import choose_csa, resample_outline
-from sonomsk.store.db import Store, open_store
+from sonomsk.store.db import Store
 
 
 def require_dicom_reader() -> None:
@@ -50,13 +49,6 @@ def simulated_nerve_dicom(
     )
     nerve = next(s for s in truth.structures if s["name"] == "nerve")
     return nerve
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(home=tmp_path / "home")
-    yield s
-    s.close()
 
 
 @pytest.fixture()

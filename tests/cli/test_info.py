@@ -100,3 +100,26 @@ def test_bad_file_in_json_batch(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert entries[0]["format"] == "DICOM"
     assert entries[1]["error_class"] == "NotUltrasoundError" and "ct.dcm" in str(entries[1]["error"])
     assert err.count("\n") == 1 and "ct.dcm" in err
+
+
+def test_rejected_region_is_listed_with_its_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    code, (entry,), _ = run_json([str(pydicom_test_dir() / "examples_ybr_color.dcm")], capsys)
+    assert code == 0 and entry["calibrated"] is False
+    assert (entry["frames"], entry["photometric_interpretation"]) == (30, "YBR_FULL_422")
+    (region,) = entry["regions"]
+    assert region["bbox"] == [84, 31, 595, 414]  # as stored: DICOM inclusive corners
+    assert region["valid"] is False and region["spacing_mm"] is None
+    assert "does not fit the 320 x 240 px image" in str(region["reason"])
+
+
+def test_dual_pane_spacing_is_column_then_row(capsys: pytest.CaptureFixture[str]) -> None:
+    data = pydicom_data_dir()
+    if data is None:
+        pytest.skip("pydicom-data is not installed (test extra)")
+    code, (entry,), _ = run_json([str(data / "gdcm-US-ALOKA-16.dcm")], capsys)
+    assert code == 0
+    kinds = [r["kind"] for r in entry["regions"]]
+    assert kinds == ["tissue", "tissue", "other"]
+    assert entry["regions"][0]["bbox"] == [32, 24, 335, 415]
+    assert entry["regions"][0]["spacing_mm"] == pytest.approx([0.3826530650258064] * 2)
+    assert entry["regions"][2]["spacing_mm"] is None

@@ -171,35 +171,110 @@ def test_burned_in_caliper_measures_3_33_cm() -> None:
 
 @needs_data
 def test_cine_is_read_lazily() -> None:
+    """Opening a 120-frame JPEG cine neither decodes it nor keeps its compressed bytes."""
     assert DATA is not None
+    path = DATA / "color3d_jpeg_baseline.dcm"
+    sonomsk.read(path).frame(1)  # warm up imports and decoder plug-ins outside the measurement
     tracemalloc.start()
-    image = sonomsk.read(DATA / "color3d_jpeg_baseline.dcm")
+    image = sonomsk.read(path)
+    retained, open_peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
     assert isinstance(image.frames, DicomFrames)
     decoded_at_open = image.frames.decode_count
     image.frame(60)
-    _, peak = tracemalloc.get_traced_memory()
+    _, frame_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    full = 120 * 480 * 640 * 3
+    frame_bytes = 480 * 640 * 3
+    full = 120 * frame_bytes
+    compressed = path.stat().st_size  # about 6 MB
     assert decoded_at_open == 1
     assert image.frames.decode_count == 2
-    assert peak < full / 4, f"peak {peak} bytes: the whole cine ({full} bytes) seems decoded"
-    assert image.frame_time_s is not None and image.frame_time_s > 0
+    assert retained < 2 * frame_bytes < compressed, f"{retained} bytes kept after opening"
+    assert max(open_peak, frame_peak) < full / 8, f"peak {max(open_peak, frame_peak)} bytes"
+    assert image.frame_time_s == pytest.approx(0.033333)  # FrameTime 33.333 ms
 
 
 @needs_data
 def test_jpeg_lossless_without_gdcm_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydicom's decoder as it is when python-gdcm is not installed (its only plug-in for JPEG
+    lossless here): no available plug-in. The error names the package, before any decoding."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLosslessSV1
+
     from sonomsk.core.errors import BackendUnavailableError
 
     assert DATA is not None
-
-    def no_decoder(*_a: object, **_k: object) -> None:
-        raise RuntimeError(
-            "Unable to decode the pixel data as a (0002,0010) 'Transfer Syntax UID' of 'JPEG Lossless' requires a plugin"
-        )
-
-    monkeypatch.setattr("pydicom.pixels.pixel_array", no_decoder)
-    with pytest.raises(BackendUnavailableError, match="python-gdcm"):
+    decoder = get_decoder(JPEGLosslessSV1)
+    monkeypatch.setattr(decoder, "_available", {})
+    monkeypatch.setattr(decoder, "_unavailable", {"gdcm": ("python-gdcm",)})
+    with pytest.raises(BackendUnavailableError, match=r"python-gdcm .*sonomsk\[gdcm\]") as info:
         sonomsk.read(DATA / "JPGLosslessP14SV1_1s_1f_8b.dcm")
+    assert "JPGLosslessP14SV1_1s_1f_8b.dcm" in str(info.value)
+    assert isinstance(info.value, ImportError)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("name", "decoder"),
+    [
+        ("JPGLosslessP14SV1_1s_1f_8b.dcm", "pydicom/gdcm"),
+        ("OBXXXX1A_rle.dcm", "pydicom/pylibjpeg"),
+        ("US1_J2KR.dcm", "pydicom/pylibjpeg"),
+        ("US1_UNCR.dcm", "pydicom/native"),
+    ],
+)
+def test_provenance_names_the_decoder_that_decoded(name: str, decoder: str) -> None:
+    assert DATA is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FormatWarning)
+        image = sonomsk.read(DATA / name)
+    assert image.provenance.decoder == decoder
+    assert image.provenance.reader == "dicom"
+
+
+@needs_data
+def test_every_jpeg2000_plugin_decodes_the_lossless_file_identically() -> None:
+    """The plug-in order is sonomsk's choice; lossless data must not depend on it."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEG2000Lossless
+
+    from sonomsk.io.dicom import DicomFrames
+
+    assert DATA is not None
+    path = DATA / "US1_J2KR.dcm"
+    image = sonomsk.read(path)
+    assert isinstance(image.frames, DicomFrames)
+    reference = image.frame(0)
+    plugins = get_decoder(JPEG2000Lossless).available_plugins
+    assert len(plugins) >= 2
+    for plugin in plugins:
+        frames = DicomFrames(path, image.frames._ds, 1, reference.shape, reference.dtype, plugins=(plugin,))
+        np.testing.assert_array_equal(frames.get(0), reference, err_msg=plugin)
+        assert frames.decoder == f"pydicom/{plugin}"
+
+
+def test_plugin_fallback_when_the_first_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in that fails on a frame is skipped; the one that worked is named and tried first."""
+    from pydicom import pixels
+
+    path = pydicom_test_dir() / "examples_jpeg2k.dcm"
+    real = pixels.pixel_array
+    calls: list[str] = []
+
+    def flaky(src: object, *, decoding_plugin: str = "", **kwargs: object) -> np.ndarray:
+        calls.append(decoding_plugin)
+        if decoding_plugin == "pylibjpeg":
+            raise RuntimeError("simulated failure of one plug-in")
+        return real(src, decoding_plugin=decoding_plugin, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pixels, "pixel_array", flaky)
+    image = sonomsk.read(path)
+    assert calls[:2] == ["pylibjpeg", "gdcm"]
+    assert image.provenance.decoder == "pydicom/gdcm"
+    calls.clear()
+    image.frames._cache = None  # type: ignore[attr-defined]
+    image.frame(0)
+    assert calls == ["gdcm"]
 
 
 def test_caller_spacing_only_when_uncalibrated(tmp_path: Path) -> None:

@@ -47,10 +47,13 @@ def _mp4_bytes() -> bytes:
 
 
 def _seeds() -> list[bytes]:
-    seeds = [(pydicom_test_dir() / "ExplVR_BigEnd.dcm").read_bytes(), _png_bytes(), _mp4_bytes()]
+    tests = pydicom_test_dir()
+    seeds = [(tests / "ExplVR_BigEnd.dcm").read_bytes(), _png_bytes(), _mp4_bytes()]
+    seeds.append((tests / "examples_ybr_color.dcm").read_bytes())  # 30-frame JPEG baseline cine
     data = pydicom_data_dir()
-    if data is not None:  # small encapsulated (RLE) and palette ultrasound files
-        seeds += [(data / "OBXXXX1A_rle.dcm").read_bytes(), (data / "color-pl.dcm").read_bytes()]
+    if data is not None:  # small RLE, palette, JPEG 2000 and JPEG lossless (gdcm) ultrasound files
+        names = ("OBXXXX1A_rle.dcm", "color-pl.dcm", "US1_J2KI.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm")
+        seeds += [(data / name).read_bytes() for name in names]
     return seeds
 
 

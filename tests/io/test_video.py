@@ -147,3 +147,95 @@ def test_truncated_video(grey_mp4: Path, tmp_path: Path) -> None:
         image = sonomsk.read(cut)
         for i in range(image.n_frames):
             image.frame(i)
+
+
+# -- random access in long cines ---------------------------------------------------------------
+
+LONG = 60
+GOP = 10
+
+
+def write_long_video(target: str | io.BytesIO, fmt: str, codec: str = "libx264") -> None:
+    """``LONG`` frames of textured content with a keyframe every ``GOP`` frames (B-frames on)."""
+    import av
+
+    rng = np.random.default_rng(3)
+    texture = rng.integers(0, 120, (48, 64), dtype=np.uint8)
+    with av.open(target, mode="w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.gop_size = GOP
+        for i in range(LONG):
+            grey = np.roll(texture, i, axis=1)
+            grey[4:12, 4:12] = 2 * i + 100  # a patch whose level tells the frame number
+            rgb = np.repeat(grey[..., None], 3, axis=2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def reference_frames(source: str | io.BytesIO) -> list[np.ndarray]:
+    """Every frame decoded in order by PyAV directly (what lazy access must reproduce)."""
+    import av
+
+    with av.open(source) as c:
+        return [f.to_ndarray(format="rgb24")[..., 0] for f in c.decode(c.streams.video[0])]
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("mp4", "mp4"), ("matroska", "mkv")])
+def test_jumps_seek_to_a_keyframe_instead_of_decoding_everything(
+    fmt: str, suffix: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"long.{suffix}"
+    write_long_video(str(path), fmt)
+    reference = reference_frames(str(path))
+    assert len(reference) == LONG
+    image = read_uncalibrated(path)
+    source = image.frames
+    assert isinstance(source, VideoFrames) and source.seekable and image.n_frames == LONG
+    before = source.decode_count
+    np.testing.assert_array_equal(image.frame(45), reference[45])
+    forward = source.decode_count - before
+    assert forward <= GOP + 1, f"frame 45 cost {forward} decodes; a seek should cost at most one GOP"
+    np.testing.assert_array_equal(image.frame(12), reference[12])  # backwards beyond the cache
+    assert source.decode_count - before - forward <= GOP + 1
+    np.testing.assert_array_equal(image.frame(13), reference[13])  # sequential again
+    for i in (59, 0, 31, 30, 29):
+        np.testing.assert_array_equal(image.frame(i), reference[i])
+    assert source.decode_count < 4 * LONG  # far below decoding the cine from 0 for every jump
+
+
+def test_raw_h264_stream_from_bytes_decodes_without_time_stamps() -> None:
+    """DICOM MPEG-4 AVC holds an elementary stream: no container, no time stamps, no seeking."""
+    buf = io.BytesIO()
+    write_long_video(buf, "h264")
+    data = buf.getvalue()
+    reference = reference_frames(io.BytesIO(data))
+    source = frames_from_bytes(data)
+    assert source.n_frames == LONG and source.grey and not source.seekable
+    for i in (40, 3, 41, 59):
+        np.testing.assert_array_equal(source.get(i), reference[i])
+
+
+def test_video_renamed_dcm_is_read_as_video(tmp_path: Path) -> None:
+    path = tmp_path / "clip.dcm"
+    write_video(str(path))
+    image = read_uncalibrated(path)
+    assert image.metadata["format"] == "MP4" and image.provenance.reader == "video"
+    assert image.n_frames == N_FRAMES
+
+
+def test_matroska_without_frame_count(tmp_path: Path) -> None:
+    path = tmp_path / "cine.mkv"
+    write_video(str(path), fmt="matroska")
+    image = read_uncalibrated(path)
+    assert image.metadata["format"] == "MATROSKA" and image.n_frames == N_FRAMES
+    assert float(np.median(image.frame(N_FRAMES - 1))) == pytest.approx(20 * (N_FRAMES - 1), abs=4)
+
+
+def test_garbage_with_a_video_signature(tmp_path: Path) -> None:
+    path = tmp_path / "fake.avi"
+    path.write_bytes(b"RIFF\x00\x01\x00\x00AVI LIST" + bytes(range(256)) * 4)
+    with pytest.raises(CorruptDataError, match=r"fake\.avi"):
+        sonomsk.read(path)

@@ -34,6 +34,7 @@ MARGIN_FRACTION = 0.15
 MIN_MAJOR_TICKS = 4
 MAX_GAP_SPREAD = 0.03
 PLAUSIBLE_MM_PER_PX = (0.01, 1.0)
+LABEL_REACH = 40
 
 
 @dataclass(frozen=True)
@@ -74,25 +75,47 @@ def _ticks(band: np.ndarray) -> list[tuple[float, float, int, int]]:
     return out
 
 
-def _labels_near(mask: np.ndarray, rows: list[float], x_left: int) -> int:
-    """How many tick rows have a digit-sized blob within 40 px left of the ruler column."""
+def _labels_near(mask: np.ndarray, rows: list[float], x_left: int, x_right: int) -> int:
+    """How many tick rows have a digit-sized blob within 40 px beside the ruler (either side)."""
     import cv2
 
-    lo = max(0, x_left - 40)
-    sub = mask[:, lo:x_left]
-    if sub.size == 0:
-        return 0
-    n, _l, stats, cents = cv2.connectedComponentsWithStats(sub.astype(np.uint8), connectivity=8)
-    blobs = [
-        (float(cents[i][1]), stats[i])
-        for i in range(1, n)
-        if 6 <= stats[i][3] <= 30 and 2 <= stats[i][2] <= 25
-    ]
-    return sum(1 for r in rows if any(abs(b[0] - r) <= 15 for b in blobs))
+    best = 0
+    for lo, hi in ((max(0, x_left - LABEL_REACH), x_left), (x_right, min(mask.shape[1], x_right + LABEL_REACH))):
+        sub = mask[:, lo:hi]
+        if sub.size == 0:
+            continue
+        n, _l, stats, cents = cv2.connectedComponentsWithStats(sub.astype(np.uint8), connectivity=8)
+        blobs = [
+            float(cents[i][1]) for i in range(1, n) if 6 <= stats[i][3] <= 30 and 2 <= stats[i][2] <= 25
+        ]
+        best = max(best, sum(1 for r in rows if any(abs(b - r) <= 15 for b in blobs)))
+    return best
 
 
-def detect_depth_scale(frame: np.ndarray) -> DepthScale | None:
-    """The depth ruler of a screen capture, or None when there is none (or it is ambiguous)."""
+#: Why no ruler was reported, from the earliest to the latest stage of the rule above.
+_STAGES = (
+    "no tick-like marks at the left or right edge",
+    f"fewer than {MIN_MAJOR_TICKS} aligned major ticks",
+    "major ticks not evenly spaced",
+    "major ticks without depth labels: 0.5 cm or 1 cm apart is ambiguous",
+    "tick spacing gives an implausible pixel size",
+)
+
+
+def find_depth_scale(frame: np.ndarray) -> tuple[DepthScale | None, str]:
+    """The depth ruler of a frame and a one-line reason when there is none (or it is ambiguous).
+
+    Parameters
+    ----------
+    frame
+        One frame, (row, col) grey or (row, col, 3) colour, any integer or float dtype.
+
+    Returns
+    -------
+    (DepthScale or None, str)
+        The ruler (pixels per cm from the mean spacing of labelled major ticks) and ``""``, or
+        None and the reason from the furthest stage of the rule that either edge reached.
+    """
     grey = frame.max(axis=2) if frame.ndim == 3 else frame
     if grey.dtype != np.uint8:
         top = float(grey.max(initial=0)) or 1.0
@@ -101,11 +124,13 @@ def detect_depth_scale(frame: np.ndarray) -> DepthScale | None:
     mask = grey > BRIGHT
     margin = max(8, int(cols * MARGIN_FRACTION))
     best: DepthScale | None = None
+    stage = 0
     for x0 in (cols - margin, 0):
         band = mask[:, x0 : x0 + margin]
         ticks = _ticks(band)
         if len(ticks) < MIN_MAJOR_TICKS:
             continue
+        stage = max(stage, 1)
         longest = max(t[2] for t in ticks)
         major = [t for t in ticks if t[2] >= longest - 1]
         # one column: right ends (or left ends) aligned within 2 px
@@ -114,35 +139,52 @@ def detect_depth_scale(frame: np.ndarray) -> DepthScale | None:
         major = [t for t, e in zip(major, ends, strict=True) if abs(e - col_end) <= 2]
         if len(major) < MIN_MAJOR_TICKS:
             continue
+        stage = max(stage, 2)
         tick_rows = sorted(t[0] for t in major)
         gaps = np.diff(tick_rows)
         period = float(np.median(gaps))
         if period < 10 or float(np.max(np.abs(gaps - period))) > MAX_GAP_SPREAD * period:
             continue
+        stage = max(stage, 3)
         ruler_left = x0 + int(min(t[3] for t in major))
-        labelled = _labels_near(mask, tick_rows[1:], ruler_left)
+        ruler_right = x0 + int(max(t[3] + t[2] for t in major))
+        labelled = _labels_near(mask, tick_rows[1:], ruler_left, ruler_right)
         if labelled < max(2, (len(tick_rows) - 1) // 2):
             continue
+        stage = max(stage, 4)
+        # the mean spacing over the whole ruler (first to last major tick)
+        period = (tick_rows[-1] - tick_rows[0]) / (len(tick_rows) - 1)
         mm = length_to_mm(1.0, "cm") / period
         if not PLAUSIBLE_MM_PER_PX[0] <= mm <= PLAUSIBLE_MM_PER_PX[1]:
             continue
         found = DepthScale(tuple(tick_rows), x0 + float(np.median([t[1] for t in major])), period, labelled)
         if best is None or len(found.tick_rows) > len(best.tick_rows):
             best = found
-    return best
+    return best, ("" if best is not None else _STAGES[stage])
 
 
-def detector_for(frame: np.ndarray) -> Callable[[], tuple[tuple[float, float], str] | None]:
-    """A deferred detector for :func:`sonomsk.io.sidecar.calibrate`."""
+def detect_depth_scale(frame: np.ndarray) -> DepthScale | None:
+    """The depth ruler of a screen capture, or None when there is none (or it is ambiguous)."""
+    return find_depth_scale(frame)[0]
 
-    def detect() -> tuple[tuple[float, float], str] | None:
-        scale = detect_depth_scale(frame)
+
+def detector_for(frame: np.ndarray) -> Callable[[], tuple[tuple[float, float] | None, str]]:
+    """A deferred detector for :func:`sonomsk.io.sidecar.calibrate`.
+
+    The detector returns ((row, col) spacing in mm, note) for a ruler, else (None, reason).
+    Pixels are taken as square: the ruler measures depth (rows); B-mode scan conversion makes
+    columns the same size.
+    """
+
+    def detect() -> tuple[tuple[float, float] | None, str]:
+        scale, reason = find_depth_scale(frame)
         if scale is None:
-            return None
+            return None, f"no depth scale detected: {reason}"
         mm = scale.mm_per_px
         note = (
-            f"calibration from detected depth scale ({len(scale.tick_rows)} labelled 1 cm ticks, "
-            f"{scale.pixels_per_cm:.2f} px/cm): check it against the screen"
+            f"calibration from detected depth scale ({len(scale.tick_rows)} ticks) at "
+            f"{scale.pixels_per_cm:.2f} px/cm, 1 cm per labelled major tick, square pixels "
+            "assumed: check it against the screen"
         )
         return (mm, mm), note
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sonomsk.io.depth_scale import detect_depth_scale, detector_for
+from sonomsk.io.depth_scale import detect_depth_scale, detector_for, find_depth_scale
 
 TIMTRACK2_PX_PER_CM = 115.25  # given with the data set (shared/data/README.md)
 
@@ -65,13 +65,17 @@ def test_too_few_ticks_give_nothing() -> None:
     assert detect_depth_scale(draw_ruler(n_ticks=3)) is None
 
 
-def test_irregular_ticks_give_nothing() -> None:
+def _irregular_ruler() -> np.ndarray:
     frame = draw_ruler(period=50.0)
     x_end = frame.shape[1] - 10
     y = round(30 + 3 * 50.0)
     frame[y, x_end - 12 : x_end + 1] = 0  # move the 4th major tick by 9 px
     cv2.line(frame, (x_end - 12, y + 9), (x_end, y + 9), 255, 1)
-    assert detect_depth_scale(frame) is None
+    return frame
+
+
+def test_irregular_ticks_give_nothing() -> None:
+    assert detect_depth_scale(_irregular_ruler()) is None
 
 
 def test_plain_speckle_gives_nothing() -> None:
@@ -80,12 +84,39 @@ def test_plain_speckle_gives_nothing() -> None:
 
 
 def test_detector_for_returns_spacing_and_a_note() -> None:
-    result = detector_for(draw_ruler(period=50.0))()
-    assert result is not None
-    spacing, note = result
+    spacing, note = detector_for(draw_ruler(period=50.0))()
     assert spacing == pytest.approx((0.2, 0.2), rel=0.01)
-    assert "depth scale" in note and "px/cm" in note
-    assert detector_for(draw_ruler(labels=False))() is None
+    assert note.startswith("calibration from detected depth scale (7 ticks)") and "px/cm" in note
+    spacing, note = detector_for(draw_ruler(labels=False))()
+    assert spacing is None and "ambiguous" in note
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (np.zeros((300, 300), dtype=np.uint8), "no tick-like marks"),
+        (draw_ruler(n_ticks=3), "fewer than 4 aligned major ticks"),
+        (draw_ruler(labels=False), "without depth labels: 0.5 cm or 1 cm apart is ambiguous"),
+        (_irregular_ruler(), "not evenly spaced"),
+    ],
+)
+def test_find_depth_scale_says_why_there_is_none(frame: np.ndarray, reason: str) -> None:
+    scale, why = find_depth_scale(frame)
+    assert scale is None and reason in why
+
+
+def test_ruler_at_the_left_edge_with_labels_on_its_right() -> None:
+    mirrored = np.ascontiguousarray(draw_ruler(period=61.0)[:, ::-1])
+    scale, why = find_depth_scale(mirrored)
+    assert scale is not None and why == ""
+    assert scale.pixels_per_cm == pytest.approx(61.0, rel=0.01)
+    assert scale.column < mirrored.shape[1] * 0.15
+
+
+def test_sixteen_bit_frame_is_rescaled() -> None:
+    frame = draw_ruler(period=44.0).astype(np.uint16) * 257
+    scale = detect_depth_scale(frame)
+    assert scale is not None and scale.pixels_per_cm == pytest.approx(44.0, rel=0.01)
 
 
 # -- real data (tier C) ----------------------------------------------------------------------

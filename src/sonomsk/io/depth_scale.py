@@ -8,9 +8,13 @@ major ones (longer) one centimetre apart and labelled with the depth in cm. The 
    text) are not ticks.
 2. The longest ticks that share one column are the major ticks. At least 4 of them must be
    evenly spaced (relative spread of the gaps under 3 %), else no ruler is reported.
-3. Major ticks are taken as 1 cm apart only when they carry labels (a digit-sized mark just
-   beside at least half of them): labelled major ticks are centimetre numbers. Unlabelled
-   regular ticks could be 0.5 or 1 cm, and then nothing is reported rather than a guess.
+3. Major ticks are taken as 1 cm apart only when they carry labels (a digit-sized mark within
+   40 px beside at least half of them, on either side): labelled major ticks are centimetre
+   numbers. Unlabelled regular ticks could be 0.5 or 1 cm (or, as on some scanners, only the
+   first and last tick carry a number, e.g. ``0`` and ``50`` mm); then nothing is reported
+   rather than a guess, and :func:`find_depth_scale` says why.
+4. Pixels per cm is the mean spacing of the major ticks (first to last); pixels are taken as
+   square (the ruler measures depth, i.e. rows; scan conversion makes columns the same size).
 
 A detection never overrides a DICOM calibration, the caller or a sidecar; it is recorded as
 ``calibration_source: depth_scale`` with a note, so the user can see where millimetres came from.

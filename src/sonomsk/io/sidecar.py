@@ -121,16 +121,19 @@ def calibrate(
 ) -> tuple[tuple[Region, ...], str, list[str]]:
     """Regions, the calibration source (caller/sidecar/depth_scale/none) and warnings.
 
-    ``detect`` is a callable returning ``(spacing_mm, note)`` or None (on-screen depth scale).
+    ``detect`` (on-screen depth scale) is a callable returning ``(spacing_mm, note)``, where
+    ``spacing_mm`` is None when no ruler was found and ``note`` then says why; the reason is kept
+    in the warnings after ``no calibration: results in px``.
     """
     if spacing_mm is not None:
         return (whole_image_region(rows, cols, spacing_mm),), "caller", []
     found = find_sidecar(path, sidecar)
     if found is not None:
         return regions_from_sidecar(found, rows, cols), "sidecar", []
+    notes = ["no calibration: results in px"]
     if detect is not None:
-        result = detect()
-        if result is not None:
-            mm, note = result
+        mm, note = detect()
+        if mm is not None:
             return (whole_image_region(rows, cols, mm),), "depth_scale", [note]
-    return (), "none", ["no calibration: results in px"]
+        notes.append(note)
+    return (), "none", notes

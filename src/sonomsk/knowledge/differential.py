@@ -298,27 +298,12 @@ def rank(findings: Mapping[str, Any]) -> Differential:
     k = int(m["missing_discriminators_top_k"])
     limit = int(m["missing_discriminators_max"])
     margin = float(m["ambiguity_log10_margin"])
-    if not obs.states:
-        msg = "No findings were given: the differential cannot rank anything. Collect the findings listed under missing_discriminators."
-        disc = _discriminators(list(kb.conditions), obs, kb, limit)
-        return Differential(
-            False,
-            msg,
-            (),
-            tuple(not_ranked),
-            tuple(disc),
-            False,
-            inputs,
-            tuple(obs.notes),
-            obs.patient,
-            kb.version,
-            conventions,
-        )
-    if not candidates:
+    if not obs.states or not candidates:
         msg = (
-            "No condition of the knowledge base is supported by a present finding: the differential cannot rank. "
-            "Collect the findings listed under missing_discriminators."
-        )
+            "No findings were given: the differential cannot rank anything. "
+            if not obs.states
+            else "No condition of the knowledge base is supported by a present finding: the differential cannot rank. "
+        ) + "Collect the findings listed under missing_discriminators."
         disc = _discriminators(list(kb.conditions), obs, kb, limit)
         return Differential(
             False,

@@ -160,3 +160,94 @@ def test_detect_scale_can_be_switched_off(tmp_path: Path) -> None:
     with pytest.warns(CalibrationWarning):
         off = sonomsk.read(path, detect_scale=False)
     assert off.calibrated is False
+
+
+def test_unlabelled_ruler_is_not_trusted_and_the_reason_is_kept(tmp_path: Path) -> None:
+    from .test_depth_scale import draw_ruler
+
+    path = tmp_path / "ticks_only.png"
+    Image.fromarray(draw_ruler(period=50.0, labels=False)).save(path)
+    image = read_uncalibrated(path)
+    assert image.calibrated is False and image.metadata["calibration_source"] == "none"
+    assert any("0.5 cm or 1 cm apart is ambiguous" in w for w in image.warnings)
+
+
+def test_detected_scale_is_named_in_the_warnings(tmp_path: Path) -> None:
+    from .test_depth_scale import draw_ruler
+
+    path = tmp_path / "ruler.png"
+    Image.fromarray(draw_ruler(period=40.0)).save(path)
+    image = sonomsk.read(path)
+    assert image.spacing_mm() == pytest.approx((0.25, 0.25), rel=0.01)
+    assert image.warnings[0].startswith("calibration from detected depth scale (7 ticks)")
+
+
+# -- damaged files ------------------------------------------------------------------------------
+
+
+def _noise(rows: int = 120, cols: int = 160) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (rows, cols), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("suffix", ["png", "jpg", "tif", "bmp"])
+@pytest.mark.parametrize("keep", [0.5, 0.95])
+def test_truncated_still_names_the_file(suffix: str, keep: float, tmp_path: Path) -> None:
+    from sonomsk.core.errors import TruncatedDataError
+
+    full = tmp_path / f"full.{suffix}"
+    Image.fromarray(_noise()).save(full)
+    data = full.read_bytes()
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(TruncatedDataError, match=rf"cut\.{suffix}"):
+        sonomsk.read(cut, spacing_mm=0.1)
+
+
+def test_png_with_damaged_data_is_corrupt(tmp_path: Path) -> None:
+    from sonomsk.core.errors import CorruptDataError
+
+    full = tmp_path / "full.png"
+    Image.fromarray(_noise()).save(full)
+    data = bytearray(full.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 200] = b"\xff" * 200
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CorruptDataError, match=r"bad\.png"):
+        sonomsk.read(bad, spacing_mm=0.1)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid 1 x 1 PNG whose header (with a correct CRC) claims ``width`` x ``height`` px."""
+    import io
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((1, 1), dtype=np.uint8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = bytearray(data[12:29])  # b"IHDR" + 13 bytes
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("width", "height"), [(9000, 10), (7000, 7000), (60000, 60000)])
+def test_decompression_bomb_is_refused_before_decoding(width: int, height: int, tmp_path: Path) -> None:
+    from sonomsk.core.errors import ImageTooLargeError
+
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_claiming(width, height))
+    with pytest.raises(ImageTooLargeError, match=r"bomb\.png"):
+        sonomsk.read(path, spacing_mm=0.1)
+
+
+def test_multipage_tiff_with_pages_of_different_sizes(tmp_path: Path) -> None:
+    from sonomsk.core.errors import CorruptDataError
+
+    path = tmp_path / "mixed.tif"
+    pages = [Image.fromarray(ramp()), Image.fromarray(ramp(20, 30))]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    with pytest.raises(CorruptDataError, match=r"mixed\.tif"):
+        sonomsk.read(path, spacing_mm=0.1)

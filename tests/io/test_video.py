@@ -239,3 +239,27 @@ def test_garbage_with_a_video_signature(tmp_path: Path) -> None:
     path.write_bytes(b"RIFF\x00\x01\x00\x00AVI LIST" + bytes(range(256)) * 4)
     with pytest.raises(CorruptDataError, match=r"fake\.avi"):
         sonomsk.read(path)
+
+
+def test_depth_ruler_in_the_first_frame_calibrates_a_video(tmp_path: Path) -> None:
+    """A screen recording with a labelled ruler; lossy coding must not move the ticks."""
+    import av
+
+    from .test_depth_scale import draw_ruler
+
+    screen = draw_ruler(period=50.0, cols=320)  # 360 x 320 px, 7 labelled 1 cm ticks
+    path = tmp_path / "screen.mp4"
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = screen.shape[1], screen.shape[0], "yuv420p"
+        stream.options = {"crf": "18"}
+        for _ in range(3):
+            rgb = np.repeat(screen[..., None], 3, axis=2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    image = sonomsk.read(path)
+    assert image.metadata["calibration_source"] == "depth_scale"
+    assert image.spacing_mm() == pytest.approx((0.2, 0.2), rel=0.01)
+    assert image.warnings[0].startswith("calibration from detected depth scale (7 ticks)")

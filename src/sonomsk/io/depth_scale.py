@@ -84,14 +84,15 @@ def _labels_near(mask: np.ndarray, rows: list[float], x_left: int, x_right: int)
     import cv2
 
     best = 0
-    for lo, hi in ((max(0, x_left - LABEL_REACH), x_left), (x_right, min(mask.shape[1], x_right + LABEL_REACH))):
+    for lo, hi in (
+        (max(0, x_left - LABEL_REACH), x_left),
+        (x_right, min(mask.shape[1], x_right + LABEL_REACH)),
+    ):
         sub = mask[:, lo:hi]
         if sub.size == 0:
             continue
         n, _l, stats, cents = cv2.connectedComponentsWithStats(sub.astype(np.uint8), connectivity=8)
-        blobs = [
-            float(cents[i][1]) for i in range(1, n) if 6 <= stats[i][3] <= 30 and 2 <= stats[i][2] <= 25
-        ]
+        blobs = [float(cents[i][1]) for i in range(1, n) if 6 <= stats[i][3] <= 30 and 2 <= stats[i][2] <= 25]
         best = max(best, sum(1 for r in rows if any(abs(b - r) <= 15 for b in blobs)))
     return best
 

@@ -86,9 +86,7 @@ class VideoFrames:
             ) from None
         n = declared or len(pts)
         # Seeking needs one distinct time stamp per frame; otherwise decode from the start.
-        self._seekable = (
-            len(pts) == n and None not in pts and len(set(pts)) == n and any(keyframes)
-        )
+        self._seekable = len(pts) == n and None not in pts and len(set(pts)) == n and any(keyframes)
         self._pts: list[int] = sorted(p for p in pts if p is not None) if self._seekable else []
         self._index_of = {p: i for i, p in enumerate(self._pts)}
         self._key_pts = sorted(p for p, k in zip(pts, keyframes, strict=True) if k and p is not None)
@@ -181,8 +179,7 @@ class VideoFrames:
                 return self._cache[index]
             try:
                 sequential = (
-                    self._iter is not None
-                    and self._next_index <= index <= self._next_index + _DECODE_THROUGH
+                    self._iter is not None and self._next_index <= index <= self._next_index + _DECODE_THROUGH
                 )
                 if not sequential:
                     if self._seekable:

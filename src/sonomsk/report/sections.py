@@ -281,17 +281,86 @@ class NerveAssessmentSection(Section):
         a = dict(results.nerve_assessment or {})
         rows = dict_rows(a.pop("measurements", None) or a.pop("sites", None) or [])
         indices = dict_rows(a.pop("indices", None) or a.pop("entrapment_indices", None) or [])
+        sides = dict_rows(a.pop("side_to_side", None) or [])
         pattern = a.pop("pattern", None)
         explanation = a.pop("explanation", None)
         plot = figures.plot_csa_along_nerves(rows)
+        goedee = a.pop("goedee", None)
+        # The assessment's audit detail (findings, pattern_detail, variability internals) is in the
+        # RESULTS JSON and the SR; the page shows what a reader needs, one row per site or index.
+        for key in (
+            "findings",
+            "pattern_detail",
+            "schema",
+            "analysis",
+            "sonomsk_version",
+            "patient",
+            "candidates",
+        ):
+            a.pop(key, None)
+        variability = a.pop("variability", None)
+        other = generic_parts(
+            {k: v for k, v in a.items() if not isinstance(v, list | dict) or k == "deciding_sites"}
+        )
         return {
-            "table": table(rows),
-            "indices": table(indices) if indices else None,
+            "table": table([_site_row(r) for r in rows]) if rows and "csa_mm2" in rows[0] else table(rows),
+            "indices": table([_index_row(r) for r in indices + sides]) if indices or sides else None,
+            "goedee": fmt(goedee.get("explanation"))
+            if isinstance(goedee, dict) and goedee.get("explanation")
+            else None,
+            "variability": [
+                fmt(v.get("explanation"))
+                for group in (variability or {}).values()
+                if isinstance(group, list)
+                for v in group
+                if isinstance(v, dict) and v.get("explanation")
+            ],
             "pattern": fmt(pattern) if pattern is not None else None,
             "explanation": fmt(explanation) if explanation is not None else None,
             "plot": figures.png_data_uri(plot) if plot else None,
-            "other": generic_parts(a),
+            "other": other,
         }
+
+
+def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    """One site of ``sonomsk nerve assess`` as a report row (limit, its kind and source, status)."""
+    raw_limit = r.get("limit")
+    limit: Mapping[str, Any] = raw_limit if isinstance(raw_limit, Mapping) else {}
+    raw_citation = limit.get("citation")
+    citation: Mapping[str, Any] = raw_citation if isinstance(raw_citation, Mapping) else {}
+    source = citation.get("text", limit.get("source"))
+    if citation.get("evidence") == "B" and citation.get("caveat"):
+        source = f"{source} [B: {citation['caveat']}]"
+    return {
+        "site": r.get("site"),
+        "side": r.get("side"),
+        "CSA mm2": r.get("csa_mm2"),
+        "limit mm2": limit.get("uln_mm2"),
+        "limit kind": limit.get("kind"),
+        "ratio": r.get("ratio_to_uln"),
+        "z": r.get("z_score"),
+        "status": r.get("status"),
+        "source": source,
+    }
+
+
+def _index_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    """One entrapment index or side-to-side comparison as a report row."""
+    cutoff = r.get("cutoff") if "cutoff" in r else r.get("limit")
+    source = r.get("citation_short") or r.get("source") or r.get("healthy")
+    if r.get("evidence") == "B" and r.get("caveat"):
+        source = f"{source} {r['caveat']}"
+    abnormal = r.get("abnormal")
+    return {
+        "index": r.get("label") or r.get("name"),
+        "side": r.get("side"),
+        "value": r.get("value"),
+        "cut-off": f"{r.get('comparison') or ''} {fmt(cutoff)}".strip()
+        if cutoff is not None
+        else "information only",
+        "status": r.get("status") or ("abnormal" if abnormal else ("normal" if abnormal is False else None)),
+        "source": source,
+    }
 
 
 @register_section

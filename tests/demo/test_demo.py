@@ -92,3 +92,15 @@ def test_pdf_holds_the_measured_values(demo_out: Path) -> None:
     assert csa
     for m in csa:
         assert f"{m['value']:.1f}" in text, m["context"].get("site")
+
+
+def test_pdf_stays_readable_in_length(demo_out: Path) -> None:
+    """A six-image nerve study fits in a short report (a generic all-columns table once made 99 pages)."""
+    import subprocess
+
+    need_tool("pdfinfo")
+    info = subprocess.run(
+        ["pdfinfo", str(demo_out / "report.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert 2 <= pages <= 20

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from .conftest import free_port
 from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,12 +32,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="Chromium not installed at /usr/bin/chromium (Debian package chromium)"
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()
@@ -227,7 +222,7 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
         return
     received = tmp_path / "received"
     received.mkdir()
-    port = _free_port()
+    port = free_port()
     scp = subprocess.Popen([str(STORESCP), "-aet", "BROWSERSCP", "-od", str(received), str(port)])
     try:
         _wait_port(port)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,12 +19,7 @@ from sonomsk.store.db import open_store
 from sonomsk.store.repository import count_instances
 
 from ..store.conftest import make_dicom
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .conftest import free_port
 
 
 def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
@@ -51,7 +45,7 @@ def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "home"
     proc = _start(home, port)
     try:

@@ -11,7 +11,6 @@ import ast
 import logging
 import os
 import re
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,12 +90,6 @@ def test_security_headers(client: TestClient) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "object-src 'none'" in r.headers["content-security-policy"]
     assert client.get("/api/studies").headers["cache-control"] == "no-store"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow

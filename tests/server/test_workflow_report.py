@@ -19,6 +19,7 @@ from sonomsk.server.dicom_send import check_ae_title, send_dicom
 from sonomsk.store.db import Store, open_store
 from sonomsk.store.repository import count_instances
 
+from .conftest import free_port
 from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
 
 with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers httpx2 over httpx
@@ -27,12 +28,6 @@ with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 STORESCP = Path("/usr/bin/storescp")  # dcmtk's (a pynetdicom app of the same name may be on PATH)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()
@@ -150,7 +145,7 @@ def test_sr_download_and_unsigned_send_refused(
         f"{base}/reports/{rep['id']}/send", json={"host": "127.0.0.1", "port": 104, "called_ae": "A" * 17}
     )
     assert bad.status_code == 422 and "called_ae" in bad.json()["detail"]
-    closed = _free_port()  # nothing listens there
+    closed = free_port()  # nothing listens there
     down = client.post(
         f"{base}/reports/{rep['id']}/send", json={"host": "127.0.0.1", "port": closed, "called_ae": "PACS"}
     )
@@ -165,7 +160,7 @@ def test_send_sr_to_dcmtk_storescp(
     rep = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": True}).json()
     out = tmp_path / "received"
     out.mkdir()
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(STORESCP), "-aet", "DCMTKSCP", "-od", str(out), str(port)],
         stdout=subprocess.DEVNULL,

@@ -83,8 +83,8 @@ def test_results_from_store(client: TestClient, analysed: dict[str, Any]) -> Non
     assert csa["provenance"]["corrected_by"] == "local" and csa["provenance"]["auto_value"] != csa["value"]
     assert csa["context"]["structure"] == structure["id"] and csa["context"]["outline"] == "corrected"
     na = res["nerve_assessment"]
-    assert na["measurements"][0]["csa"] == pytest.approx(csa["value"], rel=1e-3)
-    assert na["measurements"][0]["limit"] > 0 and na["pattern"]
+    assert na["measurements"][0]["csa_mm2"] == pytest.approx(csa["value"], rel=1e-3)
+    assert na["measurements"][0]["limit"]["uln_mm2"] > 0 and na["pattern"]
     assert res["differential"]["intended_use"].startswith("Decision support")
 
 

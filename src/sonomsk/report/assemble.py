@@ -45,18 +45,18 @@ def nerve_csa_by_site(analyses: Sequence[NerveImageAnalysis]) -> list[dict[str, 
     The largest outlined nerve of an image is taken as the nerve of that site (an image shows one
     nerve of interest); images without site/side or without a calibrated area are skipped.
     """
-    best: dict[tuple[str, str], float] = {}
-    for a in analyses:
-        if not a.site or not a.side:
-            continue
-        for m in a.measurements:
-            if m.name != "area_cross_section" or m.unit != Unit.MM2.value or m.value is None:
-                continue
-            if m.context.get("structure_kind", "nerve") != "nerve":
-                continue
-            key = (a.site, a.side)
-            best[key] = max(best.get(key, 0.0), float(m.value))
-    return [{"site": s, "side": d, "csa_mm2": round(v, 2)} for (s, d), v in sorted(best.items())]
+    from sonomsk.nerve.choose import choose_largest_csa
+
+    chosen = choose_largest_csa(
+        (a.site, a.side, float(m.value), a.image.id)
+        for a in analyses
+        for m in a.measurements
+        if m.name == "area_cross_section"
+        and m.unit == Unit.MM2.value
+        and m.value is not None
+        and m.context.get("structure_kind", "nerve") == "nerve"
+    )
+    return [{"site": c.site, "side": c.side, "csa_mm2": round(c.csa_mm2, 2)} for c in chosen]
 
 
 def assess_and_rank(

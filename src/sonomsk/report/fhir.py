@@ -179,14 +179,19 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         add(obs, "m", i)
 
     a = results.nerve_assessment or {}
-    for j, idx in enumerate(dict_rows(a.get("indices") or a.get("entrapment_indices") or [])):
+    # sonomsk.nerve.assess: entrapment_indices and side_to_side; other producers: indices
+    indices = a.get("indices") or [*(a.get("entrapment_indices") or []), *(a.get("side_to_side") or [])]
+    for j, idx in enumerate(dict_rows(indices)):
         if not isinstance(idx.get("value"), int | float):
             continue
         obs = {
-            "code": {"text": str(idx.get("name", "index")).replace("_", " ")},
+            "code": {"text": str(idx.get("label") or idx.get("name", "index")).replace("_", " ")},
             "valueQuantity": _quantity(float(idx["value"]), str(idx.get("unit") or "1")),
         }
-        interp = _interpretation(idx.get("status"))
+        abnormal = idx.get("abnormal")
+        interp = _interpretation(
+            idx.get("status") or ("abnormal" if abnormal else ("normal" if abnormal is False else None))
+        )
         if interp:
             obs["interpretation"] = interp
         if idx.get("limit") is not None:
@@ -194,6 +199,12 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
             if idx.get("caveat"):
                 text += f"; caveat: {idx['caveat']}"
             obs["note"] = [{"text": text}]
+        elif idx.get("cutoff") is not None:  # sonomsk.nerve.assess (its short citation has the caveat)
+            text = f"abnormal if {idx.get('comparison') or '>'} {idx['cutoff']}"
+            src = idx.get("citation_short") or idx.get("source")
+            obs["note"] = [{"text": f"{text}; {src}" if src else text}]
+        elif idx.get("healthy"):
+            obs["note"] = [{"text": str(idx["healthy"])}]
         add(obs, "i", j)
 
     for k, mu in enumerate(dict_rows((results.muscle or {}).get("muscles", []))):

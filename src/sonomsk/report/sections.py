@@ -299,6 +299,11 @@ class NerveAssessmentSection(Section):
         ):
             a.pop(key, None)
         variability = a.pop("variability", None)
+        ref = a.pop("reference_set", None)
+        if isinstance(ref, Mapping):  # sonomsk.nerve.assess gives {name, title, population}
+            ref = ref.get("title") or ref.get("name")
+        if ref:
+            a["reference_set"] = ref
         other = generic_parts(
             {k: v for k, v in a.items() if not isinstance(v, list | dict) or k == "deciding_sites"}
         )
@@ -329,8 +334,11 @@ def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
     raw_citation = limit.get("citation")
     citation: Mapping[str, Any] = raw_citation if isinstance(raw_citation, Mapping) else {}
     source = citation.get("text", limit.get("source"))
-    if citation.get("evidence") == "B" and citation.get("caveat"):
-        source = f"{source} [B: {citation['caveat']}]"
+    evidence, caveat = citation.get("evidence"), citation.get("caveat")
+    if caveat:  # an [A] source may carry a caveat too (e.g. an unverified attribution)
+        source = f"{source} [{evidence or '?'}: {caveat}]"
+    elif evidence:
+        source = f"{source} [{evidence}]"
     return {
         "site": r.get("site"),
         "side": r.get("side"),
@@ -446,7 +454,7 @@ class DifferentialSection(Section):
                     "against": [_item_text(x) for x in c.pop("against", None) or []],
                     "missing": [_item_text(x) for x in c.pop("missing", None) or []],
                     "citations": cites,
-                    "other": [(k.replace("_", " "), fmt(v)) for k, v in c.items()],
+                    "other": [(_CANDIDATE_LABELS.get(k, k.replace("_", " ")), fmt(v)) for k, v in c.items()],
                 }
             )
         return {
@@ -456,12 +464,19 @@ class DifferentialSection(Section):
         }
 
 
+#: Report labels of candidate fields whose plain name could mislead a reader.
+_CANDIDATE_LABELS = {"relative_weight": "relative weight (not a probability)"}
+
+
 def _item_text(x: Any) -> str:
-    """One reason of a candidate: its statement (with its likelihood ratio) or the whole item."""
+    """One reason of a candidate: its statement (with the finding's state and likelihood ratio)."""
     if isinstance(x, Mapping) and (x.get("statement") or x.get("finding")):
         text = str(x.get("statement") or x.get("finding"))
         lr = x.get("likelihood_ratio")
-        return f"{text} (LR {fmt(lr)})" if isinstance(lr, int | float) else text
+        detail = [str(x["state"])] if x.get("state") else []
+        if isinstance(lr, int | float):
+            detail.append(f"LR {fmt(lr)}")
+        return f"{text} ({'; '.join(detail)})" if detail else text
     return fmt(x)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sonomsk.report.results import StudyResults, as_results, dict_rows, measurement_rows
+from sonomsk.report.results import StudyResults, as_results, dict_rows, flatten_row, measurement_rows
 
 #: Columns of the measurements table, in order.
 MEASUREMENT_COLUMNS = (
@@ -104,9 +104,11 @@ def write_xlsx(
     for row in measurement_table(r):
         ws.append([_cell(row[c]) for c in MEASUREMENT_COLUMNS])
     a = r.nerve_assessment or {}
+    # sonomsk.nerve.assess: entrapment_indices and side_to_side; other producers: indices
+    indices = a.get("indices") or [*(a.get("entrapment_indices") or []), *(a.get("side_to_side") or [])]
     sheets = {
-        "nerve_assessment": dict_rows(a.get("measurements", [])),
-        "nerve_indices": dict_rows(a.get("indices", [])),
+        "nerve_assessment": [flatten_row(row) for row in dict_rows(a.get("measurements", []))],
+        "nerve_indices": [flatten_row(row) for row in dict_rows(indices)],
         "muscles": dict_rows((r.muscle or {}).get("muscles", [])),
         "differential": dict_rows((r.differential or {}).get("candidates", [])),
     }

@@ -3,8 +3,10 @@
 Images are the study's stored instances (their blob path, UIDs and calibration); structures are
 the nerve outlines (the corrected outline when corrected); measurements carry the corrected value
 when corrected, with the automatic value and the corrector in their provenance; the nerve
-assessment and the differential are the latest stored assessment of the study, flattened into
-the rows the report sections show.
+assessment and the differential are those of the latest stored assessment of the study, as they
+were stored: the full ``sonomsk.nerve.assess`` dict and the full
+``sonomsk.knowledge.differential.rank(...).to_dict()``, the same shape as
+:func:`sonomsk.report.assemble.assemble_study` gives.
 """
 
 from __future__ import annotations
@@ -83,75 +85,6 @@ def _measurement(row: Any, context: dict[str, Any]) -> Measurement:
         uncertainty=data.get("uncertainty"),
         failure=failure,
     )
-
-
-def _assessment_section(result: dict[str, Any]) -> dict[str, Any]:
-    a = result.get("assessment") or {}
-    rows = []
-    for r in result.get("profile") or []:
-        rows.append(
-            {
-                "nerve": r["nerve"],
-                "site": r["site"],
-                "side": r["side"],
-                "csa": r["csa"],
-                "unit": "mm2",
-                "limit": r["uln"],
-                "ratio": r["ratio"],
-                "status": r["status"],
-                "source": r["source"],
-                "evidence": r["evidence"],
-                "caveat": r["caveat"],
-            }
-        )
-    indices = []
-    for i in [*(a.get("entrapment_indices") or []), *(a.get("side_to_side") or [])]:
-        if i.get("value") is None:
-            continue
-        indices.append(
-            {
-                "index": i.get("label") or i.get("name"),
-                "side": i.get("side"),
-                "value": i.get("value"),
-                "cutoff": i.get("cutoff"),
-                "abnormal": i.get("abnormal"),
-                "source": i.get("citation_short"),
-            }
-        )
-    ref = a.get("reference_set") or {}
-    out: dict[str, Any] = {
-        "measurements": rows,
-        "indices": indices,
-        "pattern": a.get("pattern"),
-        "explanation": a.get("explanation"),
-    }
-    extra = {"reference_set": ref.get("title") or ref.get("name"), "deciding_sites": a.get("deciding_sites")}
-    out["other"] = {k: v for k, v in extra.items() if v}
-    return out
-
-
-def _differential_section(d: dict[str, Any]) -> dict[str, Any]:
-    def statements(items: list[dict[str, Any]]) -> list[str]:
-        return [
-            f"{c.get('statement') or c.get('finding')} ({c.get('state')}; LR {c.get('likelihood_ratio')})"
-            for c in items
-        ]
-
-    return {
-        "intended_use": d.get("intended_use"),
-        "message": d.get("message"),
-        "candidates": [
-            {
-                "rank": c.get("rank"),
-                "name": c.get("name"),
-                "supporting": statements(c.get("supporting") or []),
-                "against": statements(c.get("against") or []),
-                "citations": c.get("citations") or [],
-                "relative weight (not a probability)": c.get("relative_weight"),
-            }
-            for c in d.get("candidates") or []
-        ],
-    }
 
 
 def build_results(store: Store, study_id: int, *, signed_by: str | None = None) -> dict[str, Any]:
@@ -260,10 +193,11 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
             "software_version": __version__,
         }
         if latest_assessment is not None:
-            results["nerve_assessment"] = _assessment_section(latest_assessment.result)
+            # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
+            results["nerve_assessment"] = latest_assessment.result.get("assessment")
             diff = latest_assessment.result.get("differential")
             if diff:
-                results["differential"] = _differential_section(diff)
+                results["differential"] = diff
     if signed_by:
         results["signoff"] = {
             "state": "signed",

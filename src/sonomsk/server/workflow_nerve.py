@@ -270,19 +270,13 @@ class _Chosen:
 
 
 def choose_csa(rows: list[dict[str, Any]]) -> list[_Chosen]:
-    """One CSA per (site, side): the largest over the usable images of it."""
-    out: dict[tuple[str, str], _Chosen] = {}
-    for r in rows:
-        if not r["usable"]:
-            continue
-        key = (r["site"], r["side"])
-        c = out.get(key)
-        if c is None:
-            out[key] = _Chosen(r["site"], r["side"], float(r["csa"]), [r["instance_id"]])
-        else:
-            c.instances.append(r["instance_id"])
-            c.csa = max(c.csa, float(r["csa"]))
-    return list(out.values())
+    """One CSA per (site, side): the largest over the usable images of it (sorted by site, side)."""
+    from sonomsk.nerve.choose import choose_largest_csa
+
+    chosen = choose_largest_csa(
+        (r["site"], r["side"], float(r["csa"]), r["instance_id"]) for r in rows if r["usable"]
+    )
+    return [_Chosen(c.site, c.side, c.csa_mm2, list(c.references)) for c in chosen]
 
 
 def _source_text(limit: dict[str, Any]) -> str | None:

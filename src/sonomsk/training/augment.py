@@ -41,6 +41,14 @@ def augment(
         labels, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     img = np.asarray(np.clip(img, 0, 255), dtype=np.float32) / np.float32(255.0)
+    return standardise(photometric(img, rng)), lab.astype(np.uint8)
+
+
+def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random gamma, blur, speckle, noise, depth gain and contrast of a 0..1 float32 image."""
+    import cv2
+
+    size = img.shape[0]
     if rng.random() < 0.8:
         img = img ** rng.uniform(0.6, 1.6)
     if rng.random() < 0.3:
@@ -55,4 +63,4 @@ def augment(
         ramp = np.linspace(1.0, rng.uniform(0.6, 1.4), size, dtype=np.float32)[:, None]
         img = img * ramp
     img = img * rng.uniform(0.7, 1.3) + rng.uniform(-0.1, 0.1)
-    return standardise(img.astype(np.float32)), lab.astype(np.uint8)
+    return np.asarray(img, dtype=np.float32)

@@ -1,9 +1,10 @@
 """Write the model card of a trained nerve/vessel model from its training run's metrics.json.
 
-    python -m sonomsk.training.card RUN_DIR [--install]
+    python -m sonomsk.training.card RUN_DIR [--refine REFINE_RUN_DIR] [--install]
 
-``--install`` copies the ONNX file and writes ``nerve_unet.json`` (read by the ONNX backend) and
-``nerve_unet.md`` (for people) into ``src/sonomsk/vision/models``. Every number in the card is
+``--install`` copies the ONNX file(s) and writes ``nerve_unet.json`` (read by the ONNX backend) and
+``nerve_unet.md`` (for people) into ``src/sonomsk/vision/models``. ``--refine`` adds the nerve
+refinement model trained by :mod:`sonomsk.training.train_refine` (card key ``refinement``). Every number in the card is
 read from the run's metrics.json; none is typed in.
 """
 
@@ -23,7 +24,26 @@ ATTRIBUTION = (
 )
 
 
-def card_from_metrics(metrics: dict[str, Any], version: str) -> dict[str, Any]:
+def refinement_entry(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``refinement`` entry (window geometry the backend uses, training, validation)."""
+    return {
+        "input_size": metrics["input_size"],
+        "window_factor": metrics["window_factor"],
+        "min_window_px": metrics["min_window_px"],
+        "source": "window geometry of the training run (sonomsk.training.train_refine); not clinical values",
+        "training": {
+            k: metrics.get(k)
+            for k in ("command", "seed", "steps", "batch", "widths", "parameters", "train_seconds", "machine")
+        },
+        "simulated_scenes": metrics.get("simulated_scenes"),
+        "validation_real": metrics.get("validation_real"),
+        "validation_simulated": metrics.get("validation_simulated"),
+    }
+
+
+def card_from_metrics(
+    metrics: dict[str, Any], version: str, refine: dict[str, Any] | None = None
+) -> dict[str, Any]:
     summary = metrics.get("validation", {}).get("summary", {})
     split = metrics.get("split", "")
     fold = None
@@ -41,7 +61,7 @@ def card_from_metrics(metrics: dict[str, Any], version: str) -> dict[str, Any]:
         validation[name] = {
             k: s.get(k) for k in ("n_present", "dice_mean", "dice_median", "area_error_rel_median")
         }
-    return {
+    card: dict[str, Any] = {
         "version": version,
         "intended_use": "Outline peripheral nerves and vessels in transverse B-mode ultrasound for "
         "cross-sectional-area measurement, as a proposal that a clinician reviews and corrects. "
@@ -72,6 +92,9 @@ def card_from_metrics(metrics: dict[str, Any], version: str) -> dict[str, Any]:
         "the validated range. Small nerves and fascicular detail below about 0.1 mm/px are not resolved. "
         "Every outline must be reviewed.",
     }
+    if refine is not None:
+        card["refinement"] = refinement_entry(refine)
+    return card
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -101,6 +124,29 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"| {name} | {s['n_present']} | {s['dice_mean']:.3f} | {s['dice_median']:.3f} | "
             f"{100 * s['area_error_rel_median']:.1f} % |"
         )
+    r = card.get("refinement")
+    if r:
+        lines += [
+            "",
+            "The table above is the whole-frame model alone (arg-max, no post-processing); "
+            "`docs/benchmarks.md` measures the whole pipeline.",
+            "",
+            "## Refinement stage (`nerve_refine.onnx`)",
+            "",
+            f"Each nerve found is segmented again in a window {r['window_factor']} times its height and "
+            f"width (at least {r['min_window_px']} px each), resized to {r['input_size']}x{r['input_size']}, "
+            "when that shows it finer than the whole-frame model does.",
+            f"Training: `{r['training']['command']}` ({r['training']['parameters']} parameters, "
+            f"{r['training']['train_seconds']} s on {r['training']['machine']}; "
+            f"{r['simulated_scenes']} simulated scenes plus the real training images).",
+        ]
+        for key, what in (("validation_real", "held-out real"), ("validation_simulated", "unseen simulated")):
+            v2 = r.get(key)
+            if v2:
+                lines.append(
+                    f"- Nerve Dice in {v2['n_windows']} {what} windows centred on the true nerve: "
+                    f"mean {v2['dice_mean']:.3f}, median {v2['dice_median']:.3f}."
+                )
     lines += ["", "## Limitations", "", card["limitations"], ""]
     return "\n".join(lines)
 
@@ -110,14 +156,22 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run", type=Path, help="training output folder (nerve_unet.onnx, metrics.json)")
+    ap.add_argument(
+        "--refine", type=Path, help="refinement training output (nerve_refine.onnx, metrics.json)"
+    )
     ap.add_argument("--install", action="store_true", help="copy the model and its card into the package")
     args = ap.parse_args(argv)
     metrics = json.loads((args.run / "metrics.json").read_text())
-    card = card_from_metrics(metrics, __version__)
+    refine = json.loads((args.refine / "metrics.json").read_text()) if args.refine else None
+    card = card_from_metrics(metrics, __version__, refine)
     out = MODELS if args.install else args.run
     out.mkdir(parents=True, exist_ok=True)
     if args.install:
         shutil.copyfile(args.run / "nerve_unet.onnx", out / "nerve_unet.onnx")
+        if args.refine:
+            shutil.copyfile(args.refine / "nerve_refine.onnx", out / "nerve_refine.onnx")
+        else:
+            (out / "nerve_refine.onnx").unlink(missing_ok=True)
     (out / "nerve_unet.json").write_text(json.dumps(card, indent=2) + "\n")
     (out / "nerve_unet.md").write_text(card_markdown(card))
     print(f"wrote the model card to {out}")

@@ -6,6 +6,7 @@ vessels with palette masks (0 background, 1 nerve, 2 vessel). Numpy, OpenCV and 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,41 @@ def split_holdout(samples: list[Sample], *, fold: int = 0, n_folds: int = 5) -> 
     train = [i for i, s in enumerate(samples) if s.group not in held]
     val = [i for i, s in enumerate(samples) if s.group in held]
     return train, val
+
+
+def run_parser(
+    prog: str, description: str | None, *, size: int, batch: int, simulated: int
+) -> argparse.ArgumentParser:
+    """The arguments every training command shares (data, output, seed, network, split, threads)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--data", required=True, help="usgra-seg folder (images/, masks/)")
+    p.add_argument("--out", required=True, help="output folder for the ONNX model and metrics")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=size, help="network input side in px")
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--widths", default="8,16,32,64,128", help="channels per U-Net level")
+    p.add_argument("--holdout-fold", type=int, default=None, help="hold out this usgra-seg fold")
+    p.add_argument("--n-folds", type=int, default=5)
+    p.add_argument("--simulated", type=int, default=simulated, help="simulated scenes added to training")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke test)")
+    return p
+
+
+def real_split(
+    data: str | Path, *, holdout_fold: int | None, n_folds: int = 5, limit: int | None = None
+) -> tuple[list[Sample], list[Sample]]:
+    """usgra-seg as (training, validation) samples: fold ``holdout_fold`` held out (see
+    :func:`split_holdout`), or every image for training when it is None; ``limit`` keeps only
+    the first images (smoke runs)."""
+    samples = load_usgra_seg(data)
+    if limit:
+        samples = samples[:limit]
+    if holdout_fold is None:
+        return samples, []
+    train_idx, val_idx = split_holdout(samples, fold=holdout_fold, n_folds=n_folds)
+    return [samples[i] for i in train_idx], [samples[i] for i in val_idx]
 
 
 def simulated_samples(n: int, *, seed: int) -> list[Sample]:

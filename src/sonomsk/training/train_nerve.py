@@ -17,32 +17,21 @@ import json
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sonomsk.training.datasets import Sample, load_usgra_seg, simulated_samples, split_holdout
+from sonomsk.training.datasets import Sample, real_split, run_parser, simulated_samples
 
 CLASSES = ("background", "nerve", "vessel")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m sonomsk.training.train_nerve", description=__doc__)
-    p.add_argument("--data", required=True, help="usgra-seg folder (images/, masks/)")
-    p.add_argument("--out", required=True, help="output folder for the ONNX model and metrics")
-    p.add_argument("--seed", type=int, default=0)
+    p = run_parser("python -m sonomsk.training.train_nerve", __doc__, size=256, batch=8, simulated=0)
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--size", type=int, default=256, help="network input side in px")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--widths", default="8,16,32,64,128", help="channels per U-Net level")
-    p.add_argument("--holdout-fold", type=int, default=None, help="hold out this fold for validation")
-    p.add_argument("--n-folds", type=int, default=5)
-    p.add_argument("--simulated", type=int, default=0, help="add this many simulated scenes")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images (smoke test)")
     return p.parse_args(argv)
 
 
@@ -90,22 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from sonomsk.training.augment import augment
-    from sonomsk.training.unet import CompactUNet, count_parameters
+    from sonomsk.training.unet import CompactUNet, count_parameters, seed_torch
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_torch(args.seed, args.threads)
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
-    samples = load_usgra_seg(args.data)
-    if args.limit:
-        samples = samples[: args.limit]
-    if args.holdout_fold is not None:
-        train_idx, val_idx = split_holdout(samples, fold=args.holdout_fold, n_folds=args.n_folds)
-    else:
-        train_idx, val_idx = list(range(len(samples))), []
-    train = [samples[i] for i in train_idx]
-    val = [samples[i] for i in val_idx]
+    train, val = real_split(args.data, holdout_fold=args.holdout_fold, n_folds=args.n_folds, limit=args.limit)
     sim_used = 0
     if args.simulated:
         try:
@@ -132,15 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for step in range(steps_per_epoch):
             batch = [train[i] for i in order[step * args.batch : (step + 1) * args.batch]]
             pairs = [augment(s.grey, s.labels, args.size, rng) for s in batch]
-            x = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
-            y = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
-            logits = model(x)
-            loss = torch.nn.functional.cross_entropy(logits, y) + _dice_loss(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
+            total += train_step(model, opt, sched, pairs)
         msg = f"epoch {epoch + 1}/{args.epochs} loss {total / steps_per_epoch:.4f} t {time.time() - t0:.0f}s"
         if val and ((epoch + 1) % 10 == 0 or epoch + 1 == args.epochs):
             model.eval()
@@ -148,11 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg += f" val dice nerve {s['nerve']['dice_mean']:.3f} vessel {s['vessel']['dice_mean']:.3f}"
         print(msg, flush=True)
 
-    model.eval()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    onnx_path = out / "nerve_unet.onnx"
-    export_onnx(model, onnx_path, args.size)
+    onnx_path = save_model(model, out, "nerve_unet", args.size)
     metrics: dict[str, Any] = {
         "command": "python -m sonomsk.training.train_nerve "
         + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -182,6 +150,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def train_step(model: Any, opt: Any, sched: Any, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """One optimiser step on (image, labels) pairs with cross-entropy plus Dice loss."""
+    import torch
+
+    x = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
+    y = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits, y) + _dice_loss(logits, y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
+def save_model(model: Any, out: Path, name: str, size: int) -> Path:
+    """``out/<name>.onnx`` (for inference) and ``out/<name>.pt`` (torch weights); the ONNX path."""
+    import torch
+
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / f"{name}.onnx"
+    export_onnx(model, onnx_path, size)
+    torch.save(model.state_dict(), out / f"{name}.pt")
+    return onnx_path
+
+
 def export_onnx(model: Any, path: Path, size: int) -> None:
     """Export ``model`` followed by a softmax: input ``image`` (N, 1, size, size) standardised
     grey, output ``prob`` (N, 3, size, size) class probabilities."""
@@ -197,6 +192,16 @@ def export_onnx(model: Any, path: Path, size: int) -> None:
 
     wrapped = _WithSoftmax(model).eval()
     dummy = torch.zeros(1, 1, size, size)
+    # The TorchScript exporter is chosen on purpose: the torch.export one needs onnxscript and
+    # gives the same graph for this plain convolutional model.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
+        )
+        _export(torch, wrapped, dummy, path)
+
+
+def _export(torch: Any, wrapped: Any, dummy: Any, path: Path) -> None:
     torch.onnx.export(
         wrapped,
         (dummy,),

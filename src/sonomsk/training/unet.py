@@ -58,3 +58,10 @@ class CompactUNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def seed_torch(seed: int, threads: int) -> None:
+    """Fixed seed, thread count and deterministic kernels: a training run repeats exactly."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -69,6 +69,7 @@ class SegmentationBackend(Protocol):
 
 _REGISTRY: dict[str, str] = {
     "onnx-unet": "sonomsk.vision.onnx_unet:OnnxUNetBackend",
+    "onnx-unet-frame": "sonomsk.vision.onnx_unet:OnnxUNetFrameBackend",
     "classical": "sonomsk.vision.classical:ClassicalBackend",
 }
 _INSTANCES: dict[str, SegmentationBackend] = {}

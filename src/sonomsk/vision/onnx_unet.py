@@ -14,10 +14,11 @@ from sonomsk.vision.backends import ModelCard
 from sonomsk.vision.preprocess import prepare_input
 
 MODEL_NAME = "nerve_unet"
+REFINE_NAME = "nerve_refine"
 
 
-def _model_bytes() -> bytes | None:
-    ref = resources.files("sonomsk.vision").joinpath(f"models/{MODEL_NAME}.onnx")
+def _model_bytes(name: str = MODEL_NAME) -> bytes | None:
+    ref = resources.files("sonomsk.vision").joinpath(f"models/{name}.onnx")
     return ref.read_bytes() if ref.is_file() else None
 
 
@@ -26,14 +27,33 @@ def _card_data() -> dict[str, Any]:
     return dict(json.loads(ref.read_text())) if ref.is_file() else {}
 
 
+def _session(model: bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    # Two sessions run one after the other on few cores: threads that spin after their work
+    # would steal the CPU from the next session's threads.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxUNetBackend:
-    """Compact U-Net trained on usgra-seg; input resized to the model's side, output resized back."""
+    """Compact U-Net trained on usgra-seg; input resized to the model's side, output resized back.
+
+    When the package ships the refinement model (card key ``refinement``), each nerve the
+    whole-frame model finds is looked at again in a window around it
+    (:mod:`sonomsk.vision.refine`) and its probability replaced there.
+    """
 
     name = "onnx-unet"
+    second_look = True
 
     def __init__(self, threads: int = 2) -> None:
         self._threads = threads
         self._session: Any = None
+        self._refine_session: Any = None
         self._lock = threading.Lock()
         self._data = _card_data()
         self._reason: str | None = None
@@ -75,15 +95,19 @@ class OnnxUNetBackend:
                 if self._session is None:
                     if self._reason:
                         raise BackendUnavailableError(f"backend {self.name}: {self._reason}")
-                    import onnxruntime as ort
-
-                    opts = ort.SessionOptions()
-                    opts.intra_op_num_threads = self._threads
-                    opts.inter_op_num_threads = 1
-                    self._session = ort.InferenceSession(
-                        _model_bytes(), opts, providers=["CPUExecutionProvider"]
-                    )
+                    model = _model_bytes()
+                    if model is None:
+                        raise BackendUnavailableError(f"backend {self.name}: model file is missing")
+                    self._session = _session(model, self._threads)
+                    refine = _model_bytes(REFINE_NAME) if self.second_look else None
+                    if refine is not None and self.refinement:
+                        self._refine_session = _session(refine, self._threads)
         return self._session
+
+    @property
+    def refinement(self) -> dict[str, Any]:
+        """The refinement stage's card entry (input_size, window_factor, min_window_px), or {}."""
+        return dict(self._data.get("refinement", {}))
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         import cv2
@@ -93,9 +117,42 @@ class OnnxUNetBackend:
         prob = self._get_session().run(None, {"image": x})[0][0]
         rows, cols = frame.shape[:2]
         if (rows, cols) == (size, size):
-            return np.ascontiguousarray(prob, dtype=np.float32)
-        # cv2.resize handles up to 4 channels at once in (row, col, channel) layout.
-        resized = cv2.resize(
-            np.ascontiguousarray(prob.transpose(1, 2, 0)), (cols, rows), interpolation=cv2.INTER_LINEAR
-        )
-        return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
+            out = np.ascontiguousarray(prob, dtype=np.float32)
+        else:
+            # cv2.resize handles up to 4 channels at once in (row, col, channel) layout.
+            resized = cv2.resize(
+                np.ascontiguousarray(prob.transpose(1, 2, 0)), (cols, rows), interpolation=cv2.INTER_LINEAR
+            )
+            out = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
+        if self._refine_session is not None:
+            self._refine(out, frame)
+        return out
+
+    def _refine(self, prob: np.ndarray, frame: np.ndarray) -> None:
+        """Re-segment, in place, each nerve of ``prob`` that a window shows finer than the frame."""
+        from scipy import ndimage
+
+        from sonomsk.vision.postprocess import labels_from_probabilities
+        from sonomsk.vision.preprocess import to_grey
+        from sonomsk.vision.refine import model_input, paste, window_for
+
+        r = self.refinement
+        size = int(r["input_size"])
+        # the whole-frame model's network pixels per frame pixel (geometric mean of the axes)
+        frame_scale = self.input_size / float(np.sqrt(prob.shape[1] * prob.shape[2]))
+        nerves, n = ndimage.label(labels_from_probabilities(prob, ("nerve",)) == 1)
+        grey = to_grey(frame)
+        for i in range(1, n + 1):
+            w = window_for(nerves == i, float(r["window_factor"]), int(r["min_window_px"]))
+            if w is None or w.scale(size) <= frame_scale:
+                continue
+            x = model_input(grey, w, size)[None, None]
+            nerve_prob = self._refine_session.run(None, {"image": x})[0][0, 1]
+            paste(prob, nerve_prob, w)
+
+
+class OnnxUNetFrameBackend(OnnxUNetBackend):
+    """The whole-frame model alone, without the second look at each nerve (faster, coarser)."""
+
+    name = "onnx-unet-frame"
+    second_look = False

@@ -1,0 +1,111 @@
+"""Second look at each nerve: re-segment a window around it at a finer scale.
+
+The whole-frame model sees a 512-px frame at 256 px, so a nerve of 6 mm2 (about 25 px in radius
+at 0.05 mm/px) is traced to within a network pixel, two frame pixels: some 15 % of its area. The
+refinement model (trained by :mod:`sonomsk.training.train_refine`) sees a window of
+``window_factor`` times the nerve's height and width, resized to its own square input, and
+outlines the nerve inside the epineurial rim at that finer scale. Resizing each axis on its own
+shows a flattened nerve (carpal tunnel) as roughly round, at its finest along its short axis,
+where most of its area's uncertainty lies. A window whose resized pixels are, on the geometric
+mean of the two axes, no finer than the whole-frame model's is left as it is.
+
+Training and inference both call :func:`window_for` and :func:`crop`, so the geometry cannot
+drift apart. The parameters are in the refinement model's card (``nerve_refine.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sonomsk.vision.preprocess import standardise
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of the frame: top-left (row, col), height and width in px (may overhang it)."""
+
+    row: int
+    col: int
+    height: int
+    width: int
+
+    def scale(self, size: int) -> float:
+        """Window pixels per frame pixel once resized to (size, size), geometric mean of the axes."""
+        return float(size / np.sqrt(self.height * self.width))
+
+
+def window_for(
+    mask: np.ndarray, factor: float, min_side: int, *, factor_rows: float | None = None
+) -> Window | None:
+    """The window centred on ``mask``'s bounding box, ``factor`` times its width and
+    ``factor_rows`` (default ``factor``) times its height, each at least ``min_side``."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return None
+    height = max(round((factor_rows or factor) * (int(rows.max() - rows.min()) + 1)), min_side)
+    width = max(round(factor * (int(cols.max() - cols.min()) + 1)), min_side)
+    cy = (int(rows.min()) + int(rows.max())) / 2.0
+    cx = (int(cols.min()) + int(cols.max())) / 2.0
+    return Window(round(cy - height / 2.0), round(cx - width / 2.0), height, width)
+
+
+def crop(image: np.ndarray, w: Window, size: int, *, labels: bool = False) -> np.ndarray:
+    """The window of a 2-D array resized to (size, size); outside the frame is reflected (images)
+    or 0 (labels). Images come back as float32 in their own grey levels, labels as uint8
+    (nearest); :func:`model_input` standardises an image crop for the model."""
+    import cv2
+
+    # frame pixel centre c maps to window pixel (c - col + 0.5) * s - 0.5 (as cv2.resize)
+    sx, sy = size / w.width, size / w.height
+    m = np.array([[sx, 0.0, (0.5 - w.col) * sx - 0.5], [0.0, sy, (0.5 - w.row) * sy - 0.5]])
+    if labels:
+        out = cv2.warpAffine(
+            np.asarray(image, dtype=np.uint8),
+            m,
+            (size, size),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        return np.asarray(out, dtype=np.uint8)
+    interp = cv2.INTER_AREA if min(sx, sy) < 1 else cv2.INTER_LINEAR
+    out = cv2.warpAffine(
+        np.asarray(image, dtype=np.float32), m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def model_input(grey: np.ndarray, w: Window, size: int) -> np.ndarray:
+    """The standardised (size, size) float32 crop the refinement model takes."""
+    return standardise(crop(grey, w, size))
+
+
+def paste(prob: np.ndarray, nerve_prob: np.ndarray, w: Window) -> None:
+    """Write a (size, size) nerve probability of window ``w`` into (3, row, col) class
+    probabilities in place; background and vessel share what is left in their old proportion."""
+    import cv2
+
+    _, rows, cols = prob.shape
+    r0, c0 = max(0, w.row), max(0, w.col)
+    r1, c1 = min(rows, w.row + w.height), min(cols, w.col + w.width)
+    if r0 >= r1 or c0 >= c1:
+        return
+    size = nerve_prob.shape[0]
+    sx, sy = size / w.width, size / w.height
+    # window pixel u maps to frame column (u + 0.5) / s - 0.5 + col, here relative to c0
+    m = np.array([[1 / sx, 0.0, 0.5 / sx - 0.5 + w.col - c0], [0.0, 1 / sy, 0.5 / sy - 0.5 + w.row - r0]])
+    pn = cv2.warpAffine(
+        np.asarray(nerve_prob, dtype=np.float32),
+        m,
+        (c1 - c0, r1 - r0),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    old = prob[:, r0:r1, c0:c1]
+    rest = old[0] + old[2]
+    share_bg = np.where(rest > 1e-6, old[0] / np.maximum(rest, 1e-6), 1.0)
+    old[0] = (1.0 - pn) * share_bg
+    old[2] = (1.0 - pn) * (1.0 - share_bg)
+    old[1] = pn

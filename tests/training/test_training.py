@@ -1,0 +1,93 @@
+"""The training commands run end to end, are reproducible with a fixed seed, and their runs
+become a model card that the ONNX backend can read (tiny runs; the real ones are in the card)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
+pytest.importorskip("onnx", reason="ONNX export needs the onnx package (train extra)")
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    return [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+
+
+def _same(a: Path, b: Path) -> bool:
+    wa, wb = _weights(a), _weights(b)
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
+
+
+TINY_NERVE = ["--epochs", "1", "--size", "64", "--widths", "4,8,16", "--batch", "2", "--limit", "12"]
+TINY_REFINE = ["--steps", "3", "--size", "32", "--widths", "4,8,16", "--batch", "2", "--limit", "12"]
+
+
+def _twice(main: Callable[[list[str]], int], args: list[str], out: Path) -> tuple[Path, Path]:
+    """Run a training command twice with the same arguments into out/run0 and out/run1."""
+    runs = (out / "run0", out / "run1")
+    for run in runs:
+        assert main([*args, "--out", str(run)]) == 0
+    return runs
+
+
+def test_train_nerve_is_reproducible_and_holds_out_a_fold(shared_data: Path, tmp_path: Path) -> None:
+    from sonomsk.training.train_nerve import main
+
+    args = [
+        "--data",
+        str(shared_data / "usgra-seg"),
+        "--seed",
+        "3",
+        "--holdout-fold",
+        "0",
+        "--simulated",
+        "2",
+    ]
+    runs = _twice(main, [*args, *TINY_NERVE], tmp_path)
+    assert _same(runs[0] / "nerve_unet.onnx", runs[1] / "nerve_unet.onnx")
+    m = json.loads((runs[0] / "metrics.json").read_text())
+    assert set(m["train_ids"]).isdisjoint(m["validation_ids"]) and m["validation_ids"]
+    assert m["simulated_scenes"] == 2 and m["validation"]["summary"]["nerve"]["n_present"] > 0
+
+
+def test_train_refine_is_reproducible_and_installs_a_card(shared_data: Path, tmp_path: Path) -> None:
+    from sonomsk.training.card import card_from_metrics, card_markdown
+    from sonomsk.training.train_refine import main
+
+    args = [
+        "--data",
+        str(shared_data / "usgra-seg"),
+        "--seed",
+        "5",
+        "--holdout-fold",
+        "1",
+        "--simulated",
+        "2",
+    ]
+    runs = _twice(main, [*args, *TINY_REFINE], tmp_path)
+    assert _same(runs[0] / "nerve_refine.onnx", runs[1] / "nerve_refine.onnx")
+    refine = json.loads((runs[0] / "metrics.json").read_text())
+    assert set(refine["train_ids"]).isdisjoint(refine["validation_ids"])
+    assert 0.0 <= refine["validation_real"]["dice_mean"] <= 1.0
+    scores = {"n_present": 1, "dice_mean": 0.5, "dice_median": 0.5, "area_error_rel_median": 0.1}
+    nerve_run = {
+        "command": "x",
+        "parameters": 1,
+        "train_seconds": 1.0,
+        "machine": "m",
+        "torch": "t",
+        "input_size": 256,
+        "validation": {"summary": {"nerve": scores, "vessel": scores}},
+    }
+    card = card_from_metrics(nerve_run, "test", refine)
+    assert card["refinement"]["window_factor"] == refine["window_factor"]
+    assert card["refinement"]["input_size"] == 32
+    assert "Refinement stage" in card_markdown(card)

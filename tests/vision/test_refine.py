@@ -1,0 +1,107 @@
+"""The refinement window: geometry shared by training and inference, and the paste back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sonomsk.vision.refine import Window, crop, model_input, paste, window_for
+
+
+def _ellipse(shape: tuple[int, int], cy: float, cx: float, a: float, b: float) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return ((yy - cy) / a) ** 2 + ((xx - cx) / b) ** 2 <= 1.0
+
+
+def test_window_is_centred_and_scaled() -> None:
+    m = np.zeros((300, 400), bool)
+    m[100:140, 200:260] = True  # 40 x 60 px
+    w = window_for(m, 2.0, 32)
+    assert w == Window(80, 170, 80, 120)
+    assert window_for(m, 2.0, 32, factor_rows=3.0) == Window(60, 170, 120, 120)
+    assert w.scale(128) == pytest.approx(128 / np.sqrt(80 * 120))
+    assert window_for(np.zeros((5, 5), bool), 2.0, 32) is None
+    tiny = np.zeros((50, 50), bool)
+    tiny[10, 10] = True
+    assert window_for(tiny, 2.0, 32) == Window(-6, -6, 32, 32)
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("centre", [(150.0, 200.0), (12.0, 390.0), (290.0, 5.0)])
+def test_crop_then_paste_returns_the_same_outline(size: int, centre: tuple[float, float]) -> None:
+    m = _ellipse((300, 400), *centre, 12.0, 40.0)  # flattened: the window is not square
+    w = window_for(m, 2.0, 32)
+    assert w is not None
+    window_mask = crop(m.astype(np.uint8), w, size, labels=True).astype(np.float32)
+    prob = np.zeros((3, 300, 400), np.float32)
+    prob[0] = 0.7
+    prob[2] = 0.3
+    paste(prob, window_mask, w)
+    back = prob[1] > 0.5
+    # resampling moves the edge by less than a pixel: the area agrees to within its perimeter
+    assert abs(int(back.sum()) - int(m.sum())) <= 0.05 * m.sum()
+    assert (back & m).sum() / m.sum() > 0.95
+    assert np.allclose(prob.sum(axis=0), 1.0, atol=1e-5)
+    # outside the nerve, background and vessel keep their old 70:30 share
+    outside = ~back & (prob[0] + prob[2] > 0.99)
+    assert np.allclose(prob[2][outside] / (prob[0][outside] + prob[2][outside]), 0.3, atol=1e-4)
+
+
+def test_paste_of_a_window_outside_the_frame_changes_nothing() -> None:
+    prob = np.full((3, 50, 50), 1 / 3, np.float32)
+    paste(prob, np.ones((32, 32), np.float32), Window(100, 100, 32, 40))
+    assert np.allclose(prob, 1 / 3)
+
+
+def test_model_input_is_standardised_and_reflects_at_edges() -> None:
+    rng = np.random.default_rng(0)
+    grey = rng.uniform(0, 255, (100, 120)).astype(np.float32)
+    x = model_input(grey, Window(-20, 90, 64, 50), 128)
+    assert x.shape == (128, 128) and x.dtype == np.float32
+    assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1.0) < 1e-3
+    flat = model_input(np.full((40, 40), 7.0, np.float32), Window(0, 0, 40, 40), 32)
+    assert not flat.any()
+
+
+class _FakeSession:
+    """Stands in for the refinement model: says 'nerve' in a centred disc of the window."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, _names: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.calls += 1
+        size = feeds["image"].shape[-1]
+        disc = _ellipse((size, size), size / 2 - 0.5, size / 2 - 0.5, size / 8, size / 8)
+        out = np.zeros((1, 2, size, size), np.float32)
+        out[0, 1] = disc
+        out[0, 0] = ~disc
+        return [out]
+
+
+def test_backend_refines_small_nerves_and_leaves_large_ones() -> None:
+    from sonomsk.vision.onnx_unet import OnnxUNetBackend
+
+    b = OnnxUNetBackend()
+    b._data = {**b._data, "input_size": 256}
+    b._data["refinement"] = {"input_size": 128, "window_factor": 2.0, "min_window_px": 32}
+    fake = _FakeSession()
+    b._refine_session = fake
+    frame = np.zeros((512, 512), np.float32)
+
+    small = np.zeros((3, 512, 512), np.float32)
+    small[0] = 1.0
+    nerve = _ellipse((512, 512), 200, 300, 30, 40)  # window 122 x 162 px: finer than 256/512
+    small[0][nerve], small[1][nerve] = 0.0, 1.0
+    b._refine(small, frame)
+    assert fake.calls == 1
+    # the fake model's disc (radius 1/8 of the window) replaced the whole-frame outline
+    assert (small[1] > 0.5).sum() == pytest.approx(np.pi * (122 / 8) * (162 / 8), rel=0.05)
+
+    large = np.zeros((3, 512, 512), np.float32)
+    large[0] = 1.0
+    big = _ellipse((512, 512), 256, 256, 60, 150)  # window 242 x 602 px: coarser, left alone
+    large[0][big], large[1][big] = 0.0, 1.0
+    before = large.copy()
+    b._refine(large, frame)
+    assert fake.calls == 1 and np.array_equal(large, before)

@@ -91,3 +91,14 @@ def test_train_refine_is_reproducible_and_installs_a_card(shared_data: Path, tmp
     assert card["refinement"]["window_factor"] == refine["window_factor"]
     assert card["refinement"]["input_size"] == 32
     assert "Refinement stage" in card_markdown(card)
+
+
+def test_simulated_nerves_cover_a_requested_csa_range() -> None:
+    from sonomsk.simulate.api import simulate_scene
+    from sonomsk.training.datasets import simulated_samples
+
+    samples = simulated_samples(2, seed=11, csa_range_mm2=(20.0, 30.0))
+    for i, (scene, s) in enumerate(zip(("nerve", "carpal-tunnel"), samples, strict=True)):
+        _, truth = simulate_scene(scene, seed=11 + 1000 + i)
+        area_mm2 = float((s.labels == 1).sum()) * truth.spacing_mm[0] * truth.spacing_mm[1]
+        assert 20.0 * 0.98 <= area_mm2 <= 30.0 * 1.02, (scene, area_mm2)

@@ -111,17 +111,26 @@ def real_split(
     return [samples[i] for i in train_idx], [samples[i] for i in val_idx]
 
 
-def simulated_samples(n: int, *, seed: int) -> list[Sample]:
+def simulated_samples(n: int, *, seed: int, csa_range_mm2: tuple[float, float] | None = None) -> list[Sample]:
     """``n`` simulated transverse scenes with nerve/vessel truth from :mod:`sonomsk.simulate`.
 
-    Raises ImportError (caught by the trainer) when the simulator is not available.
+    ``csa_range_mm2`` draws each nerve's CSA log-uniformly from that range (instead of the
+    scene's own range), so that enlarged nerves (severe carpal tunnel syndrome, 20-30 mm2) and
+    small ones are in the training data. Raises ImportError (caught by the trainer) when the
+    simulator is not available.
     """
     from sonomsk.simulate.api import simulate_scene
 
+    rng = np.random.default_rng(seed + 104729)
     out: list[Sample] = []
     # transverse scenes with nerves and vessels; parameters (CSA, depth, gain, look) vary by seed
     names = ("nerve", "carpal-tunnel", "vessel", "nerve")
     for i in range(n):
-        image, truth = simulate_scene(names[i % len(names)], seed=seed + 1000 + i)
+        name = names[i % len(names)]
+        overrides = {}
+        if csa_range_mm2 is not None and name != "vessel":
+            lo, hi = np.log(csa_range_mm2[0]), np.log(csa_range_mm2[1])
+            overrides["csa_mm2"] = float(np.exp(rng.uniform(lo, hi)))
+        image, truth = simulate_scene(name, seed=seed + 1000 + i, overrides=overrides)
         out.append(Sample(ident=f"sim{i:04d}", grey=image.grey_frame(0), labels=truth.nerve_vessel_labels(0)))
     return out

@@ -37,6 +37,11 @@ MIN_SIDE = 32
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = run_parser("python -m sonomsk.training.train_refine", __doc__, size=160, batch=16, simulated=240)
     p.add_argument("--steps", type=int, default=2500)
+    p.add_argument(
+        "--sim-csa-range",
+        default=None,
+        help="draw simulated nerve CSAs log-uniformly from LOW,HIGH mm2 (default: each scene's own range)",
+    )
     return p.parse_args(argv)
 
 
@@ -105,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     real, val = real_split(args.data, holdout_fold=args.holdout_fold, n_folds=args.n_folds, limit=args.limit)
-    sim = simulated_samples(args.simulated, seed=args.seed) if args.simulated else []
+    csa_range = tuple(float(v) for v in args.sim_csa_range.split(",")) if args.sim_csa_range else None
+    if csa_range is not None and (len(csa_range) != 2 or not 0 < csa_range[0] < csa_range[1]):
+        raise SystemExit(
+            f"--sim-csa-range: expected LOW,HIGH mm2 with 0 < LOW < HIGH, got {args.sim_csa_range}"
+        )
+    sim = simulated_samples(args.simulated, seed=args.seed, csa_range_mm2=csa_range) if args.simulated else []
     sim_val = simulated_samples(min(20, args.simulated), seed=args.seed + 7919) if args.simulated else []
     pool = [(s, m) for s in real + sim for m in nerve_targets(s)]
     print(f"windows {len(pool)} from {len(real)} real + {len(sim)} simulated images", flush=True)

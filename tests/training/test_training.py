@@ -102,3 +102,13 @@ def test_simulated_nerves_cover_a_requested_csa_range() -> None:
         _, truth = simulate_scene(scene, seed=11 + 1000 + i)
         area_mm2 = float((s.labels == 1).sum()) * truth.spacing_mm[0] * truth.spacing_mm[1]
         assert 20.0 * 0.98 <= area_mm2 <= 30.0 * 1.02, (scene, area_mm2)
+
+
+@pytest.mark.parametrize("bad", ["abc", "30,4", "4", "0,10"])
+def test_bad_sim_csa_range_is_a_one_line_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sonomsk.training.train_refine import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", "x", "--out", "y", "--sim-csa-range", bad])
+    assert exc.value.code == 2
+    assert "--sim-csa-range" in capsys.readouterr().err

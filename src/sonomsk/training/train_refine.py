@@ -39,10 +39,22 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=2500)
     p.add_argument(
         "--sim-csa-range",
+        type=_csa_range,
         default=None,
         help="draw simulated nerve CSAs log-uniformly from LOW,HIGH mm2 (default: each scene's own range)",
     )
     return p.parse_args(argv)
+
+
+def _csa_range(text: str) -> tuple[float, float]:
+    """``LOW,HIGH`` in mm2 with 0 < LOW < HIGH (argparse reports anything else in one line)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH in mm2, got {text!r}") from None
+    if not 0 < lo < hi:
+        raise argparse.ArgumentTypeError(f"expected 0 < LOW < HIGH, got {text!r}")
+    return lo, hi
 
 
 def nerve_targets(sample: Sample) -> list[np.ndarray]:
@@ -110,11 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     real, val = real_split(args.data, holdout_fold=args.holdout_fold, n_folds=args.n_folds, limit=args.limit)
-    csa_range = tuple(float(v) for v in args.sim_csa_range.split(",")) if args.sim_csa_range else None
-    if csa_range is not None and (len(csa_range) != 2 or not 0 < csa_range[0] < csa_range[1]):
-        raise SystemExit(
-            f"--sim-csa-range: expected LOW,HIGH mm2 with 0 < LOW < HIGH, got {args.sim_csa_range}"
-        )
+    csa_range = args.sim_csa_range
     sim = simulated_samples(args.simulated, seed=args.seed, csa_range_mm2=csa_range) if args.simulated else []
     sim_val = simulated_samples(min(20, args.simulated), seed=args.seed + 7919) if args.simulated else []
     pool = [(s, m) for s in real + sim for m in nerve_targets(s)]

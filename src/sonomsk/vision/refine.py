@@ -10,7 +10,7 @@ where most of its area's uncertainty lies. A window whose resized pixels are, on
 mean of the two axes, no finer than the whole-frame model's is left as it is.
 
 Training and inference both call :func:`window_for` and :func:`crop`, so the geometry cannot
-drift apart. The parameters are in the refinement model's card (``nerve_refine.json``).
+drift apart. The parameters are in the model card, ``nerve_unet.json`` under ``refinement``.
 """
 
 from __future__ import annotations

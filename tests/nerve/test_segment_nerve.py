@@ -15,6 +15,7 @@ from sonomsk.nerve.segment import segment_frame
 from sonomsk.simulate.api import simulate_scene
 from sonomsk.vision.backends import get_backend
 from sonomsk.vision.contours import Contour
+from sonomsk.vision.refine import Window
 
 needs_model = pytest.mark.skipif(
     not get_backend("onnx-unet").is_available(), reason="the ONNX model is not installed"
@@ -83,6 +84,7 @@ def test_corrected_outline_is_measured_from_scratch() -> None:
     centre = contour.points.mean(axis=0)
     shrunk = Contour(points=centre + 0.8 * (contour.points - centre), label="nerve")
     after = measure_contour(image, shrunk).by_name("area_cross_section")[0]
+    assert after.value is not None and before.value is not None
     assert after.value == pytest.approx(0.64 * before.value, rel=0.01)
 
 
@@ -111,3 +113,45 @@ def test_bad_clicks_and_outlines() -> None:
     far = Contour(points=np.array([[500.0, 500.0], [500.0, 510.0], [510.0, 505.0]]))
     with pytest.raises(MeasurementError, match="no pixel"):
         measure_contour(image, far)
+
+
+class _NoNerveInTheFrame:
+    """A backend whose whole-frame model sees no nerve but whose refinement model sees a disc."""
+
+    name = "test-window-only"
+
+    def __init__(self, truth: np.ndarray) -> None:
+        self.truth = truth
+        self.refinement = {"input_size": 96, "window_factor": 2.0, "min_window_px": 32}
+
+    def is_available(self) -> bool:
+        return True
+
+    def unavailable_reason(self) -> None:
+        return None
+
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        prob = np.zeros((3, *frame.shape[:2]), np.float32)
+        prob[0] = 1.0
+        return prob
+
+    def window_nerve_probability(self, grey: np.ndarray, w: Window) -> np.ndarray:
+        from sonomsk.vision.refine import crop
+
+        return crop(self.truth.astype(np.uint8), w, 96, labels=True).astype(np.float32)
+
+
+def test_click_where_the_frame_model_sees_no_nerve_asks_the_refinement_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sonomsk.core.image import UltrasoundImage
+    from sonomsk.vision import backends
+
+    yy, xx = np.mgrid[:300, :300]
+    disc = (yy - 150) ** 2 + (xx - 120) ** 2 <= 30**2
+    monkeypatch.setitem(backends._REGISTRY, "test-window-only", "unused:unused")
+    monkeypatch.setitem(backends._INSTANCES, "test-window-only", _NoNerveInTheFrame(disc))
+    image = UltrasoundImage.from_array(np.full((300, 300), 90, np.uint8))  # flat: no classical edge
+    contour = outline_at(image, 150, 125, backend="test-window-only")
+    mask = contour.to_mask((300, 300))
+    assert (mask & disc).sum() / (mask | disc).sum() > 0.9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonomsk.vision.refine import Window, crop, model_input, paste, window_for
+from sonomsk.vision.refine import Window, crop, model_input, paste, region_at, search_at_click, window_for
 
 
 def _ellipse(shape: tuple[int, int], cy: float, cx: float, a: float, b: float) -> np.ndarray:
@@ -105,3 +105,63 @@ def test_backend_refines_small_nerves_and_leaves_large_ones() -> None:
     before = large.copy()
     b._refine(large, frame)
     assert fake.calls == 1 and np.array_equal(large, before)
+
+
+def _window_model(truth: np.ndarray, size: int = 96):
+    """A stand-in refinement model: the true mask seen through each window (probability 0.9)."""
+
+    def look(w: Window) -> np.ndarray:
+        return crop(truth.astype(np.uint8), w, size, labels=True).astype(np.float32) * np.float32(0.9)
+
+    return look
+
+
+@pytest.mark.parametrize(("a", "b"), [(8.0, 10.0), (25.0, 60.0), (70.0, 90.0)])
+def test_search_at_click_outlines_a_nerve_of_unknown_size(a: float, b: float) -> None:
+    truth = _ellipse((400, 500), 200.0, 240.0, a, b)
+    region = search_at_click(
+        _window_model(truth),
+        truth.shape,
+        200,
+        240,
+        sides=(48, 96, 192, 384),
+        factor=2.0,
+        min_side=32,
+        radius=12,
+    )
+    assert region is not None
+    iou = (region & truth).sum() / (region | truth).sum()
+    assert iou > 0.9
+
+
+def test_search_at_click_keeps_to_the_clicked_nerve_and_finds_none_where_there_is_none() -> None:
+    near = _ellipse((300, 300), 100.0, 100.0, 20.0, 20.0)
+    other = _ellipse((300, 300), 100.0, 170.0, 20.0, 20.0)
+    region = search_at_click(
+        _window_model(near | other),
+        near.shape,
+        100,
+        100,
+        sides=(48, 96, 192),
+        factor=2.0,
+        min_side=32,
+        radius=12,
+    )
+    assert region is not None and (region & near).sum() / near.sum() > 0.9 and not (region & other).any()
+    empty = np.zeros((300, 300), bool)
+    assert (
+        search_at_click(
+            _window_model(empty), empty.shape, 100, 100, sides=(48, 96), factor=2.0, min_side=32, radius=12
+        )
+        is None
+    )
+
+
+def test_region_at_takes_the_region_under_or_nearest_to_the_click() -> None:
+    prob = np.zeros((60, 60), np.float32)
+    prob[10:20, 10:20] = 0.9
+    prob[10:20, 40:50] = 0.9
+    assert region_at(prob, 15, 15, 5)[10:20, 10:20].all()  # type: ignore[index]
+    near = region_at(prob, 15, 35, 6)
+    assert near is not None and near[15, 45] and not near[15, 15]
+    assert region_at(prob, 40, 30, 5) is None

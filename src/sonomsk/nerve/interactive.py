@@ -2,7 +2,10 @@
 
 This is what the workstation calls. A click inside a nerve selects the connected region of the
 model's nerve probability (> 0.5) that contains the click, or the nearest one within a small
-radius; when the model sees no nerve there, a classical region contour around the click is used.
+radius. When the whole-frame model sees no nerve there, the click is taken as the clinician's
+word that a nerve is there: the refinement model looks at windows of several sizes centred on
+the click (:func:`sonomsk.vision.refine.search_at_click`). Only when that finds nothing either
+(or the backend has no refinement model) is a classical region contour around the click used.
 A corrected outline (a polygon in px) is measured from scratch, so every measure follows it.
 """
 
@@ -17,9 +20,15 @@ from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
 from sonomsk.nerve.segment import doppler_inputs, spacing_for
 from sonomsk.vision.contours import Contour
+from sonomsk.vision.refine import region_at, search_at_click
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
 SNAP_RADIUS_PX = 12
+
+#: Sides (px) of the square windows tried around a click where the whole-frame model sees no
+#: nerve: the refinement model is trained on windows twice a nerve's size, so these cover nerves
+#: of about 24 to 192 px across, and the second look at each adapts the window to what it found.
+CLICK_WINDOW_SIDES_PX = (48, 96, 192, 384)
 
 
 def outline_at(
@@ -37,27 +46,37 @@ def outline_at(
         raise InvalidParameterError(
             f"row, col: expected a pixel inside {image.rows} x {image.columns}, got ({row}, {col})"
         )
+    region: np.ndarray | None = None
     try:
-        prob = get_backend(backend or DEFAULT_BACKEND).probabilities(image.frame(frame))[1]
+        model = get_backend(backend or DEFAULT_BACKEND)
+        region = region_at(model.probabilities(image.frame(frame))[1], r, c, SNAP_RADIUS_PX)
+        if region is None:
+            region = _search_windows(model, image.grey_frame(frame), r, c)
     except BackendUnavailableError:
-        prob = None
-    if prob is not None:
-        lab, n = ndimage.label(prob > 0.5)
-        if n:
-            r0, r1 = max(0, r - SNAP_RADIUS_PX), min(image.rows, r + SNAP_RADIUS_PX + 1)
-            c0, c1 = max(0, c - SNAP_RADIUS_PX), min(image.columns, c + SNAP_RADIUS_PX + 1)
-            window = lab[r0:r1, c0:c1]
-            ids = np.unique(window[window > 0])
-            if lab[r, c] > 0:
-                ids = np.array([lab[r, c]])
-            if ids.size:
-                yy, xx = np.nonzero(np.isin(window, ids))
-                d = (yy + r0 - r) ** 2 + (xx + c0 - c) ** 2
-                chosen = window[yy[np.argmin(d)], xx[np.argmin(d)]]
-                region = ndimage.binary_fill_holes(lab == chosen)
-                return Contour.from_mask(np.asarray(region, dtype=bool), "nerve")
+        region = None
+    if region is not None:
+        filled = ndimage.binary_fill_holes(region)
+        return Contour.from_mask(np.asarray(filled, dtype=bool), "nerve")
     mask = outline_classical(image.grey_frame(frame), r, c)
     return Contour.from_mask(mask, "nerve")
+
+
+def _search_windows(model: object, grey: np.ndarray, row: int, col: int) -> np.ndarray | None:
+    """The refinement model's outline at a click (None when the backend has no such model)."""
+    look = getattr(model, "window_nerve_probability", None)
+    settings = dict(getattr(model, "refinement", {}) or {})
+    if look is None or not settings:
+        return None
+    return search_at_click(
+        lambda w: look(grey, w),
+        grey.shape,
+        row,
+        col,
+        sides=CLICK_WINDOW_SIDES_PX,
+        factor=float(settings["window_factor"]),
+        min_side=int(settings["min_window_px"]),
+        radius=SNAP_RADIUS_PX,
+    )
 
 
 def measure_contour(

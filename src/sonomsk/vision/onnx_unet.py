@@ -12,6 +12,7 @@ import numpy as np
 from sonomsk.core.errors import BackendUnavailableError
 from sonomsk.vision.backends import ModelCard
 from sonomsk.vision.preprocess import prepare_input
+from sonomsk.vision.refine import Window
 
 MODEL_NAME = "nerve_unet"
 REFINE_NAME = "nerve_refine"
@@ -134,21 +135,39 @@ class OnnxUNetBackend:
 
         from sonomsk.vision.postprocess import labels_from_probabilities
         from sonomsk.vision.preprocess import to_grey
-        from sonomsk.vision.refine import model_input, paste, window_for
+        from sonomsk.vision.refine import paste, window_for
 
         r = self.refinement
         size = int(r["input_size"])
         # the whole-frame model's network pixels per frame pixel (geometric mean of the axes)
         frame_scale = self.input_size / float(np.sqrt(prob.shape[1] * prob.shape[2]))
-        nerves, n = ndimage.label(labels_from_probabilities(prob, ("nerve",)) == 1)
+        nerves, _ = ndimage.label(labels_from_probabilities(prob, ("nerve",)) == 1)
         grey = to_grey(frame)
-        for i in range(1, n + 1):
-            w = window_for(nerves == i, float(r["window_factor"]), int(r["min_window_px"]))
+        for i, box in enumerate(ndimage.find_objects(nerves), start=1):
+            if box is None:
+                continue
+            w = window_for(
+                nerves[box] == i,
+                float(r["window_factor"]),
+                int(r["min_window_px"]),
+                origin=(box[0].start, box[1].start),
+            )
             if w is None or w.scale(size) <= frame_scale:
                 continue
-            x = model_input(grey, w, size)[None, None]
-            nerve_prob = self._refine_session.run(None, {"image": x})[0][0, 1]
-            paste(prob, nerve_prob, w)
+            paste(prob, self.window_nerve_probability(grey, w), w)
+
+    def window_nerve_probability(self, grey: np.ndarray, w: Window) -> np.ndarray:
+        """The refinement model's nerve probability, (size, size), of window ``w`` of a grey
+        frame; raises BackendUnavailableError when the package ships no refinement model."""
+        from sonomsk.vision.refine import model_input
+
+        if self._refine_session is None:
+            self._get_session()
+        if self._refine_session is None:
+            raise BackendUnavailableError(f"backend {self.name}: no refinement model in the package")
+        size = int(self.refinement["input_size"])
+        x = model_input(grey, w, size)[None, None]
+        return np.asarray(self._refine_session.run(None, {"image": x})[0][0, 1], dtype=np.float32)
 
 
 class OnnxUNetFrameBackend(OnnxUNetBackend):

@@ -15,6 +15,7 @@ drift apart. The parameters are in the model card, ``nerve_unet.json`` under ``r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,13 +38,20 @@ class Window:
 
 
 def window_for(
-    mask: np.ndarray, factor: float, min_side: int, *, factor_rows: float | None = None
+    mask: np.ndarray,
+    factor: float,
+    min_side: int,
+    *,
+    factor_rows: float | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> Window | None:
     """The window centred on ``mask``'s bounding box, ``factor`` times its width and
-    ``factor_rows`` (default ``factor``) times its height, each at least ``min_side``."""
+    ``factor_rows`` (default ``factor``) times its height, each at least ``min_side``.
+    ``origin`` is the frame position of ``mask``'s first pixel when it is a cut-out."""
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None
+    rows, cols = rows + origin[0], cols + origin[1]
     height = max(round((factor_rows or factor) * (int(rows.max() - rows.min()) + 1)), min_side)
     width = max(round(factor * (int(cols.max() - cols.min()) + 1)), min_side)
     cy = (int(rows.min()) + int(rows.max())) / 2.0
@@ -109,3 +117,89 @@ def paste(prob: np.ndarray, nerve_prob: np.ndarray, w: Window) -> None:
     old[0] = (1.0 - pn) * share_bg
     old[2] = (1.0 - pn) * (1.0 - share_bg)
     old[1] = pn
+
+
+def region_at(prob: np.ndarray, row: int, col: int, radius: int) -> np.ndarray | None:
+    """The connected region of ``prob > 0.5`` that holds (row, col), else the one nearest to
+    it within ``radius`` px (Chebyshev box), as a boolean mask; None when there is none."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(prob > 0.5)
+    if not n:
+        return None
+    if lab[row, col]:
+        return np.asarray(lab == lab[row, col])
+    r0, c0 = max(0, row - radius), max(0, col - radius)
+    near = lab[r0 : row + radius + 1, c0 : col + radius + 1]
+    yy, xx = np.nonzero(near)
+    if not yy.size:
+        return None
+    k = int(np.argmin((yy + r0 - row) ** 2 + (xx + c0 - col) ** 2))
+    return np.asarray(lab == near[yy[k], xx[k]])
+
+
+def search_at_click(
+    window_probability: Callable[[Window], np.ndarray],
+    shape: tuple[int, int],
+    row: int,
+    col: int,
+    *,
+    sides: Sequence[int],
+    factor: float,
+    min_side: int,
+    radius: int,
+) -> np.ndarray | None:
+    """Outline the nerve at a click with the refinement model when its size is unknown.
+
+    For each side in ``sides``, a square window centred on the click is segmented; the region at
+    the click then gives the window the model was trained on (:func:`window_for`), which is
+    segmented again. A region that reaches that window's edge is not wholly in view (the model
+    was trained on nerves in the middle half of their window) and is passed over. Of the second
+    looks left, the region at the click with the highest mean nerve probability is returned (boolean mask of ``shape``), or None when no window shows a nerve
+    there. ``window_probability(w)`` is the model's (size, size) nerve probability of window w.
+    """
+    best: tuple[float, np.ndarray] | None = None
+    for side in sides:
+        first = _frame_probability(
+            window_probability, Window(row - side // 2, col - side // 2, side, side), shape
+        )
+        region = region_at(first, row, col, radius)
+        if region is None:
+            continue
+        w = window_for(region, factor, min_side)
+        if w is None:
+            continue
+        second = _frame_probability(window_probability, w, shape)
+        region = region_at(second, row, col, radius)
+        if region is None or _reaches_edge(region, w):
+            continue
+        score = float(second[region].mean())
+        if best is None or score > best[0]:
+            best = (score, region)
+    return None if best is None else best[1]
+
+
+def _frame_probability(
+    window_probability: Callable[[Window], np.ndarray], w: Window, shape: tuple[int, int]
+) -> np.ndarray:
+    """The nerve probability of window ``w`` placed in a frame of ``shape`` (0 outside it)."""
+    prob = np.zeros((3, *shape), dtype=np.float32)
+    prob[0] = 1.0
+    paste(prob, window_probability(w), w)
+    return prob[1]
+
+
+def _reaches_edge(region: np.ndarray, w: Window) -> bool:
+    """Whether ``region`` has a pixel on the outermost rows or columns of window ``w`` (edges
+    that lie outside the frame do not count: the frame's own edge cuts every window there)."""
+    rows, cols = region.shape
+    edges = []
+    if 0 <= w.row < rows:
+        edges.append(region[w.row, max(0, w.col) : w.col + w.width])
+    if 0 <= w.row + w.height - 1 < rows:
+        edges.append(region[w.row + w.height - 1, max(0, w.col) : w.col + w.width])
+    if 0 <= w.col < cols:
+        edges.append(region[max(0, w.row) : w.row + w.height, w.col])
+    if 0 <= w.col + w.width - 1 < cols:
+        edges.append(region[max(0, w.row) : w.row + w.height, w.col + w.width - 1])
+    return any(bool(e.any()) for e in edges)

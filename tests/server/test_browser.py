@@ -55,6 +55,20 @@ def page(server: str) -> Iterator[Any]:
             browser.close()
 
 
+def _wait_for(page: Any, expression: str, timeout_s: float = 20.0) -> None:
+    """Poll a JavaScript expression from here until it is true.
+
+    ``page.evaluate`` runs through the DevTools protocol, which may compile code whatever the
+    page's Content-Security-Policy says; ``page.wait_for_function`` compiles its predicate inside
+    the page, which the workstation's policy (no 'unsafe-eval') forbids, as it should.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {expression}")
+        page.wait_for_timeout(50)
+
+
 def _wait_port(port: int, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -92,10 +106,10 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
     truth_f = simulated_nerve_dicom(tmp_path / "median_forearm.dcm", csa_mm2=7.0, seed=13)
     names = ("median_right.dcm", "median_left.dcm", "median_forearm.dcm")
 
-    page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
     page.set_input_files('[data-testid="upload"]', [str(tmp_path / n) for n in names])
-    page.wait_for_function("document.querySelectorAll('.thumb').length === 3")
-    page.wait_for_function("SONO.state.panes[0].processed !== null")
+    _wait_for(page, "document.querySelectorAll('.thumb').length === 3")
+    _wait_for(page, "SONO.state.panes[0].processed !== null")
     ids = page.evaluate("SONO.state.study.series.flatMap((s) => s.instances).map((i) => i.id)")
     right, left, forearm = ids
     _shot(page, "viewer")
@@ -111,13 +125,11 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
             url = f"/instances/{iid}/site"
             with page.expect_response(lambda r, url=url: r.url.endswith(url) and r.status == 200):
                 page.select_option(f'[data-testid="{field}-select-{iid}"]', value)
-            page.wait_for_function(
-                f"SONO.findInstance({iid}) && SONO.findInstance({iid}).{field} === '{value}'"
-            )
+            _wait_for(page, f"SONO.findInstance({iid}) && SONO.findInstance({iid}).{field} === '{value}'")
 
     # show the right image, outline the nerve with one click
     page.click(f'.thumb[data-instance-id="{right}"]')
-    page.wait_for_function(f"SONO.state.panes[0].inst.id === {right}")
+    _wait_for(page, f"SONO.state.panes[0].inst.id === {right}")
     page.click('[data-testid="nerve-outline"]')
     x, y = _screen_xy(page, 0, *truth_r["centroid_px"])
     with page.expect_response(lambda r: r.url.endswith(f"/instances/{right}/outline") and r.status == 200):
@@ -145,8 +157,8 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
         page.mouse.move(ex, ey, steps=8)
         page.mouse.up()
     corrected_api = next(m for m in resp.value.json()["measurements"] if m["name"] == "area_cross_section")
-    page.wait_for_function(
-        f"!document.querySelector('[data-testid=nerve-csa]').textContent.startsWith('{auto:.3f}')"
+    _wait_for(
+        page, f"!document.querySelector('[data-testid=nerve-csa]').textContent.startsWith('{auto:.3f}')"
     )
     shown = _csa(page)
     assert shown > auto
@@ -156,12 +168,12 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
 
     # the contralateral side in the second pane, with one click
     page.click('[data-testid="nerve-contralateral"]')
-    page.wait_for_function(f"SONO.state.panes[1].inst && SONO.state.panes[1].inst.id === {left}")
+    _wait_for(page, f"SONO.state.panes[1].inst && SONO.state.panes[1].inst.id === {left}")
     assert "left" in page.locator('.pane[data-pane="1"] .pane-label').inner_text()
     assert page.locator('.pane[data-pane="1"]').is_visible()
 
     # outline the left nerve in the second pane
-    page.wait_for_function(f"SONO.activePane().inst.id === {left}")
+    _wait_for(page, f"SONO.activePane().inst.id === {left}")
     page.click('[data-testid="nerve-outline"]')
     x, y = _screen_xy(page, 1, *truth_l["centroid_px"])
     with page.expect_response(lambda r: r.url.endswith(f"/instances/{left}/outline") and r.status == 200):
@@ -171,16 +183,14 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
 
     # and the right forearm, shown in the active (second) pane from its thumbnail
     page.click(f'.thumb[data-instance-id="{forearm}"]')
-    page.wait_for_function(f"SONO.state.panes[1].inst.id === {forearm}")
+    _wait_for(page, f"SONO.state.panes[1].inst.id === {forearm}")
     page.click('[data-testid="nerve-outline"]')
     x, y = _screen_xy(page, 1, *truth_f["centroid_px"])
     with page.expect_response(lambda r: r.url.endswith(f"/instances/{forearm}/outline") and r.status == 200):
         page.mouse.click(x, y)
-    page.wait_for_function(
-        "document.querySelector('#nerve-current').textContent.includes('median_forearm.dcm')"
-    )
+    _wait_for(page, "document.querySelector('#nerve-current').textContent.includes('median_forearm.dcm')")
     page.click(f'.thumb[data-instance-id="{left}"]')
-    page.wait_for_function(f"SONO.state.panes[1].inst.id === {left}")
+    _wait_for(page, f"SONO.state.panes[1].inst.id === {left}")
     _shot(page, "nerve_corrected_compare")
 
     # assessment across sites: pattern, CSA profile chart against the ULN, differential
@@ -231,9 +241,7 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
         card.locator('[data-f="called_ae"]').fill("BROWSERSCP")
         card.locator('[data-testid^="sr-send-"]').click()
         result = card.locator('[data-testid^="sr-result-"]')
-        page.wait_for_function(
-            "document.querySelector('[data-testid^=sr-result-]').textContent.startsWith('sent')"
-        )
+        _wait_for(page, "document.querySelector('[data-testid^=sr-result-]').textContent.startsWith('sent')")
         assert "status 0x0000" in result.inner_text()
         assert len([f for f in received.iterdir() if f.is_file()]) == 1
     finally:

@@ -83,6 +83,7 @@ def test_report_html_escapes_patient_fields(client: TestClient, tmp_path: Path) 
         assert raw not in html.text
     script_src = next(d for d in html.headers["content-security-policy"].split(";") if "script-src" in d)
     assert "'self'" in script_src and "'unsafe-inline'" not in script_src  # no inline script runs
+    assert "'unsafe-eval'" not in script_src  # nor a string compiled as code
 
 
 def test_security_headers(client: TestClient) -> None:

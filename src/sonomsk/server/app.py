@@ -52,10 +52,10 @@ OPEN_PATHS = frozenset(
 )
 #: The viewer loads only its own scripts; inline styles are used by the panels; images may be
 #: data: URIs (report figures). Swagger UI (/docs, /redoc) loads its own assets and is exempt.
-#: 'unsafe-eval' only because Playwright's string predicates (tests/server/test_browser.py) are
-#: evaluated in the page; inline scripts and event-handler attributes stay blocked.
+#: No inline scripts, event-handler attributes or eval (the browser tests poll the page through
+#: the DevTools protocol instead of compiling predicates in it).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
     "form-action 'self'"
 )

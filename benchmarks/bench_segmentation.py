@@ -138,7 +138,8 @@ def main() -> None:
             s = acc[cls]
             assert isinstance(s, dict)
             print(
-                f"| {cls} | {s['n_present']} | {s['dice_mean']:.3f} | {s['dice_median']:.3f} | "
+                f"| {cls} | {s['n_present']} | {s['dice_mean']:.3f} "
+                f"({s['dice_mean_ci95'][0]:.2f}-{s['dice_mean_ci95'][1]:.2f}) | {s['dice_median']:.3f} | "
                 f"{100 * s['area_error_rel_median']:.1f} % | {s['n_false_positive_images']} of {s['n_absent']} |"
             )
         clicks = usgra_clicks(args.data, name)

@@ -36,9 +36,21 @@ def segmentation_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def bootstrap_mean_ci(values: np.ndarray, *, resamples: int = 2000, seed: int = 0) -> list[float]:
+    """95 % percentile-bootstrap interval of the mean of ``values`` (images resampled with
+    replacement, fixed seed so that a benchmark repeats); [nan, nan] when there are none."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
 def summarise_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean/median Dice and area error over images where the class is present in the truth;
-    false-positive images (class predicted where the truth has none) counted separately."""
+    """Mean/median Dice (with a 95 % bootstrap interval of the mean) and area error over images
+    where the class is present in the truth; false-positive images (class predicted where the
+    truth has none) counted separately."""
     summary: dict[str, Any] = {}
     for name in LABELS:
         present = [r[name] for r in rows if r[name]["present"]]
@@ -49,6 +61,7 @@ def summarise_scores(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "n_present": len(present),
             "dice_mean": float(d.mean()) if d.size else float("nan"),
             "dice_median": float(np.median(d)) if d.size else float("nan"),
+            "dice_mean_ci95": bootstrap_mean_ci(d),
             "area_error_rel_mean": float(e.mean()) if e.size else float("nan"),
             "area_error_rel_median": float(np.median(e)) if e.size else float("nan"),
             "n_absent": len(absent),

@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 from sonomsk import __version__
-from sonomsk.core.errors import StoreError
 from sonomsk.core.results import Measurement, Method
 from sonomsk.store.db import Store
 
@@ -92,19 +91,14 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
 
     ``signed_by`` marks the results as signed by that person now; otherwise a draft.
     """
-    from sqlalchemy import select
 
     from sonomsk.report.results import StudyResults
     from sonomsk.server.workflow_nerve import KIND_ASSESSMENT, KIND_OUTLINE
-    from sonomsk.store.models import Analysis, Instance, Study
+    from sonomsk.store.models import Instance
+    from sonomsk.store.repository import study_and_analyses
 
     with store.sessions() as session:
-        study = session.get(Study, study_id)
-        if study is None:
-            raise StoreError(f"study {study_id}: not found")
-        analyses = session.scalars(
-            select(Analysis).where(Analysis.study_id == study_id).order_by(Analysis.id)
-        ).all()
+        study, analyses = study_and_analyses(session, study_id)
         outlined = {a.instance_id for a in analyses if a.kind == KIND_OUTLINE}
         images, image_ids = [], {}
         for se in study.series:

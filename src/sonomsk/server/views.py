@@ -10,7 +10,8 @@ from fastapi import Path as PathParam
 
 from sonomsk.core.errors import InvalidParameterError, StoreError
 from sonomsk.store.db import Store
-from sonomsk.store.models import Analysis, Instance, Report, Study
+from sonomsk.store.models import Analysis, Instance, Report
+from sonomsk.store.repository import study_and_analyses
 
 #: A database id in a URL path: a non-negative 64-bit integer (a larger one would overflow the
 #: database driver and answer 500; FastAPI answers 422 instead).
@@ -81,12 +82,7 @@ def study_detail(store: Store, study_id: int) -> dict[str, Any]:
     from sqlalchemy import select
 
     with store.sessions() as session:
-        study = session.get(Study, study_id)
-        if study is None:
-            raise StoreError(f"study {study_id}: not found")
-        analyses = session.scalars(
-            select(Analysis).where(Analysis.study_id == study_id).order_by(Analysis.id)
-        ).all()
+        study, analyses = study_and_analyses(session, study_id)
         reports = session.scalars(select(Report).where(Report.study_id == study_id).order_by(Report.id)).all()
         return {
             "id": study.id,

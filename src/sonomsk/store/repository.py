@@ -355,6 +355,20 @@ def list_studies(store: Store, query: str | None = None, limit: int = 200) -> li
         return out
 
 
+def study_and_analyses(session: Any, study_id: int) -> tuple[Study, list[Analysis]]:
+    """A study and its analyses in the order they were recorded, within an open session;
+    raises StoreError when there is no such study."""
+    from sqlalchemy import select
+
+    study = session.get(Study, study_id)
+    if study is None:
+        raise StoreError(f"study {study_id}: not found")
+    analyses = session.scalars(
+        select(Analysis).where(Analysis.study_id == study_id).order_by(Analysis.id)
+    ).all()
+    return study, list(analyses)
+
+
 def count_instances(store: Store) -> int:
     from sqlalchemy import func, select
 
@@ -374,4 +388,5 @@ __all__ = [
     "save_procedure",
     "save_report",
     "sign_report",
+    "study_and_analyses",
 ]

@@ -155,3 +155,22 @@ def test_click_where_the_frame_model_sees_no_nerve_asks_the_refinement_model(
     contour = outline_at(image, 150, 125, backend="test-window-only")
     mask = contour.to_mask((300, 300))
     assert (mask & disc).sum() / (mask | disc).sum() > 0.9
+
+
+def test_click_falls_back_to_the_classical_contour_where_no_window_shows_a_nerve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sonomsk.core.image import UltrasoundImage
+    from sonomsk.vision import backends
+    from sonomsk.vision.classical import outline_classical
+
+    monkeypatch.setitem(backends._REGISTRY, "test-window-only", "unused:unused")
+    monkeypatch.setitem(
+        backends._INSTANCES, "test-window-only", _NoNerveInTheFrame(np.zeros((300, 300), bool))
+    )
+    yy, xx = np.mgrid[:300, :300]
+    pixels = np.where((yy - 150) ** 2 + (xx - 120) ** 2 <= 40**2, 30, 160).astype(np.uint8)  # a dark disc
+    image = UltrasoundImage.from_array(pixels)
+    contour = outline_at(image, 150, 120, backend="test-window-only")
+    expected = Contour.from_mask(outline_classical(image.grey_frame(0), 150, 120), "nerve")
+    assert np.array_equal(contour.to_mask((300, 300)), expected.to_mask((300, 300)))

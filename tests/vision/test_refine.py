@@ -165,3 +165,34 @@ def test_region_at_takes_the_region_under_or_nearest_to_the_click() -> None:
     near = region_at(prob, 15, 35, 6)
     assert near is not None and near[15, 45] and not near[15, 15]
     assert region_at(prob, 40, 30, 5) is None
+
+
+def test_search_at_click_prefers_the_confident_look_over_a_hallucination_at_another_scale() -> None:
+    """A stand-in model that is right (probability 0.9) only when the nerve fills about half of
+    the window, and elsewhere sees a faint (0.6) nerve-like blob at the window's centre: the
+    search keeps the confident second look, not the first or the least confident one."""
+    size = 96
+    truth = _ellipse((500, 500), 250.0, 250.0, 50.0, 50.0)  # 101 px across, centred on the click
+    yy, xx = np.mgrid[:size, :size]
+    blob = ((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2 <= (size / 8) ** 2).astype(np.float32)
+
+    def look(w: Window) -> np.ndarray:
+        if 1.5 <= w.height / 101 <= 3.0 and 1.5 <= w.width / 101 <= 3.0:
+            return crop(truth.astype(np.uint8), w, size, labels=True).astype(np.float32) * np.float32(0.9)
+        return blob * np.float32(0.6)
+
+    region = search_at_click(
+        look, truth.shape, 250, 250, sides=(48, 96, 192, 384), factor=2.0, min_side=32, radius=12
+    )
+    assert region is not None
+    assert (region & truth).sum() / (region | truth).sum() > 0.9
+
+
+def test_a_second_look_counts_only_where_the_window_fits_what_it_shows() -> None:
+    from sonomsk.vision.refine import _fits
+
+    seen = Window(0, 0, 100, 200)
+    assert _fits(Window(5, 5, 80, 250), seen, 1.5)
+    assert not _fits(Window(5, 5, 60, 200), seen, 1.5)  # region much shorter than its window
+    assert not _fits(Window(5, 5, 100, 320), seen, 1.5)  # much wider
+    assert not _fits(None, seen, 1.5)

@@ -164,7 +164,8 @@ class OnnxUNetBackend:
         if self._refine_session is None:
             self._get_session()
         if self._refine_session is None:
-            raise BackendUnavailableError(f"backend {self.name}: no refinement model in the package")
+            why = "the package ships no refinement model" if self.second_look else "whole-frame model only"
+            raise BackendUnavailableError(f"backend {self.name}: no refinement stage ({why})")
         size = int(self.refinement["input_size"])
         x = model_input(grey, w, size)[None, None]
         return np.asarray(self._refine_session.run(None, {"image": x})[0][0, 1], dtype=np.float32)

@@ -148,35 +148,49 @@ def search_at_click(
     factor: float,
     min_side: int,
     radius: int,
+    fit: float = 1.5,
 ) -> np.ndarray | None:
     """Outline the nerve at a click with the refinement model when its size is unknown.
 
     For each side in ``sides``, a square window centred on the click is segmented; the region at
     the click then gives the window the model was trained on (:func:`window_for`), which is
-    segmented again. A region that reaches that window's edge is not wholly in view (the model
-    was trained on nerves in the middle half of their window) and is passed over. Of the second
-    looks left, the region at the click with the highest mean nerve probability is returned (boolean mask of ``shape``), or None when no window shows a nerve
-    there. ``window_probability(w)`` is the model's (size, size) nerve probability of window w.
+    segmented again. That second look counts only if it shows what the model was trained on:
+    a window no larger than twice the largest of ``sides``, a region that does not reach the
+    window's edge (the nerve wholly in view), and a region whose own window matches the window it
+    was seen in to within ``fit`` in height and in width (a nerve filling about the middle half
+    of it). Of the second looks that count, the region at the click with the highest mean nerve
+    probability is returned (boolean mask of ``shape``), or None when none counts.
+    ``window_probability(w)`` is the model's (size, size) nerve probability of window w.
     """
+    largest = 2 * max(sides)
     best: tuple[float, np.ndarray] | None = None
     for side in sides:
         first = _frame_probability(
             window_probability, Window(row - side // 2, col - side // 2, side, side), shape
         )
         region = region_at(first, row, col, radius)
-        if region is None:
-            continue
-        w = window_for(region, factor, min_side)
-        if w is None:
+        w = None if region is None else window_for(region, factor, min_side)
+        if w is None or max(w.height, w.width) > largest:
             continue
         second = _frame_probability(window_probability, w, shape)
         region = region_at(second, row, col, radius)
-        if region is None or _reaches_edge(region, w):
+        if (
+            region is None
+            or _reaches_edge(region, w)
+            or not _fits(window_for(region, factor, min_side), w, fit)
+        ):
             continue
         score = float(second[region].mean())
         if best is None or score > best[0]:
             best = (score, region)
     return None if best is None else best[1]
+
+
+def _fits(found: Window | None, seen: Window, fit: float) -> bool:
+    """Whether window ``found`` has the height and width of ``seen`` to within a factor ``fit``."""
+    if found is None:
+        return False
+    return all(1 / fit <= a / b <= fit for a, b in ((found.height, seen.height), (found.width, seen.width)))
 
 
 def _frame_probability(

@@ -55,7 +55,7 @@ def page(server: str) -> Iterator[Any]:
             browser.close()
 
 
-def _wait_for(page: Any, expression: str, timeout_s: float = 20.0) -> None:
+def _wait_for(page: Any, expression: str, timeout_s: float = 30.0) -> None:
     """Poll a JavaScript expression from here until it is true.
 
     ``page.evaluate`` runs through the DevTools protocol, which may compile code whatever the

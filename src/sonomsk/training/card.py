@@ -113,7 +113,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         "## Validation",
         "",
         f"{v['method']}: {v['n_images']} usgra-seg images never seen in training "
-        "(the shipped model is the one trained without them).",
+        "(the shipped model is the one trained without them). One fold only; training runs were "
+        "compared on this fold before one was shipped (docs/decisions/003), so these scores are "
+        "slightly optimistic.",
         "",
         "| class | images | Dice mean | Dice median | area error median |",
         "|---|---|---|---|---|",

@@ -21,63 +21,66 @@ import time
 from pathlib import Path
 
 from sonomsk.nerve.segment import segment_frame
-from sonomsk.training.datasets import load_usgra_seg, split_holdout
+from sonomsk.training.datasets import Sample, load_usgra_seg, split_holdout
 from sonomsk.vision.backends import get_backend
-from sonomsk.vision.metrics import segmentation_scores, summarise_scores
+from sonomsk.vision.metrics import dice, segmentation_scores, summarise_scores
 from sonomsk.vision.postprocess import labels_from_probabilities
 
 BACKENDS = ("onnx-unet", "onnx-unet-frame")
 
 
-def usgra_holdout(data: Path, name: str) -> dict[str, object]:
-    backend = get_backend(name)
-    fold = backend.card.validation.get("holdout_fold", 0)
-    n_folds = backend.card.validation.get("n_folds", 5)
+def holdout_samples(data: Path, name: str) -> tuple[list[Sample], int, int]:
+    """The usgra-seg images of the fold the backend's model card says it never saw in training,
+    with that fold and the number of folds."""
+    validation = get_backend(name).card.validation
+    fold, n_folds = int(validation.get("holdout_fold", 0)), int(validation.get("n_folds", 5))
     samples = load_usgra_seg(data)
-    _, val = split_holdout(samples, fold=int(fold), n_folds=int(n_folds))
-    rows = []
-    for i in val:
-        s = samples[i]
-        pred = labels_from_probabilities(backend.probabilities(s.grey))
-        rows.append(segmentation_scores(pred, s.labels))
-    return {"n_images": len(val), "fold": fold, "n_folds": n_folds, **summarise_scores(rows)}
+    _, val = split_holdout(samples, fold=fold, n_folds=n_folds)
+    return [samples[i] for i in val], fold, n_folds
 
 
-def usgra_clicks(data: Path, name: str) -> dict[str, float]:
+def usgra_holdout(held_out: list[Sample], name: str) -> dict[str, object]:
+    backend = get_backend(name)
+    rows = [
+        segmentation_scores(labels_from_probabilities(backend.probabilities(s.grey)), s.labels)
+        for s in held_out
+    ]
+    return {"n_images": len(held_out), **summarise_scores(rows)}
+
+
+def usgra_clicks(held_out: list[Sample], name: str) -> dict[str, float]:
     """One click per nerve on the held-out fold, as a clinician at the workstation would: at the
     most interior pixel of each expert nerve region (regions under 50 px get no click but stay in
-    the truth); the union of the outlines against the expert nerve mask. Dice mean and median, and median time per click."""
+    the truth); the union of the outlines against the expert nerve mask. Dice mean and median,
+    and median time per click."""
     import numpy as np
     from scipy import ndimage
 
     from sonomsk.core.image import UltrasoundImage
     from sonomsk.nerve.interactive import outline_at
 
-    fold = get_backend(name).card.validation.get("holdout_fold", 0)
-    samples = load_usgra_seg(data)
-    _, val = split_holdout(samples, fold=int(fold))
-    dice, times = [], []
-    for i in val:
-        s = samples[i]
+    scores, times = [], []
+    for s in held_out:
         image = UltrasoundImage.from_array(np.clip(s.grey, 0, 255).astype(np.uint8))
         truth = s.labels == 1
         regions, n = ndimage.label(truth)
         outlined = np.zeros_like(truth)
         for k in range(1, n + 1):
-            inside = ndimage.distance_transform_edt(regions == k)
-            if (regions == k).sum() < 50:
+            region = regions == k
+            if region.sum() < 50:
                 continue
+            inside = ndimage.distance_transform_edt(region)
             row, col = np.unravel_index(int(np.argmax(inside)), inside.shape)
             t0 = time.perf_counter()
             outlined |= outline_at(image, float(row), float(col), backend=name).to_mask(truth.shape)
             times.append(time.perf_counter() - t0)
         if truth.any():  # usgra-seg has a nerve in every image; guard all the same
-            dice.append(2 * float((outlined & truth).sum()) / float(outlined.sum() + truth.sum()))
+            scores.append(dice(outlined, truth))
     return {
-        "n_images": len(val),
+        "n_images": len(held_out),
         "n_clicks": len(times),
-        "dice_mean": statistics.mean(dice),
-        "dice_median": statistics.median(dice),
+        "dice_mean": statistics.mean(scores),
+        "dice_median": statistics.median(scores),
         "ms_per_click": 1000 * statistics.median(times),
     }
 
@@ -133,8 +136,9 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for name in BACKENDS:
         print(f"== backend {name}")
-        acc = usgra_holdout(args.data, name)
-        print(f"usgra-seg held-out fold {acc['fold']} of {acc['n_folds']}: {acc['n_images']} images")
+        held_out, fold, n_folds = holdout_samples(args.data, name)
+        acc = usgra_holdout(held_out, name)
+        print(f"usgra-seg held-out fold {fold} of {n_folds}: {acc['n_images']} images")
         for cls in ("nerve", "vessel"):
             s = acc[cls]
             assert isinstance(s, dict)
@@ -143,7 +147,7 @@ def main() -> None:
                 f"({s['dice_mean_ci95'][0]:.2f}-{s['dice_mean_ci95'][1]:.2f}) | {s['dice_median']:.3f} | "
                 f"{100 * s['area_error_rel_median']:.1f} % | {s['n_false_positive_images']} of {s['n_absent']} |"
             )
-        clicks = usgra_clicks(args.data, name)
+        clicks = usgra_clicks(held_out, name)
         print(
             f"one click per nerve ({clicks['n_clicks']} clicks, {clicks['n_images']} images): nerve Dice "
             f"mean {clicks['dice_mean']:.3f}, median {clicks['dice_median']:.3f}, "

@@ -5,8 +5,9 @@
 Accuracy is measured with the inference pipeline the product uses (ONNX backend + post-processing),
 with the second look at each nerve (``onnx-unet``, the default) and without it (``onnx-unet-frame``),
 on the usgra-seg images of the held-out fold that the shipped model never saw in training (the
-fold is recorded in the model card), automatically and with one click per expert nerve region
-(the workstation's click-to-outline), and on simulated calibrated nerves of known CSA written as
+fold is recorded in the model card), automatically, with one click per expert nerve region
+(the workstation's click-to-outline) and with one box drawn around each (exact, and with its
+edges moved as a hand-drawn box's would be), and on simulated calibrated nerves of known CSA written as
 DICOM and read back. Speed is the median time to segment and measure one 512x512 frame.
 """
 
@@ -48,40 +49,54 @@ def usgra_holdout(held_out: list[Sample], name: str) -> dict[str, object]:
     return {"n_images": len(held_out), **summarise_scores(rows)}
 
 
-def usgra_clicks(held_out: list[Sample], name: str) -> dict[str, float]:
-    """One click per nerve on the held-out fold, as a clinician at the workstation would: at the
-    most interior pixel of each expert nerve region (regions under 50 px get no click but stay in
-    the truth); the union of the outlines against the expert nerve mask. Dice mean and median,
-    and median time per click."""
+def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, float]:
+    """One prompt per expert nerve region of the held-out fold, as a clinician at the workstation
+    would give it, and the union of the outlines against the expert nerve mask (regions under
+    50 px get no prompt but stay in the truth). ``prompt`` is ``click`` (at the region's most
+    interior pixel), ``box`` (its exact bounding box) or ``box-jitter`` (that box with each edge
+    moved in or out by a random 0-10 % of its side, seeded: a hand-drawn box). Dice mean and
+    median, and median time per prompt."""
     import numpy as np
     from scipy import ndimage
 
     from sonomsk.core.image import UltrasoundImage
-    from sonomsk.nerve.interactive import outline_at
+    from sonomsk.nerve.interactive import outline_at, outline_in_box
 
+    rng = np.random.default_rng(0)
     scores, times = [], []
     for s in held_out:
         image = UltrasoundImage.from_array(np.clip(s.grey, 0, 255).astype(np.uint8))
         truth = s.labels == 1
-        regions, n = ndimage.label(truth)
+        regions, _ = ndimage.label(truth)
         outlined = np.zeros_like(truth)
-        for k in range(1, n + 1):
+        for k, found in enumerate(ndimage.find_objects(regions), start=1):
             region = regions == k
-            if region.sum() < 50:
+            if found is None or region.sum() < 50:
                 continue
-            inside = ndimage.distance_transform_edt(region)
-            row, col = np.unravel_index(int(np.argmax(inside)), inside.shape)
-            t0 = time.perf_counter()
-            outlined |= outline_at(image, float(row), float(col), backend=name).to_mask(truth.shape)
+            if prompt == "click":
+                inside = ndimage.distance_transform_edt(region)
+                row, col = np.unravel_index(int(np.argmax(inside)), inside.shape)
+                t0 = time.perf_counter()
+                contour = outline_at(image, float(row), float(col), backend=name)
+            else:
+                edges = np.array(
+                    [found[0].start, found[1].start, found[0].stop - 1, found[1].stop - 1], float
+                )
+                if prompt == "box-jitter":
+                    sides = np.array([edges[2] - edges[0] + 1, edges[3] - edges[1] + 1] * 2)
+                    edges += rng.uniform(-0.1, 0.1, size=4) * sides
+                t0 = time.perf_counter()
+                contour = outline_in_box(image, *edges, backend=name)
             times.append(time.perf_counter() - t0)
+            outlined |= contour.to_mask(truth.shape)
         if truth.any():  # usgra-seg has a nerve in every image; guard all the same
             scores.append(dice(outlined, truth))
     return {
         "n_images": len(held_out),
-        "n_clicks": len(times),
+        "n_prompts": len(times),
         "dice_mean": statistics.mean(scores),
         "dice_median": statistics.median(scores),
-        "ms_per_click": 1000 * statistics.median(times),
+        "ms_per_prompt": 1000 * statistics.median(times),
     }
 
 
@@ -147,12 +162,13 @@ def main() -> None:
                 f"({s['dice_mean_ci95'][0]:.2f}-{s['dice_mean_ci95'][1]:.2f}) | {s['dice_median']:.3f} | "
                 f"{100 * s['area_error_rel_median']:.1f} % | {s['n_false_positive_images']} of {s['n_absent']} |"
             )
-        clicks = usgra_clicks(held_out, name)
-        print(
-            f"one click per nerve ({clicks['n_clicks']} clicks, {clicks['n_images']} images): nerve Dice "
-            f"mean {clicks['dice_mean']:.3f}, median {clicks['dice_median']:.3f}, "
-            f"{clicks['ms_per_click']:.0f} ms per click (median)"
-        )
+        for prompt in ("click", "box", "box-jitter"):
+            r = usgra_prompts(held_out, name, prompt)
+            print(
+                f"one {prompt} per nerve ({r['n_prompts']} prompts, {r['n_images']} images): nerve Dice "
+                f"mean {r['dice_mean']:.3f}, median {r['dice_median']:.3f}, "
+                f"{r['ms_per_prompt']:.0f} ms per prompt (median)"
+            )
         pairs = simulated_csa(args.sim, name)
         errs = [abs(m - t) / t for t, m in pairs]
         print("simulated nerves (truth, measured mm2):", [(round(t, 2), round(m, 2)) for t, m in pairs])

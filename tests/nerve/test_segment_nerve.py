@@ -6,16 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 import sonomsk
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.io.dicom_write import write_dicom
-from sonomsk.nerve.interactive import measure_contour, outline_at
+from sonomsk.nerve.interactive import BOX_MARGIN, measure_contour, outline_at, outline_in_box
 from sonomsk.nerve.segment import segment_frame
 from sonomsk.simulate.api import simulate_scene
 from sonomsk.vision.backends import get_backend
 from sonomsk.vision.contours import Contour
-from sonomsk.vision.refine import Window
+from sonomsk.vision.refine import Box, Window
 
 needs_model = pytest.mark.skipif(
     not get_backend("onnx-unet").is_available(), reason="the ONNX model is not installed"
@@ -174,3 +175,106 @@ def test_click_falls_back_to_the_classical_contour_where_no_window_shows_a_nerve
     contour = outline_at(image, 150, 120, backend="test-window-only")
     expected = Contour.from_mask(outline_classical(image.grey_frame(0), 150, 120), "nerve")
     assert np.array_equal(contour.to_mask((300, 300)), expected.to_mask((300, 300)))
+
+
+@needs_model
+def test_box_outlines_the_nerve(tmp_path: Path) -> None:
+    image, truth_mask, true_csa = _simulated(tmp_path, "carpal-tunnel", 7011, 13.0)
+    rows, cols = np.nonzero(truth_mask)
+    contour = outline_in_box(image, rows.min(), cols.min(), rows.max(), cols.max())
+    mask = contour.to_mask((image.rows, image.columns))
+    assert (mask & truth_mask).sum() / (mask | truth_mask).sum() > 0.85
+    area = measure_contour(image, contour).by_name("area_cross_section")[0]
+    assert area.unit == "mm2" and area.value == pytest.approx(true_csa, rel=0.1)
+
+
+class _FrameOnly(_NoNerveInTheFrame):
+    """A backend with a whole-frame model (which sees ``frame_truth``) and no refinement model."""
+
+    def __init__(self, frame_truth: np.ndarray) -> None:
+        super().__init__(np.zeros_like(frame_truth))
+        self.frame_truth = frame_truth
+
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        prob = np.zeros((3, *frame.shape[:2]), np.float32)
+        prob[1] = self.frame_truth
+        prob[0] = 1.0 - prob[1]
+        return prob
+
+    def window_nerve_probability(self, grey: np.ndarray, w: Window) -> np.ndarray:
+        from sonomsk.core.errors import BackendUnavailableError
+
+        raise BackendUnavailableError("whole-frame model only")
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, backend: object) -> str:
+    from sonomsk.vision import backends
+
+    monkeypatch.setitem(backends._REGISTRY, "test-box", "unused:unused")
+    monkeypatch.setitem(backends._INSTANCES, "test-box", backend)
+    return "test-box"
+
+
+def test_box_asks_the_refinement_model_where_the_frame_model_sees_no_nerve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sonomsk.core.image import UltrasoundImage
+
+    yy, xx = np.mgrid[:300, :300]
+    disc = (yy - 150) ** 2 + (xx - 120) ** 2 <= 30**2
+    name = _use(monkeypatch, _NoNerveInTheFrame(disc))
+    image = UltrasoundImage.from_array(np.full((300, 300), 90, np.uint8))  # flat: no classical edge
+    mask = outline_in_box(image, 118, 88, 182, 152, backend=name).to_mask((300, 300))
+    assert (mask & disc).sum() / (mask | disc).sum() > 0.9
+
+
+def test_box_takes_the_frame_model_without_a_refinement_model_and_cuts_it_to_the_box(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sonomsk.core.image import UltrasoundImage
+
+    band = np.zeros((300, 300), bool)
+    band[140:160, 20:280] = True  # a region that runs far beyond the box on both sides
+    name = _use(monkeypatch, _FrameOnly(band))
+    image = UltrasoundImage.from_array(np.full((300, 300), 90, np.uint8))
+    box = Box(130, 100, 169, 199)  # 40 x 100 px
+    mask = outline_in_box(image, box.top, box.left, box.bottom, box.right, backend=name).to_mask((300, 300))
+    allowed = box.widened(BOX_MARGIN, (300, 300)).mask((300, 300))
+    # the outline polygon runs along pixel edges: its raster may hold one more pixel at a side
+    assert mask.any() and not (mask & ~ndimage.binary_dilation(allowed)).any()
+    assert (mask & band).sum() / mask.sum() > 0.95
+    cols = np.nonzero(mask.any(axis=0))[0]
+    assert cols.min() <= 95 and cols.max() >= 204  # up to the margin of 10 px each side
+
+
+def test_box_falls_back_to_the_classical_contour_at_its_centre(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sonomsk.core.image import UltrasoundImage
+    from sonomsk.vision.classical import outline_classical
+
+    name = _use(monkeypatch, _FrameOnly(np.zeros((300, 300), bool)))
+    yy, xx = np.mgrid[:300, :300]
+    pixels = np.where((yy - 150) ** 2 + (xx - 120) ** 2 <= 40**2, 30, 160).astype(np.uint8)
+    image = UltrasoundImage.from_array(pixels)
+    mask = outline_in_box(image, 105, 75, 195, 165, backend=name).to_mask((300, 300))
+    expected = outline_classical(image.grey_frame(0), 150, 120, radius_px=91)
+    expected &= Box(105, 75, 195, 165).widened(BOX_MARGIN, (300, 300)).mask((300, 300))
+    assert mask.any()
+    assert (mask & expected).sum() / (mask | expected).sum() > 0.95
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ((40.0, 10.0, 20.0, 30.0), "top <= bottom"),
+        ((10.0, 30.0, 20.0, 10.0), "left <= right"),
+        ((float("nan"), 10.0, 20.0, 30.0), "finite"),
+        ((10.0, 10.0, 11.0, 40.0), "at least 3 x 3"),
+        ((60.0, 60.0, 90.0, 90.0), "at least 3 x 3"),  # wholly outside the 50 x 50 frame
+    ],
+)
+def test_bad_boxes(box: tuple[float, float, float, float], message: str) -> None:
+    from sonomsk.core.image import UltrasoundImage
+
+    image = UltrasoundImage.from_array(np.zeros((50, 50), np.uint8))
+    with pytest.raises(InvalidParameterError, match=message):
+        outline_in_box(image, *box, backend="classical")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from .conftest import free_port
-from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
 
 CHROMIUM = Path("/usr/bin/chromium")
 STORESCP = Path("/usr/bin/storescp")  # dcmtk's
@@ -172,14 +172,30 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
     assert "left" in page.locator('.pane[data-pane="1"] .pane-label').inner_text()
     assert page.locator('.pane[data-pane="1"]').is_visible()
 
-    # outline the left nerve in the second pane
+    # outline the left nerve in the second pane by dragging a box around it
     _wait_for(page, f"SONO.activePane().inst.id === {left}")
     page.click('[data-testid="nerve-outline"]')
-    x, y = _screen_xy(page, 1, *truth_l["centroid_px"])
-    with page.expect_response(lambda r: r.url.endswith(f"/instances/{left}/outline") and r.status == 200):
-        page.mouse.click(x, y)
+    row, col = truth_l["centroid_px"]
+    half_w, half_h = (a / SPACING for a in truth_l["semi_axes_mm"])
+    x0, y0 = _screen_xy(page, 1, row - half_h, col - half_w)
+    x1, y1 = _screen_xy(page, 1, row + half_h, col + half_w)
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/instances/{left}/outline-box") and r.status == 200
+    ) as resp:
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x1, y1, steps=8)
+        page.mouse.up()
+    sent = resp.value.request.post_data_json
+    assert sent["top"] == pytest.approx(row - half_h, abs=1.0) and sent["right"] == pytest.approx(
+        col + half_w, abs=1.0
+    )
     page.wait_for_selector('[data-testid="nerve-csa"]')
     assert "median_left.dcm" in page.locator("#nerve-current").inner_text()
+    boxed = resp.value.json()
+    box_csa = next(m for m in boxed["measurements"] if m["name"] == "area_cross_section")
+    assert box_csa["unit"] == "mm2" and boxed["result"]["source"] == "box"
+    assert box_csa["value"] == pytest.approx(truth_l["csa_mm2_raster"], rel=0.1)  # the shipped model
 
     # and the right forearm, shown in the active (second) pane from its thumbnail
     page.click(f'.thumb[data-instance-id="{forearm}"]')

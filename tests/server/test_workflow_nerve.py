@@ -156,6 +156,53 @@ def test_click_outside_image_is_refused(client: TestClient, two_sides: dict[str,
     assert r.status_code == 422 and "row, col" in r.json()["detail"]
 
 
+def test_box_outline_is_stored_and_measured(client: TestClient, two_sides: dict[str, Any]) -> None:
+    iid = two_sides["right"]
+    truth = two_sides["truth"][0]
+    row, col = truth["centroid_px"]
+    half_w, half_h = (a / SPACING for a in truth["semi_axes_mm"])  # angle 0: the long axis across
+    box = {"top": row - half_h, "left": col - half_w, "bottom": row + half_h, "right": col + half_w}
+    r = client.post(f"/api/workflows/nerve/instances/{iid}/outline-box", json=box)
+    assert r.status_code == 200, r.text
+    analysis = r.json()
+    assert analysis["result"]["source"] == "box"
+    csa = next(m for m in analysis["measurements"] if m["name"] == "area_cross_section")
+    assert csa["unit"] == "mm2"
+    if _interactive_model_available():  # the classical fallback outlines the nerve less exactly
+        assert csa["value"] == pytest.approx(truth["csa_mm2_raster"], rel=0.1)
+    pts = np.asarray(analysis["structures"][0]["points"])
+    assert abs(pts[:, 0].mean() - row) < 10 and abs(pts[:, 1].mean() - col) < 10
+    assert (
+        pts[:, 0].min() >= box["top"] - 0.1 * 2 * half_h - 1
+        and pts[:, 1].max() <= box["right"] + 0.1 * 2 * half_w + 1
+    )
+    listed = client.get(f"/api/studies/{two_sides['study']}").json()["analyses"]
+    assert any(a["id"] == analysis["id"] for a in listed)
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ({"top": 50, "left": 50, "bottom": 10, "right": 90}, "top <= bottom"),
+        ({"top": 900, "left": 900, "bottom": 950, "right": 950}, "at least 3 x 3"),
+        ({"top": 10, "left": 10, "bottom": 40}, "right"),
+    ],
+)
+def test_bad_box_is_refused(
+    client: TestClient, two_sides: dict[str, Any], box: dict[str, Any], message: str
+) -> None:
+    r = client.post(f"/api/workflows/nerve/instances/{two_sides['right']}/outline-box", json=box)
+    assert r.status_code == 422 and message in str(r.json()["detail"])
+    listed = client.get(f"/api/studies/{two_sides['study']}").json()["analyses"]
+    assert not listed  # nothing was stored
+
+
+def _interactive_model_available() -> bool:
+    from sonomsk.vision.backends import get_backend
+
+    return bool(get_backend("onnx-unet").is_available())
+
+
 def test_segment_endpoint_answers(client: TestClient, two_sides: dict[str, Any]) -> None:
     r = client.post(f"/api/workflows/nerve/instances/{two_sides['right']}/segment", json={})
     assert r.status_code == 200, r.text

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonomsk.vision.refine import Window, crop, model_input, paste, region_at, search_at_click, window_for
+from sonomsk.vision.refine import (
+    Box,
+    Window,
+    crop,
+    look_in_box,
+    model_input,
+    paste,
+    region_at,
+    region_in_box,
+    search_at_click,
+    window_for,
+    window_for_box,
+)
 
 
 def _ellipse(shape: tuple[int, int], cy: float, cx: float, a: float, b: float) -> np.ndarray:
@@ -196,3 +208,65 @@ def test_a_second_look_counts_only_where_the_window_fits_what_it_shows() -> None
     assert not _fits(Window(5, 5, 60, 200), seen, 1.5)  # region much shorter than its window
     assert not _fits(Window(5, 5, 100, 320), seen, 1.5)  # much wider
     assert not _fits(None, seen, 1.5)
+
+
+def _bbox(mask: np.ndarray) -> Box:
+    rows, cols = np.nonzero(mask)
+    return Box(int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max()))
+
+
+@pytest.mark.parametrize(("cy", "cx", "a", "b"), [(100.0, 120.0, 9.0, 30.0), (15.0, 280.0, 40.0, 12.0)])
+def test_window_of_a_box_is_the_window_of_a_nerve_with_that_bounding_box(
+    cy: float, cx: float, a: float, b: float
+) -> None:
+    nerve = _ellipse((200, 300), cy, cx, a, b)
+    for factor_rows in (None, 3.0):
+        expected = window_for(nerve, 2.0, 32, factor_rows=factor_rows)
+        assert window_for_box(_bbox(nerve), 2.0, 32, factor_rows=factor_rows) == expected
+    w = window_for_box(Box(10, 20, 11, 21), 2.0, 32)
+    assert (w.height, w.width) == (32, 32)  # the minimum side
+    assert w.row + w.height / 2 == pytest.approx(10.5, abs=0.5) and w.col + w.width / 2 == pytest.approx(
+        20.5, abs=0.5
+    )
+
+
+def test_box_widened_and_mask_stay_in_the_frame() -> None:
+    box = Box(2, 5, 21, 44)  # 20 x 40 px
+    assert (box.height, box.width) == (20, 40)
+    assert box.widened(0.1, (100, 100)) == Box(0, 1, 23, 48)
+    assert box.widened(0.5, (25, 60)) == Box(0, 0, 24, 59)
+    m = box.mask((30, 50))
+    assert m.sum() == 20 * 40 and m[2, 5] and m[21, 44] and not m[22, 44] and not m[21, 45]
+
+
+def test_region_in_box_takes_the_region_most_inside_the_box() -> None:
+    prob = np.zeros((100, 100), np.float32)
+    prob[10:40, 10:40] = 0.9  # large, mostly outside the box
+    prob[45:60, 45:60] = 0.8  # small, wholly inside it
+    box = Box(35, 35, 65, 65)
+    region = region_in_box(prob, box)
+    assert region is not None and region.sum() == 15 * 15 and region[50, 50]
+    prob[45:60, 45:60] = 0.4  # below 0.5: no region of its own; the large one still reaches in
+    region = region_in_box(prob, box)
+    assert region is not None and region[20, 20] and region.sum() == 30 * 30
+    assert region_in_box(prob, Box(70, 70, 90, 90)) is None
+    assert region_in_box(np.zeros((50, 50), np.float32), Box(0, 0, 49, 49)) is None
+
+
+def test_look_in_box_segments_the_boxed_nerve_in_the_window_of_the_box() -> None:
+    nerve = _ellipse((300, 400), 150.0, 150.0, 18.0, 30.0)
+    beside = _ellipse((300, 400), 150.0, 205.0, 18.0, 18.0)  # touches the window, not the box
+    seen: list[Window] = []
+    model = _window_model(nerve | beside)
+
+    def look(w: Window) -> np.ndarray:
+        seen.append(w)
+        return model(w)
+
+    box = _bbox(nerve)
+    region = look_in_box(look, nerve.shape, box, factor=2.0, min_side=32)
+    assert seen == [window_for_box(box, 2.0, 32)]
+    assert region is not None
+    assert (region & nerve).sum() / (region | nerve).sum() > 0.9 and not (region & beside).any()
+    empty = look_in_box(_window_model(np.zeros_like(nerve)), nerve.shape, box, factor=2.0, min_side=32)
+    assert empty is None

@@ -1,4 +1,5 @@
-"""Interactive segmentation: outline the nerve under a click, and re-measure a corrected outline.
+"""Interactive segmentation: outline the nerve under a click or in a drawn box, and re-measure a
+corrected outline.
 
 This is what the workstation calls. A click inside a nerve selects the connected region of the
 model's nerve probability (> 0.5) that contains the click, or the nearest one within a small
@@ -6,7 +7,10 @@ radius. When the whole-frame model sees no nerve there, the click is taken as th
 word that a nerve is there: the refinement model looks at windows of several sizes centred on
 the click (:func:`sonomsk.vision.refine.search_at_click`). Only when that finds nothing either
 (or the backend has no refinement model) is a classical region contour around the click used.
-A corrected outline (a polygon in px) is measured from scratch, so every measure follows it.
+A box drawn around a nerve gives the refinement model the window it was trained on (the box
+tells it where the nerve is and how large), so no search is needed; its rules are in decision
+005 (:func:`outline_in_box`). A corrected outline (a polygon in px) is measured from scratch, so
+every measure follows it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
 from sonomsk.nerve.segment import doppler_inputs, spacing_for
 from sonomsk.vision.contours import Contour
-from sonomsk.vision.refine import region_at, search_at_click
+from sonomsk.vision.refine import Box, look_in_box, region_at, region_in_box, search_at_click
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
 SNAP_RADIUS_PX = 12
@@ -29,6 +33,14 @@ SNAP_RADIUS_PX = 12
 #: nerve: the refinement model is trained on windows twice a nerve's size, so these cover nerves
 #: of about 24 to 192 px across, and the second look at each adapts the window to what it found.
 CLICK_WINDOW_SIDES_PX = (48, 96, 192, 384)
+
+#: A box outline is cut to the box widened by this fraction of its height and width on each
+#: side: a box says where the nerve is, and a hand-drawn one is about this loose or tight
+#: (decision 005).
+BOX_MARGIN = 0.1
+
+#: The smallest box (px, each direction, after clipping to the frame) that is outlined.
+MIN_BOX_PX = 3
 
 
 def outline_at(
@@ -59,6 +71,93 @@ def outline_at(
         return Contour.from_mask(np.asarray(filled, dtype=bool), "nerve")
     mask = outline_classical(image.grey_frame(frame), r, c)
     return Contour.from_mask(mask, "nerve")
+
+
+def outline_in_box(
+    image: UltrasoundImage,
+    top: float,
+    left: float,
+    bottom: float,
+    right: float,
+    *,
+    frame: int = 0,
+    backend: str | None = None,
+) -> Contour:
+    """The outline of the nerve in a box (frame px, inclusive) drawn around it (decision 005).
+
+    The refinement model segments the window of the box; without one, or where it sees no
+    region inside the box, the whole-frame model's region with the most pixels inside the box is
+    taken; where neither has one, the classical contour at the box's centre. The outline is cut
+    to the box widened by :data:`BOX_MARGIN` on each side.
+    """
+    from scipy import ndimage
+
+    from sonomsk.core.errors import BackendUnavailableError
+    from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
+    from sonomsk.vision.classical import outline_classical
+
+    box = _check_box(image, top, left, bottom, right)
+    shape = (image.rows, image.columns)
+    region: np.ndarray | None = None
+    try:
+        model = get_backend(backend or DEFAULT_BACKEND)
+        grey = image.grey_frame(frame)
+        region = _look_in_box(model, grey, box)
+        if region is None:
+            region = region_in_box(model.probabilities(image.frame(frame))[1], box)
+    except BackendUnavailableError:
+        region = None
+    if region is None:
+        centre = ((box.top + box.bottom) // 2, (box.left + box.right) // 2)
+        region = outline_classical(
+            image.grey_frame(frame), *centre, radius_px=max(box.height, box.width, MIN_BOX_PX)
+        )
+    cut = np.asarray(ndimage.binary_fill_holes(region)) & box.widened(BOX_MARGIN, shape).mask(shape)
+    if not cut.any():
+        raise MeasurementError("box: no outline inside it")
+    lab, n = ndimage.label(cut)
+    if n > 1:  # the cut can split a region: keep its largest part
+        cut = lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))
+    return Contour.from_mask(np.asarray(cut, dtype=bool), "nerve")
+
+
+def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, right: float) -> Box:
+    """The box clipped to the frame, in whole pixels; InvalidParameterError when it is unusable."""
+    values = (top, left, bottom, right)
+    if not all(np.isfinite(v) for v in values):
+        raise InvalidParameterError(f"box: expected finite top, left, bottom, right, got {values}")
+    if top > bottom or left > right:
+        raise InvalidParameterError(
+            f"box: expected top <= bottom and left <= right, got ({top}, {left}, {bottom}, {right})"
+        )
+    t, b = max(0, int(np.floor(top))), min(image.rows - 1, int(np.ceil(bottom)))
+    lo, r = max(0, int(np.floor(left))), min(image.columns - 1, int(np.ceil(right)))
+    if b - t + 1 < MIN_BOX_PX or r - lo + 1 < MIN_BOX_PX:
+        raise InvalidParameterError(
+            f"box: expected at least {MIN_BOX_PX} x {MIN_BOX_PX} px inside the {image.rows} x "
+            f"{image.columns} frame, got ({top}, {left}, {bottom}, {right})"
+        )
+    return Box(t, lo, b, r)
+
+
+def _look_in_box(model: object, grey: np.ndarray, box: Box) -> np.ndarray | None:
+    """The refinement model's outline in a box (None when the backend has no such model)."""
+    look = getattr(model, "window_nerve_probability", None)
+    settings = dict(getattr(model, "refinement", {}) or {})
+    if look is None or not settings:
+        return None
+    from sonomsk.core.errors import BackendUnavailableError
+
+    try:
+        return look_in_box(
+            lambda w: look(grey, w),
+            grey.shape,
+            box,
+            factor=float(settings["window_factor"]),
+            min_side=int(settings["min_window_px"]),
+        )
+    except BackendUnavailableError:  # a whole-frame-only backend (onnx-unet-frame)
+        return None
 
 
 def _search_windows(model: object, grey: np.ndarray, row: int, col: int) -> np.ndarray | None:

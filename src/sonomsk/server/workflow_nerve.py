@@ -122,7 +122,7 @@ def segment_nerves(
         if backend is not None:
             raise
         b = get_backend("classical")
-        note = f"{exc}; used the classical fallback, which does not find nerves: click inside the nerve to outline it"
+        note = f"{exc}; used the classical fallback, which does not find nerves: click inside the nerve, or drag a box around it, to outline it"
     labels = labels_from_probabilities(b.probabilities(image.frame(frame)), ("nerve",))
     polys = [c.points for c in contours_from_mask(labels == 1, "nerve") if c.area(spacing=None) >= 9]
     return polys, b.name, note
@@ -142,6 +142,14 @@ def outline_click(image: Any, row: float, col: float, *, frame: int) -> np.ndarr
 
     mask = outline_classical(image.grey_frame(frame), int(row), int(col))
     return np.asarray(Contour.from_mask(mask, "nerve").points)
+
+
+def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: int) -> np.ndarray:
+    """The outline of the nerve in a box (top, left, bottom, right px) drawn around it: (N, 2)
+    row/col polygon (decision 005)."""
+    from sonomsk.nerve.interactive import outline_in_box
+
+    return np.asarray(outline_in_box(image, *box, frame=frame).points)
 
 
 # --------------------------------------------------------------------------- store helpers
@@ -465,6 +473,13 @@ def build_router(store: Store) -> Any:
         col: float
         frame: int = 0
 
+    class BoxBody(BaseModel):
+        top: float
+        left: float
+        bottom: float
+        right: float
+        frame: int = 0
+
     class PointsBody(BaseModel):
         points: list[list[float]] = Field(min_length=3, max_length=2000)
 
@@ -522,7 +537,7 @@ def build_router(store: Store) -> Any:
                 )
             )
         if not ids and note is None:
-            note = f"backend {backend} found no nerve on frame {body.frame}: click inside the nerve to outline it"
+            note = f"backend {backend} found no nerve on frame {body.frame}: click inside the nerve, or drag a box around it, to outline it"
         return {"backend": backend, "note": note, "analyses": [_analysis(store, i) for i in ids]}
 
     @router.post("/instances/{instance_id}/outline")
@@ -533,6 +548,17 @@ def build_router(store: Store) -> Any:
         ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "click"})
         aid = _record_outline(
             store, info, pts, ms, frame=body.frame, source="click", backend=None, actor=actor(request)
+        )
+        return _analysis(store, aid)
+
+    @router.post("/instances/{instance_id}/outline-box")
+    def outline_in_box(instance_id: DbId, body: BoxBody, request: Request) -> dict[str, Any]:
+        image, info = _load(request, store, instance_id, body.frame)
+        poly = outline_box(image, (body.top, body.left, body.bottom, body.right), frame=body.frame)
+        pts = resample_outline(poly)
+        ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "box"})
+        aid = _record_outline(
+            store, info, pts, ms, frame=body.frame, source="box", backend=None, actor=actor(request)
         )
         return _analysis(store, aid)
 

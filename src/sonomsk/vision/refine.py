@@ -10,7 +10,8 @@ where most of its area's uncertainty lies. A window whose resized pixels are, on
 mean of the two axes, no finer than the whole-frame model's is left as it is.
 
 Training and inference both call :func:`window_for` and :func:`crop`, so the geometry cannot
-drift apart. The parameters are in the model card, ``nerve_unet.json`` under ``refinement``.
+drift apart. A click (:func:`search_at_click`) or a box drawn around a nerve (:func:`look_in_box`)
+asks the same model for one nerve where the whole-frame model may have seen none. The parameters are in the model card, ``nerve_unet.json`` under ``refinement``.
 """
 
 from __future__ import annotations
@@ -52,10 +53,52 @@ def window_for(
     if rows.size == 0:
         return None
     rows, cols = rows + origin[0], cols + origin[1]
-    height = max(round((factor_rows or factor) * (int(rows.max() - rows.min()) + 1)), min_side)
-    width = max(round(factor * (int(cols.max() - cols.min()) + 1)), min_side)
-    cy = (int(rows.min()) + int(rows.max())) / 2.0
-    cx = (int(cols.min()) + int(cols.max())) / 2.0
+    box = Box(int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max()))
+    return window_for_box(box, factor, min_side, factor_rows=factor_rows)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box of frame pixels: first and last row and column, inclusive."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top + 1
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left + 1
+
+    def widened(self, fraction: float, shape: tuple[int, int]) -> Box:
+        """The box grown by ``fraction`` of its height and width on each side, within ``shape``."""
+        dr, dc = round(fraction * self.height), round(fraction * self.width)
+        return Box(
+            max(0, self.top - dr),
+            max(0, self.left - dc),
+            min(shape[0] - 1, self.bottom + dr),
+            min(shape[1] - 1, self.right + dc),
+        )
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """A boolean mask of ``shape`` that is True inside the box."""
+        out = np.zeros(shape, dtype=bool)
+        out[max(0, self.top) : self.bottom + 1, max(0, self.left) : self.right + 1] = True
+        return out
+
+
+def window_for_box(box: Box, factor: float, min_side: int, *, factor_rows: float | None = None) -> Window:
+    """The window centred on ``box``, ``factor`` times its width and ``factor_rows`` (default
+    ``factor``) times its height, each at least ``min_side``: what :func:`window_for` gives a
+    mask whose bounding box is ``box``."""
+    height = max(round((factor_rows or factor) * box.height), min_side)
+    width = max(round(factor * box.width), min_side)
+    cy = (box.top + box.bottom) / 2.0
+    cx = (box.left + box.right) / 2.0
     return Window(round(cy - height / 2.0), round(cx - width / 2.0), height, width)
 
 
@@ -136,6 +179,39 @@ def region_at(prob: np.ndarray, row: int, col: int, radius: int) -> np.ndarray |
         return None
     k = int(np.argmin((yy + r0 - row) ** 2 + (xx + c0 - col) ** 2))
     return np.asarray(lab == near[yy[k], xx[k]])
+
+
+def region_in_box(prob: np.ndarray, box: Box) -> np.ndarray | None:
+    """The connected region of ``prob > 0.5`` with the most pixels inside ``box``, as a boolean
+    mask; None when no region has a pixel inside it."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(prob > 0.5)
+    if not n:
+        return None
+    inside = lab[max(0, box.top) : box.bottom + 1, max(0, box.left) : box.right + 1]
+    counts = np.bincount(inside.ravel(), minlength=n + 1)
+    counts[0] = 0
+    if not counts.any():
+        return None
+    return np.asarray(lab == int(np.argmax(counts)))
+
+
+def look_in_box(
+    window_probability: Callable[[Window], np.ndarray],
+    shape: tuple[int, int],
+    box: Box,
+    *,
+    factor: float,
+    min_side: int,
+) -> np.ndarray | None:
+    """Outline the nerve in a box drawn around it with the refinement model: the window the model
+    was trained on for a nerve of that bounding box (:func:`window_for_box`) is segmented, and
+    the region with the most pixels inside the box is returned (boolean mask of ``shape``), or
+    None when no region reaches into the box. ``window_probability(w)`` is the model's
+    (size, size) nerve probability of window w."""
+    w = window_for_box(box, factor, min_side)
+    return region_in_box(_frame_probability(window_probability, w, shape), box)
 
 
 def search_at_click(

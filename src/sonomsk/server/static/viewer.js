@@ -154,6 +154,7 @@
     }
     return out;
   };
+  const PROMPT_DRAG_PX = 5; // screen px a workflow tool's press must move to draw a box
   const COLORS = { nerve: "#ffd33d", vessel: "#ff7b72", muscle: "#7ee787", aponeurosis: "#79c0ff", needle: "#d2a8ff", spread: "#56d4dd" };
 
   function draw(pane) {
@@ -169,6 +170,10 @@
     for (const s of SONO.structuresFor(pane)) drawPolygon(pane, s.points, COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid));
     for (const c of pane.calipers) drawCaliper(pane, c);
     if (pane.draft) drawCaliper(pane, pane.draft, true);
+    if (pane.drag && pane.drag.box) {
+      const [[r0, c0], [r1, c1]] = pane.drag.box;
+      drawPolygon(pane, [[r0, c0], [r0, c1], [r1, c1], [r1, c0]], "#79c0ff", true, [4, 3], false);
+    }
     drawScale(pane);
   }
   function drawPolygon(pane, pts, color, closed, dash, highlight) {
@@ -252,7 +257,7 @@
       } else if (tool === "area") {
         if (!pane.draft) pane.draft = { type: "area", points: [pt] };
         else pane.draft.points.push(pt);
-      } else SONO.emit("click", { pane, row: pt[0], col: pt[1], tool });
+      } else pane.drag = { tool: "prompt", x, y, pt, wfTool: tool }; // a workflow tool: click or box
       draw(pane);
     });
     c.addEventListener("dblclick", () => { if (pane.draft && pane.draft.type === "area" && pane.draft.points.length >= 3) finishCaliper(pane); });
@@ -270,12 +275,23 @@
         d.points[d.i] = toImage(pane, x, y);
         d.structure.points = d.points;
         draw(pane);
+      } else if (d.tool === "prompt") {
+        // a drag of more than a few screen px draws a box; less stays a click
+        d.box = Math.hypot(x - d.x, y - d.y) > PROMPT_DRAG_PX ? [d.pt, toImage(pane, x, y)] : null;
+        draw(pane);
       }
     });
     window.addEventListener("mouseup", () => {
       const d = pane.drag;
       pane.drag = null;
       if (d && d.tool === "edit") SONO.emit("structure-edited", { pane, structure: d.structure, points: d.points });
+      if (d && d.tool === "prompt") {
+        if (d.box) {
+          const [[r0, c0], [r1, c1]] = d.box;
+          SONO.emit("box", { pane, top: Math.min(r0, r1), left: Math.min(c0, c1), bottom: Math.max(r0, r1), right: Math.max(c0, c1), tool: d.wfTool });
+        } else SONO.emit("click", { pane, row: d.pt[0], col: d.pt[1], tool: d.wfTool });
+        draw(pane);
+      }
     });
   }
   function finishCaliper(pane) {

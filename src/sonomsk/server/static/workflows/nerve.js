@@ -71,7 +71,7 @@
     const inst = pane && pane.inst;
     if (!inst) { box.innerHTML = ""; return; }
     const a = latestOutline(S, inst.id);
-    let table = '<p class="muted small">No outline yet: run the automatic segmentation or click inside the nerve.</p>';
+    let table = '<p class="muted small">No outline yet: run the automatic segmentation, click inside the nerve or drag a box around it.</p>';
     if (a) {
       const rows = a.measurements.map((m) => {
         const corrected = m.corrected_value !== null;
@@ -87,7 +87,7 @@
     box.innerHTML = `<div><b>${esc(inst.label || inst.id)}</b> <span class="muted">${esc(where)}${inst.calibrated ? "" : " · uncalibrated (px)"}</span></div>
       <div style="margin:6px 0">
         <button data-testid="nerve-segment" id="nerve-segment">Automatic outline</button>
-        <button data-testid="nerve-outline" id="nerve-outline">Click to outline</button>
+        <button data-testid="nerve-outline" id="nerve-outline" title="Click inside a nerve, or drag a box around it">Click or box to outline</button>
         <button data-testid="nerve-contralateral" id="nerve-contralateral" title="Load the other side of this site into pane 2">Contralateral ⇆</button>
       </div><div id="nerve-note" class="small muted"></div>${table}`;
     box.querySelector("#nerve-segment").onclick = async () => {
@@ -102,7 +102,7 @@
       S.state.tool = "nerve-outline";
       document.querySelectorAll("#toolbar [data-tool]").forEach((x) => x.classList.remove("active"));
       box.querySelector("#nerve-outline").classList.add("active");
-      S.setStatus("click inside the nerve");
+      S.setStatus("click inside the nerve, or drag a box around it");
     };
     box.querySelector("#nerve-contralateral").onclick = () => loadContralateral(S, inst);
   }
@@ -215,6 +215,16 @@
       S.setStatus("outlining…");
       try {
         await S.api(`${API}/instances/${pane.inst.id}/outline`, { json: { row, col, frame: pane.frame } });
+        S.setStatus("outlined: drag points with Edit outline to correct");
+        document.querySelector('#toolbar [data-tool="edit"]').click();
+        await S.reloadStudy();
+      } catch (e) { /* status shows the error */ }
+    });
+    S.on("box", async ({ pane, top, left, bottom, right, tool }) => {
+      if (tool !== "nerve-outline" || !pane.inst) return;
+      S.setStatus("outlining the nerve in the box…");
+      try {
+        await S.api(`${API}/instances/${pane.inst.id}/outline-box`, { json: { top, left, bottom, right, frame: pane.frame } });
         S.setStatus("outlined: drag points with Edit outline to correct");
         document.querySelector('#toolbar [data-tool="edit"]').click();
         await S.reloadStudy();

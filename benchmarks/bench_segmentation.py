@@ -53,9 +53,11 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, f
     """One prompt per expert nerve region of the held-out fold, as a clinician at the workstation
     would give it, and the union of the outlines against the expert nerve mask (regions under
     50 px get no prompt but stay in the truth). ``prompt`` is ``click`` (at the region's most
-    interior pixel), ``box`` (its exact bounding box) or ``box-jitter`` (that box with each edge
-    moved in or out by a random 0-10 % of its side, seeded: a hand-drawn box). Dice mean and
-    median, and median time per prompt."""
+    interior pixel), ``box`` (its exact bounding box), ``box-jitter`` (that box with each edge
+    moved in or out by a random 0-10 % of its side, seeded: a carefully drawn box) or
+    ``box-loose`` (each edge moved by a random 10 % inward to 30 % outward: a quickly drawn,
+    loose and off-centre box). Boxes are given as pixel indices (first and last row and column).
+    Dice mean and median, and median time per prompt."""
     import numpy as np
     from scipy import ndimage
 
@@ -82,9 +84,11 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, f
                 edges = np.array(
                     [found[0].start, found[1].start, found[0].stop - 1, found[1].stop - 1], float
                 )
-                if prompt == "box-jitter":
+                if prompt != "box":
                     sides = np.array([edges[2] - edges[0] + 1, edges[3] - edges[1] + 1] * 2)
-                    edges += rng.uniform(-0.1, 0.1, size=4) * sides
+                    low, high = (-0.1, 0.1) if prompt == "box-jitter" else (-0.1, 0.3)
+                    outward = np.array([-1.0, -1.0, 1.0, 1.0])  # top and left move up and left
+                    edges += outward * rng.uniform(low, high, size=4) * sides
                 t0 = time.perf_counter()
                 contour = outline_in_box(image, *edges, backend=name)
             times.append(time.perf_counter() - t0)
@@ -162,7 +166,7 @@ def main() -> None:
                 f"({s['dice_mean_ci95'][0]:.2f}-{s['dice_mean_ci95'][1]:.2f}) | {s['dice_median']:.3f} | "
                 f"{100 * s['area_error_rel_median']:.1f} % | {s['n_false_positive_images']} of {s['n_absent']} |"
             )
-        for prompt in ("click", "box", "box-jitter"):
+        for prompt in ("click", "box", "box-jitter", "box-loose"):
             r = usgra_prompts(held_out, name, prompt)
             print(
                 f"one {prompt} per nerve ({r['n_prompts']} prompts, {r['n_images']} images): nerve Dice "

@@ -177,8 +177,9 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
     page.click('[data-testid="nerve-outline"]')
     row, col = truth_l["centroid_px"]
     half_w, half_h = (a / SPACING for a in truth_l["semi_axes_mm"])
-    x0, y0 = _screen_xy(page, 1, row - half_h, col - half_w)
-    x1, y1 = _screen_xy(page, 1, row + half_h, col + half_w)
+    # dragged from the bottom-right corner to the top-left one
+    x0, y0 = _screen_xy(page, 1, row + half_h, col + half_w)
+    x1, y1 = _screen_xy(page, 1, row - half_h, col - half_w)
     with page.expect_response(
         lambda r: r.url.endswith(f"/instances/{left}/outline-box") and r.status == 200
     ) as resp:
@@ -187,14 +188,16 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
         page.mouse.move(x1, y1, steps=8)
         page.mouse.up()
     sent = resp.value.request.post_data_json
-    assert sent["top"] == pytest.approx(row - half_h, abs=1.0) and sent["right"] == pytest.approx(
-        col + half_w, abs=1.0
-    )
+    assert sent["top"] == pytest.approx(row - half_h, abs=1.0)
+    assert sent["bottom"] == pytest.approx(row + half_h, abs=1.0)
+    assert sent["left"] == pytest.approx(col - half_w, abs=1.0)
+    assert sent["right"] == pytest.approx(col + half_w, abs=1.0)
     page.wait_for_selector('[data-testid="nerve-csa"]')
     assert "median_left.dcm" in page.locator("#nerve-current").inner_text()
     boxed = resp.value.json()
     box_csa = next(m for m in boxed["measurements"] if m["name"] == "area_cross_section")
     assert box_csa["unit"] == "mm2" and boxed["result"]["source"] == "box"
+    assert boxed["result"]["method"] == "refinement_window"
     assert box_csa["value"] == pytest.approx(truth_l["csa_mm2_raster"], rel=0.1)  # the shipped model
 
     # and the right forearm, shown in the active (second) pane from its thumbnail

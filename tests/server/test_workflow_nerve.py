@@ -166,6 +166,8 @@ def test_box_outline_is_stored_and_measured(client: TestClient, two_sides: dict[
     assert r.status_code == 200, r.text
     analysis = r.json()
     assert analysis["result"]["source"] == "box"
+    if _interactive_model_available():
+        assert analysis["result"]["method"] == "refinement_window"
     csa = next(m for m in analysis["measurements"] if m["name"] == "area_cross_section")
     assert csa["unit"] == "mm2"
     if _interactive_model_available():  # the classical fallback outlines the nerve less exactly
@@ -186,6 +188,9 @@ def test_box_outline_is_stored_and_measured(client: TestClient, two_sides: dict[
         ({"top": 50, "left": 50, "bottom": 10, "right": 90}, "top <= bottom"),
         ({"top": 900, "left": 900, "bottom": 950, "right": 950}, "at least 3 x 3"),
         ({"top": 10, "left": 10, "bottom": 40}, "right"),
+        ({"top": -1e300, "left": -1e300, "bottom": 1e300, "right": 1e300}, "mostly inside"),
+        ({"top": True, "left": 10, "bottom": 40, "right": 40}, "boolean"),
+        ({"top": "10", "left": 10, "bottom": 40, "right": 40, "frame": 3}, "frame"),
     ],
 )
 def test_bad_box_is_refused(

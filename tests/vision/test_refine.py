@@ -223,6 +223,9 @@ def test_window_of_a_box_is_the_window_of_a_nerve_with_that_bounding_box(
     for factor_rows in (None, 3.0):
         expected = window_for(nerve, 2.0, 32, factor_rows=factor_rows)
         assert window_for_box(_bbox(nerve), 2.0, 32, factor_rows=factor_rows) == expected
+    # explicit numbers: pixels 10..30 x 20..60 (21 x 41 px), centre (20, 40)
+    assert window_for_box(Box(10, 20, 30, 60), 2.0, 32) == Window(-1, -1, 42, 82)
+    assert window_for_box(Box(10, 20, 30, 60), 2.0, 32, factor_rows=3.0) == Window(-12, -1, 63, 82)
     w = window_for_box(Box(10, 20, 11, 21), 2.0, 32)
     assert (w.height, w.width) == (32, 32)  # the minimum side
     assert w.row + w.height / 2 == pytest.approx(10.5, abs=0.5) and w.col + w.width / 2 == pytest.approx(

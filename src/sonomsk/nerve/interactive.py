@@ -73,6 +73,15 @@ def outline_at(
     return Contour.from_mask(mask, "nerve")
 
 
+@dataclasses.dataclass(frozen=True)
+class BoxOutline:
+    """The outline drawn in a box and which rule of decision 005 drew it: ``refinement_window``
+    (rule 2), ``automatic`` (rule 3: the automatic outline's region) or ``classical`` (rule 4)."""
+
+    contour: Contour
+    method: str
+
+
 def outline_in_box(
     image: UltrasoundImage,
     top: float,
@@ -82,47 +91,48 @@ def outline_in_box(
     *,
     frame: int = 0,
     backend: str | None = None,
-) -> Contour:
-    """The outline of the nerve in a box (frame px, inclusive) drawn around it (decision 005).
+) -> BoxOutline:
+    """The outline of the nerve in a box drawn around it (decision 005).
 
-    The refinement model segments the window of the box; without one, or where it sees no
-    region inside the box, the whole-frame model's region with the most pixels inside the box is
-    taken; where neither has one, the classical contour at the box's centre. The outline is cut
-    to the box widened by :data:`BOX_MARGIN` on each side.
+    ``top, left, bottom, right`` are positions in frame px as the viewer gives them (pixel
+    (r, c) covers [r, r + 1) x [c, c + 1)): the box holds the pixels from the one under its
+    top-left corner to the one under its bottom-right corner. The refinement model segments the
+    window of the box; without one, or where it sees no region inside the box, the automatic
+    outline's region with the most pixels inside the box is taken; where neither has one, the
+    classical contour at the box's centre. The outline is cut to the box widened by
+    :data:`BOX_MARGIN` on each side; a cut that splits it keeps its largest part (an outline is
+    one polygon).
     """
-    from scipy import ndimage
-
     from sonomsk.core.errors import BackendUnavailableError
     from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
     from sonomsk.vision.classical import outline_classical
 
     box = _check_box(image, top, left, bottom, right)
     shape = (image.rows, image.columns)
+    grey = image.grey_frame(frame)
     region: np.ndarray | None = None
+    method = "classical"
     try:
         model = get_backend(backend or DEFAULT_BACKEND)
-        grey = image.grey_frame(frame)
-        region = _look_in_box(model, grey, box)
+        region, method = _look_in_box(model, grey, box), "refinement_window"
         if region is None:
-            region = region_in_box(model.probabilities(image.frame(frame))[1], box)
+            region, method = region_in_box(model.probabilities(image.frame(frame))[1], box), "automatic"
     except BackendUnavailableError:
         region = None
     if region is None:
         centre = ((box.top + box.bottom) // 2, (box.left + box.right) // 2)
-        region = outline_classical(
-            image.grey_frame(frame), *centre, radius_px=max(box.height, box.width, MIN_BOX_PX)
-        )
-    cut = np.asarray(ndimage.binary_fill_holes(region)) & box.widened(BOX_MARGIN, shape).mask(shape)
+        # a window about the size of the box's longer side (2 r + 1 px)
+        radius = (max(box.height, box.width) + 1) // 2
+        region, method = outline_classical(grey, *centre, radius_px=radius), "classical"
+    # the outline is the region's outer boundary, so holes inside it are part of it
+    cut = np.asarray(region, dtype=bool) & box.widened(BOX_MARGIN, shape).mask(shape)
     if not cut.any():
         raise MeasurementError("box: no outline inside it")
-    lab, n = ndimage.label(cut)
-    if n > 1:  # the cut can split a region: keep its largest part
-        cut = lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))
-    return Contour.from_mask(np.asarray(cut, dtype=bool), "nerve")
+    return BoxOutline(Contour.from_mask(cut, "nerve"), method)
 
 
 def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, right: float) -> Box:
-    """The box clipped to the frame, in whole pixels; InvalidParameterError when it is unusable."""
+    """The box's pixels clipped to the frame; InvalidParameterError when it is unusable."""
     values = (top, left, bottom, right)
     if not all(np.isfinite(v) for v in values):
         raise InvalidParameterError(f"box: expected finite top, left, bottom, right, got {values}")
@@ -130,12 +140,19 @@ def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, r
         raise InvalidParameterError(
             f"box: expected top <= bottom and left <= right, got ({top}, {left}, {bottom}, {right})"
         )
-    t, b = max(0, int(np.floor(top))), min(image.rows - 1, int(np.ceil(bottom)))
-    lo, r = max(0, int(np.floor(left))), min(image.columns - 1, int(np.ceil(right)))
+    drawn = [int(np.floor(v)) for v in values]
+    t, lo = max(0, drawn[0]), max(0, drawn[1])
+    b, r = min(image.rows - 1, drawn[2]), min(image.columns - 1, drawn[3])
+    got = f"got ({top}, {left}, {bottom}, {right})"
     if b - t + 1 < MIN_BOX_PX or r - lo + 1 < MIN_BOX_PX:
         raise InvalidParameterError(
             f"box: expected at least {MIN_BOX_PX} x {MIN_BOX_PX} px inside the {image.rows} x "
-            f"{image.columns} frame, got ({top}, {left}, {bottom}, {right})"
+            f"{image.columns} frame, {got}"
+        )
+    whole = (drawn[2] - drawn[0] + 1) * (drawn[3] - drawn[1] + 1)
+    if 2 * (b - t + 1) * (r - lo + 1) < whole:
+        raise InvalidParameterError(
+            f"box: expected a box mostly inside the {image.rows} x {image.columns} frame, {got}"
         )
     return Box(t, lo, b, r)
 

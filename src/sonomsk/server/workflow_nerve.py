@@ -144,12 +144,13 @@ def outline_click(image: Any, row: float, col: float, *, frame: int) -> np.ndarr
     return np.asarray(Contour.from_mask(mask, "nerve").points)
 
 
-def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: int) -> np.ndarray:
+def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: int) -> tuple[np.ndarray, str]:
     """The outline of the nerve in a box (top, left, bottom, right px) drawn around it: (N, 2)
-    row/col polygon (decision 005)."""
+    row/col polygon and the rule of decision 005 that drew it."""
     from sonomsk.nerve.interactive import outline_in_box
 
-    return np.asarray(outline_in_box(image, *box, frame=frame).points)
+    found = outline_in_box(image, *box, frame=frame)
+    return np.asarray(found.contour.points), found.method
 
 
 # --------------------------------------------------------------------------- store helpers
@@ -189,6 +190,7 @@ def _record_outline(
     source: str,
     backend: str | None,
     actor: str,
+    method: str | None = None,
 ) -> int:
     from sonomsk.store.repository import record_analysis
 
@@ -203,6 +205,7 @@ def _record_outline(
         result={
             "source": source,
             "backend": backend,
+            **({"method": method} if method else {}),
             "frame": frame,
             "site": info["site"],
             "side": info["side"],
@@ -454,7 +457,7 @@ def apply_correction(
 def build_router(store: Store) -> Any:
     """The FastAPI router of the nerve workflow (mounted at /api/workflows/nerve)."""
     from fastapi import APIRouter, Request
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, Field, field_validator
 
     from sonomsk.server.views import DbId
 
@@ -474,11 +477,20 @@ def build_router(store: Store) -> Any:
         frame: int = 0
 
     class BoxBody(BaseModel):
+        """A drawn box in frame px (viewer positions: pixel (r, c) covers [r, r + 1) x [c, c + 1))."""
+
         top: float
         left: float
         bottom: float
         right: float
         frame: int = 0
+
+        @field_validator("top", "left", "bottom", "right", mode="before")
+        @classmethod
+        def _a_number(cls, v: Any) -> Any:
+            if isinstance(v, bool):  # JSON true/false would otherwise be read as 1.0/0.0
+                raise ValueError("expected a number of px, got a boolean")
+            return v
 
     class PointsBody(BaseModel):
         points: list[list[float]] = Field(min_length=3, max_length=2000)
@@ -554,11 +566,19 @@ def build_router(store: Store) -> Any:
     @router.post("/instances/{instance_id}/outline-box")
     def outline_in_box(instance_id: DbId, body: BoxBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
-        poly = outline_box(image, (body.top, body.left, body.bottom, body.right), frame=body.frame)
+        poly, method = outline_box(image, (body.top, body.left, body.bottom, body.right), frame=body.frame)
         pts = resample_outline(poly)
         ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "box"})
         aid = _record_outline(
-            store, info, pts, ms, frame=body.frame, source="box", backend=None, actor=actor(request)
+            store,
+            info,
+            pts,
+            ms,
+            frame=body.frame,
+            source="box",
+            backend=None,
+            actor=actor(request),
+            method=method,
         )
         return _analysis(store, aid)
 

@@ -110,6 +110,8 @@ def outline_classical(grey: np.ndarray, row: int, col: int, *, radius_px: int | 
     r = radius_px or max(16, int(p["outline_window_fraction"] * max(rows, cols)))
     r0, r1 = max(0, row - r), min(rows, row + r + 1)
     c0, c1 = max(0, col - r), min(cols, col + r + 1)
+    if float(np.ptp(g[r0:r1, c0:c1])) == 0.0:
+        raise MeasurementError(f"outline at ({row}, {col}): the image is flat around it, nothing to outline")
     win = _smooth(g[r0:r1, c0:c1])
     win = (win - win.min()) / max(float(np.ptp(win)), 1e-6)
     yy, xx = np.mgrid[r0:r1, c0:c1]

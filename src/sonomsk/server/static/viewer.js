@@ -257,7 +257,7 @@
       } else if (tool === "area") {
         if (!pane.draft) pane.draft = { type: "area", points: [pt] };
         else pane.draft.points.push(pt);
-      } else pane.drag = { tool: "prompt", x, y, pt, wfTool: tool }; // a workflow tool: click or box
+      } else if (e.button === 0) pane.drag = { tool: "prompt", x, y, pt, wfTool: tool }; // a workflow tool: click or box
       draw(pane);
     });
     c.addEventListener("dblclick", () => { if (pane.draft && pane.draft.type === "area" && pane.draft.points.length >= 3) finishCaliper(pane); });
@@ -280,6 +280,10 @@
         d.box = Math.hypot(x - d.x, y - d.y) > PROMPT_DRAG_PX ? [d.pt, toImage(pane, x, y)] : null;
         draw(pane);
       }
+    });
+    window.addEventListener("keydown", (e) => {
+      // Escape drops a box being drawn
+      if (e.key === "Escape" && pane.drag && pane.drag.tool === "prompt") { pane.drag = null; draw(pane); }
     });
     window.addEventListener("mouseup", () => {
       const d = pane.drag;

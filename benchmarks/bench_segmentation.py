@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sonomsk.nerve.segment import segment_frame
 from sonomsk.training.datasets import Sample, load_usgra_seg, split_holdout
@@ -49,7 +50,7 @@ def usgra_holdout(held_out: list[Sample], name: str) -> dict[str, object]:
     return {"n_images": len(held_out), **summarise_scores(rows)}
 
 
-def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, float]:
+def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, Any]:
     """One prompt per expert nerve region of the held-out fold, as a clinician at the workstation
     would give it, and the union of the outlines against the expert nerve mask (regions under
     50 px get no prompt but stay in the truth). ``prompt`` is ``click`` (at the region's most
@@ -66,6 +67,7 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, f
 
     rng = np.random.default_rng(0)
     scores, times = [], []
+    methods: dict[str, int] = {}
     for s in held_out:
         image = UltrasoundImage.from_array(np.clip(s.grey, 0, 255).astype(np.uint8))
         truth = s.labels == 1
@@ -90,7 +92,9 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, f
                     outward = np.array([-1.0, -1.0, 1.0, 1.0])  # top and left move up and left
                     edges += outward * rng.uniform(low, high, size=4) * sides
                 t0 = time.perf_counter()
-                contour = outline_in_box(image, *edges, backend=name)
+                found = outline_in_box(image, *edges, backend=name)
+                contour = found.contour
+                methods[found.method] = methods.get(found.method, 0) + 1
             times.append(time.perf_counter() - t0)
             outlined |= contour.to_mask(truth.shape)
         if truth.any():  # usgra-seg has a nerve in every image; guard all the same
@@ -101,6 +105,7 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, f
         "dice_mean": statistics.mean(scores),
         "dice_median": statistics.median(scores),
         "ms_per_prompt": 1000 * statistics.median(times),
+        "methods": methods,
     }
 
 
@@ -172,6 +177,7 @@ def main() -> None:
                 f"one {prompt} per nerve ({r['n_prompts']} prompts, {r['n_images']} images): nerve Dice "
                 f"mean {r['dice_mean']:.3f}, median {r['dice_median']:.3f}, "
                 f"{r['ms_per_prompt']:.0f} ms per prompt (median)"
+                + (f"; drawn by {r['methods']}" if r["methods"] else "")
             )
         pairs = simulated_csa(args.sim, name)
         errs = [abs(m - t) / t for t, m in pairs]

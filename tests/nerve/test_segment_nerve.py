@@ -111,6 +111,8 @@ def test_bad_clicks_and_outlines() -> None:
     image = UltrasoundImage.from_array(np.zeros((50, 50), np.uint8))
     with pytest.raises(InvalidParameterError, match="row, col"):
         outline_at(image, 80, 10, backend="classical")
+    with pytest.raises(MeasurementError, match="flat"):  # nothing to outline on a blank frame
+        outline_at(image, 25, 25, backend="classical")
     far = Contour(points=np.array([[500.0, 500.0], [500.0, 510.0], [510.0, 505.0]]))
     with pytest.raises(MeasurementError, match="no pixel"):
         measure_contour(image, far)

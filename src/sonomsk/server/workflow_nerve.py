@@ -180,11 +180,11 @@ def _load(request: Any, store: Store, instance_id: int, frame: int) -> tuple[Any
     return request.app.state.load_image(sha), info
 
 
-def _record_outline(
+def _measure_and_record(
     store: Store,
+    image: Any,
     info: dict[str, Any],
-    points: list[list[float]],
-    ms: MeasurementSet,
+    poly: np.ndarray,
     *,
     frame: int,
     source: str,
@@ -192,15 +192,17 @@ def _record_outline(
     actor: str,
     method: str | None = None,
 ) -> int:
+    """Resample a new outline, measure it and store both; the analysis id."""
     from sonomsk.store.repository import record_analysis
 
+    points = resample_outline(poly)
     return record_analysis(
         store,
         study_id=info["study_id"],
         instance_id=info["instance"],
         kind=KIND_OUTLINE,
         method_version=METHOD_VERSION,
-        measurements=ms,
+        measurements=measure_outline(image, points, frame=frame, context={**info, "source": source}),
         structures=[{"label": "nerve", "kind": "nerve", "frame": frame, "points": points}],
         result={
             "source": source,
@@ -532,22 +534,19 @@ def build_router(store: Store) -> Any:
     def segment(instance_id: DbId, body: SegmentBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         polys, backend, note = segment_nerves(image, frame=body.frame, backend=body.backend)
-        ids = []
-        for poly in polys:
-            pts = resample_outline(poly)
-            ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "auto"})
-            ids.append(
-                _record_outline(
-                    store,
-                    info,
-                    pts,
-                    ms,
-                    frame=body.frame,
-                    source="auto",
-                    backend=backend,
-                    actor=actor(request),
-                )
+        ids = [
+            _measure_and_record(
+                store,
+                image,
+                info,
+                poly,
+                frame=body.frame,
+                source="auto",
+                backend=backend,
+                actor=actor(request),
             )
+            for poly in polys
+        ]
         if not ids and note is None:
             note = f"backend {backend} found no nerve on frame {body.frame}: click inside the nerve, or drag a box around it, to outline it"
         return {"backend": backend, "note": note, "analyses": [_analysis(store, i) for i in ids]}
@@ -556,10 +555,8 @@ def build_router(store: Store) -> Any:
     def outline(instance_id: DbId, body: ClickBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         poly = outline_click(image, body.row, body.col, frame=body.frame)
-        pts = resample_outline(poly)
-        ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "click"})
-        aid = _record_outline(
-            store, info, pts, ms, frame=body.frame, source="click", backend=None, actor=actor(request)
+        aid = _measure_and_record(
+            store, image, info, poly, frame=body.frame, source="click", backend=None, actor=actor(request)
         )
         return _analysis(store, aid)
 
@@ -567,13 +564,11 @@ def build_router(store: Store) -> Any:
     def outline_in_box(instance_id: DbId, body: BoxBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         poly, method = outline_box(image, (body.top, body.left, body.bottom, body.right), frame=body.frame)
-        pts = resample_outline(poly)
-        ms = measure_outline(image, pts, frame=body.frame, context={**info, "source": "box"})
-        aid = _record_outline(
+        aid = _measure_and_record(
             store,
+            image,
             info,
-            pts,
-            ms,
+            poly,
             frame=body.frame,
             source="box",
             backend=None,

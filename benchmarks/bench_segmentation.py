@@ -92,9 +92,9 @@ def usgra_prompts(held_out: list[Sample], name: str, prompt: str) -> dict[str, A
                     outward = np.array([-1.0, -1.0, 1.0, 1.0])  # top and left move up and left
                     edges += outward * rng.uniform(low, high, size=4) * sides
                 t0 = time.perf_counter()
-                found = outline_in_box(image, *edges, backend=name)
-                contour = found.contour
-                methods[found.method] = methods.get(found.method, 0) + 1
+                boxed = outline_in_box(image, *edges, backend=name)
+                contour = boxed.contour
+                methods[boxed.method] = methods.get(boxed.method, 0) + 1
             times.append(time.perf_counter() - t0)
             outlined |= contour.to_mask(truth.shape)
         if truth.any():  # usgra-seg has a nerve in every image; guard all the same

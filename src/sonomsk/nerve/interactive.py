@@ -16,6 +16,7 @@ every measure follows it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
 from sonomsk.nerve.segment import doppler_inputs, spacing_for
 from sonomsk.vision.contours import Contour
-from sonomsk.vision.refine import Box, look_in_box, region_at, region_in_box, search_at_click
+from sonomsk.vision.refine import Box, Window, look_in_box, region_at, region_in_box, search_at_click
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
 SNAP_RADIUS_PX = 12
@@ -111,7 +112,6 @@ def outline_in_box(
     shape = (image.rows, image.columns)
     grey = image.grey_frame(frame)
     region: np.ndarray | None = None
-    method = "classical"
     try:
         model = get_backend(backend or DEFAULT_BACKEND)
         region, method = _look_in_box(model, grey, box), "refinement_window"
@@ -159,40 +159,44 @@ def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, r
 
 def _look_in_box(model: object, grey: np.ndarray, box: Box) -> np.ndarray | None:
     """The refinement model's outline in a box (None when the backend has no such model)."""
-    look = getattr(model, "window_nerve_probability", None)
-    settings = dict(getattr(model, "refinement", {}) or {})
-    if look is None or not settings:
-        return None
     from sonomsk.core.errors import BackendUnavailableError
 
+    found = _refinement(model, grey)
+    if found is None:
+        return None
+    look, factor, min_side = found
     try:
-        return look_in_box(
-            lambda w: look(grey, w),
-            grey.shape,
-            box,
-            factor=float(settings["window_factor"]),
-            min_side=int(settings["min_window_px"]),
-        )
+        return look_in_box(look, grey.shape, box, factor=factor, min_side=min_side)
     except BackendUnavailableError:  # a whole-frame-only backend (onnx-unet-frame)
         return None
 
 
 def _search_windows(model: object, grey: np.ndarray, row: int, col: int) -> np.ndarray | None:
     """The refinement model's outline at a click (None when the backend has no such model)."""
-    look = getattr(model, "window_nerve_probability", None)
-    settings = dict(getattr(model, "refinement", {}) or {})
-    if look is None or not settings:
+    found = _refinement(model, grey)
+    if found is None:
         return None
+    look, factor, min_side = found
     return search_at_click(
-        lambda w: look(grey, w),
+        look,
         grey.shape,
         row,
         col,
         sides=CLICK_WINDOW_SIDES_PX,
-        factor=float(settings["window_factor"]),
-        min_side=int(settings["min_window_px"]),
+        factor=factor,
+        min_side=min_side,
         radius=SNAP_RADIUS_PX,
     )
+
+
+def _refinement(model: object, grey: np.ndarray) -> tuple[Callable[[Window], np.ndarray], float, int] | None:
+    """The backend's refinement model as ``window -> nerve probability`` of ``grey``, with its
+    window factor and minimum side (from the model card); None when the backend has none."""
+    look = getattr(model, "window_nerve_probability", None)
+    settings = dict(getattr(model, "refinement", {}) or {})
+    if look is None or not settings:
+        return None
+    return (lambda w: look(grey, w)), float(settings["window_factor"]), int(settings["min_window_px"])
 
 
 def measure_contour(

@@ -112,3 +112,52 @@ def test_bad_sim_csa_range_is_a_one_line_usage_error(bad: str, capsys: pytest.Ca
         main(["--data", "x", "--out", "y", "--sim-csa-range", bad])
     assert exc.value.code == 2
     assert "--sim-csa-range" in capsys.readouterr().err
+
+
+def test_average_of_refinement_runs_is_the_mean_of_their_probabilities(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    import onnxruntime as ort
+
+    from sonomsk.training.average import main as average
+    from sonomsk.training.card import card_from_metrics, card_markdown
+    from sonomsk.training.train_refine import main as train
+
+    data = ["--data", str(shared_data / "usgra-seg"), "--holdout-fold", "1", "--simulated", "2"]
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for seed, run in zip(("5", "6"), runs, strict=True):
+        assert train([*data, "--seed", seed, *TINY_REFINE, "--out", str(run)]) == 0
+    out = tmp_path / "mean"
+    assert average([*map(str, runs), "--out", str(out), "--data", str(shared_data / "usgra-seg")]) == 0
+
+    x = np.random.default_rng(0).normal(size=(1, 1, 32, 32)).astype(np.float32)
+
+    def prob(path: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return np.asarray(session.run(None, {"image": x})[0])
+
+    members = [prob(r / "nerve_refine.onnx") for r in runs]
+    assert not np.allclose(members[0], members[1], atol=1e-3)
+    np.testing.assert_allclose(prob(out / "nerve_refine.onnx"), (members[0] + members[1]) / 2, atol=1e-5)
+    m = json.loads((out / "metrics.json").read_text())
+    assert [k["seed"] for k in m["members"]] == [5, 6] and m["input_size"] == 32
+    assert m["validation_real"]["n_windows"] > 0
+    scores = {"n_present": 1, "dice_mean": 0.5, "dice_median": 0.5, "area_error_rel_median": 0.1}
+    nerve_run = {"command": "x", "parameters": 1, "train_seconds": 1.0, "machine": "m", "torch": "t"}
+    summary = {"nerve": scores, "vessel": scores}
+    card = card_from_metrics({**nerve_run, "input_size": 256, "validation": {"summary": summary}}, "test", m)
+    assert card_markdown(card).count("Averaged member") == 2
+
+
+def test_runs_of_different_recipes_are_not_averaged(shared_data: Path, tmp_path: Path) -> None:
+    from sonomsk.training.average import read_runs
+
+    for name, widths in (("a", [4, 8, 16]), ("b", [4, 8, 32])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "nerve_refine.pt").write_bytes(b"")
+        metrics = {"input_size": 32, "window_factor": 2.0, "min_window_px": 32, "widths": widths}
+        (tmp_path / name / "metrics.json").write_text(json.dumps({**metrics, "validation_ids": ["1"]}))
+    with pytest.raises(ValueError, match="differ in widths"):
+        read_runs([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(ValueError, match="not a train_refine output"):
+        read_runs([tmp_path / "a", tmp_path])

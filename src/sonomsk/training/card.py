@@ -36,6 +36,8 @@ def refinement_entry(metrics: dict[str, Any]) -> dict[str, Any]:
             for k in ("command", "seed", "steps", "batch", "widths", "parameters", "train_seconds", "machine")
         },
         "simulated_scenes": metrics.get("simulated_scenes"),
+        # an average of several runs (sonomsk.training.average) lists their training here
+        "members": metrics.get("members"),
         "validation_real": metrics.get("validation_real"),
         "validation_simulated": metrics.get("validation_simulated"),
     }
@@ -142,6 +144,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"{r['training']['train_seconds']} s on {r['training']['machine']}; "
             f"{r['simulated_scenes']} simulated scenes plus the real training images).",
         ]
+        for m in r.get("members") or []:
+            lines.append(f"- Averaged member: `{m['command']}` ({m['train_seconds']} s).")
         for key, what in (("validation_real", "held-out real"), ("validation_simulated", "unseen simulated")):
             v2 = r.get(key)
             if v2:

@@ -1,17 +1,31 @@
-"""``sonomsk segment``: batch nerve/vessel segmentation with label images and a measurement CSV."""
+"""``sonomsk segment``: batch nerve/vessel segmentation with label images and a measurement CSV.
+
+Everything that can be checked before the batch is checked once, before any file is read or
+written: the structures, the backend, ``--spacing-mm``, ``--frame``, the ``--out`` folder and the
+``--csv`` file, and the inputs themselves (two inputs with the same stem would write the same
+``DIR/<stem>.png``, so the run is refused). Files inside the ``--out`` folder are never inputs, so
+a second run on the same folder segments the same images.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import stat
 import sys
+import tempfile
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sonomsk.cli._common import add_common_options, expand_inputs, print_json, progress
 from sonomsk.core.errors import InvalidParameterError, SonomskError
 
+#: CSV columns. The contract's columns (file, structure, area_px, area_mm2, perimeter,
+#: circularity, flattening ratio, mean echo, hypoechoic fraction) keep their relative order;
+#: columns are only ever appended at the end.
 CSV_COLUMNS = (
     "file",
     "frame",
@@ -26,6 +40,29 @@ CSV_COLUMNS = (
     "mean_echo",
     "hypoechoic_fraction",
     "backend",
+    "fascicle_count",
+    "fascicle_area_max_mm2",
+    "vascular_fraction",
+)
+
+#: Suffixes that claim an image: such a file in a folder is an input even when its content is not
+#: recognised (so a damaged image is reported as a failure, not skipped). Every other file in a
+#: folder is an input only when :func:`sonomsk.io.sniff.sniff` recognises an image or cine.
+IMAGE_SUFFIXES = frozenset(
+    {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".mp4", ".avi", ".mkv"}
+)
+
+_DESCRIPTION = (
+    "For each input (files or folders) write DIR/<stem>.png, a label image of the input's size "
+    "(0 background, 1 nerve, 2 vessel), and optionally a CSV with one row per structure instance. "
+    "Two inputs with the same stem are refused before any work. In folders only images are inputs "
+    "(other files are skipped with a note) and files inside the --out folder are never inputs. "
+    "A bad file is reported and the batch continues. A file in which a requested structure was not "
+    "found gets a warning line on stderr and is counted in the summary, but it is not a failure: "
+    "the file was read and segmented, and an absent structure is a valid result. "
+    "Exit status: 0 when every file was read and segmented (even if some structures were not "
+    "found), 1 when any file failed or nothing could be done. The CSV is replaced atomically and "
+    "only when at least one file was segmented."
 )
 
 
@@ -33,9 +70,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "segment",
         help="segment nerves and vessels in transverse images; label PNGs and a measurement CSV",
-        description="For each input (files or folders) write DIR/<stem>.png, a label image of the input's "
-        "size (0 background, 1 nerve, 2 vessel), and optionally a CSV with one row per structure. "
-        "A bad file is reported and the batch continues; the exit code is 1 if any failed.",
+        description=_DESCRIPTION,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("--out", type=Path, required=True, help="folder for the label images")
@@ -50,67 +85,272 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+# --------------------------------------------------------------------------- checks before the batch
+
+
+def _check_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """Structures (duplicates folded), backend, spacing and frame, validated once."""
+    from sonomsk.io.read import normalise_spacing
+    from sonomsk.nerve.segment import check_structures
+    from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
+
+    structures = tuple(dict.fromkeys(check_structures(args.structures.split(","))))
+    try:
+        normalise_spacing(args.spacing_mm)
+    except InvalidParameterError as exc:  # name the option as the user typed it
+        raise InvalidParameterError(f"--spacing-mm: {str(exc).partition(': ')[2]}") from None
+    if args.frame < 0:
+        raise InvalidParameterError(f"--frame: expected a frame number of 0 or more, got {args.frame}")
+    try:
+        get_backend(args.backend or DEFAULT_BACKEND)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"--backend: {str(exc).partition(': ')[2]}") from None
+    return structures
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder)
+
+
+def _is_image(path: Path) -> bool:
+    from sonomsk.io.sniff import STILL_FORMATS, VIDEO_FORMATS, FileFormat, sniff
+
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        fmt = sniff(path)
+    except SonomskError:  # empty or unreadable, and its name does not claim an image
+        return False
+    return fmt is FileFormat.DICOM or fmt in STILL_FORMATS or fmt in VIDEO_FORMATS
+
+
+def _names(paths: Sequence[Path], limit: int = 3) -> str:
+    shown = ", ".join(str(p) for p in paths[:limit])
+    return shown + (f" (+{len(paths) - limit} more)" if len(paths) > limit else "")
+
+
+def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
+    """The input files: folders expanded to their image files, nothing from inside ``out``."""
+    out_r = out.resolve()
+    files: list[Path] = []
+    seen: set[Path] = set()
+    not_images: list[Path] = []
+    in_out: list[Path] = []
+    empty: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = expand_inputs([item])
+            in_out.extend(f for f in found if _inside(f, out_r))
+            candidates = [f for f in found if not _inside(f, out_r)]
+            flags = [_is_image(f) for f in candidates]
+            images = [f for f, keep in zip(candidates, flags, strict=True) if keep]
+            not_images.extend(f for f, keep in zip(candidates, flags, strict=True) if not keep)
+            if not images:
+                empty.append(p)
+        elif p.exists() and _inside(p, out_r):
+            in_out.append(p)
+            continue
+        else:
+            images = [p]  # a named file is always tried; a bad one is reported as a failure
+        for f in images:
+            key = f.resolve()
+            if key not in seen:  # the same file named twice (or a file and its folder) is done once
+                seen.add(key)
+                files.append(f)
+    if in_out:
+        print(
+            f"sonomsk: note: skipped {len(in_out)} file(s) inside the --out folder {out}: {_names(in_out)}",
+            file=sys.stderr,
+        )
+    if not files:
+        where = ", ".join(str(p) for p in empty) or ", ".join(inputs)
+        raise InvalidParameterError(
+            f"INPUT: no image files found in {where}"
+            + (f" (files inside the --out folder {out} are not inputs)" if in_out else "")
+        )
+    if not_images:
+        print(
+            f"sonomsk: note: skipped {len(not_images)} file(s) that are not images: {_names(not_images)}",
+            file=sys.stderr,
+        )
+    if empty:
+        print(f"sonomsk: note: no image files in {_names(empty)}", file=sys.stderr)
+    return files
+
+
+def _check_stems(files: Sequence[Path], out: Path) -> None:
+    """Refuse inputs that would write the same label image (stems equal, ignoring case)."""
+    first: dict[str, Path] = {}
+    clashes: list[tuple[Path, Path]] = []
+    for f in files:
+        key = f.stem.casefold()
+        if key in first:
+            clashes.append((first[key], f))
+        else:
+            first[key] = f
+    if clashes:
+        a, b = clashes[0]
+        more = f" ({len(clashes) - 1} more name clash(es))" if len(clashes) > 1 else ""
+        raise InvalidParameterError(
+            f"INPUT: {a} and {b} would both write {out / (a.stem + '.png')}{more}; "
+            "rename one of them or segment them in separate runs with different --out folders"
+        )
+
+
+def _probe_writable(folder: Path, option: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sonomsk-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InvalidParameterError(f"{option}: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+def _check_csv(path: Path, files: Sequence[Path], out: Path) -> None:
+    if path.is_dir():
+        raise InvalidParameterError(
+            f"--csv: {path} is a folder; expected a file name such as {path / 'measurements.csv'}"
+        )
+    if path.exists() and not path.is_file():
+        raise InvalidParameterError(f"--csv: {path} exists and is not a regular file")
+    parent = path.parent
+    if not parent.is_dir() and parent.resolve() != out.resolve():  # --out is created before writing
+        raise InvalidParameterError(f"--csv: the folder {parent} does not exist")
+    target = path.resolve()
+    if target in {f.resolve() for f in files}:
+        raise InvalidParameterError(f"--csv: {path} is one of the inputs; refusing to overwrite it")
+    if target in {(out / f"{f.stem}.png").resolve() for f in files}:
+        raise InvalidParameterError(f"--csv: {path} is the name of a label image in {out}")
+
+
+def _make_out(out: Path) -> list[Path]:
+    """Create the ``--out`` folder; returns the folders created (deepest first)."""
+    missing: list[Path] = []
+    p = out
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_empty(missing)
+        raise InvalidParameterError(
+            f"--out: cannot create the folder {out} ({exc.strerror or exc})"
+        ) from None
+    try:
+        _probe_writable(out, "--out")
+    except SonomskError:
+        _remove_empty(missing)
+        raise
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove folders this run created (deepest first) while they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _value(by: Mapping[str, Any], name: str, digits: int, unit: str | None = None) -> Any:
+    m = by.get(name)
+    if m is None or not m.ok or (unit is not None and m.unit != unit):
+        return ""
+    return round(float(m.value), digits)
+
+
 def _row(path: Path, frame: int, inst: Any, backend: str) -> dict[str, Any]:
     by = {m.name: m for m in inst.measurements}
-    area = by["area_cross_section"]
-    calibrated = area.unit == "mm2"
-    area_px = int(inst.mask.sum())
     perimeter = by.get("perimeter")
+    count = by.get("count_fascicle")
     return {
         "file": str(path),
         "frame": frame,
         "structure": inst.kind,
         "instance": inst.index,
-        "area_px": area_px,
-        "area_mm2": round(float(area.value), 4) if calibrated else "",
-        "perimeter": round(float(perimeter.value), 4) if perimeter else "",
-        "perimeter_unit": perimeter.unit if perimeter else "",
-        "circularity": round(float(by["circularity"].value), 4) if "circularity" in by else "",
-        "flattening_ratio": round(float(by["ratio_flattening"].value), 4) if "ratio_flattening" in by else "",
-        "mean_echo": round(float(by["echo_intensity_mean"].value), 2) if "echo_intensity_mean" in by else "",
-        "hypoechoic_fraction": round(float(by["fraction_hypoechoic"].value), 4)
-        if "fraction_hypoechoic" in by
-        else "",
+        "area_px": int(inst.mask.sum()),
+        "area_mm2": _value(by, "area_cross_section", 4, unit="mm2"),
+        "perimeter": _value(by, "perimeter", 4),
+        "perimeter_unit": perimeter.unit if perimeter is not None and perimeter.ok else "",
+        "circularity": _value(by, "circularity", 4),
+        "flattening_ratio": _value(by, "ratio_flattening", 4),
+        "mean_echo": _value(by, "echo_intensity_mean", 2),
+        "hypoechoic_fraction": _value(by, "fraction_hypoechoic", 4),
         "backend": backend,
+        "fascicle_count": int(count.value) if count is not None and count.ok else "",
+        "fascicle_area_max_mm2": _value(by, "area_fascicle_max", 4, unit="mm2"),
+        "vascular_fraction": _value(by, "fraction_vascular", 4),
     }
 
 
+def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write the CSV to a temporary file beside ``path``, then replace ``path`` with it."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InvalidParameterError(f"--csv: cannot write {path} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
+            writer.writeheader()
+            writer.writerows(rows)
+        if path.exists():
+            mode = stat.S_IMODE(path.stat().st_mode)
+        else:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InvalidParameterError(f"--csv: cannot write {path} ({exc.strerror or exc})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def run(args: argparse.Namespace) -> int:
+    structures = _check_options(args)
+    files = _gather_inputs(args.inputs, args.out)
+    _check_stems(files, args.out)
+    if args.out.exists() and not args.out.is_dir():
+        raise InvalidParameterError(f"--out: {args.out} exists and is not a folder")
+    if args.csv is not None:
+        _check_csv(args.csv, files, args.out)
+    created = _make_out(args.out)
+    try:
+        if args.csv is not None:
+            _probe_writable(args.csv.parent, "--csv")
+        return _run_batch(args, files, structures)
+    finally:
+        _remove_empty(created)  # only when nothing was written into it
+
+
+def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tuple[str, ...]) -> int:
     import cv2
 
     import sonomsk
-    from sonomsk.nerve.segment import check_structures, segment_frame
+    from sonomsk.nerve.segment import segment_frame
 
-    structures = check_structures(args.structures.split(","))
-    files = expand_inputs(args.inputs)
-    if not files:
-        raise InvalidParameterError("INPUT: no files found")
-    args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     report: list[dict[str, Any]] = []
     failed = 0
-    stems: set[str] = set()
+    incomplete = 0
     for path in progress(files, total=len(files), desc="segment", enabled=len(files) > 2):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 image = sonomsk.read(path, spacing_mm=args.spacing_mm)
             seg = segment_frame(image, frame=args.frame, backend=args.backend, structures=structures)
-            stem = path.stem if path.stem not in stems else f"{path.stem}_{len(stems)}"
-            stems.add(stem)
-            out = args.out / f"{stem}.png"
+            out = args.out / f"{path.stem}.png"
             if not cv2.imwrite(str(out), seg.labels.astype("uint8")):
                 raise SonomskError(f"{out}: the label image could not be written")
-            found = [_row(path, args.frame, inst, seg.backend) for inst in seg.instances]
-            rows.extend(found)
-            report.append(
-                {
-                    "file": str(path),
-                    "labels": str(out),
-                    "structures": len(found),
-                    "calibrated": image.calibrated,
-                }
-            )
         except Exception as exc:  # a batch records every failure with its reason and goes on
             failed += 1
             kind = (
@@ -121,17 +361,35 @@ def run(args: argparse.Namespace) -> int:
             msg = " ".join(str(exc).split())
             report.append({"file": str(path), "error": msg, "error_class": kind})
             print(f"sonomsk: error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
-    if args.csv:
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
+            continue
+        found = [_row(path, args.frame, inst, seg.backend) for inst in seg.instances]
+        rows.extend(found)
+        kinds = {inst.kind for inst in seg.instances}
+        missing = [s for s in structures if s not in kinds]
+        if missing:
+            incomplete += 1
+            print(f"sonomsk: warning: {path}: not found: {', '.join(missing)}", file=sys.stderr)
+        report.append(
+            {
+                "file": str(path),
+                "labels": str(out),
+                "structures": len(found),
+                "not_found": missing,
+                "calibrated": image.calibrated,
+            }
+        )
+    ok = len(files) - failed
+    if args.csv is not None and ok:
+        _write_csv(args.csv, rows)
     if args.json:
         print_json(report)
     else:
-        ok = len(files) - failed
-        print(
-            f"segmented {ok} of {len(files)} file(s); label images in {args.out}"
-            + (f"; CSV {args.csv}" if args.csv else "")
-        )
+        summary = f"segmented {ok} of {len(files)} file(s)"
+        if incomplete:
+            summary += f"; {incomplete} with a requested structure not found"
+        if ok:
+            summary += f"; label images in {args.out}" + (f"; CSV {args.csv}" if args.csv else "")
+        else:
+            summary += "; no label image" + (" or CSV" if args.csv else "") + " written"
+        print(summary)
     return 1 if failed else 0

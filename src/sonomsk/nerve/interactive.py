@@ -199,31 +199,56 @@ def _refinement(model: object, grey: np.ndarray) -> tuple[Callable[[Window], np.
     return (lambda w: look(grey, w)), float(settings["window_factor"]), int(settings["min_window_px"])
 
 
+def pixels_inside(contour: Contour, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean (row, col) mask of the pixels whose centres lie inside the outline.
+
+    This is the inverse of :meth:`Contour.from_mask` (whose polygon runs along the outer edges of
+    the boundary pixels), so a mask outlined and filled again is the same mask; ``to_mask`` also
+    takes every pixel the polygon's edge touches, which grows a mask by a ring of pixels. An
+    outline too thin to hold a pixel centre falls back to the pixels its edge touches.
+    """
+    from skimage.draw import polygon
+
+    mask = np.zeros(shape, dtype=bool)
+    rr, cc = polygon(contour.points[:, 0], contour.points[:, 1], shape=shape)
+    mask[rr, cc] = True
+    return mask if mask.any() else contour.to_mask(shape)
+
+
 def measure_contour(
     image: UltrasoundImage, contour: Contour, *, structure: str = "nerve", frame: int = 0
 ) -> MeasurementSet:
-    """Every morphology measure of the structure inside a (corrected) outline."""
+    """Every morphology measure of the structure inside a (corrected) outline.
+
+    The pixels measured (echo, fascicles, Doppler) are those whose centres lie inside the outline
+    (:func:`pixels_inside`); area, perimeter and circularity come from the polygon itself, so the
+    outline of a mask gives the same circularity as :func:`sonomsk.nerve.morphology.measure_mask`
+    of that mask.
+    """
     from sonomsk.nerve.morphology import measure_mask
 
-    mask = contour.to_mask((image.rows, image.columns))
+    mask = pixels_inside(contour, (image.rows, image.columns))
     if not mask.any():
         raise MeasurementError("outline: encloses no pixel of the image")
+    spacing = spacing_for(image, mask)
     rgb, doppler = doppler_inputs(image, frame)
     found = measure_mask(
         mask,
         image.grey_frame(frame),
-        spacing=spacing_for(image, mask),
+        spacing=spacing,
         structure=structure,
         rgb=rgb,
         doppler_mask=doppler,
         context={"frame": frame, "structure_kind": structure, "outline_vertices": len(contour.points)},
     )
-    # The traced outline is the authority for its own size: area and perimeter come from the
-    # polygon (a filled mask would add half a boundary pixel all round).
-    spacing = spacing_for(image, mask)
+    # The traced outline is the authority for its own size and shape: area, perimeter and
+    # circularity (4 pi A / P^2, as measure_mask defines it) come from the polygon.
+    area = contour.area(spacing=spacing)
+    perimeter = contour.perimeter(spacing=spacing)
     exact = {
-        "area_cross_section": contour.area(spacing=spacing),
-        "perimeter": contour.perimeter(spacing=spacing),
+        "area_cross_section": area,
+        "perimeter": perimeter,
+        "circularity": 4 * np.pi * area / perimeter**2 if perimeter > 0 else 0.0,
     }
     measurements = tuple(
         dataclasses.replace(

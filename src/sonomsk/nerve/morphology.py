@@ -19,9 +19,14 @@ ratio_flattening
 fraction_hypoechoic
     Fraction of the region's pixels darker than the IsoData threshold of a window around it.
 count_fascicle, area_fascicle_max
-    Hypoechoic parts inside the nerve, only when spacing <= ``fascicles.max_spacing_mm``.
-fraction_vascular
-    Fraction of the region's pixels inside a colour/power Doppler region that are coloured.
+    Dark parts of the speckle-smoothed nerve of at least a few speckle cells and significant
+    contrast, only when resolution allows (spacing, nerve size in speckle cells, structure above
+    speckle: :func:`speckle_cell`, :func:`structure_ratio`); otherwise a failure "not resolved:
+    <why>".
+fraction_doppler_coverage, fraction_vascular
+    Fraction of the nerve inside the colour/power Doppler region(s); fraction of the covered
+    pixels that are coloured, reported only when the coverage is at least
+    ``vascularity.min_coverage`` (otherwise a failure naming the coverage).
 """
 
 from __future__ import annotations
@@ -189,14 +194,69 @@ def measure_mask(
     hypo = m & (g < thr)
     out.append(meas("fraction_hypoechoic", hypo.sum() / m.sum(), Unit.RATIO, "hypoechoic_threshold"))
     if structure == "nerve":
-        out.extend(_fascicles(m, hypo, sp, meas, backend, ctx))
-        out.append(_vascularity(m, rgb, doppler_mask, meas, backend, ctx))
+        out.extend(_fascicles(m, g, sp, meas, backend, ctx))
+        out.extend(_vascularity(m, rgb, doppler_mask, meas, backend, ctx))
     return out
+
+
+def speckle_cell(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Speckle (resolution) cell of the image around a structure: the full width at half maximum
+    (px, row then col) of the autocorrelation of the grey values in a window twice the mask's
+    bounding box, after removing the local mean (a Gaussian of ``speckle_highpass_sigma_px``) so
+    that anatomy wider than the speckle does not widen it."""
+    import cv2
+
+    sigma = float(morphology_parameters()["fascicles"]["speckle_highpass_sigma_px"])
+    rows, cols = np.nonzero(mask)
+    h, w = int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+    rc, cc = int(rows.min() + rows.max()) // 2, int(cols.min() + cols.max()) // 2
+    win = np.asarray(grey[max(0, rc - h) : rc + h + 1, max(0, cc - w) : cc + w + 1], dtype=np.float64)
+    if min(win.shape) < 4:
+        return float("inf"), float("inf")
+    win = win - cv2.GaussianBlur(win, (0, 0), sigma)
+    win -= win.mean()
+    power = np.abs(np.fft.rfft2(win, s=(2 * win.shape[0], 2 * win.shape[1]))) ** 2
+    ac = np.fft.irfft2(power)[: win.shape[0], : win.shape[1]]
+    if not ac[0, 0] > 0:
+        return float("inf"), float("inf")
+    ac = ac / ac[0, 0]
+
+    def fwhm(profile: np.ndarray) -> float:
+        below = np.nonzero(profile < 0.5)[0]
+        if below.size == 0:
+            return float("inf")
+        i = int(below[0])
+        return float(2 * (i - 1 + (profile[i - 1] - 0.5) / (profile[i - 1] - profile[i])))
+
+    return fwhm(ac[:, 0]), fwhm(ac[0, :])
+
+
+def structure_ratio(grey: np.ndarray, inner: np.ndarray, cell: tuple[float, float]) -> float:
+    """How much more the grey values inside ``inner`` vary at a scale of ``structure_scale``
+    speckle cells than uniform speckle of that cell would (about 1 for speckle or noise alone).
+
+    For a field with a Gaussian autocorrelation of s.d. ``a`` (per axis) smoothed by a Gaussian
+    of s.d. ``k``, the variance falls by ``a / sqrt(a^2 + 2 k^2)`` per axis.
+    """
+    import cv2
+
+    scale = float(morphology_parameters()["fascicles"]["structure_scale"])
+    g = np.asarray(grey, dtype=np.float32)
+    raw = float(g[inner].var())
+    if raw <= 0:
+        return 0.0
+    a_r, a_c = cell[0] / _FWHM, cell[1] / _FWHM
+    smooth = cv2.GaussianBlur(g, (0, 0), sigmaX=scale * a_c, sigmaY=scale * a_r)
+    expected = 1.0 / (1.0 + 2.0 * scale**2)  # (1 / sqrt(1 + 2 s^2)) per axis, two axes
+    return float(smooth[inner].var()) / raw / expected
+
+
+_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
 def _fascicles(
     m: np.ndarray,
-    hypo: np.ndarray,
+    g: np.ndarray,
     sp: tuple[float, float] | None,
     meas: Any,
     backend: str | None,
@@ -206,26 +266,85 @@ def _fascicles(
 
     p = morphology_parameters()["fascicles"]
     limit = p["max_spacing_mm"]
-    if sp is None or max(sp) > limit:
-        why = "uncalibrated" if sp is None else f"spacing {max(sp):.3g} mm/px > {limit} mm/px"
+
+    def unresolved(why: str) -> list[Measurement]:
         reason = f"not resolved: {why}"
+        method = _method("fascicles", backend)
         return [
-            Measurement.failed(
-                "count_fascicle", reason, _method("fascicles", backend), label="nerve", context=ctx
-            ),
-            Measurement.failed(
-                "area_fascicle_max", reason, _method("fascicles", backend), label="nerve", context=ctx
-            ),
+            Measurement.failed("count_fascicle", reason, method, label="nerve", context=ctx),
+            Measurement.failed("area_fascicle_max", reason, method, label="nerve", context=ctx),
         ]
+
+    if sp is None or max(sp) > limit:
+        return unresolved("uncalibrated" if sp is None else f"spacing {max(sp):.3g} mm/px > {limit} mm/px")
+    cell = speckle_cell(g, m)
+    cell_px = float(np.pi / 4.0 * cell[0] * cell[1])
+    if np.isfinite(cell_px):  # smoothing and splitting need only the nerve and a blur's reach
+        m, g = _crop(m, g, margin=int(np.ceil(3 * p["structure_scale"] * max(cell) / _FWHM)) + 2)
     k = 2 * int(p["erode_rim_px"]) + 1
     inner = cv2.erode(m.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
-    _n, _, stats, _ = cv2.connectedComponentsWithStats((hypo & inner).astype(np.uint8), connectivity=4)
-    areas = [int(a) for a in stats[1:, cv2.CC_STAT_AREA] if a >= p["min_area_px"]]
-    largest = max(areas) * sp[0] * sp[1] if areas else 0.0
+    n_px = int(m.sum())
+    if n_px < p["min_nerve_px"] or not inner.any():
+        return unresolved(f"nerve of {n_px} px < {p['min_nerve_px']} px")
+    if not np.isfinite(cell_px) or n_px < p["min_nerve_cells"] * cell_px:
+        return unresolved(
+            f"nerve spans {n_px / cell_px:.0f} speckle cells of {cell_px:.1f} px < {p['min_nerve_cells']}"
+        )
+    ratio = structure_ratio(g, inner, cell)
+    if ratio < p["min_structure_ratio"]:
+        return unresolved(
+            f"no structure above speckle inside the nerve (structure ratio {ratio:.2f} "
+            f"< {p['min_structure_ratio']})"
+        )
+    areas = _fascicle_areas(g, inner, cell, p)
+    if not areas:
+        return unresolved("no dark part inside the nerve of fascicle size and contrast")
     return [
         meas("count_fascicle", len(areas), Unit.COUNT, "fascicles"),
-        meas("area_fascicle_max", largest, Unit.MM2, "fascicles"),
+        meas("area_fascicle_max", max(areas) * sp[0] * sp[1], Unit.MM2, "fascicles"),
     ]
+
+
+def _crop(m: np.ndarray, g: np.ndarray, *, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mask and grey frame cut to the mask's bounding box widened by ``margin`` px."""
+    rows, cols = np.nonzero(m)
+    r0, c0 = max(0, int(rows.min()) - margin), max(0, int(cols.min()) - margin)
+    r1, c1 = int(rows.max()) + margin + 1, int(cols.max()) + margin + 1
+    return m[r0:r1, c0:c1], g[r0:r1, c0:c1]
+
+
+def _fascicle_areas(
+    g: np.ndarray, inner: np.ndarray, cell: tuple[float, float], p: dict[str, Any]
+) -> list[int]:
+    """Areas (px) of the fascicles: dark parts of the speckle-smoothed nerve, split at their
+    separate minima (h-minima watershed), each at least ``min_area_cells`` speckle cells and
+    darker than the rest of the nerve by ``min_contrast_z`` standard errors."""
+    import cv2
+    from scipy import ndimage
+    from skimage.morphology import h_minima
+    from skimage.segmentation import watershed
+
+    smooth = cv2.GaussianBlur(
+        np.asarray(g, dtype=np.float32), (0, 0), sigmaX=cell[1] / _FWHM, sigmaY=cell[0] / _FWHM
+    )
+    dark = inner & (smooth < isodata_threshold(smooth[inner]))
+    if not dark.any() or dark.all():
+        return []
+    depth = p["split_depth_sd"] * float(smooth[inner].std())
+    markers, _ = ndimage.label(h_minima(smooth, depth).astype(bool) & dark)
+    labels = watershed(smooth, markers, mask=dark)
+    index = np.arange(1, int(labels.max()) + 1)
+    if index.size == 0:
+        return []
+    areas = np.asarray(ndimage.sum(dark, labels, index))
+    means = np.asarray(ndimage.mean(g, labels, index))
+    bright = inner & ~dark
+    spread = float(g[inner].std())
+    cell_px = np.pi / 4.0 * cell[0] * cell[1]
+    cells = areas / cell_px
+    z = (float(g[bright].mean()) - means) / max(spread, 1e-6) * np.sqrt(cells)
+    keep = (cells >= p["min_area_cells"]) & (z >= p["min_contrast_z"])
+    return [int(a) for a in areas[keep]]
 
 
 def _vascularity(
@@ -235,26 +354,36 @@ def _vascularity(
     meas: Any,
     backend: str | None,
     ctx: dict[str, Any],
-) -> Measurement:
+) -> list[Measurement]:
+    """``fraction_doppler_coverage`` (the part of the nerve inside the Doppler region) and
+    ``fraction_vascular`` (coloured part of the nerve), the latter only when the coverage reaches
+    ``vascularity.min_coverage``: flow in the uncovered part is unknown."""
     method = _method("vascularity", backend)
     if rgb is None or doppler_mask is None:
-        return Measurement.failed(
-            "fraction_vascular",
-            "no colour/power Doppler region in the image",
-            method,
-            label="nerve",
-            context=ctx,
-        )
+        return [
+            Measurement.failed(
+                "fraction_vascular",
+                "no colour/power Doppler region in the image",
+                method,
+                label="nerve",
+                context=ctx,
+            )
+        ]
+    p = morphology_parameters()["vascularity"]
     inside = m & np.asarray(doppler_mask, dtype=bool)
+    coverage = float(inside.sum()) / float(m.sum())
+    out = [meas("fraction_doppler_coverage", coverage, Unit.RATIO, "vascularity")]
     if not inside.any():
-        return Measurement.failed(
-            "fraction_vascular",
-            "the nerve lies outside the Doppler region",
-            method,
-            label="nerve",
-            context=ctx,
-        )
+        reason = "the nerve lies outside the Doppler region"
+        return [*out, Measurement.failed("fraction_vascular", reason, method, label="nerve", context=ctx)]
     c = np.asarray(rgb)[..., :3].astype(np.int16)
     chroma = c.max(axis=-1) - c.min(axis=-1)
-    coloured = inside & (chroma > morphology_parameters()["vascularity"]["min_chroma"])
-    return meas("fraction_vascular", coloured.sum() / inside.sum(), Unit.RATIO, "vascularity")
+    coloured = inside & (chroma > p["min_chroma"])
+    covered = float(coloured.sum()) / float(inside.sum())
+    if coverage < p["min_coverage"]:
+        reason = (
+            f"incomplete Doppler coverage: {coverage:.0%} of the nerve inside the Doppler region "
+            f"< {p['min_coverage']:.0%} (coloured fraction of the covered part {covered:.3f})"
+        )
+        return [*out, Measurement.failed("fraction_vascular", reason, method, label="nerve", context=ctx)]
+    return [*out, meas("fraction_vascular", covered, Unit.RATIO, "vascularity")]

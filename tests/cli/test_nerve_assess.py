@@ -98,6 +98,32 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         ),
         (json.dumps({"measurements": [{"site": "median_wrist", "csa_mm2": 9}]}), "measurements[0].side"),
         (json.dumps([1, 2]), "request"),
+        # review item 6: a CSA typed in cm2, and an impossible sural CSA
+        (
+            json.dumps({"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 0.14}]}),
+            "measurements[0].csa_mm2: 0.14 mm2 is outside the plausible range",
+        ),
+        (
+            json.dumps({"measurements": [{"site": "sural_calf", "side": "left", "csa_mm2": 150}]}),
+            "measurements[0].csa_mm2: 150 mm2 is outside the plausible range",
+        ),
+        # review item 8: a mistyped level and a fractional Doppler vessel count
+        (
+            json.dumps(
+                {"measurements": [{"site": "c5_root", "side": "left", "csa_mm2": 9, "level": "foramen"}]}
+            ),
+            "measurements[0].level",
+        ),
+        (
+            json.dumps(
+                {
+                    "measurements": [
+                        {"site": "median_wrist", "side": "left", "csa_mm2": 9, "intraneural_doppler": 2.7}
+                    ]
+                }
+            ),
+            "measurements[0].intraneural_doppler",
+        ),
     ],
 )
 def test_bad_input_one_line_exit_1(

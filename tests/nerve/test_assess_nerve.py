@@ -49,7 +49,7 @@ def by_site(result: AssessmentResult, site: str, side: str = "right") -> dict[st
         (req(m("median_wrist", "right", 9), patient={"age": -4}), "patient.age"),
         (req(m("median_wrist", "right", 9), patient={"sex": 3}), "patient.sex"),
         (
-            req(m("median_wrist", "right", 9), patient={"wrist_circumference_cm": 10}),
+            req(m("median_wrist", "right", 9), patient={"wrist_circumference_cm": 150}),
             "patient.wrist_circumference_cm",
         ),
         (req(m("median_wrist", "right", 9), patient=[]), "patient"),
@@ -58,6 +58,12 @@ def by_site(result: AssessmentResult, site: str, side: str = "right") -> dict[st
         ({"measurements": "median_wrist"}, "measurements"),
         (req(m("median_wrist", "right", 9), reference_set="martian"), "reference_set"),
         (req(m("median_wrist", "right", 9), extra=1), "request.extra"),
+        (req(m("median_wrist", "right", 0.14)), "measurements[0].csa_mm2"),
+        (req(m("median_wrist", "right", 0.0001)), "measurements[0].csa_mm2"),
+        (req(m("sural_calf", "right", 150)), "measurements[0].csa_mm2"),
+        (req(m("c5_root", "right", 9, level="foramen")), "measurements[0].level"),
+        (req(m("median_wrist", "right", 9, level="interscalene")), "measurements[0].level"),
+        (req(m("median_wrist", "right", 9, intraneural_doppler=2.7)), "measurements[0].intraneural_doppler"),
     ],
 )
 def test_bad_input_names_the_field(request_: dict[str, Any], field: str) -> None:
@@ -74,12 +80,14 @@ def test_request_must_be_a_mapping() -> None:
 
 def test_status_ratio_and_z() -> None:
     r = assess(
-        req(m("median_wrist", "right", 13.0), m("median_forearm", "right", 6.31)), reference_set="korean"
+        req(m("median_wrist", "right", 14.0), m("median_forearm", "right", 6.31)), reference_set="korean"
     )
     wrist = by_site(r, "median_wrist")
     assert wrist["status"] == "enlarged"
-    assert wrist["ratio_to_uln"] == pytest.approx(13.0 / (9.33 + 3.1), abs=1e-3)
-    assert wrist["z_score"] == pytest.approx((13.0 - 9.33) / 1.55, abs=0.01)
+    # Bae 2021 published reference range 7-13 (not the computed mean+2SD 12.43)
+    assert wrist["ratio_to_uln"] == pytest.approx(14.0 / 13.0, abs=1e-3)
+    assert wrist["limit"]["kind"] == "published_reference_range"
+    assert wrist["z_score"] == pytest.approx((14.0 - 9.33) / 1.55, abs=0.01)
     fore = by_site(r, "median_forearm")
     assert fore["status"] == "normal" and fore["z_score"] == pytest.approx(0.0)
 
@@ -89,8 +97,9 @@ def test_reduced_only_where_a_lower_limit_exists() -> None:
     wrist = by_site(r, "median_wrist")  # Dutch table: ULN only
     assert wrist["status"] == "normal" and wrist["reduction_assessable"] is False
     assert any("reduction not assessable" in n for n in wrist["notes"])
-    fore = by_site(r, "median_forearm")  # Bae mean - 2SD = 3.33
+    fore = by_site(r, "median_forearm")  # Bae published range 4-10
     assert fore["status"] == "reduced" and fore["reduction_assessable"] is True
+    assert fore["limit"]["lln_mm2"] == 4.0
 
 
 def test_no_reference_site_is_reported_not_judged() -> None:
@@ -119,7 +128,7 @@ def test_request_reference_set_and_override() -> None:
     body = req(m("median_wrist", "right", 12.0), reference_set="korean")
     assert assess(body).reference_set == "korean"
     assert assess(body, reference_set="dutch").reference_set == "dutch"
-    assert by_site(assess(body), "median_wrist")["status"] == "normal"  # 12.0 <= 12.43
+    assert by_site(assess(body), "median_wrist")["status"] == "normal"  # 12.0 <= 13 (Bae range)
     assert by_site(assess(body, reference_set="dutch"), "median_wrist")["status"] == "enlarged"
 
 
@@ -254,3 +263,19 @@ def test_measurement_set_round_trip() -> None:
     assert any(
         f.rule_id == "nerve_enlargement_pattern" and f.outcome == "focal_entrapment" for f in ms.findings
     )
+
+
+def test_extreme_disease_values_pass_the_plausibility_bounds() -> None:
+    # hypertrophic nerves (CMT1A-like vignettes: tibial 55, roots 20-23, sural 7) are not refused
+    r = assess(
+        req(
+            m("tibial_popliteal", "right", 55.0),
+            m("c5_root", "right", 20.0),
+            m("c6_root", "right", 23.0),
+            m("sural_calf", "right", 7.0),
+            m("median_upper_arm", "right", 60.0),
+            m("median_wrist", "right", 9, intraneural_doppler=2.0),
+        )
+    )
+    assert by_site(r, "median_upper_arm")["status"] == "enlarged"
+    assert by_site(r, "median_wrist")["intraneural_doppler"] == 2

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sonomsk.nerve.assess import assess
 from sonomsk.nerve.patterns import Pattern, zaidman_pattern
 from sonomsk.nerve.sites import site_names
+from sonomsk.reference.nerve_csa import csa_input_bounds
 
 
 def run(*items: tuple[str, str, float], **kw: Any):
@@ -30,12 +31,12 @@ NORMAL_ALL_REGIONS = [
 def test_zaidman_none_mild_regional_diffuse() -> None:
     r = run(*NORMAL_ALL_REGIONS)
     assert zaidman_pattern(r.measurements)[0] == "none"
-    r = run(("median_forearm", "right", 10.0), *NORMAL_ALL_REGIONS[1:])  # 10/9.29 < 2
+    r = run(("median_forearm", "right", 11.0), *NORMAL_ALL_REGIONS[1:])  # 11/10 < 2
     assert zaidman_pattern(r.measurements)[0] == "mild"
-    r = run(("median_forearm", "right", 19.0), *NORMAL_ALL_REGIONS[1:])  # > 2x, other regions normal
+    r = run(("median_forearm", "right", 21.0), *NORMAL_ALL_REGIONS[1:])  # > 2x, other regions normal
     assert zaidman_pattern(r.measurements)[0] == "regional"
     r = run(
-        ("median_forearm", "right", 19.0),
+        ("median_forearm", "right", 21.0),
         ("median_upper_arm", "right", 10.0),
         ("tibial_popliteal", "right", 23.0),
         ("c5_root", "right", 9.0),
@@ -65,17 +66,118 @@ def test_focal_needs_a_normal_non_entrapment_site_on_the_same_side() -> None:
     assert r.pattern.pattern is Pattern.FOCAL_ENTRAPMENT
 
 
-def test_index_alone_makes_a_focal_pattern() -> None:
-    # both CSAs normal, WFR 10/6.5 = 1.54 > 1.4 [B]
+def test_evidence_b_index_alone_never_decides() -> None:
+    # both CSAs normal, WFR 10/6.5 = 1.54 > 1.4 [B]: reported, the CSAs decide (review item 1)
     r = run(("median_wrist", "right", 10.0), ("median_forearm", "right", 6.5))
+    assert r.pattern.pattern is Pattern.NORMAL
+    assert "index_evidence_b_not_decisive" in r.pattern.rules_fired
+    assert "wrist_forearm_ratio (right) = 1.54" in r.pattern.explanation
+
+
+def test_evidence_a_index_alone_is_at_most_indeterminate() -> None:
+    # ulnar elbow 8.5 (<= ULN 9), Guyon 4.2: ratio 2.02 >= 1.99 [A, Ann Rehabil Med 2015]
+    r = run(("ulnar_elbow", "right", 8.5), ("ulnar_wrist", "right", 4.2), ("ulnar_forearm", "right", 6.0))
+    assert r.pattern.pattern is Pattern.INDETERMINATE
+    assert "index_without_enlargement" in r.pattern.rules_fired
+    assert set(r.pattern.candidates) == {"normal", "focal_entrapment"}
+
+
+def test_index_supports_an_enlarged_entrapment_site() -> None:
+    r = run(("ulnar_elbow", "right", 11.0), ("ulnar_wrist", "right", 4.2), ("ulnar_forearm", "right", 6.0))
     assert r.pattern.pattern is Pattern.FOCAL_ENTRAPMENT
-    assert "wrist_forearm_ratio" in r.pattern.rules_fired or "wrist_forearm_ratio" in r.pattern.explanation
+    assert "ulnar_max_to_wrist" in r.pattern.explanation
 
 
 def test_reduced_with_enlargement_is_indeterminate() -> None:
-    r = run(("median_forearm", "right", 3.0), ("median_upper_arm", "right", 14.0))
+    r = run(
+        ("median_forearm", "right", 3.0),
+        ("ulnar_forearm", "right", 3.0),
+        ("median_upper_arm", "right", 14.0),
+    )
     assert r.pattern.pattern is Pattern.INDETERMINATE
     assert "reduced_and_enlarged" in r.pattern.rules_fired
+
+
+def test_one_reduced_site_is_not_the_reduced_pattern() -> None:
+    r = run(
+        ("ulnar_forearm", "right", 2.8), ("median_forearm", "right", 6.5), ("median_upper_arm", "right", 9.0)
+    )
+    assert r.pattern.pattern is Pattern.INDETERMINATE
+    assert "reduced_insufficient" in r.pattern.rules_fired
+    assert "radial_spiral_groove" in r.pattern.deciding_sites and "reduced" in r.pattern.candidates
+    # two reduced sites on one nerve are still not enough (two nerves needed)
+    r = run(
+        ("median_forearm", "right", 3.0), ("median_forearm", "left", 3.0), ("ulnar_forearm", "right", 6.0)
+    )
+    assert r.pattern.pattern is Pattern.INDETERMINATE
+    # two nerves: reduced
+    r = run(("median_forearm", "right", 3.0), ("ulnar_forearm", "right", 3.0))
+    assert r.pattern.pattern is Pattern.REDUCED
+
+
+def test_sites_without_a_lower_limit_are_named() -> None:
+    r = run(("median_forearm", "right", 4.5), ("median_upper_arm", "right", 6.0), ("c5_root", "right", 4.0))
+    assert r.pattern.pattern is Pattern.NORMAL
+    assert "reduction_not_assessable" in r.pattern.rules_fired
+    assert set(r.pattern.no_lower_limit_sites) == {"median_upper_arm (right)", "c5_root (right)"}
+    assert "reduction_scope" in r.pattern.rules_fired  # only one site with a lower limit
+
+
+def test_isolated_mild_guard_holds_with_an_entrapment_site() -> None:
+    # review item 3: sural 3.6 (1.2x) + median wrist 11.5 must not be multifocal
+    r = run(
+        ("median_forearm", "right", 6.0),
+        ("median_upper_arm", "right", 8.0),
+        ("tibial_popliteal", "right", 18.0),
+        ("sural_calf", "right", 3.6),
+        ("median_wrist", "right", 11.5),
+    )
+    assert r.pattern.pattern is Pattern.INDETERMINATE
+    assert "isolated_mild_enlargement" in r.pattern.rules_fired
+    assert "focal_entrapment" in r.pattern.candidates
+
+
+def test_single_region_enlargement_names_deciding_sites() -> None:
+    r = run(("median_upper_arm", "right", 14.0))
+    assert r.goedee.met and r.pattern.pattern is Pattern.INDETERMINATE
+    assert "diffuse_undetermined" in r.pattern.rules_fired
+    assert {"sural_calf", "c5_root", "median_forearm"} <= set(r.pattern.deciding_sites)
+
+
+def test_goedee_needs_the_published_level_and_plane() -> None:
+    foraminal = assess(
+        {"measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 9.0, "level": "foraminal"}]},
+        reference_set="korean",
+    )
+    assert not foraminal.goedee.met and foraminal.goedee.not_applied[0]["site"] == "c5_root"
+    assert "interscalene" in foraminal.goedee.explanation()
+    won_trunk = assess(
+        {
+            "measurements": [
+                {"site": "brachial_plexus_trunk", "side": "right", "csa_mm2": 16.0, "trunk": "upper"}
+            ]
+        },
+        reference_set="korean",
+    )
+    assert not won_trunk.goedee.met and "Won 2012" in won_trunk.goedee.explanation()
+    interscalene = run(("c5_root", "right", 9.0))
+    assert interscalene.goedee.met
+
+
+def test_hnpp_hint_does_not_claim_a_fit_below_its_cutoff() -> None:
+    # two nerves enlarged at entrapment sites; ulnar elbow/forearm ratio 10/7.5 = 1.33 <= 1.4
+    r = run(
+        ("median_wrist", "right", 14.0),
+        ("median_forearm", "right", 7.0),
+        ("ulnar_elbow", "right", 10.0),
+        ("ulnar_forearm", "right", 7.5),
+    )
+    assert r.pattern.pattern is Pattern.FOCAL_ENTRAPMENT
+    assert "hnpp_hint" in r.pattern.rules_fired
+    assert (
+        "fits HNPP" not in r.pattern.explanation
+        and "not met at ulnar_elbow/ulnar_forearm" in r.pattern.explanation
+    )
 
 
 def test_reduced_sensory_nerve_alone_is_not_the_mnd_pattern() -> None:
@@ -139,7 +241,7 @@ SITES = sorted(site_names())
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(SITES), st.sampled_from(["left", "right"]), st.floats(0.5, 200.0)),
+        st.tuples(st.sampled_from(SITES), st.sampled_from(["left", "right"]), st.floats(0.0, 1.0)),
         min_size=1,
         max_size=12,
         unique_by=lambda t: (t[0], t[1]),
@@ -147,7 +249,12 @@ SITES = sorted(site_names())
     st.sampled_from(["dutch", "korean"]),
 )
 def test_any_valid_input_gives_a_pattern_and_json(items, ref) -> None:
-    r = run(*items, reference_set=ref)
+    # the fraction maps to a CSA inside the site's plausibility bounds (geometric scale)
+    scaled = []
+    for site, side, frac in items:
+        lo, hi = csa_input_bounds(site)
+        scaled.append((site, side, lo * (hi / lo) ** frac))
+    r = run(*scaled, reference_set=ref)
     d = json.loads(r.to_json())
     assert d["pattern"] in {p.value for p in Pattern}
     assert d["explanation"].startswith(f"Pattern {d['pattern']}")

@@ -45,6 +45,10 @@ def test_vignette(path: Path) -> None:
     assert d["pattern"] == expect["pattern"], d["explanation"]
     for text in expect["explanation_contains"]:
         assert text in d["explanation"], f"{text!r} missing from: {d['explanation']}"
+    for text in expect.get("explanation_excludes", []):
+        assert text not in d["explanation"], f"{text!r} unexpected in: {d['explanation']}"
+    for site in expect.get("no_lower_limit_sites_include", []):
+        assert site in d["no_lower_limit_sites"], d["no_lower_limit_sites"]
     assert d["pattern_detail"]["citations"], "the pattern names no citation"
     if "zaidman_pattern" in expect:
         assert d["zaidman_pattern"] == expect["zaidman_pattern"]

@@ -106,10 +106,64 @@ def test_mean_sd_values_are_transcribed_from_the_digest() -> None:
 
 
 def test_mean_plus_2sd_derivation() -> None:
-    lim = lookup_limit("median_wrist", reference_set="korean")
-    assert lim.uln == pytest.approx(9.33 + 2 * 1.55)
-    assert lim.lln == pytest.approx(9.33 - 2 * 1.55)
-    assert lim.z_score(9.33 + 1.55) == pytest.approx(1.0)
+    lim = lookup_limit("c5_root", reference_set="korean", level="foraminal")  # Won 2012
+    assert lim.kind == "mean_plus_2sd"
+    assert lim.uln == pytest.approx(5.66 + 2 * 1.02)
+    assert lim.lln == pytest.approx(5.66 - 2 * 1.02)
+    assert lim.z_score(5.66 + 1.02) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("ref", "site", "lln", "uln"),
+    [
+        ("korean", "median_wrist", 7, 13),
+        ("korean", "median_forearm", 4, 10),
+        ("korean", "ulnar_upper_arm", 4, 11),
+        ("dutch", "median_forearm", 4, 10),
+        ("dutch", "ulnar_forearm", 4, 9),
+        ("dutch", "radial_spiral_groove", 4, 11),
+    ],
+)
+def test_bae_limits_are_the_published_reference_range(ref: str, site: str, lln: float, uln: float) -> None:
+    lim = lookup_limit(site, reference_set=ref)
+    assert lim.kind == "published_reference_range" and lim.source == "bae_2021"
+    assert (lim.lln, lim.uln) == (lln, uln)
+    assert lim.mean is not None and lim.z_score(lim.mean) == pytest.approx(0.0)
+
+
+@pytest.mark.skipif(not EVIDENCE.is_file(), reason=f"evidence digest not found at {EVIDENCE}")
+def test_published_ranges_are_transcribed_from_the_digest() -> None:
+    """Every Bae range in the data is the 'range' column of its row (mean+-SD | range)."""
+    text = EVIDENCE.read_text(encoding="utf-8")
+    rows = {
+        (float(mean), float(sd)): (float(lo), float(hi))
+        for mean, sd, lo, hi in re.findall(r"\| (\d+\.\d+)±(\d+\.\d+) \| (\d+)–(\d+) \|", text)
+    }
+    n = 0
+    for s in load_data("nerve_csa.json")["sets"].values():
+        for site, e in s["sites"].items():
+            if e.get("kind") == "published_reference_range":
+                assert rows[(e["mean"], e["sd"])] == tuple(e["range"]), site
+                n += 1
+    assert n >= 10
+
+
+def test_csa_input_bounds_are_wide_engineering_checks() -> None:
+    for site in site_names():
+        lo, hi = nerve_csa.csa_input_bounds(site)
+        ulns = [
+            lookup_limit(site, reference_set=ref, side=side, trunk=t, level=lvl).uln
+            for ref in reference_sets()
+            for side in ("left", "right")
+            for t in ("upper", "middle", "lower")
+            for lvl in (None, *site_info(site).levels)
+        ]
+        top = max((u for u in ulns if u is not None), default=None)
+        if top is not None:
+            assert hi >= 10 * top, site  # hypertrophic nerves (CMT1A, CIDP) are never refused
+        assert lo <= 1.0
+    assert nerve_csa.csa_input_bounds("sural_calf")[1] < 150  # 150 mm2 at the sural nerve is refused
+    assert nerve_csa.csa_input_bounds("median_wrist")[0] > 0.14  # 14 mm2 typed in cm2 is refused
 
 
 def test_uln_table_has_no_z_and_no_lower_limit() -> None:
@@ -130,6 +184,14 @@ def test_wrist_circumference_formula_olde_dubbelink() -> None:
     assert lim.citation is not None and "unit" in (lim.citation.caveat or "")
     with pytest.raises(InvalidParameterError, match="wrist_circumference_cm"):
         lookup_limit("median_wrist", wrist_circumference_cm=40.0)
+    assert any("no validity range" in n for n in lim.notes)
+
+
+def test_mistyped_level_is_an_error() -> None:
+    with pytest.raises(InvalidParameterError, match="level: expected one of 'interscalene', 'foraminal'"):
+        lookup_limit("c5_root", level="foramen")
+    with pytest.raises(InvalidParameterError, match="level"):
+        lookup_limit("median_wrist", level="interscalene")
 
 
 def test_vagus_is_side_specific() -> None:

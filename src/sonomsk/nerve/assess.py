@@ -96,6 +96,7 @@ class AssessmentResult:
             "explanation": self.pattern.explanation,
             "deciding_sites": list(self.pattern.deciding_sites),
             "candidates": list(self.pattern.candidates),
+            "no_lower_limit_sites": list(self.pattern.no_lower_limit_sites),
             "measurements": [m.to_dict() for m in self.measurements],
             "entrapment_indices": [i.to_dict() for i in self.indices],
             "side_to_side": [s.to_dict() for s in self.side_to_side],
@@ -153,8 +154,10 @@ def assess(
     Raises
     ------
     InvalidParameterError
-        Unknown site, bad side, CSA not in (0, 200] mm2, missing or unknown fields, wrong types,
-        duplicate site/side, unknown reference set; the message names the field.
+        Unknown site, bad side, CSA outside the site's plausibility bounds
+        (``reference/data/nerve_input_bounds.json``), unknown level, non-integer Doppler count,
+        missing or unknown fields, wrong types, duplicate site/side, unknown reference set; the
+        message names the field.
     """
     if isinstance(request, AssessmentRequest):
         req = request
@@ -190,7 +193,7 @@ def assess(
     indices = tuple(compute_entrapment_indices(values))
     sides = tuple(compare_sides(values))
     variability = compute_variability(values)
-    goedee = evaluate_goedee(req.measurements)
+    goedee = evaluate_goedee(req.measurements, set_name)
     pattern = classify_pattern(judged, (*indices, *sides), goedee, variability, set_name)
     return AssessmentResult(
         reference_set=set_name,

@@ -16,20 +16,27 @@ from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Finding
 from sonomsk.nerve.sites import check_side, default_level, site_info
 from sonomsk.reference.loader import citation, citation_short
-from sonomsk.reference.nerve_csa import ReferenceLimit, adult_min_age, covariate_effects
+from sonomsk.reference.nerve_csa import (
+    ReferenceLimit,
+    adult_min_age,
+    covariate_effects,
+    csa_input_bounds,
+    site_levels,
+    wrist_circumference_bounds,
+)
 
 __all__ = ["AssessmentRequest", "CsaAssessment", "NerveMeasurementInput", "PatientInfo"]
 
 RULE_VERSION = "1"
 
-#: Plausibility bounds of the input (input validation, not clinical thresholds).
-MAX_CSA_MM2 = 200.0
+#: Plausibility bounds of the patient fields (input validation, not clinical thresholds). The CSA,
+#: wrist-circumference and Doppler bounds live in ``reference/data/nerve_input_bounds.json`` with
+#: their rationale.
 _PATIENT_BOUNDS = {
     "age": (0.0, 120.0, "years"),
     "height_cm": (40.0, 250.0, "cm"),
     "weight_kg": (2.0, 400.0, "kg"),
 }
-_WRIST_BOUNDS = (8.0, 30.0)
 _SEXES = {"f": "F", "female": "F", "m": "M", "male": "M"}
 _ECHO_CLASSES = {1: "hypoechoic", 2: "mixed", 3: "hyperechoic"}
 _TRUNKS = ("upper", "middle", "lower")
@@ -90,7 +97,10 @@ class PatientInfo:
                 kwargs[key] = _number(d[key], f"{path}.{key}", lo, hi, unit)
         if d.get("wrist_circumference_cm") is not None:
             kwargs["wrist_circumference_cm"] = _number(
-                d["wrist_circumference_cm"], f"{path}.wrist_circumference_cm", *_WRIST_BOUNDS, "cm"
+                d["wrist_circumference_cm"],
+                f"{path}.wrist_circumference_cm",
+                *wrist_circumference_bounds(),
+                "cm",
             )
         if d.get("sex") is not None:
             sex = d["sex"]
@@ -150,11 +160,8 @@ class NerveMeasurementInput:
         site = d["site"].strip().lower()
         site_info(site, parameter=f"{path}.site")
         side = check_side(d["side"], parameter=f"{path}.side")
-        csa = _number(d["csa_mm2"], f"{path}.csa_mm2", 0.0, MAX_CSA_MM2, "mm2", lo_open=True)
-        level = d.get("level")
-        if level is not None and not isinstance(level, str):
-            raise InvalidParameterError(f"{path}.level: expected text such as 'interscalene', got {level!r}")
-        level = level.strip().lower() if level else default_level(site)
+        csa = _csa(d["csa_mm2"], f"{path}.csa_mm2", site)
+        level = _level(d.get("level"), f"{path}.level", site)
         trunk = d.get("trunk")
         if trunk is not None:
             if site != "brachial_plexus_trunk":
@@ -168,13 +175,18 @@ class NerveMeasurementInput:
             trunk = trunk.strip().lower()
         wrist = d.get("wrist_circumference_cm")
         if wrist is not None:
-            wrist = _number(wrist, f"{path}.wrist_circumference_cm", *_WRIST_BOUNDS, "cm")
+            wrist = _number(wrist, f"{path}.wrist_circumference_cm", *wrist_circumference_bounds(), "cm")
         echo = d.get("echogenicity")
         if echo is not None:
             echo = _echogenicity(echo, f"{path}.echogenicity")
         doppler = d.get("intraneural_doppler")
         if doppler is not None and not isinstance(doppler, bool):
-            doppler = int(_number(doppler, f"{path}.intraneural_doppler", 0, 100, "vessels"))
+            count = _number(doppler, f"{path}.intraneural_doppler", 0, 100, "vessels")
+            if not count.is_integer():
+                raise InvalidParameterError(
+                    f"{path}.intraneural_doppler: expected true/false or a whole number of vessels, got {doppler!r}"
+                )
+            doppler = int(count)
         note = d.get("note")
         return cls(
             site=site,
@@ -201,6 +213,32 @@ class NerveMeasurementInput:
             "intraneural_doppler": self.intraneural_doppler,
             "note": self.note,
         }
+
+
+def _csa(value: Any, path: str, site: str) -> float:
+    """The CSA in mm2 inside the site's plausibility bounds (typing and unit errors are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
+        raise InvalidParameterError(f"{path}: expected a number in mm2, got {value!r}")
+    lo, hi = csa_input_bounds(site)
+    x = float(value)
+    if not lo <= x <= hi:
+        hint = " (a value in cm2? give mm2)" if 0 < x < lo else ""
+        raise InvalidParameterError(
+            f"{path}: {value!r} mm2 is outside the plausible range {lo:g} to {hi:g} mm2 at {site}{hint}"
+        )
+    return x
+
+
+def _level(value: Any, path: str, site: str) -> str | None:
+    """The measurement level: one of the site's levels, or the site's default when absent."""
+    if value is None:
+        return default_level(site)
+    allowed = site_levels(site)
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in allowed:
+        expected = f"one of {', '.join(repr(x) for x in allowed)}" if allowed else f"no level at {site}"
+        raise InvalidParameterError(f"{path}: expected {expected}, got {value!r}")
+    return text
 
 
 def _echogenicity(value: Any, path: str) -> dict[str, Any]:

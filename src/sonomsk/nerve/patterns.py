@@ -1,18 +1,20 @@
 """Goedee (Utrecht) criteria, the Zaidman pattern and the overall enlargement pattern.
 
 ``pattern`` is one of :class:`Pattern`. The rules, in order (every cut-off from
-``reference/data/nerve_rules.json``):
+``reference/data/nerve_rules.json``; the guards are explained in decision 006):
 
 1. nothing evaluable -> ``indeterminate`` (deciding sites: sites with a limit);
-2. reduced CSA at a site with motor fibres and no enlargement -> ``reduced`` (reduced and enlarged
-   together -> ``indeterminate``);
-3. no enlarged site, no abnormal index, Goedee not met -> ``normal``;
-4. abnormality only at entrapment sites -> ``focal_entrapment`` when every affected nerve has a
-   normal non-entrapment site on the same side; otherwise ``indeterminate`` naming those sites;
-5. abnormality at non-entrapment sites -> ``diffuse`` when Zaidman's diffuse pattern holds (all
-   four regions enlarged, one site > 2x the limit); ``indeterminate`` when that depends on
-   unmeasured regions; ``indeterminate`` for one isolated mild (<= 2x) enlargement without the
-   Goedee criteria; else ``multifocal_nonentrapment``.
+2. reduced CSA at >= ``min_sites`` motor sites on >= ``min_nerves`` nerves -> ``reduced`` (with
+   enlargement -> ``indeterminate``); fewer reduced sites and no enlargement -> ``indeterminate``
+   naming the sites that would decide; measured motor sites without a lower limit are named;
+3. no enlarged CSA and Goedee not met -> ``normal``; an abnormal [A] index alone ->
+   ``indeterminate``; a [B] index never decides on its own;
+4. enlarged CSA only at entrapment sites -> ``focal_entrapment`` when every affected nerve has a
+   normal non-entrapment site on the same side (indices only support); otherwise ``indeterminate``;
+5. enlargement at non-entrapment sites -> ``diffuse`` when Zaidman's diffuse pattern holds;
+   ``indeterminate`` when every measured region is enlarged and a region is unmeasured, or for one
+   isolated mild (<= 2x) enlargement without the Goedee criteria (also beside an entrapment site);
+   else ``multifocal_nonentrapment``.
 
 Missing sites never change a verdict silently: where they could, the pattern is
 ``indeterminate`` and ``deciding_sites`` names the sites that would decide it.
@@ -30,7 +32,7 @@ from sonomsk.nerve.assess_model import CsaAssessment, NerveMeasurementInput
 from sonomsk.nerve.entrapment import IndexResult, VariabilityResult
 from sonomsk.nerve.sites import regions, site_info, site_names
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import lookup_limit
+from sonomsk.reference.nerve_csa import lookup_limit, reference_set_info, reference_source
 
 __all__ = [
     "GoedeeResult",
@@ -62,16 +64,29 @@ def _rules() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class GoedeeResult:
-    """The Utrecht criteria: ``outcome`` met / not_met / not_met_incomplete / not_evaluable."""
+    """The Utrecht criteria: ``outcome`` met / not_met / not_met_incomplete / not_evaluable.
+
+    ``not_applied`` lists measurements at criterion sites that were not judged because their
+    level or plane differs from the one the criterion was published for (with the reason).
+    """
 
     outcome: str
     positive: tuple[dict[str, Any], ...]
     evaluated: tuple[dict[str, Any], ...]
     missing_sites: tuple[str, ...]
+    not_applied: tuple[dict[str, Any], ...] = ()
 
     @property
     def met(self) -> bool:
         return self.outcome == "met"
+
+    def _not_applied_text(self) -> str:
+        if not self.not_applied:
+            return ""
+        items = "; ".join(
+            f"{n['site']} ({n['side']}) {n['csa_mm2']:g} mm2: {n['reason']}" for n in self.not_applied
+        )
+        return f"; not applied at {items}"
 
     def explanation(self) -> str:
         src = citation_short("goedee_2017")
@@ -80,10 +95,16 @@ class GoedeeResult:
                 f"{p['site']} ({p['side']}) {p['csa_mm2']:g} > {p['cutoff']:g} [{citation_short(p['source'])}]"
                 for p in self.positive
             )
-            return f"goedee_cin: criteria met ({items}); enlargement of any is 99% specific for CIN [{src}]"
+            return (
+                f"goedee_cin: criteria met ({items}); enlargement of any is 99% specific for CIN [{src}]"
+                + self._not_applied_text()
+            )
         if self.outcome == "not_evaluable":
+            if self.not_applied:
+                return f"goedee_cin: not evaluable [{src}]" + self._not_applied_text()
             return f"goedee_cin: not evaluable, none of its sites measured ({', '.join(self.missing_sites)}) [{src}]"
         text = f"goedee_cin: not met at {', '.join(sorted({e['site'] for e in self.evaluated}))} [{src}]"
+        text += self._not_applied_text()
         if self.missing_sites:
             text += f"; not measured: {', '.join(self.missing_sites)}"
         return text
@@ -96,7 +117,10 @@ class GoedeeResult:
             rule_id="goedee_cin",
             rule_version=RULE_VERSION,
             outcome=self.outcome,
-            inputs={"evaluated": [dict(e) for e in self.evaluated]},
+            inputs={
+                "evaluated": [dict(e) for e in self.evaluated],
+                "not_applied": [dict(n) for n in self.not_applied],
+            },
             thresholds={
                 c["site"]: {"cutoff": c["cutoff"], "comparison": c["comparison"]} for c in _criteria()
             },
@@ -110,6 +134,7 @@ class GoedeeResult:
             "met": None if self.outcome == "not_evaluable" else self.met,
             "positive_sites": [dict(p) for p in self.positive],
             "evaluated": [dict(e) for e in self.evaluated],
+            "not_applied": [dict(n) for n in self.not_applied],
             "missing_sites": list(self.missing_sites),
             "explanation": self.explanation(),
         }
@@ -119,36 +144,52 @@ def _criteria() -> list[dict[str, Any]]:
     return list(_rules()["goedee"]["criteria"])
 
 
-def evaluate_goedee(measurements: Sequence[NerveMeasurementInput]) -> GoedeeResult:
-    """Apply the Goedee/Utrecht cut-offs to every measurement at their sites (either side)."""
+def _why_not_applied(crit: dict[str, Any], m: NerveMeasurementInput, reference_set: str | None) -> str | None:
+    """Why a criterion does not apply to a measurement (level or plane), or None when it does."""
+    want = (crit.get("protocol") or {}).get("level")
+    if want is not None and m.level != want:
+        return (
+            f"measured at level {m.level!r}, the criterion was published for {want!r} "
+            f"[{citation_short(crit['source'])}]"
+        )
+    excluded = crit.get("not_with_reference_sources") or {}
+    source = reference_source(m.site, reference_set)
+    if source is not None and source in excluded:
+        return f"the '{reference_set}' set measures this site as {citation_short(source)}: {excluded[source]}"
+    return None
+
+
+def evaluate_goedee(
+    measurements: Sequence[NerveMeasurementInput], reference_set: str | None = None
+) -> GoedeeResult:
+    """Apply the Goedee/Utrecht cut-offs to every measurement at their sites (either side), only
+    where the measurement's level/plane matches the one the criterion was published for."""
+    set_name = reference_set_info(reference_set).name
     evaluated: list[dict[str, Any]] = []
+    not_applied: list[dict[str, Any]] = []
     missing: list[str] = []
     for crit in _criteria():
         found = [m for m in measurements if m.site == crit["site"]]
         if not found:
             missing.append(crit["site"])
         for m in found:
+            item = {"site": m.site, "side": m.side, "csa_mm2": m.csa_mm2, "cutoff": crit["cutoff"]}
+            reason = _why_not_applied(crit, m, set_name)
+            if reason is not None:
+                not_applied.append({**item, "level": m.level, "reason": reason})
+                continue
             positive = (
                 m.csa_mm2 > crit["cutoff"] if crit["comparison"] == ">" else m.csa_mm2 >= crit["cutoff"]
             )
-            evaluated.append(
-                {
-                    "site": m.site,
-                    "side": m.side,
-                    "csa_mm2": m.csa_mm2,
-                    "cutoff": crit["cutoff"],
-                    "positive": positive,
-                    "source": crit["source"],
-                }
-            )
+            evaluated.append({**item, "positive": positive, "source": crit["source"]})
     positive_items = tuple(e for e in evaluated if e["positive"])
     if positive_items:
         outcome = "met"
     elif not evaluated:
         outcome = "not_evaluable"
     else:
-        outcome = "not_met_incomplete" if missing else "not_met"
-    return GoedeeResult(outcome, positive_items, tuple(evaluated), tuple(missing))
+        outcome = "not_met_incomplete" if missing or not_applied else "not_met"
+    return GoedeeResult(outcome, positive_items, tuple(evaluated), tuple(missing), tuple(not_applied))
 
 
 # --------------------------------------------------------------------------- Zaidman
@@ -190,6 +231,7 @@ class PatternResult:
     deciding_sites: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
     region_states: dict[str, str] = field(default_factory=dict)
+    no_lower_limit_sites: tuple[str, ...] = ()
 
     def to_finding(self) -> Finding:
         return Finding(
@@ -211,6 +253,7 @@ class PatternResult:
             "deciding_sites": list(self.deciding_sites),
             "candidates": list(self.candidates),
             "region_states": dict(self.region_states),
+            "no_lower_limit_sites": list(self.no_lower_limit_sites),
             "citations": [
                 {"text": c.text, "evidence": c.evidence, "doi": c.doi, "caveat": c.caveat}
                 for c in self.citations
@@ -260,29 +303,53 @@ def _decisive(
     )
 
 
-def _entrapment_ratios(csa: Sequence[CsaAssessment]) -> list[tuple[str, str, float]]:
+def _has_lln(site: str, reference_set: str) -> bool:
+    return lookup_limit(site, reference_set=reference_set, side="right", trunk="upper").lln is not None
+
+
+def _entrapment_ratios(
+    csa: Sequence[CsaAssessment], nerves: set[str] | None = None
+) -> list[tuple[str, str, float]]:
     values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa}
     out = []
     for ent, ref in _rules()["hereditary_entrapment_ratio"]["pairs"]:
+        if nerves is not None and site_info(ent).nerve not in nerves:
+            continue
         for side in ("left", "right"):
             if (ent, side) in values and (ref, side) in values:
                 out.append((f"{ent}/{ref}", side, values[(ent, side)] / values[(ref, side)]))
     return out
 
 
-def classify_pattern(
-    csa: Sequence[CsaAssessment],
-    indices: Sequence[IndexResult],
-    goedee: GoedeeResult,
-    variability: VariabilityResult,
-    reference_set: str,
-) -> PatternResult:
-    """The overall pattern with its explanation (rule ids and citations that fired)."""
-    zaid, state, undecided_regions = zaidman_pattern(csa)
-    b = _Builder()
-    measured_sites = {a.site for a in csa}
-    evaluable = [a for a in csa if a.evaluable]
+def _is_evidence_b(index: IndexResult) -> bool:
+    return bool(index.source) and citation(str(index.source)).evidence == "B"
+
+
+def _label(items: Sequence[CsaAssessment]) -> str:
+    return ", ".join(f"{a.site} ({a.side})" for a in items)
+
+
+@dataclass
+class _Facts:
+    """What the rules need, computed once."""
+
+    evaluable: list[CsaAssessment]
+    reduced: list[CsaAssessment]
+    enlarged: list[CsaAssessment]
+    entrap: dict[tuple[str, str], list[str]]
+    non: dict[tuple[str, str], list[str]]
+    supporting: list[IndexResult]
+    lone_a: list[IndexResult]
+    lone_b: list[IndexResult]
+    no_lln: list[CsaAssessment]
+    lln_motor: list[CsaAssessment]
+
+
+def _facts(
+    csa: Sequence[CsaAssessment], indices: Sequence[IndexResult], goedee: GoedeeResult, b: _Builder
+) -> _Facts:
     motor = set(_rules()["reduced"]["motor_fibres"])
+    evaluable = [a for a in csa if a.evaluable]
     reduced = [a for a in evaluable if a.status == "reduced" and site_info(a.site).fibres in motor]
     enlarged = [a for a in evaluable if a.status == "enlarged"]
     reduced_keys = {(a.site, a.side) for a in evaluable if a.status == "reduced"}
@@ -295,29 +362,109 @@ def classify_pattern(
             "not counted as entrapment because the reference site is reduced (a small denominator "
             f"inflates the index): {'; '.join(i.describe() for i in discounted)}",
         )
-
     entrap: dict[tuple[str, str], list[str]] = {}
     non: dict[tuple[str, str], list[str]] = {}
     for a in enlarged:
         target = entrap if site_info(a.site).is_entrapment else non
         target.setdefault((a.site, a.side), []).append(a.describe())
-    for i in abnormal_idx:
-        assert i.site is not None
-        entrap.setdefault((i.site, i.side), []).append(i.describe())
     for p in goedee.positive:
         non.setdefault((p["site"], p["side"]), []).append(
             f"{p['site']} ({p['side']}) {p['csa_mm2']:g} > {p['cutoff']:g} (goedee_cin)"
         )
-    zaid_src = _rules()["zaidman"]["source"]
+    # an index supports an entrapment only where a CSA of that nerve and side is enlarged at an
+    # entrapment site; alone it never makes the pattern (decision 006)
+    enlarged_nerves = {(site_info(s).nerve, side) for s, side in entrap}
+    supporting = [i for i in abnormal_idx if (site_info(str(i.site)).nerve, i.side) in enlarged_nerves]
+    lone = [i for i in abnormal_idx if i not in supporting]
+    for i in supporting:
+        assert i.site is not None
+        key = next(k for k in entrap if site_info(k[0]).nerve == site_info(i.site).nerve and k[1] == i.side)
+        entrap[key].append(i.describe())
+    no_lln = [a for a in evaluable if site_info(a.site).fibres in motor and not a.reduction_assessable]
+    lln_motor = [a for a in evaluable if site_info(a.site).fibres in motor and a.reduction_assessable]
+    return _Facts(
+        evaluable=evaluable,
+        reduced=reduced,
+        enlarged=enlarged,
+        entrap=entrap,
+        non=non,
+        supporting=supporting,
+        lone_a=[i for i in lone if not _is_evidence_b(i)],
+        lone_b=[i for i in lone if _is_evidence_b(i)],
+        no_lln=no_lln,
+        lln_motor=lln_motor,
+    )
+
+
+def _note_lone_indices(b: _Builder, f: _Facts) -> None:
+    if f.lone_a:
+        b.add(
+            "index_without_enlargement",
+            f"abnormal index without an enlarged CSA of that nerve ({'; '.join(i.describe() for i in f.lone_a)}): "
+            "an index alone does not establish a focal entrapment",
+            *(i.source for i in f.lone_a if i.source),
+        )
+    if f.lone_b:
+        b.add(
+            "index_evidence_b_not_decisive",
+            f"abnormal by a [B] cut-off only ({'; '.join(i.describe() for i in f.lone_b)}) with the CSA of that "
+            "nerve within its limit: a [B] index is reported but never decides a pattern on its own",
+            *(i.source for i in f.lone_b if i.source),
+        )
+
+
+def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: set[str]) -> tuple[str, ...]:
+    """Say where reduction cannot be checked (no lower limit) and whether enough sites could."""
+    spec = _rules()["reduced"]
+    if f.no_lln:
+        b.add(
+            "reduction_not_assessable",
+            f"no published lower limit in the '{reference_set}' set at the measured motor site(s) "
+            f"{_label(f.no_lln)}: reduced CSA (as in motor neuron disease) cannot be checked there",
+        )
+    if len(f.lln_motor) < spec["min_sites"]:
+        could = [s for s in _motor_sites_with_lln(reference_set) if s not in measured]
+        b.add(
+            "reduction_scope",
+            f"only {len(f.lln_motor)} measured motor site(s) have a lower limit; the reduced pattern needs "
+            f"{spec['min_sites']} reduced sites on {spec['min_nerves']} nerves (decision 006); sites with a lower "
+            f"limit: {', '.join(could) or 'none in this set'}",
+        )
+    return tuple(f"{a.site} ({a.side})" for a in f.no_lln)
+
+
+def _motor_sites_with_lln(reference_set: str) -> list[str]:
+    motor = set(_rules()["reduced"]["motor_fibres"])
+    return [s for s in site_names() if site_info(s).fibres in motor and _has_lln(s, reference_set)]
+
+
+def classify_pattern(
+    csa: Sequence[CsaAssessment],
+    indices: Sequence[IndexResult],
+    goedee: GoedeeResult,
+    variability: VariabilityResult,
+    reference_set: str,
+) -> PatternResult:
+    """The overall pattern with its explanation (rule ids and citations that fired)."""
+    zaid, state, undecided_regions = zaidman_pattern(csa)
+    b = _Builder()
+    rules = _rules()
+    measured_sites = {a.site for a in csa}
+    f = _facts(csa, indices, goedee, b)
+    evaluable, reduced, entrap, non = f.evaluable, f.reduced, f.entrap, f.non
+    zaid_src = rules["zaidman"]["source"]
     zaid_text = f"Zaidman pattern {zaid} [{citation_short(zaid_src)}]"
     limit_sources = sorted({a.limit.source for a in evaluable if a.limit.source})
 
-    if not evaluable and not abnormal_idx and not goedee.positive:
+    if not evaluable and not goedee.positive:
         b.add(
             "no_evaluable_site",
             "no measurement has a reference limit in the "
             f"'{reference_set}' set ({', '.join(f'{a.site}: {a.limit.reason}' for a in csa)})",
         )
+        _note_lone_indices(b, f)
+        if goedee.not_applied:
+            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
         deciding = _decisive(
             [s for s in site_names() if not site_info(s).is_entrapment], reference_set, measured_sites
         )
@@ -329,8 +476,16 @@ def classify_pattern(
             candidates=tuple(p.value for p in Pattern if p is not Pattern.INDETERMINATE),
         )
 
-    mnd_src = _rules()["reduced"]["source"]
-    if reduced and (entrap or non):
+    spec_red = rules["reduced"]
+    mnd_src = spec_red["source"]
+    reduced_nerves = {site_info(a.site).nerve for a in reduced}
+    reduced_enough = len(reduced) >= spec_red["min_sites"] and len(reduced_nerves) >= spec_red["min_nerves"]
+    need_text = (
+        f"the reduced pattern needs {spec_red['min_sites']} reduced motor sites on {spec_red['min_nerves']} "
+        f"nerves (sonomsk convention, decision 006: about 2.5% of healthy values lie below each lower limit "
+        f"[{citation_short(spec_red['count_source'])}])"
+    )
+    if reduced_enough and (entrap or non):
         b.add(
             "reduced_and_enlarged",
             f"reduced CSA ({'; '.join(a.describe() for a in reduced)}) together with enlargement "
@@ -344,25 +499,79 @@ def classify_pattern(
             state,
             candidates=("reduced", "focal_entrapment", "multifocal_nonentrapment"),
         )
-    if reduced:
+    if reduced_enough:
         b.add(
             "reduced_motor_csa",
-            f"reduced CSA at sites with motor fibres ({'; '.join(a.describe() for a in reduced)}), no enlargement; "
-            f"motor neuron disease shows reduced root/nerve CSA [{citation_short(mnd_src)}]",
+            f"reduced CSA at {len(reduced)} sites with motor fibres on {len(reduced_nerves)} nerves "
+            f"({'; '.join(a.describe() for a in reduced)}), no enlargement; motor neuron disease shows reduced "
+            f"root/nerve CSA [{citation_short(mnd_src)}]",
             mnd_src,
             *limit_sources,
         )
-        return b.build(Pattern.REDUCED, zaid, state)
+        _note_lone_indices(b, f)
+        no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+        return b.build(Pattern.REDUCED, zaid, state, no_lower_limit_sites=no_lln)
+    if reduced and not (entrap or non):
+        could = [
+            s
+            for s in _motor_sites_with_lln(reference_set)
+            if s not in measured_sites or site_info(s).nerve not in reduced_nerves
+        ]
+        deciding = tuple(s for s in could if s not in measured_sites)
+        b.add(
+            "reduced_insufficient",
+            f"reduced CSA at {_label(reduced)} only ({'; '.join(a.describe() for a in reduced)}); {need_text}: "
+            f"one low site is not the reduced pattern [{citation_short(mnd_src)}]; deciding sites (motor sites "
+            f"with a lower limit, or the same sites on the other side): {', '.join(deciding) or 'none left in this set'}",
+            mnd_src,
+            spec_red["count_source"],
+            *limit_sources,
+        )
+        _note_lone_indices(b, f)
+        no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+        return b.build(
+            Pattern.INDETERMINATE,
+            zaid,
+            state,
+            deciding_sites=deciding,
+            candidates=("reduced", "normal"),
+            no_lower_limit_sites=no_lln,
+        )
+    if reduced:
+        b.add(
+            "reduced_insufficient",
+            f"isolated low CSA at {_label(reduced)} ({'; '.join(a.describe() for a in reduced)}) is not counted: "
+            f"{need_text}",
+            spec_red["count_source"],
+        )
 
     if not entrap and not non:
+        if f.lone_a:
+            b.add(
+                "all_csa_within_limits",
+                f"all {len(evaluable)} evaluable CSA measurements are within their limits "
+                f"[{', '.join(citation_short(s) for s in limit_sources)}]",
+                *limit_sources,
+            )
+            _note_lone_indices(b, f)
+            no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+            return b.build(
+                Pattern.INDETERMINATE,
+                zaid,
+                state,
+                candidates=("normal", "focal_entrapment"),
+                no_lower_limit_sites=no_lln,
+            )
         b.add(
             "all_within_limits",
             f"all {len(evaluable)} evaluable measurements are within their limits "
-            f"[{', '.join(citation_short(s) for s in limit_sources)}] and no entrapment index is abnormal",
+            f"[{', '.join(citation_short(s) for s in limit_sources)}] and no entrapment index with [A] "
+            "evidence is abnormal",
             *limit_sources,
         )
+        _note_lone_indices(b, f)
         b.add("zaidman_pattern", zaid_text, zaid_src)
-        if goedee.outcome != "not_evaluable":
+        if goedee.outcome != "not_evaluable" or goedee.not_applied:
             b.add("goedee_cin", goedee.explanation(), "goedee_2017")
         scope = [
             s
@@ -373,83 +582,139 @@ def classify_pattern(
         ]
         if scope:
             b.add("normal_scope", f"normal at the measured sites only; not measured: {', '.join(scope)}")
-        return b.build(Pattern.NORMAL, zaid, state)
+        no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+        return b.build(Pattern.NORMAL, zaid, state, no_lower_limit_sites=no_lln)
 
     if entrap and not non:
-        affected = sorted({(site_info(s).nerve, side) for s, side in entrap})
-        unconfirmed = []
-        for nerve, side in affected:
-            # a nerve with no non-entrapment site in the vocabulary (radial) is confirmed by any
-            # normal non-entrapment site on the same side
-            own = any(site_info(s).nerve == nerve and not site_info(s).is_entrapment for s in site_names())
-            normal_here = [
-                a
-                for a in evaluable
-                if (site_info(a.site).nerve == nerve or not own)
-                and a.side == side
-                and not site_info(a.site).is_entrapment
-                and a.status == "normal"
-            ]
-            if not normal_here:
-                unconfirmed.append((nerve, side))
-        reasons = "; ".join(r for rs in entrap.values() for r in rs)
-        sources = [i.source for i in abnormal_idx if i.source] + limit_sources
-        if unconfirmed:
-            nerves_open = {n for n, _ in unconfirmed}
-            need = [
-                s
-                for s in site_names()
-                if site_info(s).nerve in nerves_open and not site_info(s).is_entrapment
-            ]
-            if not need:  # e.g. radial: any non-entrapment site decides
-                need = [s for s in site_names() if not site_info(s).is_entrapment]
-            deciding = _decisive(need, reference_set, set())
-            b.add(
-                "focal_unconfirmed",
-                f"abnormal at entrapment sites ({reasons}) but no normal non-entrapment site on "
-                f"{', '.join(f'{n} ({s})' for n, s in unconfirmed)}: focal vs multifocal/diffuse undecided; "
-                f"deciding sites: {', '.join(deciding) or 'none with a limit in this set'}",
-                *sources,
-            )
-            return b.build(
-                Pattern.INDETERMINATE,
-                zaid,
-                state,
-                deciding_sites=deciding,
-                candidates=("focal_entrapment", "multifocal_nonentrapment", "diffuse"),
-            )
+        return _focal(b, csa, f, zaid, zaid_text, state, reference_set, limit_sources)
+    return _non_entrapment(
+        b,
+        csa,
+        f,
+        goedee,
+        variability,
+        zaid,
+        zaid_text,
+        state,
+        undecided_regions,
+        reference_set,
+        limit_sources,
+    )
+
+
+def _focal(
+    b: _Builder,
+    csa: Sequence[CsaAssessment],
+    f: _Facts,
+    zaid: str,
+    zaid_text: str,
+    state: dict[str, str],
+    reference_set: str,
+    limit_sources: list[str],
+) -> PatternResult:
+    rules = _rules()
+    affected = sorted({(site_info(s).nerve, side) for s, side in f.entrap})
+    unconfirmed = []
+    for nerve, side in affected:
+        # a nerve with no non-entrapment site in the vocabulary (radial) is confirmed by any
+        # normal non-entrapment site on the same side
+        own = any(site_info(s).nerve == nerve and not site_info(s).is_entrapment for s in site_names())
+        normal_here = [
+            a
+            for a in f.evaluable
+            if (site_info(a.site).nerve == nerve or not own)
+            and a.side == side
+            and not site_info(a.site).is_entrapment
+            and a.status == "normal"
+        ]
+        if not normal_here:
+            unconfirmed.append((nerve, side))
+    reasons = "; ".join(r for rs in f.entrap.values() for r in rs)
+    sources = [i.source for i in f.supporting if i.source] + limit_sources
+    if unconfirmed:
+        nerves_open = {n for n, _ in unconfirmed}
+        need = [
+            s for s in site_names() if site_info(s).nerve in nerves_open and not site_info(s).is_entrapment
+        ]
+        if not need:  # e.g. radial: any non-entrapment site decides
+            need = [s for s in site_names() if not site_info(s).is_entrapment]
+        deciding = _decisive(need, reference_set, set())
         b.add(
-            "focal_entrapment",
-            f"abnormality only at entrapment sites: {reasons}; non-entrapment sites normal",
+            "focal_unconfirmed",
+            f"abnormal at entrapment sites ({reasons}) but no normal non-entrapment site on "
+            f"{', '.join(f'{n} ({s})' for n, s in unconfirmed)}: focal vs multifocal/diffuse undecided; "
+            f"deciding sites: {', '.join(deciding) or 'none with a limit in this set'}",
             *sources,
         )
-        nerves = {n for n, _ in affected}
-        if len(nerves) >= 2:
-            spec = _rules()["hereditary_entrapment_ratio"]
-            ratios = _entrapment_ratios(csa)
-            rtxt = ", ".join(f"{name} ({side}) {r:.2f}" for name, side, r in ratios) or "not computed"
-            b.add(
-                "hnpp_hint",
-                f"focal enlargement at entrapment sites of {len(nerves)} nerves with normal sites elsewhere fits HNPP "
-                f"(entrapment ratios > {spec['hnpp_above']:g}; here {rtxt}) [{citation_short(spec['source'])}]",
-                spec["source"],
+        _note_lone_indices(b, f)
+        return b.build(
+            Pattern.INDETERMINATE,
+            zaid,
+            state,
+            deciding_sites=deciding,
+            candidates=("focal_entrapment", "multifocal_nonentrapment", "diffuse"),
+        )
+    b.add(
+        "focal_entrapment",
+        f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal",
+        *sources,
+    )
+    _note_lone_indices(b, f)
+    nerves = {n for n, _ in affected}
+    if len(nerves) >= 2:
+        spec = rules["hereditary_entrapment_ratio"]
+        ratios = _entrapment_ratios(csa, nerves)
+        rtxt = ", ".join(f"{name} ({side}) {r:.2f}" for name, side, r in ratios)
+        low = [(name, side, r) for name, side, r in ratios if not r > spec["hnpp_above"]]
+        head = f"focal enlargement at entrapment sites of {len(nerves)} nerves with normal sites elsewhere"
+        if ratios and not low:
+            text = f"{head} fits HNPP: every entrapment ratio > {spec['hnpp_above']:g} ({rtxt})"
+        elif ratios:
+            text = (
+                f"{head}; the HNPP entrapment-ratio feature (> {spec['hnpp_above']:g}) is not met at "
+                f"{', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in low)} (all: {rtxt})"
             )
-        b.add("zaidman_pattern", zaid_text, zaid_src)
-        return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
+        else:
+            text = (
+                f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here (needs "
+                f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
+            )
+        b.add("hnpp_hint", f"{text} [{citation_short(spec['source'])}]", spec["source"])
+    b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
+    return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
 
-    # abnormal non-entrapment sites
+
+def _non_entrapment(
+    b: _Builder,
+    csa: Sequence[CsaAssessment],
+    f: _Facts,
+    goedee: GoedeeResult,
+    variability: VariabilityResult,
+    zaid: str,
+    zaid_text: str,
+    state: dict[str, str],
+    undecided_regions: list[str],
+    reference_set: str,
+    limit_sources: list[str],
+) -> PatternResult:
+    rules = _rules()
+    zaid_src = rules["zaidman"]["source"]
+    factor = float(rules["zaidman"]["factor"])
+    entrap, non = f.entrap, f.non
     reasons = "; ".join(r for rs in non.values() for r in rs)
+    entrap_text = "; ".join(r for rs in entrap.values() for r in rs)
     sources = [*limit_sources, *(["goedee_2017"] if goedee.met else [])]
+    measured_sites = {a.site for a in csa}
     if zaid == "diffuse":
         b.add(
             "diffuse_enlargement",
-            f"enlarged in all four regions with a site > {_rules()['zaidman']['factor']:g}x the limit ({reasons})",
+            f"enlarged in all four regions with a site > {factor:g}x the limit ({reasons})",
             *sources,
         )
         b.add(
             "zaidman_pattern", f"{zaid_text}: CMT1 is diffuse in 89%, acquired neuropathies rarely", zaid_src
         )
-        spec = _rules()["hereditary_entrapment_ratio"]
+        spec = rules["hereditary_entrapment_ratio"]
         ratios = _entrapment_ratios(csa)
         if ratios:
             low = all(r < spec["cmt1a_below"] for _, _, r in ratios)
@@ -470,22 +735,36 @@ def classify_pattern(
             )
         if goedee.outcome != "not_evaluable":
             b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+        _note_lone_indices(b, f)
         return b.build(Pattern.DIFFUSE, zaid, state)
-    if zaid == "undetermined":
+
+    # region states counting Goedee-positive sites (a site without a normal limit) as enlarged
+    regions_now = dict(state)
+    for site, _side in non:
+        regions_now[site_info(site).region] = "enlarged"
+    unmeasured = [r for r, s in regions_now.items() if s == "unmeasured"]
+    if unmeasured and not any(s == "normal" for s in regions_now.values()):
         need = [
-            s
-            for s in site_names()
-            if site_info(s).region in undecided_regions and not site_info(s).is_entrapment
+            s for s in site_names() if site_info(s).region in unmeasured and not site_info(s).is_entrapment
         ]
-        deciding = _decisive(need, reference_set, measured_sites, with_goedee=False)
+        deciding = _decisive(need, reference_set, measured_sites)
+        measured_regions = [r for r, s in regions_now.items() if s != "unmeasured"]
+        degree = (
+            f"with a site > {factor:g}x the limit"
+            if zaid == "undetermined"
+            else f"mildly (never > {factor:g}x the limit)"
+        )
         b.add(
             "diffuse_undetermined",
-            f"every measured region is enlarged with a site > {_rules()['zaidman']['factor']:g}x the limit "
-            f"({reasons}) but region(s) {', '.join(undecided_regions)} were not measured: diffuse vs "
-            f"multifocal undecided [{citation_short(zaid_src)}]; deciding sites: {', '.join(deciding)}",
+            f"every measured region ({', '.join(measured_regions)}) is enlarged {degree} ({reasons}) but "
+            f"region(s) {', '.join(unmeasured)} were not measured: diffuse vs multifocal undecided "
+            f"[{citation_short(zaid_src)}]; deciding sites: {', '.join(deciding)}",
             zaid_src,
             *sources,
         )
+        if goedee.outcome != "not_evaluable":
+            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+        _note_lone_indices(b, f)
         return b.build(
             Pattern.INDETERMINATE,
             zaid,
@@ -493,40 +772,42 @@ def classify_pattern(
             deciding_sites=deciding,
             candidates=("diffuse", "multifocal_nonentrapment"),
         )
-    factor = float(_rules()["zaidman"]["factor"])
     isolated_mild = (
         len({s for s, _ in non}) == 1
         and not goedee.met
-        and all((a.ratio_to_uln or 0.0) <= factor for a in enlarged if (a.site, a.side) in non)
-        and not entrap
+        and all((a.ratio_to_uln or 0.0) <= factor for a in f.enlarged if (a.site, a.side) in non)
     )
     if isolated_mild:
         need = [s for s in site_names() if not site_info(s).is_entrapment]
         deciding = _decisive(need, reference_set, measured_sites)
+        with_entrap = (
+            f" together with enlargement at entrapment sites ({entrap_text}): focal entrapment with a mild "
+            "non-specific finding, or a generalized (e.g. axonal) neuropathy"
+            if entrap
+            else ""
+        )
         b.add(
             "isolated_mild_enlargement",
             f"mild enlargement at a single non-entrapment site ({reasons}), not > {factor:g}x the limit and Goedee "
-            f"criteria not met: {zaid_text}; enlargement occurs in 19% of axonal polyneuropathy "
+            f"criteria not met{',' if entrap else ''}{with_entrap}: {zaid_text}; enlargement occurs in 19% of axonal polyneuropathy "
             f"[{citation_short('zaidman_2009')}]; one site cannot show a multifocal pattern",
             zaid_src,
             "zaidman_2009",
             *sources,
         )
-        return b.build(
-            Pattern.INDETERMINATE,
-            zaid,
-            state,
-            deciding_sites=deciding,
-            candidates=("normal", "multifocal_nonentrapment"),
+        if goedee.outcome != "not_evaluable" or goedee.not_applied:
+            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+        _note_lone_indices(b, f)
+        candidates = (
+            ("focal_entrapment", "multifocal_nonentrapment")
+            if entrap
+            else ("normal", "multifocal_nonentrapment")
         )
+        return b.build(Pattern.INDETERMINATE, zaid, state, deciding_sites=deciding, candidates=candidates)
     b.add(
         "multifocal_nonentrapment",
         f"enlargement at non-entrapment sites ({reasons})"
-        + (
-            f"; also at entrapment sites ({'; '.join(r for rs in entrap.values() for r in rs)})"
-            if entrap
-            else ""
-        )
+        + (f"; also at entrapment sites ({entrap_text})" if entrap else "")
         + f"; not diffuse ({zaid_text})",
         *sources,
         zaid_src,
@@ -549,4 +830,5 @@ def classify_pattern(
             "kerasnoudis_2013",
             "mmn_cidp_2016",
         )
+    _note_lone_indices(b, f)
     return b.build(Pattern.MULTIFOCAL_NONENTRAPMENT, zaid, state)

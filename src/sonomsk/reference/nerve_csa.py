@@ -2,9 +2,10 @@
 
 The numbers live in ``data/nerve_csa.json`` (limits), ``data/nerve_sites.json`` (the site
 vocabulary) and ``data/nerve_covariates.json`` (published covariate effects), each value with its
-source. This module turns them into :class:`ReferenceLimit` objects and refuses data that break
-the rules of the evidence digest (an unknown kind of limit, a meta-analytic CI bound used as a
-limit, a site missing from a set, an unknown citation).
+source, and ``data/nerve_input_bounds.json`` (engineering plausibility bounds of the input, with
+their rationale). This module turns them into :class:`ReferenceLimit` objects and refuses data that
+break the rules of the evidence digest (an unknown kind of limit, a meta-analytic CI bound used as
+a limit, a site missing from a set, an unknown citation).
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ __all__ = [
     "ReferenceSetInfo",
     "SiteInfo",
     "covariate_effects",
+    "csa_input_bounds",
     "default_reference_set",
     "lookup_limit",
     "reference_set_info",
     "reference_sets",
+    "reference_source",
     "site_info",
+    "site_levels",
     "site_names",
     "validate_reference_data",
+    "wrist_circumference_bounds",
 ]
 
 
@@ -39,6 +44,7 @@ class LimitKind(StrEnum):
     """How a limit was made; a meta-analytic CI bound is never accepted as a limit."""
 
     ULN_TABLE = "uln_table"
+    PUBLISHED_REFERENCE_RANGE = "published_reference_range"
     MEAN_PLUS_2SD = "mean_plus_2sd"
     REGRESSION_ROC_CUTOFF = "regression_roc_cutoff"
 
@@ -57,6 +63,7 @@ class SiteInfo:
     entrapment: str | None
     fibres: str
     level: str
+    levels: tuple[str, ...] = ()
 
     @property
     def is_entrapment(self) -> bool:
@@ -156,6 +163,7 @@ def _sites() -> dict[str, SiteInfo]:
             entrapment=e.get("entrapment"),
             fibres=e["fibres"],
             level=e["level"],
+            levels=tuple(e.get("levels", ())),
         )
         for name, e in raw["sites"].items()
     }
@@ -179,6 +187,28 @@ def site_info(site: str, *, parameter: str = "site") -> SiteInfo:
         raise InvalidParameterError(
             f"{parameter}: unknown site {site!r}; expected one of {', '.join(_sites())}"
         ) from None
+
+
+def site_levels(site: str) -> tuple[str, ...]:
+    """The allowed values of a measurement's ``level`` at ``site`` (empty: no level field)."""
+    return site_info(site).levels
+
+
+# --------------------------------------------------------------------------- input bounds
+
+
+def csa_input_bounds(site: str) -> tuple[float, float]:
+    """Plausibility bounds (mm2, inclusive) of an input CSA at ``site``: engineering checks against
+    typing and unit errors (``data/nerve_input_bounds.json``), never clinical thresholds."""
+    site_info(site)
+    lo, hi = load_data("nerve_input_bounds.json")["csa_mm2"]["sites"][site]
+    return float(lo), float(hi)
+
+
+def wrist_circumference_bounds() -> tuple[float, float]:
+    """Plausibility bounds (cm, inclusive) of a wrist circumference (engineering input check)."""
+    lo, hi = load_data("nerve_input_bounds.json")["wrist_circumference_cm"]["bounds"]
+    return float(lo), float(hi)
 
 
 # --------------------------------------------------------------------------- reference sets
@@ -214,6 +244,13 @@ def reference_set_info(name: str | None = None) -> ReferenceSetInfo:
     )
 
 
+def reference_source(site: str, reference_set: str | None = None) -> str | None:
+    """The citation id of the limit for ``site`` in ``reference_set`` (None: no reference)."""
+    site_info(site)
+    entry = load_data("nerve_csa.json")["sets"][_check_set(reference_set)]["sites"][site]
+    return None if entry["status"] == "no_reference" else str(entry["source"])
+
+
 def covariate_effects(site: str) -> list[dict[str, Any]]:
     """Published covariate effects for ``site`` (reported, never applied)."""
     return [dict(e) for e in load_data("nerve_covariates.json")["effects"] if site in e["sites"]]
@@ -246,13 +283,19 @@ def lookup_limit(
         ``"upper"``, ``"middle"`` or ``"lower"`` for ``brachial_plexus_trunk`` where the source
         gives trunk-specific values.
     level
-        The measurement level of a root or trunk (``"interscalene"``, ``"foraminal"``...). When
-        given and different from the level of the reference, the result is ``no_reference``.
+        The measurement level of a root, trunk or the vagus, one of :func:`site_levels` (anything
+        else is an InvalidParameterError). When different from the level of the reference, the
+        result is ``no_reference``.
     wrist_circumference_cm
         Wrist circumference in cm; when the set has a covariate formula for the site (median wrist:
         Olde Dubbelink 2020) the limit is computed from it.
     """
-    site_info(site)
+    info = site_info(site)
+    if level is not None and level not in info.levels:
+        expected = (
+            f"one of {', '.join(repr(x) for x in info.levels)}" if info.levels else "no level for this site"
+        )
+        raise InvalidParameterError(f"level: expected {expected} at {site}, got {level!r}")
     name = _check_set(reference_set)
     raw_set = load_data("nerve_csa.json")["sets"][name]
     entry = raw_set["sites"][site]
@@ -305,7 +348,7 @@ def lookup_limit(
     }
     cov = entry.get("covariate_limit")
     if cov is not None and wrist_circumference_cm is not None:
-        lo, hi = cov["valid_range"]
+        lo, hi = wrist_circumference_bounds()
         if not lo <= wrist_circumference_cm <= hi:
             raise InvalidParameterError(
                 f"wrist_circumference_cm: expected {lo:g} to {hi:g} cm, got {wrist_circumference_cm!r}"
@@ -314,7 +357,8 @@ def lookup_limit(
         notes.append(
             f"limit from wrist circumference {wrist_circumference_cm:g} cm: "
             f"{cov['slope']:g} x WC {cov['intercept']:+g} = {uln:.2f} mm2 (fixed ULN "
-            f"{entry.get('uln')} mm2 from {entry['source_label']})"
+            f"{entry.get('uln')} mm2 from {entry['source_label']}); the wrist range of the source cohort is "
+            "not in the evidence digest, so no validity range is checked"
         )
         common["source"] = cov["source"]
         common["source_label"] = f"ULN = {cov['slope']:g} x wrist circumference (cm) {cov['intercept']:+g}"
@@ -327,6 +371,17 @@ def lookup_limit(
             covariates_used={"wrist_circumference_cm": float(wrist_circumference_cm)},
         )
     kind = entry["kind"]
+    if kind == LimitKind.PUBLISHED_REFERENCE_RANGE.value:
+        lo, hi = (float(x) for x in values["range"])
+        return ReferenceLimit(
+            **common,
+            uln=hi,
+            lln=lo,
+            mean=float(values["mean"]) if values.get("mean") is not None else None,
+            sd=float(values["sd"]) if values.get("sd") is not None else None,
+            kind=kind,
+            notes=tuple(notes),
+        )
     if kind == LimitKind.MEAN_PLUS_2SD.value:
         mean, sd = float(values["mean"]), float(values["sd"])
         lower = mean - 2 * sd
@@ -390,12 +445,22 @@ def validate_reference_data() -> list[str]:
                     problems.append(f"{where}: mean_plus_2sd needs a positive mean and sd")
                 if kind == "uln_table" and not v.get("uln", 0) > 0:
                     problems.append(f"{where}: uln_table needs a positive uln")
+                if kind == "published_reference_range":
+                    rng = v.get("range")
+                    if not (isinstance(rng, list) and len(rng) == 2 and 0 < rng[0] < rng[1]):
+                        problems.append(f"{where}: published_reference_range needs range [lower, upper] > 0")
             cov = e.get("covariate_limit")
             if cov is not None:
                 if cov.get("source") not in keys:
                     problems.append(f"{where}: unknown covariate source {cov.get('source')!r}")
                 if cov.get("kind") in FORBIDDEN_KINDS or cov.get("kind") not in allowed:
                     problems.append(f"{where}: bad covariate kind {cov.get('kind')!r}")
+    bounds = load_data("nerve_input_bounds.json")["csa_mm2"]["sites"]
+    if set(bounds) != sites:
+        problems.append(f"input bounds: sites differ from the vocabulary: {sorted(set(bounds) ^ sites)}")
+    for site, (lo, hi) in bounds.items():
+        if not 0 < lo < hi:
+            problems.append(f"input bounds: {site}: expected 0 < lower < upper, got {lo}, {hi}")
     for e in load_data("nerve_covariates.json")["effects"]:
         if e["source"] not in keys:
             problems.append(f"covariates: unknown source {e['source']!r}")

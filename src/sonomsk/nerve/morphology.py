@@ -215,20 +215,23 @@ def speckle_cell(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
         return float("inf"), float("inf")
     win = win - cv2.GaussianBlur(win, (0, 0), sigma)
     win -= win.mean()
-    power = np.abs(np.fft.rfft2(win, s=(2 * win.shape[0], 2 * win.shape[1]))) ** 2
-    ac = np.fft.irfft2(power)[: win.shape[0], : win.shape[1]]
-    if not ac[0, 0] > 0:
+    energy = float((win * win).sum())
+    if not energy > 0:
         return float("inf"), float("inf")
-    ac = ac / ac[0, 0]
 
-    def fwhm(profile: np.ndarray) -> float:
-        below = np.nonzero(profile < 0.5)[0]
-        if below.size == 0:
-            return float("inf")
-        i = int(below[0])
-        return float(2 * (i - 1 + (profile[i - 1] - 0.5) / (profile[i - 1] - profile[i])))
+    def fwhm(a: np.ndarray) -> float:
+        """Full width at half maximum of the autocorrelation along axis 0 of ``a`` (px): the
+        lagged products are summed directly, lag by lag, until the correlation falls below 0.5
+        (the same values as the zero-padded FFT autocorrelation, without computing every lag)."""
+        before = 1.0
+        for lag in range(1, a.shape[0]):
+            now = float((a[lag:] * a[:-lag]).sum()) / energy
+            if now < 0.5:
+                return float(2 * (lag - 1 + (before - 0.5) / (before - now)))
+            before = now
+        return float("inf")
 
-    return fwhm(ac[:, 0]), fwhm(ac[0, :])
+    return fwhm(win), fwhm(win.T)
 
 
 def structure_ratio(grey: np.ndarray, inner: np.ndarray, cell: tuple[float, float]) -> float:

@@ -68,6 +68,19 @@ def test_pure_noise_inside_a_nerve_outline_gives_no_fascicle_count(kind: str) ->
         assert not by[name].ok and "not resolved" in by[name].failure
 
 
+@pytest.mark.parametrize("seed", [6000, 6002, 6003, 6004, 6005])
+def test_a_uniform_interior_darker_than_its_rim_gives_no_fascicle_count(seed: int) -> None:
+    """The look of a nerve whose fascicles are not resolved: speckle of one mean inside a bright
+    rim. The rim's step must not pass for structure inside (it did when smoothing took it in)."""
+    rng = np.random.default_rng(seed)
+    grey, mask, _, spacing = _simulated_nerve(seed)
+    grey = grey.astype(np.float64)
+    rim = ndimage.binary_dilation(mask, iterations=6) & ~mask
+    grey[mask] = (0.5 * grey[rim].mean() * _speckle(rng, grey.shape))[mask]
+    by = _by_name(measure_mask(mask, grey, spacing=(spacing, spacing)))
+    assert not by["count_fascicle"].ok and "not resolved" in by["count_fascicle"].failure
+
+
 def test_a_disc_of_pure_noise_gives_no_fascicle_count() -> None:
     rng = np.random.default_rng(7)
     grey = rng.uniform(0, 255, (200, 200))

@@ -243,15 +243,26 @@ def structure_ratio(grey: np.ndarray, inner: np.ndarray, cell: tuple[float, floa
     """
     import cv2
 
-    scale = float(morphology_parameters()["fascicles"]["structure_scale"])
+    p = morphology_parameters()["fascicles"]
+    scale = float(p["structure_scale"])
     g = np.asarray(grey, dtype=np.float32)
     raw = float(g[inner].var())
     if raw <= 0:
         return 0.0
     a_r, a_c = cell[0] / _FWHM, cell[1] / _FWHM
-    smooth = cv2.GaussianBlur(g, (0, 0), sigmaX=scale * a_c, sigmaY=scale * a_r)
+    # Smoothing normalised to the inside (pixels outside the nerve carry no weight): the bright
+    # rim and the tissue around must not pass for structure inside a uniform nerve.
+    weight = inner.astype(np.float32)
+    blur = {"sigmaX": scale * a_c, "sigmaY": scale * a_r}
+    num = cv2.GaussianBlur(g * weight, (0, 0), **blur)
+    den = cv2.GaussianBlur(weight, (0, 0), **blur)
+    # where the kernel lies mostly inside, so that its variance is that of a full kernel
+    core = inner & (den >= p["structure_min_kernel_inside"])
+    if core.sum() < 2:
+        return float("nan")
+    smooth = num[core] / den[core]
     expected = 1.0 / (1.0 + 2.0 * scale**2)  # (1 / sqrt(1 + 2 s^2)) per axis, two axes
-    return float(smooth[inner].var()) / raw / expected
+    return float(smooth.var()) / raw / expected
 
 
 _FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -294,6 +305,8 @@ def _fascicles(
             f"nerve spans {n_px / cell_px:.0f} speckle cells of {cell_px:.1f} px < {p['min_nerve_cells']}"
         )
     ratio = structure_ratio(g, inner, cell)
+    if not np.isfinite(ratio):
+        return unresolved("nerve too small to test its inside against speckle")
     if ratio < p["min_structure_ratio"]:
         return unresolved(
             f"no structure above speckle inside the nerve (structure ratio {ratio:.2f} "

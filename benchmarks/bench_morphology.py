@@ -68,7 +68,7 @@ def main() -> None:
         count = found["count_fascicle"]
         shown = f"{count.value:.0f}" if count.ok else count.failure
         print(f"{seed} {scene}: true {true_n}, measured {shown}")
-        if count.ok:
+        if count.ok and count.value is not None:
             resolved += 1
             errors.append((count.value - true_n) / true_n)
         noise = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import stat
 import sys
 import tempfile
 import warnings
@@ -291,28 +290,18 @@ def _row(path: Path, frame: int, inst: Any, backend: str) -> dict[str, Any]:
 
 def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write the CSV to a temporary file beside ``path``, then replace ``path`` with it."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InvalidParameterError(f"--csv: cannot write {path} ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
+    from sonomsk.io.atomic import replace_atomically
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
             writer.writeheader()
             writer.writerows(rows)
-        if path.exists():
-            mode = stat.S_IMODE(path.stat().st_mode)
-        else:
-            umask = os.umask(0o022)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+
+    try:
+        replace_atomically(path, write, keep_mode=True)
     except OSError as exc:
         raise InvalidParameterError(f"--csv: cannot write {path} ({exc.strerror or exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def run(args: argparse.Namespace) -> int:

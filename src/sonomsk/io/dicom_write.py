@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from sonomsk import __version__
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.image import Region, RegionKind, UltrasoundImage
 from sonomsk.core.units import Unit
+from sonomsk.io.atomic import replace_atomically
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -174,24 +174,8 @@ def write_dicom(image: UltrasoundImage, path: str | os.PathLike[str], **meta: An
     **meta
         DICOM keywords to set (PatientName, PatientID, StudyInstanceUID, SeriesDescription, ...).
     """
-    out = Path(path)
     ds = build_dataset(image, **dict(meta))
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    return replace_atomically(Path(path), lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 def study_meta(study: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from sonomsk.reference.loader import citation, citation_short
 from sonomsk.reference.nerve_csa import (
     ReferenceLimit,
     adult_min_age,
+    check_level,
     covariate_effects,
     csa_input_bounds,
-    site_levels,
     wrist_circumference_bounds,
 )
 
@@ -233,12 +233,7 @@ def _level(value: Any, path: str, site: str) -> str | None:
     """The measurement level: one of the site's levels, or the site's default when absent."""
     if value is None:
         return default_level(site)
-    allowed = site_levels(site)
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text not in allowed:
-        expected = f"one of {', '.join(repr(x) for x in allowed)}" if allowed else f"no level at {site}"
-        raise InvalidParameterError(f"{path}: expected {expected}, got {value!r}")
-    return text
+    return check_level(site, value.strip().lower() if isinstance(value, str) else value, parameter=path)
 
 
 def _echogenicity(value: Any, path: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ __all__ = [
     "ReferenceLimit",
     "ReferenceSetInfo",
     "SiteInfo",
+    "check_level",
     "covariate_effects",
     "csa_input_bounds",
     "default_reference_set",
@@ -33,7 +34,6 @@ __all__ = [
     "reference_sets",
     "reference_source",
     "site_info",
-    "site_levels",
     "site_names",
     "validate_reference_data",
     "wrist_circumference_bounds",
@@ -189,9 +189,14 @@ def site_info(site: str, *, parameter: str = "site") -> SiteInfo:
         ) from None
 
 
-def site_levels(site: str) -> tuple[str, ...]:
-    """The allowed values of a measurement's ``level`` at ``site`` (empty: no level field)."""
-    return site_info(site).levels
+def check_level(site: str, level: object, *, parameter: str = "level") -> str:
+    """``level`` when it is one of the measurement levels of ``site``, else an
+    InvalidParameterError naming ``parameter`` and the allowed levels (none at most sites)."""
+    levels = site_info(site).levels
+    if not isinstance(level, str) or level not in levels:
+        expected = f"one of {', '.join(repr(x) for x in levels)}" if levels else "no level"
+        raise InvalidParameterError(f"{parameter}: expected {expected} at {site}, got {level!r}")
+    return level
 
 
 # --------------------------------------------------------------------------- input bounds
@@ -283,19 +288,16 @@ def lookup_limit(
         ``"upper"``, ``"middle"`` or ``"lower"`` for ``brachial_plexus_trunk`` where the source
         gives trunk-specific values.
     level
-        The measurement level of a root, trunk or the vagus, one of :func:`site_levels` (anything
-        else is an InvalidParameterError). When different from the level of the reference, the
+        The measurement level of a root, trunk or the vagus, one of the site's levels (anything
+        else is an InvalidParameterError, :func:`check_level`). When different from the level of the reference, the
         result is ``no_reference``.
     wrist_circumference_cm
         Wrist circumference in cm; when the set has a covariate formula for the site (median wrist:
         Olde Dubbelink 2020) the limit is computed from it.
     """
-    info = site_info(site)
-    if level is not None and level not in info.levels:
-        expected = (
-            f"one of {', '.join(repr(x) for x in info.levels)}" if info.levels else "no level for this site"
-        )
-        raise InvalidParameterError(f"level: expected {expected} at {site}, got {level!r}")
+    site_info(site)
+    if level is not None:
+        check_level(site, level)
     name = _check_set(reference_set)
     raw_set = load_data("nerve_csa.json")["sets"][name]
     entry = raw_set["sites"][site]

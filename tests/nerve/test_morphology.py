@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from sonomsk.core.image import UltrasoundImage, whole_image_region
 from sonomsk.core.results import Measurement
-from sonomsk.nerve.interactive import measure_contour, pixels_inside
+from sonomsk.nerve.interactive import measure_contour
 from sonomsk.nerve.morphology import measure_mask, morphology_parameters
 from sonomsk.simulate.api import simulate_scene
 from sonomsk.vision.contours import Contour
@@ -183,7 +183,7 @@ def test_batch_and_outline_paths_give_the_same_circularity() -> None:
     labels, n = ndimage.label(truth.labels[0] == 1)
     mask = labels == 1 + int(np.argmax(ndimage.sum(labels > 0, labels, range(1, n + 1))))
     contour = Contour.from_mask(mask)
-    assert np.array_equal(pixels_inside(contour, mask.shape), mask)  # the outline's mask does not grow
+    assert np.array_equal(contour.pixels_inside(mask.shape), mask)  # the outline's mask does not grow
     batch = _by_name(measure_mask(mask, image.grey_frame(0), spacing=image.spacing_mm()))
     click = _by_name(measure_contour(image, contour).measurements)
     for name in (
@@ -200,10 +200,10 @@ def test_batch_and_outline_paths_give_the_same_circularity() -> None:
 
 def test_pixels_inside_a_hand_drawn_outline() -> None:
     square = Contour(points=np.array([[9.5, 9.5], [9.5, 19.5], [19.5, 19.5], [19.5, 9.5]]))
-    inside = pixels_inside(square, (30, 30))
+    inside = square.pixels_inside((30, 30))
     assert inside.sum() == 100 and inside[10:20, 10:20].all()
     sliver = Contour(points=np.array([[5.1, 5.1], [5.1, 5.4], [5.3, 5.3]]))  # no pixel centre inside
-    assert pixels_inside(sliver, (30, 30)).sum() >= 1
+    assert sliver.pixels_inside((30, 30)).sum() >= 1
 
 
 def test_measure_contour_of_an_uncalibrated_image_uses_px() -> None:

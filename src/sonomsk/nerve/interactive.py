@@ -199,35 +199,19 @@ def _refinement(model: object, grey: np.ndarray) -> tuple[Callable[[Window], np.
     return (lambda w: look(grey, w)), float(settings["window_factor"]), int(settings["min_window_px"])
 
 
-def pixels_inside(contour: Contour, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean (row, col) mask of the pixels whose centres lie inside the outline.
-
-    This is the inverse of :meth:`Contour.from_mask` (whose polygon runs along the outer edges of
-    the boundary pixels), so a mask outlined and filled again is the same mask; ``to_mask`` also
-    takes every pixel the polygon's edge touches, which grows a mask by a ring of pixels. An
-    outline too thin to hold a pixel centre falls back to the pixels its edge touches.
-    """
-    from skimage.draw import polygon
-
-    mask = np.zeros(shape, dtype=bool)
-    rr, cc = polygon(contour.points[:, 0], contour.points[:, 1], shape=shape)
-    mask[rr, cc] = True
-    return mask if mask.any() else contour.to_mask(shape)
-
-
 def measure_contour(
     image: UltrasoundImage, contour: Contour, *, structure: str = "nerve", frame: int = 0
 ) -> MeasurementSet:
     """Every morphology measure of the structure inside a (corrected) outline.
 
     The pixels measured (echo, fascicles, Doppler) are those whose centres lie inside the outline
-    (:func:`pixels_inside`); area, perimeter and circularity come from the polygon itself, so the
+    (:meth:`Contour.pixels_inside`); area, perimeter and circularity come from the polygon itself, so the
     outline of a mask gives the same circularity as :func:`sonomsk.nerve.morphology.measure_mask`
     of that mask.
     """
     from sonomsk.nerve.morphology import measure_mask
 
-    mask = pixels_inside(contour, (image.rows, image.columns))
+    mask = contour.pixels_inside((image.rows, image.columns))
     if not mask.any():
         raise MeasurementError("outline: encloses no pixel of the image")
     spacing = spacing_for(image, mask)

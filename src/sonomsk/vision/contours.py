@@ -45,6 +45,21 @@ class Contour:
         cv2.fillPoly(mask, [xy], 1, lineType=cv2.LINE_8, shift=4)
         return mask.astype(bool)
 
+    def pixels_inside(self, shape: tuple[int, int]) -> np.ndarray:
+        """Boolean (row, col) mask of the pixels whose centres lie inside the outline.
+
+        The inverse of :func:`contours_from_mask` (whose polygon runs along the outer edges of the
+        boundary pixels), so a mask outlined and filled again is the same mask; :meth:`to_mask`
+        also takes every pixel the edge touches, which grows a mask by a ring of pixels. An
+        outline too thin to hold a pixel centre falls back to the pixels its edge touches.
+        """
+        from skimage.draw import polygon
+
+        mask = np.zeros(shape, dtype=bool)
+        rr, cc = polygon(self.points[:, 0], self.points[:, 1], shape=shape)
+        mask[rr, cc] = True
+        return mask if mask.any() else self.to_mask(shape)
+
     def area(self, *, spacing: tuple[float, float] | None) -> float:
         """Polygon area (shoelace) in mm2 with ``spacing`` (row, col) in mm, else in px2."""
         pts = _scaled(self.points, spacing)

@@ -444,3 +444,16 @@ def test_cli_info_text_mode_reports_bad_file_on_stderr(
     assert code == 1
     assert str(good) in out and "60 x 80 px" in out
     assert err.count("\n") == 1 and "broken.dcm" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "names"),
+    [(9000, 100, "8192 px a side"), (8000, 8000, "40 Mpx a frame")],
+)
+def test_size_error_names_the_limit_that_was_hit(rows: int, cols: int, names: str) -> None:
+    from sonomsk.io.limits import check_dimensions
+
+    with pytest.raises(ImageTooLargeError) as caught:
+        check_dimensions("scan.dcm", 1, rows, cols, 1, 1)
+    assert names in str(caught.value)
+    assert "\n" not in str(caught.value)

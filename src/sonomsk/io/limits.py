@@ -24,9 +24,14 @@ def check_dimensions(
         raise ImageTooLargeError(
             f"{path}: absurd dimensions (frames {frames}, rows {rows}, columns {cols}, channels {channels})"
         )
-    if rows > MAX_SIDE_PX or cols > MAX_SIDE_PX or rows * cols > MAX_FRAME_PIXELS:
+    if rows > MAX_SIDE_PX or cols > MAX_SIDE_PX:
         raise ImageTooLargeError(
             f"{path}: frame of {rows} x {cols} px exceeds the limit of {MAX_SIDE_PX} px a side"
+        )
+    if rows * cols > MAX_FRAME_PIXELS:
+        raise ImageTooLargeError(
+            f"{path}: frame of {rows} x {cols} px ({rows * cols / 1e6:.1f} Mpx) exceeds the limit of "
+            f"{MAX_FRAME_PIXELS / 1e6:.0f} Mpx a frame"
         )
     if frames > MAX_FRAMES:
         raise ImageTooLargeError(f"{path}: {frames} frames exceed the limit of {MAX_FRAMES}")

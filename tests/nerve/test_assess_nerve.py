@@ -223,7 +223,8 @@ def test_goedee_outcomes() -> None:
         req(
             m("median_forearm", "left", 8.0),
             m("median_upper_arm", "left", 9.0),
-            m("brachial_plexus_trunk", "left", 7.0, trunk="upper"),
+            # decision 007: the trunk criterion applies only in the Goedee/Utrecht protocol plane
+            m("brachial_plexus_trunk", "left", 7.0, trunk="upper", level="utrecht_protocol"),
             m("c5_root", "left", 6.0),
         )
     )

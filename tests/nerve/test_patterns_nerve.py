@@ -197,7 +197,15 @@ def test_nothing_evaluable_is_indeterminate_with_deciding_sites() -> None:
 def test_goedee_positive_trunk_counts_without_a_normal_limit() -> None:
     body = {
         "measurements": [
-            {"site": "brachial_plexus_trunk", "side": "left", "csa_mm2": 12.0, "trunk": "upper"},
+            # decision 007: only a trunk declared in the Goedee/Utrecht protocol plane is judged by
+            # Goedee (a trunk without that level: tests/nerve/test_plexus_levels.py)
+            {
+                "site": "brachial_plexus_trunk",
+                "side": "left",
+                "csa_mm2": 12.0,
+                "trunk": "upper",
+                "level": "utrecht_protocol",
+            },
             {"site": "median_forearm", "side": "left", "csa_mm2": 6.0},
         ]
     }

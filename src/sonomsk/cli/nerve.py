@@ -110,6 +110,7 @@ def _read_request(path: str) -> Any:
 
 def run_assess(args: argparse.Namespace) -> int:
     from sonomsk.nerve.assess import assess
+    from sonomsk.nerve.assess_model import paediatric_note
 
     result = assess(_read_request(args.input), reference_set=args.reference_set)
     if args.json:
@@ -117,6 +118,9 @@ def run_assess(args: argparse.Namespace) -> int:
         return 0
     d = result.to_dict()
     out = [f"reference set: {d['reference_set']['name']} ({d['reference_set']['title']})"]
+    child = paediatric_note(result.patient)
+    if child is not None:  # once, near the top: it applies to every row
+        out.append(f"note: {child} (every measurement)")
     out.append(f"{'site':<26}{'side':<7}{'CSA mm2':>8}{'ULN':>8}{'ratio':>7}{'z':>7}  status")
     for m in d["measurements"]:
         lim = m["limit"]
@@ -138,6 +142,7 @@ def run_assess(args: argparse.Namespace) -> int:
                 if line not in caveats:
                     caveats.append(line)
     out.extend(f"caveat: {c}" for c in caveats)
+    out.extend(_measurement_notes(d["measurements"], skip=child))
     for i in (*result.indices, *result.side_to_side):
         if i.computed:
             out.append(f"index: {i.describe()}")
@@ -152,6 +157,18 @@ def run_assess(args: argparse.Namespace) -> int:
         out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
     print("\n".join(out))
     return 0
+
+
+def _measurement_notes(measurements: list[dict[str, Any]], *, skip: str | None) -> list[str]:
+    """Every per-measurement note as a ``note:`` line, each text once with the rows it belongs to
+    (``skip``: a note already printed for every row)."""
+    rows: dict[str, list[str]] = {}
+    for m in measurements:
+        row = f"{m['site']} {m['side']}" + (f" {m['trunk']}" if m.get("trunk") else "")
+        for text in m.get("notes") or ():
+            if text != skip and row not in rows.setdefault(text, []):
+                rows[text].append(row)
+    return [f"note ({', '.join(where)}): {text}" for text, where in rows.items()]
 
 
 def run_references(args: argparse.Namespace) -> int:

@@ -42,7 +42,8 @@ from sonomsk.nerve.entrapment import (
     compute_variability,
 )
 from sonomsk.nerve.patterns import GoedeeResult, Pattern, PatternResult, classify_pattern, evaluate_goedee
-from sonomsk.reference.nerve_csa import lookup_limit, reference_set_info
+from sonomsk.reference.loader import citation_short, load_data
+from sonomsk.reference.nerve_csa import ReferenceLimit, lookup_limit, reference_set_info
 
 __all__ = [
     "AssessmentRequest",
@@ -138,6 +139,38 @@ class AssessmentResult:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
 
+def _level_excludes(limit: ReferenceLimit, m: NerveMeasurementInput) -> ReferenceLimit:
+    """``limit``, or no reference when the measurement's level declares a plane that the limit's
+    source cannot describe (``incompatible_reference_sources`` of the level in
+    ``nerve_sites.json``: a trunk in the Goedee/Utrecht protocol plane is not compared with Won
+    2012 normal trunks; decision 007). Decided by the measurement's level, not by the set."""
+    if m.level is None or limit.source is None:
+        return limit
+    defs = load_data("nerve_sites.json")["sites"][m.site].get("level_definitions", {})
+    why = (defs.get(m.level) or {}).get("incompatible_reference_sources", {}).get(limit.source)
+    if why is None:
+        return limit
+    return ReferenceLimit(
+        site=limit.site,
+        reference_set=limit.reference_set,
+        status="no_reference",
+        protocol=limit.protocol,
+        reason=f"protocol mismatch: measured at level {m.level!r}; {why} [{citation_short(limit.source)}]",
+    )
+
+
+def _values_by_level(
+    measurements: tuple[NerveMeasurementInput, ...],
+) -> dict[tuple[str, str, str | None], float]:
+    """CSA keyed by (site, side, level); several trunks of one side at one level: the largest
+    stands for the plexus trunk there."""
+    values: dict[tuple[str, str, str | None], float] = {}
+    for m in measurements:
+        key = (m.site, m.side, m.level)
+        values[key] = max(values.get(key, 0.0), m.csa_mm2)
+    return values
+
+
 def assess(
     request: Mapping[str, Any] | AssessmentRequest, *, reference_set: str | None = None
 ) -> AssessmentResult:
@@ -184,15 +217,13 @@ def assess(
             )
         except InvalidParameterError as exc:
             raise InvalidParameterError(f"{where}.{exc}") from None
-        judged.append(judge(m, limit, req.patient))
-    values = {m.key: m.csa_mm2 for m in req.measurements if m.trunk is None}
-    # several trunks on one side: the largest stands for the plexus trunk in indices/variability
-    for m in req.measurements:
-        if m.trunk is not None:
-            values[m.key] = max(values.get(m.key, 0.0), m.csa_mm2)
+        judged.append(judge(m, _level_excludes(limit, m), req.patient))
+    by_level = _values_by_level(req.measurements)
+    # entrapment-index sites have no levels: (site, side) identifies their value
+    values = {(site, side): v for (site, side, level), v in by_level.items() if level is None}
     indices = tuple(compute_entrapment_indices(values))
-    sides = tuple(compare_sides(values))
-    variability = compute_variability(values)
+    sides = tuple(compare_sides(by_level))
+    variability = compute_variability(by_level)
     goedee = evaluate_goedee(req.measurements, set_name)
     pattern = classify_pattern(judged, (*indices, *sides), goedee, variability, set_name)
     return AssessmentResult(

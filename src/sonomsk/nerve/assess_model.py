@@ -15,28 +15,31 @@ from typing import Any
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Finding
 from sonomsk.nerve.sites import check_side, default_level, site_info
-from sonomsk.reference.loader import citation, citation_short
 from sonomsk.reference.nerve_csa import (
     ReferenceLimit,
     adult_min_age,
     check_level,
     covariate_effects,
     csa_input_bounds,
+    patient_input_bounds,
+    source_citation,
+    source_short,
     wrist_circumference_bounds,
 )
 
-__all__ = ["AssessmentRequest", "CsaAssessment", "NerveMeasurementInput", "PatientInfo"]
+__all__ = [
+    "AssessmentRequest",
+    "CsaAssessment",
+    "NerveMeasurementInput",
+    "PatientInfo",
+    "covariate_notes",
+    "paediatric_note",
+]
 
 RULE_VERSION = "1"
 
-#: Plausibility bounds of the patient fields (input validation, not clinical thresholds). The CSA,
-#: wrist-circumference and Doppler bounds live in ``reference/data/nerve_input_bounds.json`` with
-#: their rationale.
-_PATIENT_BOUNDS = {
-    "age": (0.0, 120.0, "years"),
-    "height_cm": (40.0, 250.0, "cm"),
-    "weight_kg": (2.0, 400.0, "kg"),
-}
+# The plausibility bounds of every input field (patient age, height and weight included) live in
+# ``reference/data/nerve_input_bounds.json`` with their rationale.
 _SEXES = {"f": "F", "female": "F", "m": "M", "male": "M"}
 _ECHO_CLASSES = {1: "hypoechoic", 2: "mixed", 3: "hyperechoic"}
 _TRUNKS = ("upper", "middle", "lower")
@@ -92,7 +95,7 @@ class PatientInfo:
     def from_dict(cls, data: Any, path: str = "patient") -> PatientInfo:
         d = _mapping(data, path, _PATIENT_KEYS)
         kwargs: dict[str, Any] = {}
-        for key, (lo, hi, unit) in _PATIENT_BOUNDS.items():
+        for key, (lo, hi, unit) in patient_input_bounds().items():
             if d.get(key) is not None:
                 kwargs[key] = _number(d[key], f"{path}.{key}", lo, hi, unit)
         if d.get("wrist_circumference_cm") is not None:
@@ -108,6 +111,28 @@ class PatientInfo:
                 raise InvalidParameterError(f"{path}.sex: expected 'F' or 'M', got {sex!r}")
             kwargs["sex"] = _SEXES[sex.strip().lower()]
         return cls(**kwargs)
+
+    @property
+    def bmi(self) -> float | None:
+        """Body-mass index (kg/m2) from height and weight when both are given, else None."""
+        if self.height_cm is None or self.weight_kg is None:
+            return None
+        return self.weight_kg / (self.height_cm / 100.0) ** 2
+
+    def covariate_text(self, variable: str) -> str | None:
+        """``variable`` as given for this patient (e.g. ``"BMI 27.8 kg/m2"``), None when not given."""
+        value = self.bmi if variable == "bmi" else getattr(self, variable, None)
+        if value is None:
+            return None
+        if variable == "sex":
+            return f"sex {value}"
+        label, unit = {
+            "age": ("age", "years"),
+            "height_cm": ("height", "cm"),
+            "weight_kg": ("weight", "kg"),
+            "bmi": ("BMI", "kg/m2"),
+        }[variable]
+        return f"{label} {value:.1f} {unit}" if variable == "bmi" else f"{label} {value:g} {unit}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -329,7 +354,7 @@ class CsaAssessment:
         if not self.evaluable:
             return f"{self.label()}: no reference ({lim.reason})"
         assert lim.uln is not None
-        src = citation_short(lim.source) if lim.source else "?"
+        src = source_short(lim.source) if lim.source else "?"
         text = f"{self.label()} {'>' if self.status == 'enlarged' else '<='} ULN {lim.uln:.2f} [{src}]"
         if self.status == "reduced" and lim.lln is not None:
             text = f"{self.label()} < LLN {lim.lln:.2f} [{src}]"
@@ -348,7 +373,7 @@ class CsaAssessment:
             outcome=self.status,
             inputs={"site": self.site, "side": self.side, "csa_mm2": self.measurement.csa_mm2},
             thresholds=thresholds,
-            citations=(citation(lim.source),) if lim.source else (),
+            citations=(source_citation(lim.source),) if lim.source else (),
             explanation=self.describe(),
         )
 
@@ -367,18 +392,36 @@ class CsaAssessment:
         }
 
 
+def paediatric_note(patient: PatientInfo) -> str | None:
+    """The note for a patient younger than the adult age of every reference set (None otherwise)."""
+    if patient.age is not None and patient.age < adult_min_age():
+        return f"patient younger than {adult_min_age():g}: every reference set here was made on adults"
+    return None
+
+
+def covariate_notes(site: str, patient: PatientInfo) -> list[str]:
+    """The published covariate effects at ``site`` that the patient's data make relevant: an effect
+    is named when the patient gives at least one of its variables (BMI from height and weight).
+    Reported, never applied (no formula is published)."""
+    notes = []
+    for eff in covariate_effects(site):
+        given = [t for t in (patient.covariate_text(v) for v in eff["variables"]) if t is not None]
+        if given:
+            notes.append(
+                f"{', '.join(given)}: {eff['effect']} [{source_short(eff['source'])}] (limit not adjusted)"
+            )
+    return notes
+
+
 def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: PatientInfo) -> CsaAssessment:
     """Compare one measurement with its limit (status, ratio, z-score, notes)."""
     notes: list[str] = []
     if measurement.echogenicity is not None or measurement.intraneural_doppler is not None:
         notes.append("echogenicity and intraneural Doppler are reported, not scored (no confirmed cut-offs)")
-    if patient.age is not None and patient.age < adult_min_age():
-        notes.append(f"patient younger than {adult_min_age():g}: every reference set here was made on adults")
-    for eff in covariate_effects(measurement.site):
-        if getattr(patient, eff["variable"], None) is not None:
-            notes.append(
-                f"{eff['variable']}: {eff['effect']} [{citation_short(eff['source'])}] (limit not adjusted)"
-            )
+    child = paediatric_note(patient)
+    if child is not None:
+        notes.append(child)
+    notes.extend(covariate_notes(measurement.site, patient))
     if not limit.has_limit:
         return CsaAssessment(measurement, limit, "no_reference", None, None, False, tuple(notes))
     assert limit.uln is not None

@@ -1,8 +1,10 @@
 """Entrapment indices, side-to-side comparison and intra-/internerve CSA variability.
 
-Every cut-off comes from ``sonomsk/reference/data/nerve_rules.json`` with its source. Inputs are
-CSA values in mm2 keyed by ``(site, side)``; private helpers trust them (validated in
-:mod:`sonomsk.nerve.assess`).
+Every cut-off comes from ``sonomsk/reference/data/nerve_rules.json`` with its source. Entrapment
+indices take CSA values in mm2 keyed by ``(site, side)`` (their sites have no levels); the
+side-to-side comparison and the variability take values keyed by ``(site, side, level)`` and
+compare only values of the same site and level (decision 007). Private helpers trust the values
+(validated in :mod:`sonomsk.nerve.assess`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sonomsk.core.results import Finding
 from sonomsk.nerve.sites import SIDES, site_info
 from sonomsk.reference.loader import citation, citation_short, load_data
+from sonomsk.reference.nerve_csa import sd_factor
 
 __all__ = [
     "IndexResult",
@@ -23,8 +26,9 @@ __all__ = [
     "compute_variability",
 ]
 
-RULE_VERSION = "1"
+RULE_VERSION = "2"
 Values = Mapping[tuple[str, str], float]
+LevelValues = Mapping[tuple[str, str, str | None], float]
 
 
 def _rules() -> dict[str, Any]:
@@ -55,6 +59,7 @@ class IndexResult:
     reference_site: str | None = None
     healthy: str | None = None
     note: str | None = None
+    reason: str | None = None
 
     @property
     def computed(self) -> bool:
@@ -62,7 +67,8 @@ class IndexResult:
 
     def describe(self) -> str:
         if self.value is None:
-            return f"{self.name} ({self.side}) not computed: needs {', '.join(self.missing_sites)}"
+            why = self.reason or f"needs {', '.join(self.missing_sites)}"
+            return f"{self.name} ({self.side}) not computed: {why}"
         unit = "" if self.unit == "1" else f" {self.unit}"
         if self.cutoff is None:
             return f"{self.name} ({self.side}) = {self.value:.2f}{unit}"
@@ -104,6 +110,7 @@ class IndexResult:
             "missing_sites": list(self.missing_sites),
             "healthy": self.healthy,
             "note": self.note,
+            "reason": self.reason,
         }
 
 
@@ -161,19 +168,67 @@ def compute_entrapment_indices(values: Values) -> list[IndexResult]:
     return out
 
 
-def compare_sides(values: Values) -> list[IndexResult]:
-    """Side-to-side ratio (larger/smaller) and difference for every site measured on both sides.
+def _level_text(level: str | None) -> str:
+    return "no level given" if level is None else f"level {level!r}"
+
+
+def _side_ratio_unjudged(site: str, label: str, side: str, value: float | None, **extra: Any) -> IndexResult:
+    """A side-to-side ratio with no cut-off to judge it by (none published, or not computed)."""
+    return IndexResult(
+        name=f"side_ratio_{site}",
+        label=label,
+        side=side,
+        value=value,
+        unit="1",
+        cutoff=None,
+        comparison=None,
+        kind=None,
+        abnormal=None,
+        source=None,
+        site=site,
+        **extra,
+    )
+
+
+def compare_sides(values: LevelValues) -> list[IndexResult]:
+    """Side-to-side ratio (larger/smaller) and difference for every site measured on both sides
+    at the same level.
 
     Site-specific cut-offs (fibular head, radial spiral groove) classify; elsewhere the healthy
-    ratios of Kerasnoudis 2013 are shown for information only (``abnormal`` None).
+    ratios of Kerasnoudis 2013 are shown for information only (``abnormal`` None). A site measured
+    on both sides but never at the same level gives a not-computed result with the levels named
+    (decision 007: a vagus at the thyroid is not compared with one at the carotid bifurcation).
     """
     spec = _rules()["side_to_side"]
     out: list[IndexResult] = []
-    sites = sorted({s for s, _ in values})
-    for site in sites:
-        if not all((site, side) in values for side in SIDES):
+    by_site: dict[str, dict[str, set[str | None]]] = {}
+    for site, side, level in values:
+        by_site.setdefault(site, {}).setdefault(side, set()).add(level)
+    pairs: list[tuple[str, str | None]] = []
+    for site in sorted(by_site):
+        sides = by_site[site]
+        if not all(side in sides for side in SIDES):
             continue
-        left, right = values[(site, "left")], values[(site, "right")]
+        common = sides["left"] & sides["right"]
+        if not common:
+            left_lv = ", ".join(sorted(_level_text(x) for x in sides["left"]))
+            right_lv = ", ".join(sorted(_level_text(x) for x in sides["right"]))
+            out.append(
+                _side_ratio_unjudged(
+                    site,
+                    f"side-to-side ratio at {site}",
+                    "both",
+                    None,
+                    reason=(
+                        f"measured at different levels (left: {left_lv}; right: {right_lv}); "
+                        "only values of the same site and level are compared (decision 007)"
+                    ),
+                )
+            )
+            continue
+        pairs.extend((site, level) for level in sorted(common, key=lambda x: (x is not None, x or "")))
+    for site, level in pairs:
+        left, right = values[(site, "left", level)], values[(site, "right", level)]
         ratio = max(left, right) / min(left, right)
         diff = abs(left - right)
         larger = "left" if left > right else "right"
@@ -188,20 +243,15 @@ def compare_sides(values: Values) -> list[IndexResult]:
             f"[{citation_short(spec['healthy_ratio']['source'])}] (information only)"
         )
         side_label = f"larger on the {larger}" if left != right else "equal"
+        if level is not None:
+            side_label += f", both at level {level!r}"
         if cut is None:
             out.append(
-                IndexResult(
-                    name=f"side_ratio_{site}",
-                    label=f"side-to-side ratio at {site} ({side_label})",
-                    side=larger if left != right else "both",
-                    value=ratio,
-                    unit="1",
-                    cutoff=None,
-                    comparison=None,
-                    kind=None,
-                    abnormal=None,
-                    source=None,
-                    site=site,
+                _side_ratio_unjudged(
+                    site,
+                    f"side-to-side ratio at {site} ({side_label})",
+                    larger if left != right else "both",
+                    ratio,
                     inputs=inputs,
                     healthy=healthy,
                 )
@@ -230,10 +280,16 @@ def compare_sides(values: Values) -> list[IndexResult]:
 
 @dataclass(frozen=True)
 class VariabilityResult:
-    """Intranerve variability per nerve and side, and internerve variability (Padua 2012)."""
+    """Intranerve variability per nerve, side and level, and internerve variability (Padua 2012).
+
+    ``not_compared`` lists the values left out of a comparison, with the reason: sites of one
+    nerve at different levels, and trunks, which are not part of the intraplexus value
+    (decision 007).
+    """
 
     intranerve: tuple[dict[str, Any], ...]
     internerve: dict[str, Any] | None
+    not_compared: tuple[dict[str, Any], ...] = ()
 
     @property
     def any_high(self) -> bool:
@@ -269,29 +325,84 @@ class VariabilityResult:
                     explanation=self.internerve["explanation"],
                 )
             )
+        for item in self.not_compared:
+            out.append(
+                Finding(
+                    rule_id="intranerve_variability",
+                    rule_version=RULE_VERSION,
+                    outcome="not_computed",
+                    inputs={"nerve": item["nerve"], "side": item["side"], "sites": list(item["sites"])},
+                    thresholds={},
+                    citations=cits,
+                    explanation=item["explanation"],
+                )
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"intranerve": [dict(i) for i in self.intranerve], "internerve": self.internerve}
+        return {
+            "intranerve": [dict(i) for i in self.intranerve],
+            "internerve": self.internerve,
+            "not_compared": [dict(n) for n in self.not_compared],
+        }
 
 
-def compute_variability(values: Values) -> VariabilityResult:
-    """Intranerve variability = max/min CSA along one nerve (one side); internerve = max/min
-    of the intranerve values of the peripheral nerves (plexus excluded) in one patient.
+def compute_variability(values: LevelValues) -> VariabilityResult:
+    """Intranerve variability = max/min CSA along one nerve (one side, one level); internerve =
+    max/min of the intranerve values of the peripheral nerves (plexus excluded) in one patient.
 
-    Healthy limits are mean + 2 SD of Kerasnoudis 2013 (derived here); the median nerve's printed
-    healthy value is not used as a cut-off (see ``nerve_rules.json``).
+    The intraplexus value is computed over the roots of ``plexus_members`` (C5-C7) only; trunks
+    are left out, and sites of one nerve at different levels are not compared with each other
+    (decision 007; both listed in ``not_compared``). Healthy limits are mean + 2 SD of
+    Kerasnoudis 2013 (derived here); the median nerve's printed healthy value is not used as a
+    cut-off (see ``nerve_rules.json``).
     """
     spec = _rules()["variability"]
     plexus = set(spec["plexus_members"])
-    groups: dict[tuple[str, str], dict[str, float]] = {}
-    for (site, side), csa in values.items():
-        nerve = "brachial_plexus" if site in plexus else site_info(site).nerve
-        groups.setdefault((nerve, side), {})[site] = csa
+    excluded: dict[str, str] = spec.get("excluded_sites", {})
     src_def = citation_short(spec["definitions_source"])
     src_h = citation_short(spec["healthy_source"])
+    by_nerve: dict[tuple[str, str], dict[str | None, dict[str, float]]] = {}
+    left_out: list[tuple[str, str, str]] = []  # (site, side, reason)
+    for (site, side, level), csa in values.items():
+        if site in excluded:
+            left_out.append((site, side, excluded[site]))
+            continue
+        nerve = "brachial_plexus" if site in plexus else site_info(site).nerve
+        by_nerve.setdefault((nerve, side), {}).setdefault(level, {})[site] = csa
+    not_compared: list[dict[str, Any]] = []
+    groups: list[tuple[str, str, str | None, dict[str, float]]] = []
+    for (nerve, side), levels in sorted(by_nerve.items()):
+        for level, sites in sorted(levels.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
+            groups.append((nerve, side, level, sites))
+        if len(levels) > 1:
+            listed = "; ".join(
+                f"{', '.join(sorted(sites))} at {_level_text(level)}"
+                for level, sites in sorted(levels.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+            )
+            not_compared.append(
+                {
+                    "nerve": nerve,
+                    "side": side,
+                    "sites": sorted(s for sites in levels.values() for s in sites),
+                    "explanation": (
+                        f"intranerve variability {nerve} ({side}) not computed across levels ({listed}): only "
+                        "values at the same level are compared (decision 007)"
+                    ),
+                }
+            )
+    for site, side, why in sorted(set(left_out)):
+        if ("brachial_plexus", side) in by_nerve:  # said only where roots of that side were measured
+            not_compared.append(
+                {
+                    "nerve": "brachial_plexus",
+                    "side": side,
+                    "sites": [site],
+                    "explanation": f"{site} ({side}) left out of the intraplexus variability: {why}",
+                }
+            )
     intra: list[dict[str, Any]] = []
-    for (nerve, side), sites in sorted(groups.items()):
+    for nerve, side, level, sites in groups:
         if len(sites) < 2:
             continue
         hi_site = max(sites, key=lambda s: sites[s])
@@ -301,13 +412,13 @@ def compute_variability(values: Values) -> VariabilityResult:
         uln = None
         high: bool | None = None
         if ref is not None and ref["usable_as_cutoff"]:
-            uln = round(ref["mean"] + 2 * ref["sd"], 3)
+            uln = round(ref["mean"] + sd_factor() * ref["sd"], 3)
             high = value > uln
         ref_text = (
             "no healthy value"
             if ref is None
             else (
-                f"healthy {ref['mean']}+-{ref['sd']}, ULN (mean+2SD) {uln} [{src_h}]"
+                f"healthy {ref['mean']}+-{ref['sd']}, ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]"
                 if uln is not None
                 else f"healthy {ref['mean']}+-{ref['sd']} [{src_h}] not used as a cut-off: {ref['why_not']}"
             )
@@ -316,6 +427,7 @@ def compute_variability(values: Values) -> VariabilityResult:
             {
                 "nerve": nerve,
                 "side": side,
+                "level": level,
                 "value": round(value, 3),
                 "max_site": hi_site,
                 "min_site": lo_site,
@@ -323,7 +435,8 @@ def compute_variability(values: Values) -> VariabilityResult:
                 "uln": uln,
                 "high": high,
                 "explanation": (
-                    f"intranerve variability {nerve} ({side}) = {sites[hi_site]:g}/{sites[lo_site]:g} = "
+                    f"intranerve variability {nerve} ({side}{'' if level is None else f', level {level!r}'}) = "
+                    f"{sites[hi_site]:g}/{sites[lo_site]:g} = "
                     f"{value:.2f} [{src_def}]; {ref_text}"
                 ),
             }
@@ -335,7 +448,7 @@ def compute_variability(values: Values) -> VariabilityResult:
         lo = min(peripheral, key=lambda i: i["value"])
         value = hi["value"] / lo["value"]
         ref = spec["internerve"]
-        uln = round(ref["mean"] + 2 * ref["sd"], 3)
+        uln = round(ref["mean"] + sd_factor() * ref["sd"], 3)
         inter = {
             "value": round(value, 3),
             "max": f"{hi['nerve']} ({hi['side']})",
@@ -345,7 +458,7 @@ def compute_variability(values: Values) -> VariabilityResult:
             "explanation": (
                 f"internerve variability = {hi['value']:.2f} ({hi['nerve']} {hi['side']}) / {lo['value']:.2f} "
                 f"({lo['nerve']} {lo['side']}) = {value:.2f} [{src_def}]; healthy {ref['mean']}+-{ref['sd']}, "
-                f"ULN (mean+2SD) {uln} [{src_h}]"
+                f"ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]"
             ),
         }
-    return VariabilityResult(intranerve=tuple(intra), internerve=inter)
+    return VariabilityResult(intranerve=tuple(intra), internerve=inter, not_compared=tuple(not_compared))

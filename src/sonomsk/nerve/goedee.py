@@ -1,9 +1,11 @@
 """Goedee (Utrecht) criteria for chronic inflammatory neuropathy (CIN).
 
 The cut-offs, their sites and the level/plane each was published for come from
-``reference/data/nerve_rules.json`` (``goedee.criteria``). A measurement at another level, or a
-trunk measured in a plane the criterion cannot describe, is listed in ``not_applied`` with the
-reason instead of being judged (decision 006).
+``reference/data/nerve_rules.json`` (``goedee.criteria``). A measurement at another level than
+the criterion's (a root not interscalene; a trunk whose ``level`` does not declare the
+Goedee/Utrecht protocol plane, or gives no level) is listed in ``not_applied`` with the reason
+instead of being judged (decisions 006 and 007). The measurement's level decides, never the
+active reference set.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from typing import Any
 from sonomsk.core.results import Finding
 from sonomsk.nerve.assess_model import NerveMeasurementInput
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import reference_set_info, reference_source
 
 __all__ = ["GoedeeResult", "evaluate_goedee", "goedee_criteria"]
 
-RULE_VERSION = "1"
+RULE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -48,16 +49,35 @@ class GoedeeResult:
         )
         return f"; not applied at {items}"
 
+    def _caveat_text(self) -> str:
+        """Caveats of the sources of the applied criteria that are [B] or partly [B] (finding 11)."""
+        keys: list[str] = []
+        for e in self.evaluated:
+            for key in (e["source"], *e.get("also", ())):
+                if key not in keys:
+                    keys.append(key)
+        parts = []
+        for key in keys:
+            cit = citation(key)
+            if cit.evidence == "B":  # citation_short already carries the caveat inline
+                parts.append(f"caveat {citation_short(key)}")
+            elif cit.caveat and "[B]" in cit.caveat:
+                parts.append(f"caveat {citation_short(key)}: {cit.caveat}")
+        return "".join(f"; {p}" for p in parts)
+
     def explanation(self) -> str:
         src = citation_short("goedee_2017")
         if self.met:
+            spec = load_data("nerve_rules.json")["goedee"]
             items = "; ".join(
                 f"{p['site']} ({p['side']}) {p['csa_mm2']:g} > {p['cutoff']:g} [{citation_short(p['source'])}]"
                 for p in self.positive
             )
             return (
-                f"goedee_cin: criteria met ({items}); enlargement of any is 99% specific for CIN [{src}]"
+                f"goedee_cin: criteria met ({items}); enlargement of any is {spec['specificity_pct']:g}% specific "
+                f"for CIN [{citation_short(spec['specificity_source'])}]"
                 + self._not_applied_text()
+                + self._caveat_text()
             )
         if self.outcome == "not_evaluable":
             if self.not_applied:
@@ -67,12 +87,13 @@ class GoedeeResult:
         text += self._not_applied_text()
         if self.missing_sites:
             text += f"; not measured: {', '.join(self.missing_sites)}"
-        return text
+        return text + self._caveat_text()
 
     def to_finding(self) -> Finding:
-        cits = [citation("goedee_2017")]
-        if any(p["source"] == "dutch_uln" for p in self.evaluated):
-            cits += [citation("dutch_uln"), citation("herraets_validation")]
+        keys = ["goedee_2017"]
+        for e in self.evaluated:
+            keys += [k for k in (e["source"], *e.get("also", ())) if k not in keys]
+        cits = [citation(k) for k in keys]
         return Finding(
             rule_id="goedee_cin",
             rule_version=RULE_VERSION,
@@ -105,27 +126,35 @@ def goedee_criteria() -> list[dict[str, Any]]:
     return list(load_data("nerve_rules.json")["goedee"]["criteria"])
 
 
-def _why_not_applied(crit: dict[str, Any], m: NerveMeasurementInput, reference_set: str | None) -> str | None:
-    """Why a criterion does not apply to a measurement (level or plane), or None when it does."""
-    want = (crit.get("protocol") or {}).get("level")
-    if want is not None and m.level != want:
-        return (
-            f"measured at level {m.level!r}, the criterion was published for {want!r} "
-            f"[{citation_short(crit['source'])}]"
-        )
-    excluded = crit.get("not_with_reference_sources") or {}
-    source = reference_source(m.site, reference_set)
-    if source is not None and source in excluded:
-        return f"the '{reference_set}' set measures this site as {citation_short(source)}: {excluded[source]}"
-    return None
+def _why_not_applied(crit: dict[str, Any], m: NerveMeasurementInput) -> str | None:
+    """Why a criterion does not apply to a measurement (its level), or None when it does.
+
+    Decided by the measurement's own ``level`` only (decision 007): a trunk outside the
+    Goedee/Utrecht protocol plane is not judged whatever the reference set.
+    """
+    protocol = crit.get("protocol") or {}
+    want = protocol.get("level")
+    if want is None or m.level == want:
+        return None
+    measured = "no level given" if m.level is None else f"measured at level {m.level!r}"
+    text = f"{measured}, the criterion was published for {want!r} [{citation_short(crit['source'])}]"
+    if protocol.get("mismatch_reason"):
+        why = protocol["mismatch_reason"]
+        src = protocol.get("mismatch_source")
+        text += f"; {why}" + (f" [{citation_short(src)}]" if src else "")
+    return text
 
 
 def evaluate_goedee(
     measurements: Sequence[NerveMeasurementInput], reference_set: str | None = None
 ) -> GoedeeResult:
     """Apply the Goedee/Utrecht cut-offs to every measurement at their sites (either side), only
-    where the measurement's level/plane matches the one the criterion was published for."""
-    set_name = reference_set_info(reference_set).name
+    where the measurement's level matches the one the criterion was published for.
+
+    ``reference_set`` is accepted for compatibility and deliberately unused: whether a criterion
+    applies depends on the measurement's level, not on the set (decision 007).
+    """
+    del reference_set
     evaluated: list[dict[str, Any]] = []
     not_applied: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -135,14 +164,15 @@ def evaluate_goedee(
             missing.append(crit["site"])
         for m in found:
             item = {"site": m.site, "side": m.side, "csa_mm2": m.csa_mm2, "cutoff": crit["cutoff"]}
-            reason = _why_not_applied(crit, m, set_name)
+            reason = _why_not_applied(crit, m)
             if reason is not None:
                 not_applied.append({**item, "level": m.level, "reason": reason})
                 continue
             positive = (
                 m.csa_mm2 > crit["cutoff"] if crit["comparison"] == ">" else m.csa_mm2 >= crit["cutoff"]
             )
-            evaluated.append({**item, "positive": positive, "source": crit["source"]})
+            also = [crit["also"]] if crit.get("also") else []
+            evaluated.append({**item, "positive": positive, "source": crit["source"], "also": also})
     positive_items = tuple(e for e in evaluated if e["positive"])
     if positive_items:
         outcome = "met"

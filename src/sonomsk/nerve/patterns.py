@@ -20,7 +20,10 @@ The Goedee (Utrecht) criteria live in :mod:`sonomsk.nerve.goedee`; ``GoedeeResul
    else ``multifocal_nonentrapment``.
 
 Missing sites never change a verdict silently: where they could, the pattern is
-``indeterminate`` and ``deciding_sites`` names the sites that would decide it.
+``indeterminate`` and ``deciding_sites`` names the sites that would decide it. Values not
+compared because their levels differ (side-to-side, variability; decision 007) are named at the
+end of the explanation (``levels_not_compared``). Percentages quoted in the explanation are read
+from ``nerve_rules.json`` with their source.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ __all__ = [
     "zaidman_pattern",
 ]
 
-RULE_VERSION = "1"
+RULE_VERSION = "2"
 
 
 class Pattern(StrEnum):
@@ -137,6 +140,7 @@ class _Builder:
         self.sentences: list[str] = []
         self.rules: list[str] = []
         self.cits: list[str] = []
+        self.tail: list[tuple[str, str]] = []  # (rule, text) appended after the deciding rules
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
@@ -144,6 +148,9 @@ class _Builder:
         self.cits.extend(s for s in sources if s)
 
     def build(self, pattern: Pattern, zaid: str, state: dict[str, str], **kw: Any) -> PatternResult:
+        for rule, text in self.tail:
+            self.add(rule, text)
+        self.tail = []
         keys = list(dict.fromkeys(self.cits))
         head = f"Pattern {pattern.value}"
         return PatternResult(
@@ -320,6 +327,11 @@ def classify_pattern(
     zaid, state, undecided_regions = zaidman_pattern(csa)
     b = _Builder()
     rules = _rules()
+    not_compared = [i.describe() for i in indices if i.value is None and i.reason] + [
+        n["explanation"] for n in variability.not_compared
+    ]
+    if not_compared:
+        b.tail.append(("levels_not_compared", "; ".join(not_compared)))
     measured_sites = {a.site for a in csa}
     f = _facts(csa, indices, goedee, b)
     evaluable, reduced, entrap, non = f.evaluable, f.reduced, f.entrap, f.non
@@ -353,8 +365,8 @@ def classify_pattern(
     reduced_enough = len(reduced) >= spec_red["min_sites"] and len(reduced_nerves) >= spec_red["min_nerves"]
     need_text = (
         f"the reduced pattern needs {spec_red['min_sites']} reduced motor sites on {spec_red['min_nerves']} "
-        f"nerves (sonomsk convention, decision 006: about 2.5% of healthy values lie below each lower limit "
-        f"[{citation_short(spec_red['count_source'])}])"
+        f"nerves (sonomsk convention, decision 006: about {spec_red['healthy_below_lower_limit_pct']:g}% of "
+        f"healthy values lie below each lower limit [{citation_short(spec_red['count_source'])}])"
     )
     if reduced_enough and (entrap or non):
         b.add(
@@ -582,8 +594,12 @@ def _non_entrapment(
             f"enlarged in all four regions with a site > {factor:g}x the limit ({reasons})",
             *sources,
         )
+        zs = rules["zaidman"]
         b.add(
-            "zaidman_pattern", f"{zaid_text}: CMT1 is diffuse in 89%, acquired neuropathies rarely", zaid_src
+            "zaidman_pattern",
+            f"{zaid_text}: CMT1 is diffuse in {zs['cmt1_diffuse_pct']:g}%, acquired neuropathies rarely "
+            f"[{citation_short(zs['cmt1_diffuse_source'])}]",
+            zs["cmt1_diffuse_source"],
         )
         spec = rules["hereditary_entrapment_ratio"]
         ratios = _entrapment_ratios(csa)
@@ -660,10 +676,11 @@ def _non_entrapment(
         b.add(
             "isolated_mild_enlargement",
             f"mild enlargement at a single non-entrapment site ({reasons}), not > {factor:g}x the limit and Goedee "
-            f"criteria not met{',' if entrap else ''}{with_entrap}: {zaid_text}; enlargement occurs in 19% of axonal polyneuropathy "
-            f"[{citation_short('zaidman_2009')}]; one site cannot show a multifocal pattern",
+            f"criteria not met{',' if entrap else ''}{with_entrap}: {zaid_text}; enlargement occurs in "
+            f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
+            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; one site cannot show a multifocal pattern",
             zaid_src,
-            "zaidman_2009",
+            rules["zaidman"]["axonal_pnp_enlarged_source"],
             *sources,
         )
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
@@ -685,9 +702,15 @@ def _non_entrapment(
     )
     if goedee.met:
         b.add("goedee_cin", goedee.explanation(), "goedee_2017")
-    proximal = sorted({s for s, _ in non if site_info(s).region in ("arm_proximal", "cervical")})
+    prox = rules["proximal_enlargement"]
+    proximal = sorted({s for s, _ in non if site_info(s).region in prox["regions"]})
     if proximal:
-        b.add("proximal_enlargement", f"proximal enlargement at {', '.join(proximal)} (as in CIDP and MMN)")
+        b.add(
+            "proximal_enlargement",
+            f"proximal enlargement at {', '.join(proximal)}; {prox['claim']} "
+            f"[{citation_short(prox['claim_source'])}]",
+            prox["claim_source"],
+        )
     if variability.any_high:
         parts = [i["explanation"] for i in variability.intranerve if i["high"]]
         if variability.internerve and variability.internerve["high"]:

@@ -2,8 +2,8 @@
 
 The numbers live in ``data/nerve_csa.json`` (limits), ``data/nerve_sites.json`` (the site
 vocabulary) and ``data/nerve_covariates.json`` (published covariate effects), each value with its
-source, and ``data/nerve_input_bounds.json`` (engineering plausibility bounds of the input, with
-their rationale). This module turns them into :class:`ReferenceLimit` objects and refuses data that
+source, and ``data/nerve_input_bounds.json`` (engineering plausibility bounds of the input, patient
+fields included, with their rationale). This module turns them into :class:`ReferenceLimit` objects and refuses data that
 break the rules of the evidence digest (an unknown kind of limit, a meta-analytic CI bound used as
 a limit, a site missing from a set, an unknown citation).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Citation
-from sonomsk.reference.loader import citation, citation_keys, load_data
+from sonomsk.reference.loader import citation, citation_keys, citation_short, load_data
 
 __all__ = [
     "LimitKind",
@@ -27,14 +27,19 @@ __all__ = [
     "SiteInfo",
     "check_level",
     "covariate_effects",
+    "covariate_variables",
     "csa_input_bounds",
     "default_reference_set",
     "lookup_limit",
+    "patient_input_bounds",
     "reference_set_info",
     "reference_sets",
     "reference_source",
+    "sd_factor",
     "site_info",
     "site_names",
+    "source_citation",
+    "source_short",
     "validate_reference_data",
     "wrist_circumference_bounds",
 ]
@@ -105,6 +110,7 @@ class ReferenceLimit:
     reason: str | None = None
     lln_note: str | None = None
     covariates_used: Mapping[str, float] = field(default_factory=dict)
+    covariate_formula: Mapping[str, Any] | None = None
 
     @property
     def has_limit(self) -> bool:
@@ -112,7 +118,7 @@ class ReferenceLimit:
 
     @property
     def citation(self) -> Citation | None:
-        return citation(self.source) if self.source else None
+        return source_citation(self.source) if self.source else None
 
     def z_score(self, csa_mm2: float) -> float | None:
         """(csa - mean) / sd when the source publishes both, else None."""
@@ -142,11 +148,25 @@ class ReferenceLimit:
             "notes": list(self.notes),
             "reason": self.reason,
             "covariates_used": dict(self.covariates_used),
+            "covariate_formula": None if self.covariate_formula is None else dict(self.covariate_formula),
         }
 
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
+
+
+# --------------------------------------------------------------------------- citations
+
+
+def source_citation(key: str) -> Citation:
+    """The :class:`Citation` of ``key`` (``citations.json``)."""
+    return citation(key)
+
+
+def source_short(key: str) -> str:
+    """A short label of ``key`` for notes; [B] sources are marked."""
+    return citation_short(key)
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -210,6 +230,13 @@ def csa_input_bounds(site: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def patient_input_bounds() -> dict[str, tuple[float, float, str]]:
+    """Plausibility bounds (inclusive) of the patient fields: ``{field: (lower, upper, unit)}``
+    (engineering input checks from ``data/nerve_input_bounds.json``, not clinical thresholds)."""
+    fields = load_data("nerve_input_bounds.json")["patient"]["fields"]
+    return {k: (float(v["bounds"][0]), float(v["bounds"][1]), str(v["unit"])) for k, v in fields.items()}
+
+
 def wrist_circumference_bounds() -> tuple[float, float]:
     """Plausibility bounds (cm, inclusive) of a wrist circumference (engineering input check)."""
     lo, hi = load_data("nerve_input_bounds.json")["wrist_circumference_cm"]["bounds"]
@@ -257,8 +284,20 @@ def reference_source(site: str, reference_set: str | None = None) -> str | None:
 
 
 def covariate_effects(site: str) -> list[dict[str, Any]]:
-    """Published covariate effects for ``site`` (reported, never applied)."""
+    """Published covariate effects for ``site`` (reported, never applied). Each has ``variables``
+    (any of :func:`covariate_variables` the patient gives triggers it), ``effect`` and ``source``."""
     return [dict(e) for e in load_data("nerve_covariates.json")["effects"] if site in e["sites"]]
+
+
+def covariate_variables() -> tuple[str, ...]:
+    """The patient covariates a published effect may name (``bmi`` is derived from height and weight)."""
+    return tuple(load_data("nerve_covariates.json")["variables"])
+
+
+def sd_factor() -> float:
+    """k of the derived limits mean +- k x SD (kind ``mean_plus_2sd``; ``derived_limits`` in
+    ``data/nerve_csa.json``)."""
+    return float(load_data("nerve_csa.json")["derived_limits"]["mean_plus_2sd"]["k_sd"])
 
 
 def adult_min_age() -> float:
@@ -339,7 +378,7 @@ def lookup_limit(
                 ),
             )
         values = entry["variants"][key]
-    common = {
+    common: dict[str, Any] = {
         "site": site,
         "reference_set": name,
         "status": "limit",
@@ -350,28 +389,21 @@ def lookup_limit(
     }
     cov = entry.get("covariate_limit")
     if cov is not None and wrist_circumference_cm is not None:
-        lo, hi = wrist_circumference_bounds()
-        if not lo <= wrist_circumference_cm <= hi:
-            raise InvalidParameterError(
-                f"wrist_circumference_cm: expected {lo:g} to {hi:g} cm, got {wrist_circumference_cm!r}"
+        formula_uln, formula, note = _covariate_formula(cov, entry, float(wrist_circumference_cm))
+        common["covariate_formula"] = formula
+        notes.append(note)
+        if formula["used"]:
+            common["source"] = cov["source"]
+            common["source_label"] = f"ULN = {formula['formula']} (cm)"
+            return ReferenceLimit(
+                **common,
+                uln=formula_uln,
+                kind=LimitKind.REGRESSION_ROC_CUTOFF.value,
+                notes=tuple(notes),
+                lln_note="no lower limit published for this formula",
+                covariates_used={"wrist_circumference_cm": float(wrist_circumference_cm)},
             )
-        uln = cov["slope"] * wrist_circumference_cm + cov["intercept"]
-        notes.append(
-            f"limit from wrist circumference {wrist_circumference_cm:g} cm: "
-            f"{cov['slope']:g} x WC {cov['intercept']:+g} = {uln:.2f} mm2 (fixed ULN "
-            f"{entry.get('uln')} mm2 from {entry['source_label']}); the wrist range of the source cohort is "
-            "not in the evidence digest, so no validity range is checked"
-        )
-        common["source"] = cov["source"]
-        common["source_label"] = f"ULN = {cov['slope']:g} x wrist circumference (cm) {cov['intercept']:+g}"
-        return ReferenceLimit(
-            **common,
-            uln=uln,
-            kind=LimitKind.REGRESSION_ROC_CUTOFF.value,
-            notes=tuple(notes),
-            lln_note="no lower limit published for this formula",
-            covariates_used={"wrist_circumference_cm": float(wrist_circumference_cm)},
-        )
+        # else the fixed limit of the set decides below, the formula value beside it
     kind = entry["kind"]
     if kind == LimitKind.PUBLISHED_REFERENCE_RANGE.value:
         lo, hi = (float(x) for x in values["range"])
@@ -386,12 +418,13 @@ def lookup_limit(
         )
     if kind == LimitKind.MEAN_PLUS_2SD.value:
         mean, sd = float(values["mean"]), float(values["sd"])
-        lower = mean - 2 * sd
+        k = sd_factor()
+        lower = mean - k * sd
         return ReferenceLimit(
             **common,
-            uln=mean + 2 * sd,
+            uln=mean + k * sd,
             lln=lower if lower > 0 else None,
-            lln_note=None if lower > 0 else "mean - 2 SD is not positive: no lower limit derivable",
+            lln_note=None if lower > 0 else f"mean - {k:g} SD is not positive: no lower limit derivable",
             mean=mean,
             sd=sd,
             kind=kind,
@@ -409,6 +442,62 @@ def lookup_limit(
     )
 
 
+def _covariate_formula(
+    cov: Mapping[str, Any], entry: Mapping[str, Any], value: float
+) -> tuple[float, dict[str, Any], str]:
+    """The ULN of the covariate formula (Olde Dubbelink 2020) at ``value`` and a record of it:
+    whether it decides, why, and the note to show.
+
+    It decides only while its ULN is at least ``cov["guard"]["min_uln_mm2"]`` (the pooled healthy
+    mean CSA): an upper limit below the healthy mean cannot be an upper limit of normal.
+    """
+    lo, hi = wrist_circumference_bounds()
+    if not lo <= value <= hi:
+        raise InvalidParameterError(f"wrist_circumference_cm: expected {lo:g} to {hi:g} cm, got {value!r}")
+    uln = cov["slope"] * value + cov["intercept"]
+    sign = "-" if cov["intercept"] < 0 else "+"
+    text = f"{cov['slope']:g} x wrist circumference {sign} {abs(cov['intercept']):g}"
+    src = source_short(cov["source"])
+    unit_caveat = source_citation(cov["source"]).caveat
+    guard = cov.get("guard")
+    fixed = f"fixed ULN {entry.get('uln'):g} mm2 from {entry.get('source_label')} [{source_short(entry['source'])}]"
+    no_range = (
+        "the wrist range of the source cohort is not in the evidence digest, so no validity range is checked"
+    )
+    record: dict[str, Any] = {
+        "variable": cov["variable"],
+        "value": value,
+        "formula": text,
+        "uln_mm2": round(uln, 3),
+        "source": cov["source"],
+        "guard_mm2": None if guard is None else float(guard["min_uln_mm2"]),
+        "guard_source": None if guard is None else guard["source"],
+    }
+    if guard is None or uln >= guard["min_uln_mm2"]:
+        why = (
+            ""
+            if guard is None
+            else f"; it decides because it is at least {guard['min_uln_mm2']:g} mm2, the {guard['what']} "
+            f"[{source_short(guard['source'])}]"
+        )
+        record.update(used=True, reason=None)
+        note = (
+            f"limit from wrist circumference {value:g} cm: {text} = {uln:.2f} mm2 [{src}] ({fixed}){why}; "
+            f"{no_range}"  # the unit caveat comes with the limit's own citation (source = the formula)
+        )
+        return uln, record, note
+    reason = (
+        f"its ULN {uln:.2f} mm2 is below {guard['min_uln_mm2']:g} mm2, the {guard['what']} "
+        f"[{source_short(guard['source'])}]: an upper limit below the healthy mean cannot be an upper limit"
+    )
+    record.update(used=False, reason=reason)
+    note = (
+        f"wrist-circumference formula not used for wrist {value:g} cm: {text} = {uln:.2f} mm2 [{src}]; {reason}; "
+        f"the {fixed} decides ({no_range}; {src}: {unit_caveat})"
+    )
+    return uln, record, note
+
+
 def validate_reference_data() -> list[str]:
     """Problems in the data files (an empty list when they are sound); used by the tests."""
     problems: list[str] = []
@@ -418,6 +507,9 @@ def validate_reference_data() -> list[str]:
     if raw["default"] not in raw["sets"]:
         problems.append(f"default set {raw['default']!r} is not a set")
     allowed = {k.value for k in LimitKind}
+    k_sd = raw.get("derived_limits", {}).get("mean_plus_2sd", {}).get("k_sd")
+    if isinstance(k_sd, bool) or not isinstance(k_sd, int | float) or not k_sd > 0:
+        problems.append(f"derived_limits.mean_plus_2sd.k_sd: expected a positive number, got {k_sd!r}")
     for set_name, s in raw["sets"].items():
         missing = sites - set(s["sites"])
         extra = set(s["sites"]) - sites
@@ -457,15 +549,28 @@ def validate_reference_data() -> list[str]:
                     problems.append(f"{where}: unknown covariate source {cov.get('source')!r}")
                 if cov.get("kind") in FORBIDDEN_KINDS or cov.get("kind") not in allowed:
                     problems.append(f"{where}: bad covariate kind {cov.get('kind')!r}")
+                guard = cov.get("guard")
+                if guard is not None and (
+                    guard.get("source") not in keys or not guard.get("min_uln_mm2", 0) > 0
+                ):
+                    problems.append(
+                        f"{where}: the covariate guard needs a known source and a positive min_uln_mm2"
+                    )
     bounds = load_data("nerve_input_bounds.json")["csa_mm2"]["sites"]
     if set(bounds) != sites:
         problems.append(f"input bounds: sites differ from the vocabulary: {sorted(set(bounds) ^ sites)}")
     for site, (lo, hi) in bounds.items():
         if not 0 < lo < hi:
             problems.append(f"input bounds: {site}: expected 0 < lower < upper, got {lo}, {hi}")
+    for field_name, (lo, hi, _unit) in patient_input_bounds().items():
+        if not lo < hi:
+            problems.append(f"patient input bounds: {field_name}: expected lower < upper, got {lo}, {hi}")
+    variables = set(covariate_variables())
     for e in load_data("nerve_covariates.json")["effects"]:
         if e["source"] not in keys:
             problems.append(f"covariates: unknown source {e['source']!r}")
+        if not e.get("variables") or not set(e["variables"]) <= variables:
+            problems.append(f"covariates: {e['source']}: variables must be some of {sorted(variables)}")
         for site in e["sites"]:
             if site not in sites:
                 problems.append(f"covariates: unknown site {site!r}")

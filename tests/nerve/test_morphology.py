@@ -194,7 +194,8 @@ def test_batch_and_outline_paths_give_the_same_circularity() -> None:
         "echo_intensity_mean",
     ):
         assert click[name].value == pytest.approx(batch[name].value, rel=1e-9), name
-    area, perimeter = click["area_cross_section"].value, click["perimeter"].value
+    # circularity is 4 pi A / P^2 of the polygon the perimeter is measured on (vision.contours)
+    area, perimeter = contour.measured_area(spacing=image.spacing_mm()), click["perimeter"].value
     assert click["circularity"].value == pytest.approx(4 * np.pi * area / perimeter**2)
 
 

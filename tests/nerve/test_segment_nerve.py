@@ -114,7 +114,7 @@ def test_bad_clicks_and_outlines() -> None:
     with pytest.raises(MeasurementError, match="flat"):  # nothing to outline on a blank frame
         outline_at(image, 25, 25, backend="classical")
     far = Contour(points=np.array([[500.0, 500.0], [500.0, 510.0], [510.0, 505.0]]))
-    with pytest.raises(MeasurementError, match="no pixel"):
+    with pytest.raises(InvalidParameterError, match=r"points\[0\]: expected a point inside 50 x 50 px"):
         measure_contour(image, far)
 
 

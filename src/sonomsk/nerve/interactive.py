@@ -16,6 +16,8 @@ every measure follows it.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -23,8 +25,8 @@ import numpy as np
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
-from sonomsk.nerve.segment import doppler_inputs, spacing_for
-from sonomsk.vision.contours import Contour
+from sonomsk.nerve.segment import calibration_for, doppler_inputs
+from sonomsk.vision.contours import Contour, check_outline
 from sonomsk.vision.refine import Box, Window, look_in_box, region_at, region_in_box, search_at_click
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
@@ -47,14 +49,21 @@ MIN_BOX_PX = 3
 def outline_at(
     image: UltrasoundImage, row: float, col: float, *, frame: int = 0, backend: str | None = None
 ) -> Contour:
-    """The outline of the nerve at (row, col) of a frame."""
+    """The outline of the nerve at (row, col) of a frame.
+
+    ``row, col`` is a position in frame px as the viewer gives it: pixel (r, c) covers
+    [r, r + 1) x [c, c + 1) (decision 005), so the click is on pixel (floor(row), floor(col)).
+    """
     from scipy import ndimage
 
     from sonomsk.core.errors import BackendUnavailableError
     from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
     from sonomsk.vision.classical import outline_classical
 
-    r, c = round(row), round(col)
+    _check_frame(image, frame)
+    if not (_is_number(row) and _is_number(col) and math.isfinite(row) and math.isfinite(col)):
+        raise InvalidParameterError(f"row, col: expected finite numbers in px, got ({row!r}, {col!r})")
+    r, c = math.floor(row), math.floor(col)
     if not (0 <= r < image.rows and 0 <= c < image.columns):
         raise InvalidParameterError(
             f"row, col: expected a pixel inside {image.rows} x {image.columns}, got ({row}, {col})"
@@ -108,6 +117,7 @@ def outline_in_box(
     from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
     from sonomsk.vision.classical import outline_classical
 
+    _check_frame(image, frame)
     box = _check_box(image, top, left, bottom, right)
     shape = (image.rows, image.columns)
     grey = image.grey_frame(frame)
@@ -134,7 +144,7 @@ def outline_in_box(
 def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, right: float) -> Box:
     """The box's pixels clipped to the frame; InvalidParameterError when it is unusable."""
     values = (top, left, bottom, right)
-    if not all(np.isfinite(v) for v in values):
+    if not all(_is_number(v) and math.isfinite(v) for v in values):
         raise InvalidParameterError(f"box: expected finite top, left, bottom, right, got {values}")
     if top > bottom or left > right:
         raise InvalidParameterError(
@@ -155,6 +165,19 @@ def _check_box(image: UltrasoundImage, top: float, left: float, bottom: float, r
             f"box: expected a box mostly inside the {image.rows} x {image.columns} frame, {got}"
         )
     return Box(t, lo, b, r)
+
+
+def _is_number(value: object) -> bool:
+    """A real number that is not a bool (JSON ``true`` is no coordinate)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _check_frame(image: UltrasoundImage, frame: object) -> None:
+    """Refuse a frame index outside 0..n_frames - 1 (no negative indexing from the end)."""
+    if not (isinstance(frame, numbers.Integral) and not isinstance(frame, bool | np.bool_)) or not (
+        0 <= int(frame) < image.n_frames
+    ):
+        raise InvalidParameterError(f"frame: expected 0..{image.n_frames - 1}, got {frame!r}")
 
 
 def _look_in_box(model: object, grey: np.ndarray, box: Box) -> np.ndarray | None:
@@ -204,18 +227,28 @@ def measure_contour(
 ) -> MeasurementSet:
     """Every morphology measure of the structure inside a (corrected) outline.
 
-    The pixels measured (echo, fascicles, Doppler) are those whose centres lie inside the outline
-    (:meth:`Contour.pixels_inside`); area, perimeter and circularity come from the polygon itself, so the
-    outline of a mask gives the same circularity as :func:`sonomsk.nerve.morphology.measure_mask`
-    of that mask.
+    The outline must lie in the frame, enclose an area and not cross itself
+    (:func:`sonomsk.vision.contours.check_outline`, InvalidParameterError otherwise). The pixels
+    measured (echo, fascicles, Doppler) are those whose centres lie inside the outline
+    (:meth:`Contour.pixels_inside`); area comes from the polygon itself, perimeter and circularity
+    from :meth:`Contour.perimeter` and :meth:`Contour.circularity`, the definition the batch path
+    (:func:`sonomsk.nerve.morphology.measure_mask`) uses too. Millimetres only when one
+    calibrated tissue region holds every pixel of the outline
+    (:func:`sonomsk.nerve.segment.calibration_for`); otherwise px, with the reason in each
+    measurement's context (``uncalibrated_reason``).
     """
     from sonomsk.nerve.morphology import measure_mask
 
+    _check_frame(image, frame)
+    check_outline(contour, (image.rows, image.columns))
     mask = contour.pixels_inside((image.rows, image.columns))
     if not mask.any():
         raise MeasurementError("outline: encloses no pixel of the image")
-    spacing = spacing_for(image, mask)
+    spacing, why_px = calibration_for(image, mask)
     rgb, doppler = doppler_inputs(image, frame)
+    context = {"frame": frame, "structure_kind": structure, "outline_vertices": len(contour.points)}
+    if why_px is not None:
+        context["uncalibrated_reason"] = why_px
     found = measure_mask(
         mask,
         image.grey_frame(frame),
@@ -223,16 +256,14 @@ def measure_contour(
         structure=structure,
         rgb=rgb,
         doppler_mask=doppler,
-        context={"frame": frame, "structure_kind": structure, "outline_vertices": len(contour.points)},
+        context=context,
     )
-    # The traced outline is the authority for its own size and shape: area, perimeter and
-    # circularity (4 pi A / P^2, as measure_mask defines it) come from the polygon.
-    area = contour.area(spacing=spacing)
-    perimeter = contour.perimeter(spacing=spacing)
+    # The traced outline is the authority for its own size and shape: area from the polygon,
+    # perimeter and circularity by the one definition of vision.contours.
     exact = {
-        "area_cross_section": area,
-        "perimeter": perimeter,
-        "circularity": 4 * np.pi * area / perimeter**2 if perimeter > 0 else 0.0,
+        "area_cross_section": contour.area(spacing=spacing),
+        "perimeter": contour.perimeter(spacing=spacing),
+        "circularity": contour.circularity(spacing=spacing),
     }
     measurements = tuple(
         dataclasses.replace(

@@ -11,9 +11,13 @@ area_cross_section
     Pixel count of the traced region times the pixel area (the region is the area *inside* the
     traced outline; the shipped model follows the usgra-seg expert outlines).
 perimeter
-    Length of the outer boundary polygon (through boundary pixel centres, 8-connected chain).
+    Length of the outer boundary polygon measured at 4 px (:meth:`sonomsk.vision.contours.Contour.perimeter`:
+    the pixel staircase is replaced by its chords about 4 px apart, so a digital disc's
+    perimeter is within about 1 % of 2 pi r instead of 6 to 10 % above it). The same definition
+    measures a drawn or stored outline (:func:`sonomsk.nerve.interactive.measure_contour`).
 circularity
-    4 pi A / P^2 with A the area enclosed by that same polygon (1 for a circle).
+    4 pi A / P^2 with A the area enclosed by that same measured polygon (at most 1, and 1 for a
+    circle; a digital disc of radius 10 px or more gives at least 0.97).
 ratio_flattening
     Major / minor axis of the moment-equivalent ellipse (``flattening.method``).
 fraction_hypoechoic
@@ -100,7 +104,11 @@ def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray) -> float:
 
 
 def shape_measures(mask: np.ndarray, *, spacing: tuple[float, float] | None) -> dict[str, float]:
-    """Area, perimeter, enclosed polygon area, ellipse axes and flattening of a boolean mask."""
+    """Area, perimeter, enclosed polygon area, ellipse axes and flattening of a boolean mask.
+
+    ``perimeter`` and ``polygon_area`` (the A of circularity) are those of the outer boundary
+    polygons measured at :data:`sonomsk.vision.contours.LENGTH_SCALE_PX` (summed over the parts).
+    """
     from sonomsk.vision.contours import contours_from_mask
 
     m = np.asarray(mask, dtype=bool)
@@ -110,8 +118,9 @@ def shape_measures(mask: np.ndarray, *, spacing: tuple[float, float] | None) -> 
     sp = _check_spacing(spacing)
     sr, sc = sp if sp is not None else (1.0, 1.0)
     contours = contours_from_mask(m)
+    # one perimeter definition for the batch and the outline paths (vision.contours)
     perimeter = sum(c.perimeter(spacing=sp) for c in contours)
-    poly_area = sum(c.area(spacing=sp) for c in contours)
+    poly_area = sum(c.measured_area(spacing=sp) for c in contours)
     r0, r1, c0, c1 = _bbox(m)
     rows, cols = np.nonzero(m[r0 : r1 + 1, c0 : c1 + 1])  # the covariance ignores the offset
     coords = np.stack([rows * sr, cols * sc])

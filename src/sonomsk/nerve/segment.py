@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sonomsk.core.errors import CalibrationError, InvalidParameterError
+from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import Measurement
 
@@ -54,14 +54,49 @@ def check_structures(structures: Sequence[str]) -> tuple[str, ...]:
 
 
 def spacing_for(image: UltrasoundImage, mask: np.ndarray) -> tuple[float, float] | None:
-    """The (row, col) mm spacing under a structure, or None (then results are in px)."""
-    rows, cols = np.nonzero(mask)
+    """The (row, col) mm spacing of a structure, or None (then results are in px).
+
+    The spacing of the one calibrated tissue region that holds every pixel of ``mask``
+    (:func:`calibration_for`); never the spacing at one spot of a structure that leaves it.
+    """
+    return calibration_for(image, mask)[0]
+
+
+#: Why a structure on a calibrated image is measured in px.
+LEAVES_REGION = "outline leaves the calibrated tissue region"
+
+
+def calibration_for(
+    image: UltrasoundImage, mask: np.ndarray
+) -> tuple[tuple[float, float] | None, str | None]:
+    """(spacing, None) from the calibrated tissue region that holds every pixel of ``mask``, else
+    (None, why the structure is measured in px).
+
+    A region is a rectangle, so it holds every pixel when it holds the mask's bounding box.
+    A structure outside every calibrated tissue region, or spanning two of them, gets
+    :data:`LEAVES_REGION`: part of it has no (or another) scale.
+    """
+    from sonomsk.core.image import RegionKind
+
+    m = np.asarray(mask, dtype=bool)
+    rows = np.flatnonzero(m.any(axis=1))
+    cols = np.flatnonzero(m.any(axis=0))
     if rows.size == 0:
-        return None
-    try:
-        return image.spacing_mm(row=float(rows.mean()), col=float(cols.mean()))
-    except CalibrationError:
-        return None
+        return None, "no pixel to measure"
+    calibrated = [
+        r for r in image.regions if r.kind is RegionKind.TISSUE and r.valid and r.spacing_mm is not None
+    ]
+    if not calibrated:
+        return None, "uncalibrated image"
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    spacings = {
+        region.spacing_mm for region in calibrated if region.contains(r0, c0) and region.contains(r1, c1)
+    }
+    if len(spacings) != 1:  # none holds it all, or overlapping regions disagree
+        return None, LEAVES_REGION
+    sp = next(iter(spacings))
+    assert sp is not None
+    return (float(sp[0]), float(sp[1])), None
 
 
 def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -102,11 +137,14 @@ def segment_frame(
             mask = contour.to_mask(labels.shape) & (labels == LABELS[kind])
             if not mask.any():
                 continue
-            context = {"frame": frame, "instance": n, "structure_kind": kind}
+            context: dict[str, object] = {"frame": frame, "instance": n, "structure_kind": kind}
+            spacing, why_px = calibration_for(image, mask)
+            if why_px is not None:
+                context["uncalibrated_reason"] = why_px
             found = measure_mask(
                 mask,
                 grey,
-                spacing=spacing_for(image, mask),
+                spacing=spacing,
                 structure=kind,
                 rgb=rgb,
                 doppler_mask=doppler,

@@ -9,12 +9,16 @@ Outlines are stored as closed polygons of [row, col] pixel points, resampled to 
 vertices along the traced boundary (so that a point can be dragged in the viewer). Every
 measure, automatic or after a correction, is computed from that polygon by the same function,
 so a correction changes a value only through the edit itself. The automatic value is kept; the
-corrected value is stored beside it with who and when (:func:`correct_measurement`).
+corrected value is stored beside it with who and when, the outline and all its measures in one
+transaction (:func:`sonomsk.store.repository.correct_outline`); a measure that fails on the
+corrected outline is stored as a corrected failure, never with the previous number (decision 008).
 
-The CSA of a site and side is the ``area_cross_section`` of the latest nerve outline of each
-image assigned to it (the corrected value when corrected); with several images of one site and
-side the largest counts (as :func:`sonomsk.nerve.assess.assess` asks for one CSA per site and
-side). Uncalibrated images (px2) are listed but never assessed.
+The CSA of an image is the ``area_cross_section`` of its nerve outline (the corrected value when
+corrected) when it has one outline; with several, of the one the clinician chose (``accepted``:
+drawn by a click or a box, corrected, or accepted); with several candidates it is unusable until
+the clinician accepts or discards outlines (:func:`image_outline`, decision 008). With several
+images of one site and side the largest counts (as :func:`sonomsk.nerve.assess.assess` asks for
+one CSA per site and side). Uncalibrated images (px2) are listed but never assessed.
 """
 
 # No ``from __future__ import annotations``: FastAPI must resolve the endpoint annotations
@@ -29,12 +33,11 @@ import numpy as np
 from sonomsk import __version__
 from sonomsk.core.errors import (
     BackendUnavailableError,
-    CalibrationError,
     InvalidParameterError,
     MeasurementError,
     StoreError,
 )
-from sonomsk.core.results import Measurement, MeasurementSet
+from sonomsk.core.results import MeasurementSet
 from sonomsk.store.db import Store
 
 KIND_OUTLINE = "nerve_morphology"
@@ -44,6 +47,8 @@ METHOD_VERSION = f"sonomsk {__version__} workflow_nerve 1"
 OUTLINE_PX_PER_VERTEX = 4.0
 OUTLINE_MIN_VERTICES = 16
 OUTLINE_MAX_VERTICES = 64
+#: Outlines the clinician drew (``result.source``): stored as ``accepted``.
+MANUAL_SOURCES = ("click", "box")
 
 
 # --------------------------------------------------------------------------- image helpers
@@ -73,15 +78,6 @@ def _interactive() -> Any:
     if importlib.util.find_spec("sonomsk.nerve.interactive") is None:
         return None
     return importlib.import_module("sonomsk.nerve.interactive")
-
-
-def _spacing_at(image: Any, points: np.ndarray) -> tuple[float, float] | None:
-    r, c = (float(v) for v in np.asarray(points).mean(axis=0))
-    try:
-        sp = image.spacing_mm(r, c)
-    except CalibrationError:
-        return None
-    return (float(sp[0]), float(sp[1]))
 
 
 def measure_outline(
@@ -192,7 +188,8 @@ def _measure_and_record(
     actor: str,
     method: str | None = None,
 ) -> int:
-    """Resample a new outline, measure it and store both; the analysis id."""
+    """Resample a new outline, measure it and store both; the analysis id. An outline the
+    clinician drew (a click or a box) is stored as ``accepted``: the clinician chose it."""
     from sonomsk.store.repository import record_analysis
 
     points = resample_outline(poly)
@@ -203,7 +200,15 @@ def _measure_and_record(
         kind=KIND_OUTLINE,
         method_version=METHOD_VERSION,
         measurements=measure_outline(image, points, frame=frame, context={**info, "source": source}),
-        structures=[{"label": "nerve", "kind": "nerve", "frame": frame, "points": points}],
+        structures=[
+            {
+                "label": "nerve",
+                "kind": "nerve",
+                "frame": frame,
+                "points": points,
+                "accepted": source in MANUAL_SOURCES,
+            }
+        ],
         result={
             "source": source,
             "backend": backend,
@@ -227,8 +232,28 @@ def _analysis(store: Store, analysis_id: int) -> dict[str, Any]:
         return _analysis_dict(a)
 
 
+def image_outline(analyses: list[Any]) -> tuple[Any | None, str | None]:
+    """The nerve outline analysis whose CSA is the image's, of all of the image's ``analyses``
+    of :data:`KIND_OUTLINE`: (analysis, None), or (None, why none is).
+
+    One outline: it. Several: the one whose outline the clinician chose (``accepted``: drawn
+    by a click or a box, corrected, or accepted). Never the last stored: with several
+    candidates (none or more than one accepted) the image has no CSA until the clinician
+    accepts or discards outlines.
+    """
+    if not analyses:
+        return None, "no nerve outline"
+    if len(analyses) == 1:
+        return analyses[0], None
+    chosen = [a for a in analyses if any(s.accepted for s in a.structures)]
+    if len(chosen) == 1:
+        return chosen[0], None
+    n = len(chosen) or len(analyses)
+    return None, f"{n} nerve outlines on this image: accept or discard one"
+
+
 def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
-    """One row per image with a site and a nerve outline: its CSA (corrected when corrected)."""
+    """One row per image: its CSA (corrected when corrected) from :func:`image_outline`."""
     from sqlalchemy import select
 
     from sonomsk.store.models import Analysis, Study
@@ -240,11 +265,14 @@ def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
             raise StoreError(f"study {study_id}: not found")
         for se in study.series:
             for inst in se.instances:
-                a = session.scalars(
-                    select(Analysis)
-                    .where(Analysis.instance_id == inst.id, Analysis.kind == KIND_OUTLINE)
-                    .order_by(Analysis.id.desc())
-                ).first()
+                outlines = list(
+                    session.scalars(
+                        select(Analysis)
+                        .where(Analysis.instance_id == inst.id, Analysis.kind == KIND_OUTLINE)
+                        .order_by(Analysis.id)
+                    ).all()
+                )
+                a, why = image_outline(outlines)
                 m = next((x for x in a.measurements if x.name == "area_cross_section"), None) if a else None
                 row: dict[str, Any] = {
                     "instance_id": inst.id,
@@ -252,25 +280,32 @@ def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
                     "site": inst.site,
                     "side": inst.side,
                     "analysis_id": a.id if a else None,
+                    "structure_id": a.structures[0].id if a and a.structures else None,
+                    "outlines": len(outlines),
                     "csa": m.value if m else None,
                     "auto_csa": m.auto_value if m else None,
                     "unit": m.unit if m else None,
-                    "corrected": bool(m and m.corrected_value is not None),
+                    "corrected": bool(
+                        m and (m.corrected_value is not None or m.corrected_failure is not None)
+                    ),
                 }
-                row["usable"], row["reason"] = _usable(row, m)
+                row["usable"], row["reason"] = _usable(row, m, why)
                 rows.append(row)
     return rows
 
 
-def _usable(row: dict[str, Any], m: Any) -> tuple[bool, str | None]:
+def _usable(row: dict[str, Any], m: Any, why: str | None = None) -> tuple[bool, str | None]:
     if not row["site"] or not row["side"]:
         return False, "no site/side assigned"
+    if why is not None:
+        return False, why
     if m is None:
         return False, "no nerve outline"
     if m.value is None:
         return False, f"CSA failed: {m.failure}"
     if m.unit != "mm2":
-        return False, f"uncalibrated image: CSA in {m.unit}, not comparable with reference values"
+        why_px = (m.data or {}).get("context", {}).get("uncalibrated_reason") or "uncalibrated image"
+        return False, f"{why_px}: CSA in {m.unit}, not comparable with reference values"
     return True, None
 
 
@@ -406,7 +441,7 @@ def _check_points(points: Any, rows: int, cols: int) -> list[list[float]]:
         raise InvalidParameterError("points: expected at least 3 [row, col] points in px")
     out = []
     for i, p in enumerate(points):
-        if not isinstance(p, list | tuple) or len(p) != 2:
+        if not isinstance(p, list | tuple) or len(p) != 2 or any(isinstance(v, bool) for v in p):
             raise InvalidParameterError(f"points[{i}]: expected [row, col] in px, got {p!r}")
         r, c = float(p[0]), float(p[1])
         if not (
@@ -420,9 +455,15 @@ def _check_points(points: Any, rows: int, cols: int) -> list[list[float]]:
 def apply_correction(
     request: Any, store: Store, structure_id: int, points: Any, *, actor: str
 ) -> dict[str, Any]:
-    """Store a corrected outline and every measure recomputed from it; returns the analysis."""
+    """Store a corrected outline and every measure recomputed from it; returns the analysis.
+
+    The outline is checked and measured first (a bad one raises and nothing is stored), then the
+    outline and every measurement are stored in one transaction
+    (:func:`sonomsk.store.repository.correct_outline`): a measure that fails on the corrected
+    outline gets that failure as its corrected state. ``not_corrected`` lists those failures.
+    """
     from sonomsk.store.models import StructureRow
-    from sonomsk.store.repository import correct_measurement, correct_structure
+    from sonomsk.store.repository import correct_outline
 
     with store.sessions() as session:
         s = session.get(StructureRow, structure_id)
@@ -435,21 +476,12 @@ def apply_correction(
         rows_px, cols_px, sha, frame = inst.rows, inst.columns, inst.sha256, s.frame
         analysis_id = a.id
         info = {"instance": inst.id, "site": inst.site, "side": inst.side}
-        old = [(m.id, m.name, m.label) for m in a.measurements]
     pts = _check_points(points, rows_px, cols_px)
     image = request.app.state.load_image(sha)
     ms = measure_outline(image, pts, frame=frame, context={**info, "corrected": True})
-    correct_structure(store, structure_id, pts, actor=actor)
-    new = {(m.name, m.label): m for m in ms.measurements}
-    skipped = []
-    for mid, name, label in old:
-        m: Measurement | None = new.get((name, label))
-        if m is None or m.value is None:
-            skipped.append(f"{name}: {m.failure if m else 'not recomputed'}")
-            continue
-        correct_measurement(store, mid, float(m.value), actor=actor)
+    failed = correct_outline(store, structure_id, pts, ms, kind=KIND_OUTLINE, actor=actor)
     out = _analysis(store, analysis_id)
-    out["not_corrected"] = skipped
+    out["not_corrected"] = failed
     return out
 
 
@@ -473,10 +505,22 @@ def build_router(store: Store) -> Any:
         frame: int = 0
         backend: str | None = None
 
+    def _no_boolean(v: Any) -> Any:
+        if isinstance(v, bool):  # JSON true/false would otherwise be read as 1.0/0.0
+            raise ValueError("expected a number of px, got a boolean")
+        return v
+
     class ClickBody(BaseModel):
+        """A click in frame px (viewer positions)."""
+
         row: float
         col: float
         frame: int = 0
+
+        @field_validator("row", "col", mode="before")
+        @classmethod
+        def _a_number(cls, v: Any) -> Any:
+            return _no_boolean(v)
 
     class BoxBody(BaseModel):
         """A drawn box in frame px (viewer positions: pixel (r, c) covers [r, r + 1) x [c, c + 1))."""
@@ -490,12 +534,22 @@ def build_router(store: Store) -> Any:
         @field_validator("top", "left", "bottom", "right", mode="before")
         @classmethod
         def _a_number(cls, v: Any) -> Any:
-            if isinstance(v, bool):  # JSON true/false would otherwise be read as 1.0/0.0
-                raise ValueError("expected a number of px, got a boolean")
-            return v
+            return _no_boolean(v)
 
     class PointsBody(BaseModel):
+        """A corrected outline: [row, col] points in frame px."""
+
         points: list[list[float]] = Field(min_length=3, max_length=2000)
+
+        @field_validator("points", mode="before")
+        @classmethod
+        def _numbers(cls, v: Any) -> Any:
+            if isinstance(v, list):
+                for p in v:
+                    if isinstance(p, list):
+                        for x in p:
+                            _no_boolean(x)
+            return v
 
     class AssessBody(BaseModel):
         patient: dict[str, Any] = Field(default_factory=dict)
@@ -580,6 +634,22 @@ def build_router(store: Store) -> Any:
     @router.put("/structures/{structure_id}/points")
     def correct(structure_id: DbId, body: PointsBody, request: Request) -> dict[str, Any]:
         return apply_correction(request, store, structure_id, body.points, actor=actor(request))
+
+    @router.delete("/structures/{structure_id}")
+    def discard(structure_id: DbId, request: Request) -> dict[str, Any]:
+        """Discard a nerve outline with its measurements (one transaction)."""
+        from sonomsk.store.repository import discard_outline
+
+        aid = discard_outline(store, structure_id, kind=KIND_OUTLINE, actor=actor(request))
+        return {"structure_id": structure_id, "analysis_id": aid, "discarded": True}
+
+    @router.post("/structures/{structure_id}/accept")
+    def accept(structure_id: DbId, request: Request) -> dict[str, Any]:
+        """Choose this nerve outline as its image's (the image's other outlines are unaccepted)."""
+        from sonomsk.store.repository import accept_outline
+
+        aid = accept_outline(store, structure_id, kind=KIND_OUTLINE, actor=actor(request))
+        return _analysis(store, aid)
 
     @router.get("/studies/{study_id}/csa")
     def csa(study_id: DbId) -> list[dict[str, Any]]:

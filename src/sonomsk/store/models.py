@@ -126,13 +126,31 @@ class MeasurementRow(Base):
     corrected_value: Mapped[float | None] = mapped_column(Float)
     corrected_by: Mapped[str | None] = mapped_column(String(128))
     corrected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    failure: Mapped[str | None] = mapped_column(Text)
+    #: Why the automatic measure failed (database column ``failure``).
+    auto_failure: Mapped[str | None] = mapped_column("failure", Text)
+    #: Why the measure failed on the corrected outline: the corrected state is then a failure
+    #: (``value`` None), never the previous number.
+    corrected_failure: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     analysis: Mapped[Analysis] = relationship(back_populates="measurements")
 
     @property
     def value(self) -> float | None:
+        """The current value: the corrected one when corrected, else the automatic one."""
+        if self.corrected_failure is not None:
+            return None
         return self.corrected_value if self.corrected_value is not None else self.auto_value
+
+    @property
+    def failure(self) -> str | None:
+        """Why the current value is missing: the corrected failure when corrected, else the automatic one."""
+        if self.corrected_failure is not None:
+            return self.corrected_failure
+        return None if self.corrected_value is not None else self.auto_failure
+
+    @failure.setter
+    def failure(self, reason: str | None) -> None:  # MeasurementRow(failure=...) sets the automatic one
+        self.auto_failure = reason
 
 
 class FindingRow(Base):

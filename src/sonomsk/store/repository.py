@@ -228,7 +228,7 @@ def record_analysis(
                     unit=m.unit,
                     label=m.label,
                     auto_value=m.value,
-                    failure=m.failure,
+                    auto_failure=m.failure,
                     data=m.to_dict(),
                 )
             )
@@ -244,6 +244,7 @@ def record_analysis(
                     kind=str(s.get("kind", "nerve")),
                     frame=int(s.get("frame", 0)),
                     auto_points=[list(map(float, pt)) for pt in s["points"]],
+                    accepted=bool(s.get("accepted", False)),
                 )
             )
         audit(session, actor, "analyse", "analysis", analysis.id, kind=kind)
@@ -262,6 +263,7 @@ def correct_measurement(store: Store, measurement_id: int, value: float, *, acto
             raise StoreError(f"measurement {measurement_id}: not found")
         old = row.corrected_value
         row.corrected_value = float(value)
+        row.corrected_failure = None  # a corrected value replaces a corrected failure
         row.corrected_by = actor
         row.corrected_at = dt.datetime.now(dt.UTC)
         audit(
@@ -291,6 +293,137 @@ def correct_structure(
         row.corrected_by = actor
         row.corrected_at = dt.datetime.now(dt.UTC)
         audit(session, actor, "correct", "structure", structure_id, n_points=len(pts))
+
+
+def _outline_row(session: Any, structure_id: int, kind: str) -> StructureRow:
+    """The structure ``structure_id`` of an image analysis of ``kind``, within an open session."""
+    from sonomsk.core.errors import InvalidParameterError
+
+    row = session.get(StructureRow, structure_id)
+    if row is None:
+        raise StoreError(f"structure {structure_id}: not found")
+    if row.analysis.kind != kind or row.analysis.instance_id is None:
+        raise InvalidParameterError(f"structure {structure_id}: not a {kind} outline of an image")
+    return row
+
+
+def correct_outline(
+    store: Store,
+    structure_id: int,
+    points: Sequence[Sequence[float]],
+    measurements: MeasurementSet,
+    *,
+    kind: str,
+    actor: str,
+) -> list[str]:
+    """Store a corrected outline and the measures recomputed from it, in one transaction.
+
+    Every measurement of the outline's analysis gets a corrected state: the recomputed value
+    (matched by name and label), or, where the measure failed on the corrected outline, was not
+    recomputed or came in another unit, a corrected failure (``value`` None, ``failure`` the new
+    reason), never the number of the previous outline. The outline is marked ``accepted`` (the
+    clinician chose it). The automatic points and values are kept. Nothing is written when any
+    step fails. Returns ``"name: reason"`` for each measure corrected to a failure.
+    """
+    import math
+
+    pts = [[float(a), float(b)] for a, b in points]
+    if len(pts) < 3:
+        raise StoreError(f"outline: expected at least 3 points, got {len(pts)}")
+    new = {(m.name, m.label): m for m in measurements.measurements}
+    failed: list[str] = []
+    now = dt.datetime.now(dt.UTC)
+    with store.sessions() as session, session.begin():
+        row = _outline_row(session, structure_id, kind)
+        row.corrected_points = pts
+        row.corrected_by = actor
+        row.corrected_at = now
+        row.accepted = True
+        audit(session, actor, "correct", "structure", structure_id, n_points=len(pts))
+        for mrow in row.analysis.measurements:
+            m = new.get((mrow.name, mrow.label))
+            old = mrow.value
+            value: float | None = None
+            reason: str | None = None
+            if m is None:
+                reason = "not recomputed from the corrected outline"
+            elif m.value is None or not math.isfinite(float(m.value)):
+                reason = m.failure or "no value on the corrected outline"
+            elif m.unit != mrow.unit:
+                reason = f"the corrected outline is measured in {m.unit}, not {mrow.unit}"
+            else:
+                value = float(m.value)
+            mrow.corrected_value = value
+            mrow.corrected_failure = reason
+            mrow.corrected_by = actor
+            mrow.corrected_at = now
+            if reason is not None:
+                failed.append(f"{mrow.name}: {reason}")
+            audit(
+                session,
+                actor,
+                "correct",
+                "measurement",
+                mrow.id,
+                old=old,
+                new=mrow.corrected_value,
+                auto=mrow.auto_value,
+                failure=reason,
+            )
+    return failed
+
+
+def accept_outline(store: Store, structure_id: int, *, kind: str, actor: str) -> int:
+    """Mark an outline as the one the clinician chose for its image, in one transaction: the
+    other outlines of ``kind`` on the same image lose their ``accepted`` mark (they stay stored).
+    Returns the outline's analysis id."""
+    from sqlalchemy import select
+
+    with store.sessions() as session, session.begin():
+        row = _outline_row(session, structure_id, kind)
+        others = session.scalars(
+            select(StructureRow)
+            .join(Analysis)
+            .where(
+                Analysis.instance_id == row.analysis.instance_id,
+                Analysis.kind == kind,
+                StructureRow.id != structure_id,
+                StructureRow.accepted.is_(True),
+            )
+        ).all()
+        for other in others:
+            other.accepted = False
+        row.accepted = True
+        audit(session, actor, "accept", "structure", structure_id, unaccepted=[o.id for o in others])
+        return int(row.analysis_id)
+
+
+def discard_outline(store: Store, structure_id: int, *, kind: str, actor: str) -> int:
+    """Delete an outline with its analysis (measurements, findings, outline) in one transaction;
+    returns the analysis id. An audit row records what was discarded (no patient identifiers)."""
+    from sqlalchemy import select
+
+    with store.sessions() as session, session.begin():
+        row = _outline_row(session, structure_id, kind)
+        analysis = row.analysis
+        aid = int(analysis.id)
+        area = next((m.value for m in analysis.measurements if m.name == "area_cross_section"), None)
+        detail = {
+            "structure": structure_id,
+            "kind": kind,
+            "source": (analysis.result or {}).get("source"),
+            "corrected": row.corrected_points is not None,
+            "accepted": bool(row.accepted),
+            "area_cross_section": area,
+        }
+        for child in (*analysis.measurements, *analysis.structures):
+            session.delete(child)
+        for f in session.scalars(select(FindingRow).where(FindingRow.analysis_id == aid)).all():
+            session.delete(f)
+        session.flush()
+        session.delete(analysis)
+        audit(session, actor, "discard", "analysis", aid, **detail)
+        return aid
 
 
 def save_report(
@@ -379,9 +512,12 @@ def count_instances(store: Store) -> int:
 __all__ = [
     "ImportResult",
     "SonomskError",
+    "accept_outline",
     "correct_measurement",
+    "correct_outline",
     "correct_structure",
     "count_instances",
+    "discard_outline",
     "import_file",
     "list_studies",
     "record_analysis",

@@ -80,7 +80,10 @@
         return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
       });
       const s = a.structures[0];
-      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}). Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      const n = S.state.study.analyses.filter((x) => x.kind === "nerve_morphology" && x.instance_id === inst.id).length;
+      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+        ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
+        <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
         <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;
     }
     const where = [inst.site, inst.side].filter(Boolean).join(" ") || "no site/side";
@@ -105,6 +108,20 @@
       S.setStatus("click inside the nerve, or drag a box around it");
     };
     box.querySelector("#nerve-contralateral").onclick = () => loadContralateral(S, inst);
+    const s = a && a.structures[0];
+    if (s) {
+      box.querySelector("#nerve-accept").onclick = async () => {
+        await S.api(`${API}/structures/${s.id}/accept`, { method: "POST" });
+        S.setStatus(`outline ${s.id} accepted: it gives this image's CSA`);
+        await S.reloadStudy();
+      };
+      box.querySelector("#nerve-discard").onclick = async () => {
+        if (!window.confirm(`Discard outline ${s.id} and its measures?`)) return;
+        await S.api(`${API}/structures/${s.id}`, { method: "DELETE" });
+        S.setStatus(`outline ${s.id} discarded`);
+        await S.reloadStudy();
+      };
+    }
   }
   async function loadContralateral(S, inst) {
     const r = await S.api(`${API}/instances/${inst.id}/contralateral`);

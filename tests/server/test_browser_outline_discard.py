@@ -1,0 +1,48 @@
+"""The nerve panel's Accept and Discard buttons on the current outline (decision 008)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
+from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+
+W = "/api/workflows/nerve"
+
+
+def test_accept_and_discard_an_outline_in_the_panel(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    require_dicom_reader()
+    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=3)
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
+    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
+    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    study = page.evaluate("SONO.state.study.id")
+    row, col = truth["centroid_px"]
+    for r, c in ((row, col), (60, 115)):  # the nerve, then a stray click
+        assert (
+            httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": r, "col": c}).status_code == 200
+        )
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    _wait_for(page, "document.querySelector('#nerve-current').textContent.includes('of 2 on this image')")
+    shown = page.evaluate("SONO.state.study.analyses[1].structures[0].id")  # the latest is shown
+
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/structures/{shown}") and r.request.method == "DELETE"
+    ) as resp:
+        page.click('[data-testid="nerve-discard"]')
+    assert resp.value.status == 200
+    _wait_for(page, "!document.querySelector('#nerve-current').textContent.includes('on this image')")
+    analyses = httpx.get(f"{server}/api/studies/{study}").json()["analyses"]
+    assert [a["structures"][0]["id"] for a in analyses] != [shown] and len(analyses) == 1
+    kept = analyses[0]["structures"][0]["id"]
+
+    with page.expect_response(lambda r: r.url.endswith(f"/structures/{kept}/accept")) as resp:
+        page.click('[data-testid="nerve-accept"]')
+    assert resp.value.status == 200 and resp.value.request.method == "POST"
+    assert resp.value.json()["structures"][0]["accepted"] is True

@@ -128,8 +128,9 @@ def run_assess(args: argparse.Namespace) -> int:
         ratio = "-" if m["ratio_to_uln"] is None else f"{m['ratio_to_uln']:.2f}"
         z = "-" if m["z_score"] is None else f"{m['z_score']:.1f}"
         src = lim["source_label"] or lim["reason"] or ""
+        status = m["status"] + (" (borderline)" if m.get("borderline") else "")
         out.append(
-            f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {m['status']}"
+            f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {status}"
             f"  [{lim['source'] or 'no reference'}: {src}]"
         )
     caveats: list[str] = []  # fallbacks, population notes and source caveats, shown once each
@@ -181,11 +182,14 @@ def run_references(args: argparse.Namespace) -> int:
         limits = []
         for site in site_names():
             variants = {"vagus_neck": ("left", "right")}.get(site, (None,))
-            for side in variants:
-                lim = lookup_limit(site, reference_set=name, side=side, trunk="upper")
-                d = lim.to_dict()
-                d["side"] = side
-                limits.append(d)
+            # the site's main limit, then one per level that has a limit of its own (decision 011)
+            for level in (None, *_level_variants(name, site)):
+                for side in variants:
+                    lim = lookup_limit(site, reference_set=name, side=side, trunk="upper", level=level)
+                    d = lim.to_dict()
+                    d["side"] = side
+                    d["level"] = level
+                    limits.append(d)
         data.append(
             {
                 "name": name,
@@ -203,6 +207,7 @@ def run_references(args: argparse.Namespace) -> int:
         print(f"{s['name']}{' (default)' if s['default'] else ''}: {s['title']}")
         for lim in s["limits"]:
             side = f" ({lim['side']})" if lim["side"] else ""
+            side += f" [{lim['level']}]" if lim["level"] else ""
             if lim["status"] == "limit":
                 print(
                     f"  {lim['site'] + side:<32} ULN {lim['uln_mm2']:>6.2f}  {lim['kind']:<14} {lim['source']}"
@@ -210,3 +215,11 @@ def run_references(args: argparse.Namespace) -> int:
             else:
                 print(f"  {lim['site'] + side:<32} no reference: {lim['reason']}")
     return 0
+
+
+def _level_variants(reference_set: str, site: str) -> tuple[str, ...]:
+    """The levels of ``site`` that have a limit of their own in ``reference_set``."""
+    from sonomsk.reference.loader import load_data
+
+    entry = load_data("nerve_csa.json")["sets"][reference_set]["sites"][site]
+    return tuple(entry.get("level_variants") or ())

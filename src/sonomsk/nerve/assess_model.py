@@ -21,6 +21,7 @@ from sonomsk.reference.nerve_csa import (
     check_level,
     covariate_effects,
     csa_input_bounds,
+    measurement_reliability,
     patient_input_bounds,
     source_citation,
     source_short,
@@ -333,6 +334,8 @@ class CsaAssessment:
     z_score: float | None
     reduction_assessable: bool
     notes: tuple[str, ...] = ()
+    borderline: bool | None = None
+    borderline_detail: Mapping[str, Any] | None = None
 
     @property
     def site(self) -> str:
@@ -367,14 +370,22 @@ class CsaAssessment:
             thresholds = {"uln_mm2": round(lim.uln or 0.0, 3), "kind": lim.kind}
             if lim.lln is not None:
                 thresholds["lln_mm2"] = round(lim.lln, 3)
+        citations = (source_citation(lim.source),) if lim.source else ()
+        explanation = self.describe()
+        detail = self.borderline_detail
+        if detail is not None:
+            thresholds["between_investigator_sd_mm2"] = detail["sd_mm2"]
+            if self.borderline:
+                citations = (*citations, source_citation(detail["source"]))
+                explanation = f"{explanation}; borderline: {detail['note']}"
         return Finding(
             rule_id="nerve_csa_reference",
             rule_version=RULE_VERSION,
             outcome=self.status,
             inputs={"site": self.site, "side": self.side, "csa_mm2": self.measurement.csa_mm2},
             thresholds=thresholds,
-            citations=(source_citation(lim.source),) if lim.source else (),
-            explanation=self.describe(),
+            citations=citations,
+            explanation=explanation,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -384,6 +395,8 @@ class CsaAssessment:
             "ratio_to_uln": None if self.ratio_to_uln is None else round(self.ratio_to_uln, 3),
             "z_score": None if self.z_score is None else round(self.z_score, 2),
             "reduction_assessable": self.reduction_assessable,
+            "borderline": self.borderline,
+            "borderline_detail": None if self.borderline_detail is None else dict(self.borderline_detail),
             "limit": self.limit.to_dict(),
             "entrapment_site": site_info(self.site).is_entrapment,
             "region": site_info(self.site).region,
@@ -436,4 +449,45 @@ def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: Pa
         status = "normal"
     if limit.lln is None:
         notes.append(f"reduction not assessable: {limit.lln_note}")
-    return CsaAssessment(measurement, limit, status, ratio, z, limit.lln is not None, tuple(notes))
+    borderline, detail = _borderline(csa, status, limit)
+    if detail["note"] is not None:
+        notes.append(detail["note"])
+    return CsaAssessment(
+        measurement, limit, status, ratio, z, limit.lln is not None, tuple(notes), borderline, detail
+    )
+
+
+def _borderline(csa: float, status: str, limit: ReferenceLimit) -> tuple[bool | None, dict[str, Any]]:
+    """Whether ``csa`` lies within the between-investigator SD of the limit that decides its status
+    (decision 011): the upper limit for an enlarged CSA, the lower for a reduced one, the nearer
+    of the two for a normal one. None where the source gives no SD for the site. The status is
+    never changed."""
+    rel = measurement_reliability(limit.site)
+    src = source_short(rel.source)
+    if rel.sd_mm2 is None:
+        note = f"{rel.note} [{src}]"
+        return None, {"sd_mm2": None, "group": None, "source": rel.source, "note": note}
+    assert limit.uln is not None
+    candidates = []
+    if status in ("normal", "enlarged"):
+        candidates.append(("upper", limit.uln))
+    if status in ("normal", "reduced") and limit.lln is not None:
+        candidates.append(("lower", limit.lln))
+    which, value = min(candidates, key=lambda c: abs(csa - c[1]))
+    distance = abs(csa - value)
+    flagged = round(distance, 9) < rel.sd_mm2
+    note = (
+        f"{csa:g} mm2 is {distance:.2f} mm2 from the {which} limit {value:.2f} mm2, within the "
+        f"between-investigator SD ({rel.sd_mm2:g} mm2) of the limit: a second measurement may fall on "
+        f"the other side [{src}]"
+    )
+    detail = {
+        "sd_mm2": rel.sd_mm2,
+        "group": rel.group,
+        "limit": which,
+        "limit_mm2": round(value, 3),
+        "distance_mm2": round(distance, 3),
+        "source": rel.source,
+        "note": note if flagged else None,
+    }
+    return flagged, detail

@@ -9,7 +9,7 @@ compare only values of the same site and level (decision 007). Private helpers t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +20,12 @@ from sonomsk.reference.nerve_csa import sd_factor
 
 __all__ = [
     "IndexResult",
+    "SeverityHint",
     "VariabilityResult",
     "compare_sides",
     "compute_entrapment_indices",
     "compute_variability",
+    "evaluate_severity",
 ]
 
 RULE_VERSION = "2"
@@ -60,6 +62,8 @@ class IndexResult:
     healthy: str | None = None
     note: str | None = None
     reason: str | None = None
+    decides_alone: bool = True
+    why_not_alone: str | None = None
 
     @property
     def computed(self) -> bool:
@@ -111,6 +115,8 @@ class IndexResult:
             "healthy": self.healthy,
             "note": self.note,
             "reason": self.reason,
+            "decides_alone": self.decides_alone,
+            "why_not_alone": self.why_not_alone,
         }
 
 
@@ -145,6 +151,8 @@ def compute_entrapment_indices(values: Values) -> list[IndexResult]:
                 else f"{spec['healthy']['text']} [{citation_short(spec['healthy']['source'])}]",
                 "note": spec.get("note"),
                 "reference_site": den,
+                "decides_alone": bool(spec.get("decides_alone", True)),
+                "why_not_alone": spec.get("why_not_alone"),
             }
             if not num_sites or not has_den:
                 missing = [s for s in spec["numerator"] if not num_sites] if not num_sites else []
@@ -152,19 +160,107 @@ def compute_entrapment_indices(values: Values) -> list[IndexResult]:
                     missing.append(den)
                 out.append(IndexResult(value=None, abnormal=None, missing_sites=tuple(missing), **common))
                 continue
-            top_site = max(num_sites, key=lambda s: values[(s, side)])
-            top = values[(top_site, side)]
-            inputs = {f"{s}_mm2": values[(s, side)] for s in num_sites}
-            if spec["type"] == "ratio":
-                value = top / values[(den, side)]
-                inputs[f"{den}_mm2"] = values[(den, side)]
-            elif spec["type"] == "difference":
-                value = top - values[(den, side)]
-                inputs[f"{den}_mm2"] = values[(den, side)]
-            else:  # maximum
-                value = top
+            value, inputs = _index_value(spec, values, side, num_sites)
             abnormal = _exceeds(value, spec["cutoff"], spec["comparison"])
             out.append(IndexResult(value=value, abnormal=abnormal, inputs=inputs, **common))
+    return out
+
+
+def _index_value(
+    spec: Mapping[str, Any], values: Values, side: str, num_sites: list[str]
+) -> tuple[float, dict[str, float]]:
+    """The value of a ratio, difference or maximum index on one side (its sites present)."""
+    den = spec["denominator"]
+    top = max(values[(s, side)] for s in num_sites)
+    inputs = {f"{s}_mm2": values[(s, side)] for s in num_sites}
+    if spec["type"] == "maximum":
+        return top, inputs
+    inputs[f"{den}_mm2"] = values[(den, side)]
+    return (top / values[(den, side)] if spec["type"] == "ratio" else top - values[(den, side)]), inputs
+
+
+@dataclass(frozen=True)
+class SeverityHint:
+    """A focal entrapment whose CSA or ratio lies in the range a source found in severe cases
+    (``nerve_rules.json`` ``severity``; decision 010). A hint, never a grade."""
+
+    name: str
+    side: str
+    site: str
+    inputs: Mapping[str, float]
+    thresholds: Mapping[str, Any]
+    source: str
+    explanation: str
+
+    def to_finding(self) -> Finding:
+        return Finding(
+            rule_id=self.name,
+            rule_version=RULE_VERSION,
+            outcome="severe_range",
+            inputs={"side": self.side, "site": self.site, **{k: round(v, 3) for k, v in self.inputs.items()}},
+            thresholds=dict(self.thresholds),
+            citations=(citation(self.source),),
+            explanation=self.explanation,
+        )
+
+
+def _performance(crit: Mapping[str, Any]) -> str:
+    if crit["sensitivity_pct"] is None:
+        return "sensitivity and specificity of this cut-off not given"
+    return f"sensitivity {crit['sensitivity_pct']:g}%, specificity {crit['specificity_pct']:g}%"
+
+
+def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[SeverityHint]:
+    """Severity hints for the focal entrapments ``focal`` (``(site, side)`` of enlarged entrapment
+    sites in a ``focal_entrapment`` pattern): CTS (median wrist CSA or WFR) and UNE (maximal
+    elbow CSA) at or above the cut-off a source found in severe cases. Values in mm2 keyed by
+    ``(site, side)``; the caller decides that the pattern is a focal entrapment."""
+    spec = _rules()["severity"]
+    focal = set(focal)
+    out: list[SeverityHint] = []
+    for rule in spec["rules"]:
+        for side in SIDES:
+            here = [s for s in rule["entrapment_sites"] if (s, side) in focal]
+            if not here:
+                continue
+            met, inputs, parts = [], {}, []
+            for crit in rule["criteria"]:
+                num = [s for s in crit["numerator"] if (s, side) in values]
+                den = crit["denominator"]
+                if not num or (den is not None and (den, side) not in values):
+                    continue
+                value, used = _index_value(crit, values, side, num)
+                inputs.update(used)
+                if _exceeds(value, crit["cutoff"], crit["comparison"]):
+                    unit = "" if crit["unit"] == "1" else f" {crit['unit']}"
+                    met.append(crit)
+                    parts.append(
+                        f"{crit['what']} ({side}) {value:.3g}{unit} {crit['comparison']} {crit['cutoff']:g}{unit} "
+                        f"({_performance(crit)})"
+                    )
+            if not met:
+                continue
+            specs = [c for c in met if c["specificity_pct"] is not None]
+            modest = (
+                "; ".join(f"{c['what']} cut-off only {c['specificity_pct']:g}% specific" for c in specs)
+                or "the source's accuracy for this cut-off is not given"
+            )
+            out.append(
+                SeverityHint(
+                    name=rule["name"],
+                    side=side,
+                    site=here[0],
+                    inputs=inputs,
+                    thresholds={
+                        c["what"]: {"cutoff": c["cutoff"], "comparison": c["comparison"]} for c in met
+                    },
+                    source=rule["source"],
+                    explanation=(
+                        f"{'; '.join(parts)}: in the range the source found in severe {rule['condition']} "
+                        f"[{citation_short(rule['source'])}]; a hint, not a grade: {modest}; {rule['caveat']}"
+                    ),
+                )
+            )
     return out
 
 

@@ -24,6 +24,11 @@ Missing sites never change a verdict silently: where they could, the pattern is
 compared because their levels differ (side-to-side, variability; decision 007) are named at the
 end of the explanation (``levels_not_compared``). Percentages quoted in the explanation are read
 from ``nerve_rules.json`` with their source.
+
+Hint rules (decision 010) add a sentence and a :class:`~sonomsk.core.results.Finding` in
+``PatternResult.hints`` but never change the pattern: sensory sparing / involvement with enlarged
+roots or vagus (GBS vs acute-onset CIDP), and the severe-range hints of a confirmed focal
+entrapment (CTS, UNE; :func:`sonomsk.nerve.entrapment.evaluate_severity`).
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from typing import Any
 
 from sonomsk.core.results import Citation, Finding
 from sonomsk.nerve.assess_model import CsaAssessment
-from sonomsk.nerve.entrapment import IndexResult, VariabilityResult
+from sonomsk.nerve.entrapment import IndexResult, VariabilityResult, evaluate_severity
 from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria
 from sonomsk.nerve.sites import regions, site_info, site_names
+from sonomsk.nerve.sparing import sensory_sites, sensory_sparing
 from sonomsk.reference.loader import citation, citation_short, load_data
 from sonomsk.reference.nerve_csa import lookup_limit
 
@@ -47,6 +53,7 @@ __all__ = [
     "PatternResult",
     "classify_pattern",
     "evaluate_goedee",
+    "sensory_sites",
     "zaidman_pattern",
 ]
 
@@ -106,6 +113,7 @@ class PatternResult:
     candidates: tuple[str, ...] = ()
     region_states: dict[str, str] = field(default_factory=dict)
     no_lower_limit_sites: tuple[str, ...] = ()
+    hints: tuple[Finding, ...] = ()
 
     def to_finding(self) -> Finding:
         return Finding(
@@ -128,6 +136,7 @@ class PatternResult:
             "candidates": list(self.candidates),
             "region_states": dict(self.region_states),
             "no_lower_limit_sites": list(self.no_lower_limit_sites),
+            "hints": [h.to_dict() for h in self.hints],
             "citations": [
                 {"text": c.text, "evidence": c.evidence, "doi": c.doi, "caveat": c.caveat}
                 for c in self.citations
@@ -140,16 +149,26 @@ class _Builder:
         self.sentences: list[str] = []
         self.rules: list[str] = []
         self.cits: list[str] = []
-        self.tail: list[tuple[str, str]] = []  # (rule, text) appended after the deciding rules
+        # (rule, text, sources) appended after the deciding rules
+        self.tail: list[tuple[str, str, tuple[str, ...]]] = []
+        self.hints: list[Finding] = []  # findings of the hint rules (decision 010)
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
         self.sentences.append(text if text.startswith(f"{rule}:") else f"{rule}: {text}")
         self.cits.extend(s for s in sources if s)
 
+    def hint(self, finding: Finding, sources: tuple[str, ...], *, tail: bool = False) -> None:
+        """A hint rule: a sentence in the explanation and a Finding; never changes the pattern."""
+        if tail:
+            self.tail.append((finding.rule_id, finding.explanation, sources))
+        else:
+            self.add(finding.rule_id, finding.explanation, *sources)
+        self.hints.append(finding)
+
     def build(self, pattern: Pattern, zaid: str, state: dict[str, str], **kw: Any) -> PatternResult:
-        for rule, text in self.tail:
-            self.add(rule, text)
+        for rule, text, sources in self.tail:
+            self.add(rule, text, *sources)
         self.tail = []
         keys = list(dict.fromkeys(self.cits))
         head = f"Pattern {pattern.value}"
@@ -160,6 +179,7 @@ class _Builder:
             rules_fired=tuple(dict.fromkeys(self.rules)),
             citations=tuple(citation(k) for k in keys),
             region_states=state,
+            hints=tuple(self.hints),
             **kw,
         )
 
@@ -219,6 +239,7 @@ class _Facts:
     supporting: list[IndexResult]
     lone_a: list[IndexResult]
     lone_b: list[IndexResult]
+    lone_support: list[IndexResult]
     no_lln: list[CsaAssessment]
     lln_motor: list[CsaAssessment]
 
@@ -267,8 +288,9 @@ def _facts(
         entrap=entrap,
         non=non,
         supporting=supporting,
-        lone_a=[i for i in lone if not _is_evidence_b(i)],
+        lone_a=[i for i in lone if not _is_evidence_b(i) and i.decides_alone],
         lone_b=[i for i in lone if _is_evidence_b(i)],
+        lone_support=[i for i in lone if not _is_evidence_b(i) and not i.decides_alone],
         no_lln=no_lln,
         lln_motor=lln_motor,
     )
@@ -288,6 +310,14 @@ def _note_lone_indices(b: _Builder, f: _Facts) -> None:
             f"abnormal by a [B] cut-off only ({'; '.join(i.describe() for i in f.lone_b)}) with the CSA of that "
             "nerve within its limit: a [B] index is reported but never decides a pattern on its own",
             *(i.source for i in f.lone_b if i.source),
+        )
+    if f.lone_support:
+        b.add(
+            "index_support_only",
+            f"abnormal index that only supports an enlarged CSA ({'; '.join(i.describe() for i in f.lone_support)}) "
+            f"with the CSA of that nerve within its limit: reported, not deciding: "
+            f"{'; '.join(dict.fromkeys(str(i.why_not_alone) for i in f.lone_support))}",
+            *(i.source for i in f.lone_support if i.source),
         )
 
 
@@ -327,11 +357,14 @@ def classify_pattern(
     zaid, state, undecided_regions = zaidman_pattern(csa)
     b = _Builder()
     rules = _rules()
+    sparing = sensory_sparing(csa, reference_set, RULE_VERSION)
+    if sparing is not None:
+        b.hint(sparing, (rules["sensory_sparing"]["source"],), tail=True)
     not_compared = [i.describe() for i in indices if i.value is None and i.reason] + [
         n["explanation"] for n in variability.not_compared
     ]
     if not_compared:
-        b.tail.append(("levels_not_compared", "; ".join(not_compared)))
+        b.tail.append(("levels_not_compared", "; ".join(not_compared), ()))
     measured_sites = {a.site for a in csa}
     f = _facts(csa, indices, goedee, b)
     evaluable, reduced, entrap, non = f.evaluable, f.reduced, f.entrap, f.non
@@ -449,7 +482,7 @@ def classify_pattern(
             "all_within_limits",
             f"all {len(evaluable)} evaluable measurements are within their limits "
             f"[{', '.join(citation_short(s) for s in limit_sources)}] and no entrapment index with [A] "
-            "evidence is abnormal",
+            f"evidence{' that decides alone' if f.lone_support else ''} is abnormal",
             *limit_sources,
         )
         _note_lone_indices(b, f)
@@ -542,6 +575,9 @@ def _focal(
         f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal",
         *sources,
     )
+    values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa if a.measurement.level is None}
+    for hint in evaluate_severity(values, f.entrap):
+        b.hint(hint.to_finding(), (hint.source,))
     _note_lone_indices(b, f)
     nerves = {n for n, _ in affected}
     if len(nerves) >= 2:

@@ -22,6 +22,7 @@ from sonomsk.reference.loader import citation, citation_keys, citation_short, lo
 
 __all__ = [
     "LimitKind",
+    "MeasurementReliability",
     "ReferenceLimit",
     "ReferenceSetInfo",
     "SiteInfo",
@@ -31,6 +32,7 @@ __all__ = [
     "csa_input_bounds",
     "default_reference_set",
     "lookup_limit",
+    "measurement_reliability",
     "patient_input_bounds",
     "reference_set_info",
     "reference_sets",
@@ -300,6 +302,30 @@ def sd_factor() -> float:
     return float(load_data("nerve_csa.json")["derived_limits"]["mean_plus_2sd"]["k_sd"])
 
 
+@dataclass(frozen=True)
+class MeasurementReliability:
+    """The between-investigator SD of a CSA at one site (``measurement_reliability`` in
+    ``data/nerve_csa.json``): ``sd_mm2`` and ``group`` are None where the source gives no figure
+    for the site, and ``note`` then says so."""
+
+    site: str
+    source: str
+    group: str | None = None
+    sd_mm2: float | None = None
+    note: str | None = None
+
+
+def measurement_reliability(site: str) -> MeasurementReliability:
+    """The between-investigator SD (mm2) of a CSA measured at ``site``: the upper end of the
+    published range of its site group (Clin Neurophysiol 2018 abstract S135), or none."""
+    site_info(site)
+    rel = load_data("nerve_csa.json")["measurement_reliability"]
+    for group, g in rel["groups"].items():
+        if site in g["sites"]:
+            return MeasurementReliability(site, rel["source"], group, float(g["sd_mm2"]))
+    return MeasurementReliability(site, rel["source"], note=rel["no_figure"]["note"])
+
+
 def adult_min_age() -> float:
     return float(load_data("nerve_covariates.json")["adult_only"]["min_age_years"])
 
@@ -340,6 +366,8 @@ def lookup_limit(
     name = _check_set(reference_set)
     raw_set = load_data("nerve_csa.json")["sets"][name]
     entry = raw_set["sites"][site]
+    if level is not None and level in entry.get("level_variants", {}):
+        entry = entry["level_variants"][level]  # a limit of its own for this level (decision 011)
     population = entry.get("population", raw_set["population"])  # a fallback names its own cohort
     if entry["status"] == "no_reference":
         return ReferenceLimit(site=site, reference_set=name, status="no_reference", reason=entry["reason"])
@@ -361,12 +389,14 @@ def lookup_limit(
             reason=(
                 f"protocol mismatch: the reference was measured at level {protocol['level']!r}, "
                 f"the measurement at {level!r}"
+                + (f"; {entry['other_levels'][level]}" if level in entry.get("other_levels", {}) else "")
             ),
         )
     values: Mapping[str, Any] = entry
     if entry.get("by"):
         key = {"side": side, "trunk": trunk}[entry["by"]]
         if key not in entry["variants"]:
+            why = entry.get("missing_variants", {}).get(key)
             return ReferenceLimit(
                 site=site,
                 reference_set=name,
@@ -374,7 +404,7 @@ def lookup_limit(
                 protocol=protocol,
                 reason=(
                     f"this reference is {entry['by']}-specific ({', '.join(entry['variants'])}); "
-                    f"the measurement gives {entry['by']} = {key!r}"
+                    f"the measurement gives {entry['by']} = {key!r}" + (f": {why}" if why else "")
                 ),
             )
         values = entry["variants"][key]
@@ -416,6 +446,8 @@ def lookup_limit(
             kind=kind,
             notes=tuple(notes),
         )
+    if kind == LimitKind.MEAN_PLUS_2SD.value and values.get("positions"):
+        return _widest_of_positions(common, values["positions"], kind, notes)
     if kind == LimitKind.MEAN_PLUS_2SD.value:
         mean, sd = float(values["mean"]), float(values["sd"])
         k = sd_factor()
@@ -437,6 +469,34 @@ def lookup_limit(
         lln_note=None
         if values.get("lln") is not None
         else "the source gives an upper limit only: reduction cannot be assessed",
+        kind=kind,
+        notes=tuple(notes),
+    )
+
+
+def _widest_of_positions(
+    common: dict[str, Any], positions: Mapping[str, Mapping[str, Any]], kind: str, notes: list[str]
+) -> ReferenceLimit:
+    """Limits from a source that prints mean and SD at several positions of one level without saying
+    which one the level is (P-25 vagus: proximal, distal): the upper limit from the largest
+    mean + k SD, the lower from the smallest mean - k SD; no z-score (no single mean)."""
+    k = sd_factor()
+    bounds = {
+        pos: (float(v["mean"]) - k * float(v["sd"]), float(v["mean"]) + k * float(v["sd"]))
+        for pos, v in positions.items()
+    }
+    upper = max(hi for _lo, hi in bounds.values())
+    lower = min(lo for lo, _hi in bounds.values())
+    parts = ", ".join(
+        f"{pos} {positions[pos]['mean']:g}+-{k:g}x{positions[pos]['sd']:g} = {lo:.2f}-{hi:.2f} mm2"
+        for pos, (lo, hi) in bounds.items()
+    )
+    notes.append(f"limits {lower:.2f}-{upper:.2f} mm2, the widest of {parts}; no z-score")
+    return ReferenceLimit(
+        **common,
+        uln=upper,
+        lln=lower if lower > 0 else None,
+        lln_note=None if lower > 0 else f"mean - {k:g} SD is not positive: no lower limit derivable",
         kind=kind,
         notes=tuple(notes),
     )
@@ -506,7 +566,6 @@ def validate_reference_data() -> list[str]:
     raw = load_data("nerve_csa.json")
     if raw["default"] not in raw["sets"]:
         problems.append(f"default set {raw['default']!r} is not a set")
-    allowed = {k.value for k in LimitKind}
     k_sd = raw.get("derived_limits", {}).get("mean_plus_2sd", {}).get("k_sd")
     if isinstance(k_sd, bool) or not isinstance(k_sd, int | float) or not k_sd > 0:
         problems.append(f"derived_limits.mean_plus_2sd.k_sd: expected a positive number, got {k_sd!r}")
@@ -519,43 +578,18 @@ def validate_reference_data() -> list[str]:
             problems.append(f"{set_name}: unknown sites: {sorted(extra)}")
         for site, e in s["sites"].items():
             where = f"{set_name}/{site}"
-            if e.get("status") not in ("limit", "no_reference"):
-                problems.append(f"{where}: status must be 'limit' or 'no_reference'")
-                continue
-            if e["status"] == "no_reference":
-                if not e.get("reason"):
-                    problems.append(f"{where}: no_reference needs a reason")
-                continue
-            kind = e.get("kind")
-            if kind in FORBIDDEN_KINDS:
-                problems.append(f"{where}: a meta-analytic CI bound is not an upper limit of normal")
-            elif kind not in allowed:
-                problems.append(f"{where}: unknown kind {kind!r}")
-            if e.get("source") not in keys:
-                problems.append(f"{where}: unknown source {e.get('source')!r}")
-            variants = e["variants"].values() if e.get("by") else [e]
-            for v in variants:
-                if kind == "mean_plus_2sd" and not (v.get("mean", 0) > 0 and v.get("sd", 0) > 0):
-                    problems.append(f"{where}: mean_plus_2sd needs a positive mean and sd")
-                if kind == "uln_table" and not v.get("uln", 0) > 0:
-                    problems.append(f"{where}: uln_table needs a positive uln")
-                if kind == "published_reference_range":
-                    rng = v.get("range")
-                    if not (isinstance(rng, list) and len(rng) == 2 and 0 < rng[0] < rng[1]):
-                        problems.append(f"{where}: published_reference_range needs range [lower, upper] > 0")
-            cov = e.get("covariate_limit")
-            if cov is not None:
-                if cov.get("source") not in keys:
-                    problems.append(f"{where}: unknown covariate source {cov.get('source')!r}")
-                if cov.get("kind") in FORBIDDEN_KINDS or cov.get("kind") not in allowed:
-                    problems.append(f"{where}: bad covariate kind {cov.get('kind')!r}")
-                guard = cov.get("guard")
-                if guard is not None and (
-                    guard.get("source") not in keys or not guard.get("min_uln_mm2", 0) > 0
-                ):
-                    problems.append(
-                        f"{where}: the covariate guard needs a known source and a positive min_uln_mm2"
-                    )
+            problems.extend(_entry_problems(where, e, keys))
+            for level, variant in (e.get("level_variants") or {}).items():
+                vwhere = f"{where}/level_variants/{level}"
+                if level not in site_info(site).levels:
+                    problems.append(f"{vwhere}: {level!r} is not a level of {site}")
+                if (variant.get("protocol") or {}).get("level") != level:
+                    problems.append(f"{vwhere}: protocol.level must be {level!r}")
+                problems.extend(_entry_problems(vwhere, variant, keys))
+            for level in e.get("other_levels") or {}:
+                if level not in site_info(site).levels:
+                    problems.append(f"{where}/other_levels: {level!r} is not a level of {site}")
+    problems.extend(_reliability_problems(keys, sites))
     bounds = load_data("nerve_input_bounds.json")["csa_mm2"]["sites"]
     if set(bounds) != sites:
         problems.append(f"input bounds: sites differ from the vocabulary: {sorted(set(bounds) ^ sites)}")
@@ -574,4 +608,73 @@ def validate_reference_data() -> list[str]:
         for site in e["sites"]:
             if site not in sites:
                 problems.append(f"covariates: unknown site {site!r}")
+    return problems
+
+
+def _entry_problems(where: str, e: Mapping[str, Any], keys: set[str]) -> list[str]:
+    """Problems of one site entry (or level variant) of a reference set."""
+    problems: list[str] = []
+    allowed = {k.value for k in LimitKind}
+    if e.get("status") not in ("limit", "no_reference"):
+        return [f"{where}: status must be 'limit' or 'no_reference'"]
+    if e["status"] == "no_reference":
+        return [] if e.get("reason") else [f"{where}: no_reference needs a reason"]
+    kind = e.get("kind")
+    if kind in FORBIDDEN_KINDS:
+        problems.append(f"{where}: a meta-analytic CI bound is not an upper limit of normal")
+    elif kind not in allowed:
+        problems.append(f"{where}: unknown kind {kind!r}")
+    if e.get("source") not in keys:
+        problems.append(f"{where}: unknown source {e.get('source')!r}")
+    variants = e["variants"].values() if e.get("by") else [e]
+    for missing in e.get("missing_variants") or {}:
+        if missing in (e.get("variants") or {}):
+            problems.append(f"{where}: missing_variants names {missing!r}, which has values")
+    for v in variants:
+        if kind == "mean_plus_2sd":
+            positions = list(v["positions"].values()) if v.get("positions") else [v]
+            if not all(p.get("mean", 0) > 0 and p.get("sd", 0) > 0 for p in positions):
+                problems.append(f"{where}: mean_plus_2sd needs a positive mean and sd")
+        if kind == "uln_table" and not v.get("uln", 0) > 0:
+            problems.append(f"{where}: uln_table needs a positive uln")
+        if kind == "published_reference_range":
+            rng = v.get("range")
+            if not (isinstance(rng, list) and len(rng) == 2 and 0 < rng[0] < rng[1]):
+                problems.append(f"{where}: published_reference_range needs range [lower, upper] > 0")
+    cov = e.get("covariate_limit")
+    if cov is not None:
+        if cov.get("source") not in keys:
+            problems.append(f"{where}: unknown covariate source {cov.get('source')!r}")
+        if cov.get("kind") in FORBIDDEN_KINDS or cov.get("kind") not in allowed:
+            problems.append(f"{where}: bad covariate kind {cov.get('kind')!r}")
+        guard = cov.get("guard")
+        if guard is not None and (guard.get("source") not in keys or not guard.get("min_uln_mm2", 0) > 0):
+            problems.append(f"{where}: the covariate guard needs a known source and a positive min_uln_mm2")
+    return problems
+
+
+def _reliability_problems(keys: set[str], sites: set[str]) -> list[str]:
+    """Problems of ``measurement_reliability``: a known source, each SD inside its published
+    range, and every site of the vocabulary in exactly one group or in ``no_figure``."""
+    rel = load_data("nerve_csa.json").get("measurement_reliability")
+    if rel is None:
+        return ["measurement_reliability: missing"]
+    problems: list[str] = []
+    if rel.get("source") not in keys:
+        problems.append(f"measurement_reliability: unknown source {rel.get('source')!r}")
+    seen: list[str] = list(rel["no_figure"]["sites"])
+    for group, g in rel["groups"].items():
+        lo, hi = g["range_mm2"]
+        sd = g.get("sd_mm2")
+        if isinstance(sd, bool) or not isinstance(sd, int | float) or not 0 < lo <= sd <= hi:
+            problems.append(
+                f"measurement_reliability.{group}: sd_mm2 must lie in its range {lo}-{hi}, got {sd!r}"
+            )
+        seen.extend(g["sites"])
+    if sorted(seen) != sorted(sites):
+        dup = sorted({x for x in seen if seen.count(x) > 1})
+        problems.append(
+            f"measurement_reliability: sites must each be in one group or no_figure "
+            f"(missing {sorted(sites - set(seen))}, unknown {sorted(set(seen) - sites)}, repeated {dup})"
+        )
     return problems

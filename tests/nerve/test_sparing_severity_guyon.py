@@ -228,3 +228,12 @@ def test_guyon_ratio_not_decisive_because_healthy_means_reach_it() -> None:
     bae = next(m for m in spec["healthy_means"] if m["source"] == "bae_2021")
     assert korean["median_wrist"]["mean"] == bae["numerator_mm2"]
     assert korean["ulnar_wrist"]["mean"] == bae["denominator_mm2"]
+
+
+def test_hint_findings_reach_the_assessment_findings() -> None:
+    # reports and the store read AssessmentResult.findings: the hints must be among them
+    items = (*GBS, ("sural_calf", "right", 2.0))
+    result = assess({"measurements": [{"site": s, "side": side, "csa_mm2": v} for s, side, v in items]})
+    rules = [f.rule_id for f in result.findings]
+    assert "sensory_sparing" in rules
+    assert [h.rule_id for h in result.pattern.hints] == ["sensory_sparing"]

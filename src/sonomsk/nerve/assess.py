@@ -82,6 +82,7 @@ class AssessmentResult:
             *self.variability.findings(),
             self.goedee.to_finding(),
             self.pattern.to_finding(),
+            *self.pattern.hints,
         )
 
     def to_dict(self) -> dict[str, Any]:

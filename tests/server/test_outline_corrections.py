@@ -276,13 +276,21 @@ def test_discard_refuses_a_structure_that_is_not_a_nerve_outline(
 
 @pytest.mark.parametrize(
     "body",
-    [{"row": True, "col": True}, {"row": 100, "col": False}],
+    [{"row": True, "col": True}, {"row": 100, "col": False}, {"row": 100, "col": 100, "frame": False}],
 )
 def test_a_click_refuses_booleans(
     client: TestClient, nerve_image: dict[str, Any], body: dict[str, Any]
 ) -> None:
     before = _snapshot(client, nerve_image["study"])
     r = client.post(f"{W}/instances/{nerve_image['instance']}/outline", json=body)
+    assert r.status_code == 422 and "boolean" in r.json()["detail"]
+    assert _snapshot(client, nerve_image["study"]) == before
+
+
+def test_a_box_refuses_a_boolean_frame(client: TestClient, nerve_image: dict[str, Any]) -> None:
+    before = _snapshot(client, nerve_image["study"])
+    body = {"top": 80, "left": 80, "bottom": 160, "right": 160, "frame": True}
+    r = client.post(f"{W}/instances/{nerve_image['instance']}/outline-box", json=body)
     assert r.status_code == 422 and "boolean" in r.json()["detail"]
     assert _snapshot(client, nerve_image["study"]) == before
 

@@ -517,7 +517,7 @@ def build_router(store: Store) -> Any:
         col: float
         frame: int = 0
 
-        @field_validator("row", "col", mode="before")
+        @field_validator("row", "col", "frame", mode="before")
         @classmethod
         def _a_number(cls, v: Any) -> Any:
             return _no_boolean(v)
@@ -531,7 +531,7 @@ def build_router(store: Store) -> Any:
         right: float
         frame: int = 0
 
-        @field_validator("top", "left", "bottom", "right", mode="before")
+        @field_validator("top", "left", "bottom", "right", "frame", mode="before")
         @classmethod
         def _a_number(cls, v: Any) -> Any:
             return _no_boolean(v)

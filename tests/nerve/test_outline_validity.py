@@ -225,3 +225,51 @@ def test_segment_frame_measures_a_nerve_across_the_region_edge_in_px_and_says_wh
     assert inside.unit == "mm2" and "uncalibrated_reason" not in inside.context
     assert across.unit == "px2"
     assert across.context["uncalibrated_reason"] == segment.LEAVES_REGION
+
+
+# --------------------------------------------------------------- a click says how it was drawn
+
+
+def _largest(mask: np.ndarray) -> tuple[int, int]:
+    from scipy import ndimage
+
+    lab, n = ndimage.label(mask)
+    big = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
+    rr, cc = np.nonzero(big)
+    return int(rr.mean()), int(cc.mean())
+
+
+def _model_available() -> bool:
+    from sonomsk.vision.backends import get_backend
+
+    return bool(get_backend("onnx-unet").is_available())
+
+
+@pytest.mark.skipif(not _model_available(), reason="the shipped ONNX model is not installed")
+def test_a_click_says_which_rule_drew_it_and_warns_on_a_vessel() -> None:
+    from sonomsk.nerve.interactive import click_outline
+    from sonomsk.simulate.api import simulate_scene
+
+    image, truth = simulate_scene("nerve", seed=7010)
+    lab = truth.nerve_vessel_labels(0)
+    on_nerve = click_outline(image, *_largest(lab == 1))
+    assert on_nerve.method == "frame_region" and on_nerve.note is None
+    on_vessel = click_outline(image, *_largest(lab == 2))
+    assert on_vessel.note is not None and "the model sees a vessel at the click" in on_vessel.note
+    assert outline_at(image, *_largest(lab == 2)).points.shape == on_vessel.contour.points.shape
+
+
+def test_a_click_without_a_model_says_the_classical_contour_drew_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sonomsk.core.errors import BackendUnavailableError
+    from sonomsk.nerve.interactive import click_outline
+    from sonomsk.vision import backends
+
+    def unavailable(name: str) -> object:
+        raise BackendUnavailableError(f"backend {name}: model file missing")
+
+    monkeypatch.setattr(backends, "get_backend", unavailable)
+    yy, xx = np.mgrid[:120, :120]
+    grey = np.where((yy - 60) ** 2 + (xx - 60) ** 2 <= 20**2, 30, 140).astype(np.uint8)
+    found = click_outline(UltrasoundImage.from_array(grey), 60, 60)
+    assert found.method == "classical"
+    assert found.note is not None and "model file missing" in found.note and "classical contour" in found.note

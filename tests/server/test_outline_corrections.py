@@ -383,3 +383,24 @@ def test_the_csa_table_says_why_a_calibrated_image_gives_px() -> None:
         "outline leaves the calibrated tissue region: CSA in px2, not comparable with reference values"
     )
     assert _usable(row, plain)[1] == "uncalibrated image: CSA in px2, not comparable with reference values"
+
+
+def test_a_click_stores_the_rule_that_drew_it_and_its_warning(
+    client: TestClient, nerve_image: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sonomsk.nerve import interactive
+
+    real = interactive.click_outline
+
+    def vessel_here(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        return interactive.ClickOutline(found.contour, found.method, "the model sees a vessel at the click")
+
+    plain = _click(client, nerve_image)
+    assert plain["result"]["method"] in ("frame_region", "window_search", "classical")
+    assert "note" not in plain["result"]
+    monkeypatch.setattr(interactive, "click_outline", vessel_here)
+    warned = _click(client, nerve_image)
+    assert warned["result"]["note"] == "the model sees a vessel at the click"
+    stored = client.get(f"/api/studies/{nerve_image['study']}").json()
+    assert any(a["result"].get("note") == "the model sees a vessel at the click" for a in stored["analyses"])

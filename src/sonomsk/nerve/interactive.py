@@ -27,6 +27,7 @@ from sonomsk.core.image import UltrasoundImage
 from sonomsk.core.results import MeasurementSet
 from sonomsk.nerve.segment import calibration_for, doppler_inputs
 from sonomsk.vision.contours import Contour, check_outline
+from sonomsk.vision.postprocess import VESSEL as VESSEL_CLASS
 from sonomsk.vision.refine import Box, Window, look_in_box, region_at, region_in_box, search_at_click
 
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
@@ -46,10 +47,34 @@ BOX_MARGIN = 0.1
 MIN_BOX_PX = 3
 
 
+@dataclasses.dataclass(frozen=True)
+class ClickOutline:
+    """The outline drawn at a click, which rule of decision 004 drew it, and a warning.
+
+    ``method``: ``frame_region`` (the whole-frame model's nerve region at the click),
+    ``window_search`` (the refinement model in windows around the click) or ``classical`` (the
+    classical contour: no model region, or no model). ``note``: set when the whole-frame model's
+    most probable class at the clicked pixel is a vessel (the click still outlines a nerve, as
+    decision 004 says, but the clinician is told), or when no model was available.
+    """
+
+    contour: Contour
+    method: str
+    note: str | None = None
+
+
 def outline_at(
     image: UltrasoundImage, row: float, col: float, *, frame: int = 0, backend: str | None = None
 ) -> Contour:
-    """The outline of the nerve at (row, col) of a frame.
+    """The outline of the nerve at (row, col) of a frame (:func:`click_outline` without its rule
+    and note)."""
+    return click_outline(image, row, col, frame=frame, backend=backend).contour
+
+
+def click_outline(
+    image: UltrasoundImage, row: float, col: float, *, frame: int = 0, backend: str | None = None
+) -> ClickOutline:
+    """The outline of the nerve at (row, col) of a frame, with the rule that drew it.
 
     ``row, col`` is a position in frame px as the viewer gives it: pixel (r, c) covers
     [r, r + 1) x [c, c + 1) (decision 005), so the click is on pixel (floor(row), floor(col)).
@@ -69,18 +94,25 @@ def outline_at(
             f"row, col: expected a pixel inside {image.rows} x {image.columns}, got ({row}, {col})"
         )
     region: np.ndarray | None = None
+    method, note = "classical", None
     try:
         model = get_backend(backend or DEFAULT_BACKEND)
-        region = region_at(model.probabilities(image.frame(frame))[1], r, c, SNAP_RADIUS_PX)
+        prob = model.probabilities(image.frame(frame))
+        if int(np.argmax(prob[:, r, c])) == VESSEL_CLASS:
+            note = (
+                f"the model sees a vessel at the click (row {r}, col {c}): check that this outline is "
+                "the nerve, or drag a box around the nerve"
+            )
+        region, method = region_at(prob[1], r, c, SNAP_RADIUS_PX), "frame_region"
         if region is None:
-            region = _search_windows(model, image.grey_frame(frame), r, c)
-    except BackendUnavailableError:
-        region = None
+            region, method = _search_windows(model, image.grey_frame(frame), r, c), "window_search"
+    except BackendUnavailableError as exc:
+        region, note = None, f"{exc}: outlined by the classical contour"
     if region is not None:
         filled = ndimage.binary_fill_holes(region)
-        return Contour.from_mask(np.asarray(filled, dtype=bool), "nerve")
+        return ClickOutline(Contour.from_mask(np.asarray(filled, dtype=bool), "nerve"), method, note)
     mask = outline_classical(image.grey_frame(frame), r, c)
-    return Contour.from_mask(mask, "nerve")
+    return ClickOutline(Contour.from_mask(mask, "nerve"), "classical", note)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -124,20 +124,22 @@ def segment_nerves(
     return polys, b.name, note
 
 
-def outline_click(image: Any, row: float, col: float, *, frame: int) -> np.ndarray:
-    """The outline of the nerve under a click: (N, 2) row/col polygon."""
+def outline_click(image: Any, row: float, col: float, *, frame: int) -> tuple[np.ndarray, str, str | None]:
+    """The outline of the nerve under a click: (N, 2) row/col polygon, the rule of decision 004
+    that drew it, and a warning for the clinician (the model sees a vessel there) or None."""
     if not (0 <= row < image.rows and 0 <= col < image.columns):
         raise InvalidParameterError(
             f"row, col: expected a pixel inside {image.rows} x {image.columns}, got ({row:.1f}, {col:.1f})"
         )
-    outline_at = getattr(_interactive(), "outline_at", None)
-    if outline_at is not None:
-        return np.asarray(outline_at(image, int(row), int(col), frame=frame).points)
+    click_outline = getattr(_interactive(), "click_outline", None)
+    if click_outline is not None:
+        found = click_outline(image, int(row), int(col), frame=frame)
+        return np.asarray(found.contour.points), found.method, found.note
     from sonomsk.vision.classical import outline_classical
     from sonomsk.vision.contours import Contour
 
     mask = outline_classical(image.grey_frame(frame), int(row), int(col))
-    return np.asarray(Contour.from_mask(mask, "nerve").points)
+    return np.asarray(Contour.from_mask(mask, "nerve").points), "classical", None
 
 
 def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: int) -> tuple[np.ndarray, str]:
@@ -187,6 +189,7 @@ def _measure_and_record(
     backend: str | None,
     actor: str,
     method: str | None = None,
+    note: str | None = None,
 ) -> int:
     """Resample a new outline, measure it and store both; the analysis id. An outline the
     clinician drew (a click or a box) is stored as ``accepted``: the clinician chose it."""
@@ -213,6 +216,7 @@ def _measure_and_record(
             "source": source,
             "backend": backend,
             **({"method": method} if method else {}),
+            **({"note": note} if note else {}),
             "frame": frame,
             "site": info["site"],
             "side": info["side"],
@@ -608,9 +612,18 @@ def build_router(store: Store) -> Any:
     @router.post("/instances/{instance_id}/outline")
     def outline(instance_id: DbId, body: ClickBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
-        poly = outline_click(image, body.row, body.col, frame=body.frame)
+        poly, method, note = outline_click(image, body.row, body.col, frame=body.frame)
         aid = _measure_and_record(
-            store, image, info, poly, frame=body.frame, source="click", backend=None, actor=actor(request)
+            store,
+            image,
+            info,
+            poly,
+            frame=body.frame,
+            source="click",
+            backend=None,
+            actor=actor(request),
+            method=method,
+            note=note,
         )
         return _analysis(store, aid)
 

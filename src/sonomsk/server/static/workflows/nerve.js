@@ -81,7 +81,8 @@
       });
       const s = a.structures[0];
       const n = S.state.study.analyses.filter((x) => x.kind === "nerve_morphology" && x.instance_id === inst.id).length;
-      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+        ${a.result.note ? `<p class="small" data-testid="nerve-outline-note"><b>${esc(a.result.note)}</b></p>` : ""}
         ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
         <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
         <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;

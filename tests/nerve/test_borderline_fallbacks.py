@@ -272,3 +272,10 @@ def test_cli_references_lists_level_limits(capsys: pytest.CaptureFixture[str]) -
         x for x in limits if x["site"] == "vagus_neck" and x["level"] == "thyroid" and x["side"] == "left"
     ]
     assert thyroid_left and thyroid_left[0]["status"] == "no_reference"
+
+
+def test_measurement_set_carries_the_borderline_flag() -> None:
+    # reports and exports read the assessment through to_measurement_set
+    request = {"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 11.5}]}
+    ms = assess(request).to_measurement_set()
+    assert ms.measurements[0].context["borderline"] is True

@@ -124,6 +124,7 @@ class AssessmentResult:
                     "status": a.status,
                     "ratio_to_uln": None if a.ratio_to_uln is None else round(a.ratio_to_uln, 3),
                     "z_score": None if a.z_score is None else round(a.z_score, 2),
+                    "borderline": a.borderline,
                     "reference_set": self.reference_set,
                 },
             )

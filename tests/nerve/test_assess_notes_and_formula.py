@@ -76,10 +76,9 @@ def test_every_json_note_is_visible_in_the_text_output(
     d = json.loads(run(tmp_path, capsys, body, "--json"))
     text = run(tmp_path, capsys, body)
     notes = {n for m in d["measurements"] for n in m["notes"]}
-    assert notes  # every body here has at least one note
-    for note in notes:
-        assert note in text, note
-    for note in {n for m in d["measurements"] for n in m["limit"]["notes"]}:
+    limit_notes = {n for m in d["measurements"] for n in m["limit"]["notes"]}
+    assert notes | limit_notes  # every body here has at least one note
+    for note in notes | limit_notes:
         assert note in text, note
 
 
@@ -119,16 +118,40 @@ def test_adult_has_no_paediatric_note(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_small_wrist_formula_below_healthy_mean_does_not_call_a_normal_nerve_enlarged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # 9.3 mm2 (Bae's healthy mean) at a 12 cm wrist: the formula (6.56) cannot decide, and 9.3
+    # lies between the healthy mean and the fixed ULN: not judged (decision 011, section 4)
     d = json.loads(run(tmp_path, capsys, SMALL_WRIST, "--json"))
     wrist = d["measurements"][0]
-    assert wrist["status"] == "normal" and wrist["limit"]["uln_mm2"] == 11.0
+    assert wrist["status"] == "no_reference" and "not judged" in wrist["limit"]["reason"]
     assert wrist["limit"]["source"] == "dutch_uln"
     formula = wrist["limit"]["covariate_formula"]
     assert formula["used"] is False and formula["uln_mm2"] == pytest.approx(6.56)
     text = run(tmp_path, capsys, SMALL_WRIST)
     assert "formula not used for wrist 12 cm" in text and "6.56" in text and "8.3 mm2" in text
     assert "centimetres are assumed" in text
-    assert "pattern: normal" in text
+    assert "not judged: at wrist circumference 12 cm" in text
+    assert "enlarged" not in text.split("pattern:")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("csa", [8.0, 9.3, 10.0, 10.9, 11.5, 13.0])
+def test_a_smaller_wrist_never_gets_a_more_lenient_verdict(csa: float) -> None:
+    # review of the session's diff: the fixed ULN (11) took over below the guard, so a 10 mm2
+    # nerve was normal at 13.9 cm and enlarged at 14.0 cm
+    from sonomsk.nerve.assess import assess
+
+    wrists = (10.0, 12.0, 13.0, 13.9, 14.0, 15.0, 16.0, 18.0, 20.0)
+    verdicts = []
+    for wc in wrists:
+        body = {
+            "patient": {"wrist_circumference_cm": wc},
+            "measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": csa}],
+        }
+        verdicts.append(assess(body).measurements[0].status)
+    # "not judged" (no_reference) may stand anywhere; a verdict of normal at a smaller wrist and
+    # enlarged at a larger one may not
+    for i, small in enumerate(verdicts):
+        for large in verdicts[i + 1 :]:
+            assert not (small == "normal" and large == "enlarged"), list(zip(wrists, verdicts, strict=True))
 
 
 def test_formula_above_the_guard_still_decides() -> None:

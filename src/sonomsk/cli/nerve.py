@@ -127,7 +127,12 @@ def run_assess(args: argparse.Namespace) -> int:
         uln = "-" if lim["uln_mm2"] is None else f"{lim['uln_mm2']:.1f}"
         ratio = "-" if m["ratio_to_uln"] is None else f"{m['ratio_to_uln']:.2f}"
         z = "-" if m["z_score"] is None else f"{m['z_score']:.1f}"
-        src = lim["source_label"] or lim["reason"] or ""
+        src = (
+            (lim["reason"] if m["status"] == "no_reference" else None)
+            or lim["source_label"]
+            or lim["reason"]
+            or ""
+        )
         status = m["status"] + (" (borderline)" if m.get("borderline") else "")
         out.append(
             f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {status}"

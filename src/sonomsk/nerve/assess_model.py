@@ -7,6 +7,7 @@ Input validation happens here, once, at the public boundary: every error is an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -426,6 +427,32 @@ def covariate_notes(site: str, patient: PatientInfo) -> list[str]:
     return notes
 
 
+def _between_formula_and_fixed(csa: float, limit: ReferenceLimit) -> ReferenceLimit:
+    """``limit``, or a ``no_reference`` limit for a CSA that the wrist formula cannot judge
+    (decision 011, section 4).
+
+    Below its guard (the healthy mean) the formula does not decide and the fixed ULN stands. A CSA
+    between the guard and the fixed ULN would then be normal at a small wrist, yet enlarged at a
+    slightly larger wrist whose formula ULN lies just above the guard: such a CSA is not judged,
+    so a smaller wrist never gets a more lenient verdict than a larger one (the review of the
+    sixth session's change found 10 mm2 normal at 13.9 cm and enlarged at 14.0 cm).
+    """
+    formula = limit.covariate_formula
+    if not limit.has_limit or not formula or formula.get("used") or formula.get("guard_mm2") is None:
+        return limit
+    assert limit.uln is not None
+    guard = float(formula["guard_mm2"])
+    if not guard < csa <= limit.uln:
+        return limit
+    reason = (
+        f"not judged: at wrist circumference {formula['value']:g} cm the formula's ULN "
+        f"({formula['uln_mm2']:.2f} mm2) is below the healthy mean ({guard:g} mm2), where it cannot "
+        f"decide, and the fixed ULN ({limit.uln:g} mm2) is not used for a CSA between {guard:g} and "
+        f"{limit.uln:g} mm2: at a slightly larger wrist the formula would call it enlarged"
+    )
+    return dataclasses.replace(limit, status="no_reference", reason=reason)
+
+
 def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: PatientInfo) -> CsaAssessment:
     """Compare one measurement with its limit (status, ratio, z-score, notes)."""
     notes: list[str] = []
@@ -435,6 +462,7 @@ def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: Pa
     if child is not None:
         notes.append(child)
     notes.extend(covariate_notes(measurement.site, patient))
+    limit = _between_formula_and_fixed(measurement.csa_mm2, limit)
     if not limit.has_limit:
         return CsaAssessment(measurement, limit, "no_reference", None, None, False, tuple(notes))
     assert limit.uln is not None

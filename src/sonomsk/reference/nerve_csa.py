@@ -530,6 +530,7 @@ def _covariate_formula(
         "formula": text,
         "uln_mm2": round(uln, 3),
         "source": cov["source"],
+        "fixed_uln_mm2": None if entry.get("uln") is None else float(entry["uln"]),
         "guard_mm2": None if guard is None else float(guard["min_uln_mm2"]),
         "guard_source": None if guard is None else guard["source"],
     }
@@ -553,7 +554,8 @@ def _covariate_formula(
     record.update(used=False, reason=reason)
     note = (
         f"wrist-circumference formula not used for wrist {value:g} cm: {text} = {uln:.2f} mm2 [{src}]; {reason}; "
-        f"the {fixed} decides ({no_range}; {src}: {unit_caveat})"
+        f"the {fixed} stands; a CSA between {guard['min_uln_mm2']:g} mm2 and it is not judged (decision 011) "
+        f"({no_range}; {src}: {unit_caveat})"
     )
     return uln, record, note
 

@@ -266,3 +266,18 @@ def test_interpretations_are_labelled_in_data_and_docs() -> None:
     for words in ("entrapment ratio", "yoon", "vagus", "intraplexus", "utrecht_protocol"):
         assert words in section, words
     assert (DOCS / "decisions" / "007-plexus-protocol-and-levels.md").is_file()
+
+
+def test_a_vagus_without_a_level_is_compared_at_the_level_it_is_judged_at() -> None:
+    # review of the session's change: an unlevelled right vagus was judged against the carotid
+    # bifurcation limit yet not compared with a left vagus measured there
+    r = assess(
+        {
+            "measurements": [
+                {"site": "vagus_neck", "side": "right", "csa_mm2": 3.0},
+                {"site": "vagus_neck", "side": "left", "csa_mm2": 2.0, "level": "carotid bifurcation"},
+            ]
+        }
+    )
+    ratio = next(i for i in r.side_to_side if i.name == "side_ratio_vagus_neck")
+    assert ratio.value == pytest.approx(1.5) and ratio.reason is None

@@ -237,3 +237,13 @@ def test_hint_findings_reach_the_assessment_findings() -> None:
     rules = [f.rule_id for f in result.findings]
     assert "sensory_sparing" in rules
     assert [h.rule_id for h in result.pattern.hints] == ["sensory_sparing"]
+
+
+def test_a_gbs_hint_resting_on_borderline_roots_says_so() -> None:
+    # review of the session's change: C6 11 mm2 (ULN 10.6, within the 3.1 mm2 SD) quoted "> 85%"
+    # with nothing to say the enlargement itself is within measurement error
+    d = run(("c6_root", "right", 11.0), ("sural_calf", "right", 2.0))
+    text = hints(d)["sensory_sparing"]["explanation"]
+    assert "within the between-investigator SD of its limit" in text
+    firm = hints(run(("c6_root", "right", 15.0), ("sural_calf", "right", 2.0)))["sensory_sparing"]
+    assert "between-investigator SD" not in firm["explanation"]

@@ -249,6 +249,25 @@ def test_a_corrected_automatic_outline_is_chosen_over_the_other_automatic_one(
     assert r["csa"] == pytest.approx(10.0, rel=0.03)
 
 
+def test_correcting_an_outline_chooses_it_over_an_accepted_one(
+    client: TestClient, nerve_image: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review of the session's change: a correction marked its outline accepted without taking the
+    # mark off the accepted one, so the image lost its CSA ("2 nerve outlines ...")
+    nerve, stray = _two_automatic_outlines(client, nerve_image, monkeypatch)
+    assert client.post(f"{W}/structures/{stray['structures'][0]['id']}/accept").status_code == 200
+    row, col = nerve_image["row"], nerve_image["col"]
+    half = (10.0 / SPACING**2) ** 0.5 / 2  # a 10 mm2 square
+    put = client.put(
+        f"{W}/structures/{nerve['structures'][0]['id']}/points",
+        json={"points": _square(row, col, half, half)},
+    )
+    assert put.status_code == 200, put.text
+    r = _csa_row(client, nerve_image)
+    assert r["usable"] is True and r["analysis_id"] == nerve["id"]
+    assert r["csa"] == pytest.approx(10.0, rel=0.03)
+
+
 def test_discard_refuses_a_structure_that_is_not_a_nerve_outline(
     client: TestClient, store: Store, nerve_image: dict[str, Any]
 ) -> None:
@@ -404,3 +423,24 @@ def test_a_click_stores_the_rule_that_drew_it_and_its_warning(
     assert warned["result"]["note"] == "the model sees a vessel at the click"
     stored = client.get(f"/api/studies/{nerve_image['study']}").json()
     assert any(a["result"].get("note") == "the model sees a vessel at the click" for a in stored["analyses"])
+
+
+def test_running_the_automatic_segmentation_again_replaces_its_unreviewed_outlines(
+    client: TestClient, nerve_image: dict[str, Any]
+) -> None:
+    first = client.post(f"{W}/instances/{nerve_image['instance']}/segment", json={})
+    assert first.status_code == 200, first.text
+    n_first = len(first.json()["analyses"])
+    assert n_first >= 1
+    again = client.post(f"{W}/instances/{nerve_image['instance']}/segment", json={})
+    assert again.status_code == 200, again.text
+    assert f"replaced {n_first} earlier automatic outline(s)" in again.json()["note"]
+    assert _csa_row(client, nerve_image)["outlines"] == len(again.json()["analyses"])
+    # an accepted automatic outline is the clinician's: a third run keeps it beside the new ones
+    kept = again.json()["analyses"][0]["structures"][0]["id"]
+    assert client.post(f"{W}/structures/{kept}/accept").status_code == 200
+    third = client.post(f"{W}/instances/{nerve_image['instance']}/segment", json={})
+    assert third.status_code == 200, third.text
+    row = _csa_row(client, nerve_image)
+    assert row["outlines"] == 1 + len(third.json()["analyses"])
+    assert row["usable"] is True and row["structure_id"] == kept

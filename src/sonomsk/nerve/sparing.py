@@ -41,6 +41,11 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
     enlarged = [a for a in measured if a.status == "enlarged"]
     judged = [a for a in measured if a.evaluable]
     head = f"enlarged root/vagus ({'; '.join(a.describe() for a in roots)})"
+    if all(a.borderline for a in roots):  # decision 011: within measurement error of the limit
+        head += (
+            " (every one within the between-investigator SD of its limit: a second measurement may "
+            "not confirm the enlargement this hint rests on)"
+        )
     cite = f"[{citation_short(src)}, {spec['study_text']}]"
     onset = spec["onset"]
     if enlarged:

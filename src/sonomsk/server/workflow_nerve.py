@@ -225,6 +225,30 @@ def _measure_and_record(
     )
 
 
+def _replace_automatic_outlines(store: Store, instance_id: int, frame: int, *, actor: str) -> int:
+    """Discard the automatic outlines of one frame that nobody accepted or corrected, before the
+    automatic segmentation runs again (a second run would otherwise add duplicates, and the
+    image's CSA would wait for a choice between identical outlines). Returns how many."""
+    from sqlalchemy import select
+
+    from sonomsk.store.models import Analysis
+    from sonomsk.store.repository import discard_outline
+
+    with store.sessions() as session:
+        stale = [
+            s.id
+            for a in session.scalars(
+                select(Analysis).where(Analysis.instance_id == instance_id, Analysis.kind == KIND_OUTLINE)
+            ).all()
+            if (a.result or {}).get("source") == "auto"
+            for s in a.structures
+            if s.frame == frame and not s.accepted and s.corrected_points is None
+        ]
+    for sid in stale:
+        discard_outline(store, int(sid), kind=KIND_OUTLINE, actor=actor)
+    return len(stale)
+
+
 def _analysis(store: Store, analysis_id: int) -> dict[str, Any]:
     from sonomsk.server.views import _analysis_dict
     from sonomsk.store.models import Analysis
@@ -592,6 +616,10 @@ def build_router(store: Store) -> Any:
     def segment(instance_id: DbId, body: SegmentBody, request: Request) -> dict[str, Any]:
         image, info = _load(request, store, instance_id, body.frame)
         polys, backend, note = segment_nerves(image, frame=body.frame, backend=body.backend)
+        replaced = _replace_automatic_outlines(store, instance_id, body.frame, actor=actor(request))
+        if replaced:
+            extra = f"replaced {replaced} earlier automatic outline(s) of this frame that nobody had accepted or corrected"
+            note = extra if note is None else f"{note}; {extra}"
         ids = [
             _measure_and_record(
                 store,

@@ -322,7 +322,7 @@ def correct_outline(
     (matched by name and label), or, where the measure failed on the corrected outline, was not
     recomputed or came in another unit, a corrected failure (``value`` None, ``failure`` the new
     reason), never the number of the previous outline. The outline is marked ``accepted`` (the
-    clinician chose it). The automatic points and values are kept. Nothing is written when any
+    clinician chose it) and the image's other outlines of ``kind`` lose that mark. The automatic points and values are kept. Nothing is written when any
     step fails. Returns ``"name: reason"`` for each measure corrected to a failure.
     """
     import math
@@ -338,8 +338,8 @@ def correct_outline(
         row.corrected_points = pts
         row.corrected_by = actor
         row.corrected_at = now
-        row.accepted = True
-        audit(session, actor, "correct", "structure", structure_id, n_points=len(pts))
+        others = _accept_only(session, row, kind)  # correcting an outline chooses it (decision 008)
+        audit(session, actor, "correct", "structure", structure_id, n_points=len(pts), unaccepted=others)
         for mrow in row.analysis.measurements:
             m = new.get((mrow.name, mrow.label))
             old = mrow.value
@@ -377,25 +377,33 @@ def accept_outline(store: Store, structure_id: int, *, kind: str, actor: str) ->
     """Mark an outline as the one the clinician chose for its image, in one transaction: the
     other outlines of ``kind`` on the same image lose their ``accepted`` mark (they stay stored).
     Returns the outline's analysis id."""
-    from sqlalchemy import select
 
     with store.sessions() as session, session.begin():
         row = _outline_row(session, structure_id, kind)
-        others = session.scalars(
-            select(StructureRow)
-            .join(Analysis)
-            .where(
-                Analysis.instance_id == row.analysis.instance_id,
-                Analysis.kind == kind,
-                StructureRow.id != structure_id,
-                StructureRow.accepted.is_(True),
-            )
-        ).all()
-        for other in others:
-            other.accepted = False
-        row.accepted = True
-        audit(session, actor, "accept", "structure", structure_id, unaccepted=[o.id for o in others])
+        others = _accept_only(session, row, kind)
+        audit(session, actor, "accept", "structure", structure_id, unaccepted=others)
         return int(row.analysis_id)
+
+
+def _accept_only(session: Any, row: StructureRow, kind: str) -> list[int]:
+    """Mark ``row`` accepted and take the mark off the other outlines of ``kind`` on its image
+    (inside the caller's transaction); the ids of those outlines."""
+    from sqlalchemy import select
+
+    others = session.scalars(
+        select(StructureRow)
+        .join(Analysis)
+        .where(
+            Analysis.instance_id == row.analysis.instance_id,
+            Analysis.kind == kind,
+            StructureRow.id != row.id,
+            StructureRow.accepted.is_(True),
+        )
+    ).all()
+    for other in others:
+        other.accepted = False
+    row.accepted = True
+    return [int(o.id) for o in others]
 
 
 def discard_outline(store: Store, structure_id: int, *, kind: str, actor: str) -> int:

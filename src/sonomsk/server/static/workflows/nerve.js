@@ -22,6 +22,9 @@
     const st = S.state.study;
     if (!st) return null;
     const list = (st.analyses || []).filter((a) => a.kind === "nerve_morphology" && a.instance_id === instId);
+    // the outline the image's CSA uses when the clinician chose one (decision 008), else the latest
+    const chosen = list.filter((a) => a.structures.length && a.structures[0].accepted);
+    if (chosen.length) return chosen[chosen.length - 1];
     return list.length ? list[list.length - 1] : null;
   }
   function csaOf(analysis) {

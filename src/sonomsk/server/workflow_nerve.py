@@ -26,6 +26,7 @@ one CSA per site and side). Uncalibrated images (px2) are listed but never asses
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -637,17 +638,24 @@ def build_router(store: Store) -> Any:
             note = f"backend {backend} found no nerve on frame {body.frame}: click inside the nerve, or drag a box around it, to outline it"
         return {"backend": backend, "note": note, "analyses": [_analysis(store, i) for i in ids]}
 
-    @router.post("/instances/{instance_id}/outline")
-    def outline(instance_id: DbId, body: ClickBody, request: Request) -> dict[str, Any]:
-        image, info = _load(request, store, instance_id, body.frame)
-        poly, method, note = outline_click(image, body.row, body.col, frame=body.frame)
+    def _prompt_outline(
+        request: Request,
+        instance_id: int,
+        frame: int,
+        source: str,
+        draw: Callable[[Any], tuple[Any, str, str | None]],
+    ) -> dict[str, Any]:
+        """Outline a nerve from a clinician's prompt (``draw(image)`` gives the polygon, the rule
+        that drew it and a note), measure and store it."""
+        image, info = _load(request, store, instance_id, frame)
+        poly, method, note = draw(image)
         aid = _measure_and_record(
             store,
             image,
             info,
             poly,
-            frame=body.frame,
-            source="click",
+            frame=frame,
+            source=source,
             backend=None,
             actor=actor(request),
             method=method,
@@ -655,22 +663,26 @@ def build_router(store: Store) -> Any:
         )
         return _analysis(store, aid)
 
+    @router.post("/instances/{instance_id}/outline")
+    def outline(instance_id: DbId, body: ClickBody, request: Request) -> dict[str, Any]:
+        return _prompt_outline(
+            request,
+            instance_id,
+            body.frame,
+            "click",
+            lambda image: outline_click(image, body.row, body.col, frame=body.frame),
+        )
+
     @router.post("/instances/{instance_id}/outline-box")
     def outline_in_box(instance_id: DbId, body: BoxBody, request: Request) -> dict[str, Any]:
-        image, info = _load(request, store, instance_id, body.frame)
-        poly, method = outline_box(image, (body.top, body.left, body.bottom, body.right), frame=body.frame)
-        aid = _measure_and_record(
-            store,
-            image,
-            info,
-            poly,
-            frame=body.frame,
-            source="box",
-            backend=None,
-            actor=actor(request),
-            method=method,
+        box = (body.top, body.left, body.bottom, body.right)
+        return _prompt_outline(
+            request,
+            instance_id,
+            body.frame,
+            "box",
+            lambda image: (*outline_box(image, box, frame=body.frame), None),
         )
-        return _analysis(store, aid)
 
     @router.put("/structures/{structure_id}/points")
     def correct(structure_id: DbId, body: PointsBody, request: Request) -> dict[str, Any]:

@@ -87,9 +87,7 @@ class Contour:
 
     def area(self, *, spacing: tuple[float, float] | None) -> float:
         """Polygon area (shoelace) in mm2 with ``spacing`` (row, col) in mm, else in px2."""
-        pts = _scaled(self.points, spacing)
-        r, c = pts[:, 0], pts[:, 1]
-        return float(abs(np.dot(r, np.roll(c, 1)) - np.dot(c, np.roll(r, 1))) / 2.0)
+        return _shoelace(_scaled(self.points, spacing))
 
     def perimeter(self, *, spacing: tuple[float, float] | None) -> float:
         """Length of the outline measured at :data:`LENGTH_SCALE_PX` (:func:`measured_polygon`)
@@ -231,12 +229,8 @@ def _offset_outward(points: np.ndarray, distance: float = 0.5) -> np.ndarray:
     normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
 
-    def area(p: np.ndarray) -> float:
-        r, c = p[:, 0], p[:, 1]
-        return float(abs(np.dot(r, np.roll(c, 1)) - np.dot(c, np.roll(r, 1))) / 2.0)
-
     grown = points + distance * normal
-    return grown if area(grown) >= area(points) else points - distance * normal
+    return grown if _shoelace(grown) >= _shoelace(points) else points - distance * normal
 
 
 def contours_from_mask(mask: np.ndarray, label: str = "nerve") -> list[Contour]:

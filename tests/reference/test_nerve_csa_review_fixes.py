@@ -17,13 +17,12 @@ import pytest
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.nerve.assess_model import PatientInfo
 from sonomsk.reference import loader, nerve_csa
-from sonomsk.reference.loader import load_data
+from sonomsk.reference.loader import citation, load_data
 from sonomsk.reference.nerve_csa import (
     covariate_effects,
     lookup_limit,
     patient_input_bounds,
     sd_factor,
-    source_citation,
     validate_reference_data,
 )
 
@@ -53,7 +52,7 @@ def test_guard_is_the_pooled_healthy_mean_in_data_with_its_citation() -> None:
     cov = load_data("nerve_csa.json")["sets"]["dutch"]["sites"]["median_wrist"]["covariate_limit"]
     guard = cov["guard"]
     assert guard["min_uln_mm2"] == 8.3  # clinical-evidence.md 1.1: median wrist 8.3 [7.9-8.7]
-    cit = source_citation(guard["source"])
+    cit = citation(guard["source"])
     assert cit.evidence == "A" and cit.doi == "10.1111/ene.14759"
 
 
@@ -61,7 +60,7 @@ def test_guard_is_the_pooled_healthy_mean_in_data_with_its_citation() -> None:
 def test_sources_added_by_the_review_are_in_the_evidence_digest() -> None:
     text = EVIDENCE.read_text(encoding="utf-8")
     for key in ("ma_2021_upper_limb", "singh_2022", "cin_normal_ncs_2018"):
-        cit = source_citation(key)
+        cit = citation(key)
         assert cit.evidence == "A" and cit.doi is not None and cit.doi in text, key
     assert "| Median, wrist | 8.3 [7.9–8.7]" in text
 

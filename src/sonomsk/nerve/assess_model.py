@@ -16,6 +16,7 @@ from typing import Any
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Finding
 from sonomsk.nerve.sites import check_side, default_level, site_info
+from sonomsk.reference.loader import citation, citation_short
 from sonomsk.reference.nerve_csa import (
     ReferenceLimit,
     adult_min_age,
@@ -24,8 +25,6 @@ from sonomsk.reference.nerve_csa import (
     csa_input_bounds,
     measurement_reliability,
     patient_input_bounds,
-    source_citation,
-    source_short,
     wrist_circumference_bounds,
 )
 
@@ -358,7 +357,7 @@ class CsaAssessment:
         if not self.evaluable:
             return f"{self.label()}: no reference ({lim.reason})"
         assert lim.uln is not None
-        src = source_short(lim.source) if lim.source else "?"
+        src = citation_short(lim.source) if lim.source else "?"
         text = f"{self.label()} {'>' if self.status == 'enlarged' else '<='} ULN {lim.uln:.2f} [{src}]"
         if self.status == "reduced" and lim.lln is not None:
             text = f"{self.label()} < LLN {lim.lln:.2f} [{src}]"
@@ -371,13 +370,13 @@ class CsaAssessment:
             thresholds = {"uln_mm2": round(lim.uln or 0.0, 3), "kind": lim.kind}
             if lim.lln is not None:
                 thresholds["lln_mm2"] = round(lim.lln, 3)
-        citations = (source_citation(lim.source),) if lim.source else ()
+        citations = (citation(lim.source),) if lim.source else ()
         explanation = self.describe()
         detail = self.borderline_detail
         if detail is not None:
             thresholds["between_investigator_sd_mm2"] = detail["sd_mm2"]
             if self.borderline:
-                citations = (*citations, source_citation(detail["source"]))
+                citations = (*citations, citation(detail["source"]))
                 explanation = f"{explanation}; borderline: {detail['note']}"
         return Finding(
             rule_id="nerve_csa_reference",
@@ -422,7 +421,7 @@ def covariate_notes(site: str, patient: PatientInfo) -> list[str]:
         given = [t for t in (patient.covariate_text(v) for v in eff["variables"]) if t is not None]
         if given:
             notes.append(
-                f"{', '.join(given)}: {eff['effect']} [{source_short(eff['source'])}] (limit not adjusted)"
+                f"{', '.join(given)}: {eff['effect']} [{citation_short(eff['source'])}] (limit not adjusted)"
             )
     return notes
 
@@ -491,7 +490,7 @@ def _borderline(csa: float, status: str, limit: ReferenceLimit) -> tuple[bool | 
     of the two for a normal one. None where the source gives no SD for the site. The status is
     never changed."""
     rel = measurement_reliability(limit.site)
-    src = source_short(rel.source)
+    src = citation_short(rel.source)
     if rel.sd_mm2 is None:
         note = f"{rel.note} [{src}]"
         return None, {"sd_mm2": None, "group": None, "source": rel.source, "note": note}

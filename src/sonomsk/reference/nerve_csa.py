@@ -40,8 +40,6 @@ __all__ = [
     "sd_factor",
     "site_info",
     "site_names",
-    "source_citation",
-    "source_short",
     "validate_reference_data",
     "wrist_circumference_bounds",
 ]
@@ -120,7 +118,7 @@ class ReferenceLimit:
 
     @property
     def citation(self) -> Citation | None:
-        return source_citation(self.source) if self.source else None
+        return citation(self.source) if self.source else None
 
     def z_score(self, csa_mm2: float) -> float | None:
         """(csa - mean) / sd when the source publishes both, else None."""
@@ -159,16 +157,6 @@ def _r(x: float | None) -> float | None:
 
 
 # --------------------------------------------------------------------------- citations
-
-
-def source_citation(key: str) -> Citation:
-    """The :class:`Citation` of ``key`` (``citations.json``)."""
-    return citation(key)
-
-
-def source_short(key: str) -> str:
-    """A short label of ``key`` for notes; [B] sources are marked."""
-    return citation_short(key)
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -517,10 +505,10 @@ def _covariate_formula(
     uln = cov["slope"] * value + cov["intercept"]
     sign = "-" if cov["intercept"] < 0 else "+"
     text = f"{cov['slope']:g} x wrist circumference {sign} {abs(cov['intercept']):g}"
-    src = source_short(cov["source"])
-    unit_caveat = source_citation(cov["source"]).caveat
+    src = citation_short(cov["source"])
+    unit_caveat = citation(cov["source"]).caveat
     guard = cov.get("guard")
-    fixed = f"fixed ULN {entry.get('uln'):g} mm2 from {entry.get('source_label')} [{source_short(entry['source'])}]"
+    fixed = f"fixed ULN {entry.get('uln'):g} mm2 from {entry.get('source_label')} [{citation_short(entry['source'])}]"
     no_range = (
         "the wrist range of the source cohort is not in the evidence digest, so no validity range is checked"
     )
@@ -539,7 +527,7 @@ def _covariate_formula(
             ""
             if guard is None
             else f"; it decides because it is at least {guard['min_uln_mm2']:g} mm2, the {guard['what']} "
-            f"[{source_short(guard['source'])}]"
+            f"[{citation_short(guard['source'])}]"
         )
         record.update(used=True, reason=None)
         note = (
@@ -549,7 +537,7 @@ def _covariate_formula(
         return uln, record, note
     reason = (
         f"its ULN {uln:.2f} mm2 is below {guard['min_uln_mm2']:g} mm2, the {guard['what']} "
-        f"[{source_short(guard['source'])}]: an upper limit below the healthy mean cannot be an upper limit"
+        f"[{citation_short(guard['source'])}]: an upper limit below the healthy mean cannot be an upper limit"
     )
     record.update(used=False, reason=reason)
     note = (

@@ -257,3 +257,63 @@ def test_send_refuses_non_dicom(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError, match=r"x\.dcm"):
         send_dicom(f, host="127.0.0.1", port=104, called_ae="A")
     assert check_ae_title("  PACS ") == "PACS"
+
+
+def test_stale_assessment_is_flagged_and_kept_out_of_reports(
+    client: TestClient, analysed: dict[str, Any]
+) -> None:
+    """Decision 012: an outline corrected after the assessment makes it out of date; the
+    workstation says so and a report refuses it until the assessment is run again."""
+    base, study = "/api/workflows/nerve", analysed["study"]
+    fresh = client.get(f"{base}/studies/{study}/assessment").json()
+    assert fresh["stale"] is False and fresh["stale_reasons"] == []
+    # shrink the corrected square to about 9 mm2
+    (r0, c0), (r2, c2) = analysed["square"][0], analysed["square"][2]
+    cy, cx, half = (r0 + r2) / 2, (c0 + c2) / 2, (9.0 / SPACING**2) ** 0.5 / 2
+    smaller = [[cy - half, cx - half], [cy - half, cx + half], [cy + half, cx + half], [cy + half, cx - half]]
+    assert (
+        client.put(f"{base}/structures/{analysed['structure']}/points", json={"points": smaller}).status_code
+        == 200
+    )
+    stale = client.get(f"{base}/studies/{study}/assessment").json()
+    assert stale["stale"] is True
+    (reason,) = stale["stale_reasons"]
+    assert reason.startswith("median_wrist right: 1") and "mm2 assessed, 9" in reason
+    for r in (
+        client.get(f"/api/workflows/report/studies/{study}/results"),
+        client.get(f"/api/workflows/report/studies/{study}/preview"),
+        client.post(f"/api/workflows/report/studies/{study}/reports", json={"sign": True}),
+    ):
+        assert r.status_code == 422 and "nerve assessment is out of date" in r.json()["detail"], r.text
+    assert client.get(f"/api/workflows/report/studies/{study}/reports").json() == []
+    # a site change is a change of input too; assessing again makes the report possible
+    client.put(f"{base}/instances/{analysed['instance']}/site", json={"site": "median_wrist", "side": "left"})
+    moved = client.get(f"{base}/studies/{study}/assessment").json()
+    assert moved["stale"] and len(moved["stale_reasons"]) == 2
+    again = client.post(f"{base}/studies/{study}/assess", json={"patient": {"age": 60}}).json()
+    assert again["stale"] is False
+    assert client.get(f"{base}/studies/{study}/assessment").json()["stale"] is False
+    res = client.get(f"/api/workflows/report/studies/{study}/results")
+    assert res.status_code == 200, res.text
+    (m,) = res.json()["nerve_assessment"]["measurements"]
+    assert (m["side"], m["csa_mm2"]) == ("left", pytest.approx(9.0, rel=0.05))
+
+
+def test_stale_reasons_name_each_change() -> None:
+    from sonomsk.server.workflow_nerve import stale_reasons
+
+    assessed = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 14.2},
+        {"site": "ulnar_elbow", "side": "right", "csa_mm2": 9.0},
+    ]
+    assert stale_reasons(assessed, [dict(m) for m in assessed]) == []
+    assert stale_reasons(assessed, [{**assessed[0], "csa_mm2": 14.2004}, assessed[1]]) == []
+    now = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 12.1},
+        {"site": "sural_calf", "side": "left", "csa_mm2": 3.0},
+    ]
+    assert stale_reasons(assessed, now) == [
+        "median_wrist right: 14.2 mm2 assessed, 12.1 mm2 now",
+        "sural_calf left: 3 mm2 now, not in the assessment",
+        "ulnar_elbow right: 9 mm2 assessed, no usable CSA now",
+    ]

@@ -6,7 +6,9 @@ when corrected, with the automatic value and the corrector in their provenance; 
 assessment and the differential are those of the latest stored assessment of the study, as they
 were stored: the full ``sonomsk.nerve.assess`` dict and the full
 ``sonomsk.knowledge.differential.rank(...).to_dict()``, the same shape as
-:func:`sonomsk.report.assemble.assemble_study` gives.
+:func:`sonomsk.report.assemble.assemble_study` gives. An assessment that no longer describes
+the study (an outline, site or side changed since; ``workflow_nerve.latest_assessment``) is
+refused with the reason, never put in a report (decision 012).
 """
 
 from __future__ import annotations
@@ -93,10 +95,11 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
     """
 
     from sonomsk.report.results import StudyResults
-    from sonomsk.server.workflow_nerve import KIND_ASSESSMENT, KIND_OUTLINE
+    from sonomsk.server.workflow_nerve import KIND_ASSESSMENT, KIND_OUTLINE, check_current, latest_assessment
     from sonomsk.store.models import Instance
     from sonomsk.store.repository import study_and_analyses
 
+    check_current(latest_assessment(store, study_id), study_id)
     with store.sessions() as session:
         study, analyses = study_and_analyses(session, study_id)
         outlined = {a.instance_id for a in analyses if a.kind == KIND_OUTLINE}
@@ -127,11 +130,11 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
         structures: list[dict[str, Any]] = []
         measurements: list[dict[str, Any]] = []
         methods: dict[str, str] = {}
-        latest_assessment = None
+        last_assessment = None
         for a in analyses:
             methods[a.method_version] = a.kind
             if a.kind == KIND_ASSESSMENT:
-                latest_assessment = a
+                last_assessment = a
                 continue
             if a.kind != KIND_OUTLINE or a.instance_id not in image_ids:
                 continue
@@ -186,10 +189,10 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
             "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "software_version": __version__,
         }
-        if latest_assessment is not None:
+        if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
-            results["nerve_assessment"] = latest_assessment.result.get("assessment")
-            diff = latest_assessment.result.get("differential")
+            results["nerve_assessment"] = last_assessment.result.get("assessment")
+            diff = last_assessment.result.get("differential")
             if diff:
                 results["differential"] = diff
     if signed_by:

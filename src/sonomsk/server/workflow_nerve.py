@@ -448,10 +448,42 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
         result={k: out[k] for k in ("request", "assessment", "profile", "differential")},
         actor=actor,
     )
+    out["stale"], out["stale_reasons"] = False, []
     return out
 
 
+def current_inputs(store: Store, study_id: int) -> list[dict[str, Any]]:
+    """The (site, side, CSA) an assessment of the study would use now, as its request lists them."""
+    return [
+        {"site": c.site, "side": c.side, "csa_mm2": round(c.csa, 3)}
+        for c in choose_csa(csa_table(store, study_id))
+    ]
+
+
+def stale_reasons(assessed: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[str]:
+    """How the CSA values an assessment used (``assessed``, its request's measurements) differ
+    from those the study gives now (``current``): one line per site and side; empty when the
+    assessment still describes the study (decision 012)."""
+    old = {(m["site"], m["side"]): float(m["csa_mm2"]) for m in assessed}
+    new = {(m["site"], m["side"]): float(m["csa_mm2"]) for m in current}
+    reasons = []
+    for key in sorted(old.keys() | new.keys()):
+        o, n = old.get(key), new.get(key)
+        label = f"{key[0]} {key[1]}"
+        if o is not None and n is not None and abs(o - n) < 5e-4:
+            continue
+        if n is None:
+            reasons.append(f"{label}: {o:g} mm2 assessed, no usable CSA now")
+        elif o is None:
+            reasons.append(f"{label}: {n:g} mm2 now, not in the assessment")
+        else:
+            reasons.append(f"{label}: {o:g} mm2 assessed, {n:g} mm2 now")
+    return reasons
+
+
 def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
+    """The study's latest stored assessment with ``stale`` (and ``stale_reasons``): whether the
+    CSA values it used are still those the study's outlines, sites and sides give now."""
     from sqlalchemy import select
 
     from sonomsk.store.models import Analysis
@@ -462,7 +494,24 @@ def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
             .where(Analysis.study_id == study_id, Analysis.kind == KIND_ASSESSMENT)
             .order_by(Analysis.id.desc())
         ).first()
-        return None if a is None else {**a.result, "analysis_id": a.id}
+        if a is None:
+            return None
+        found = {**a.result, "analysis_id": a.id}
+    reasons = stale_reasons(found["request"]["measurements"], current_inputs(store, study_id))
+    return {**found, "stale": bool(reasons), "stale_reasons": reasons}
+
+
+def check_current(assessment: dict[str, Any] | None, study_id: int) -> None:
+    """Raise when the study's latest assessment (:func:`latest_assessment`) no longer describes
+    it: a report must not show a pattern computed from CSA values that are no longer the measured
+    ones (decision 012)."""
+    if assessment is None or not assessment["stale"]:
+        return
+    reasons = assessment["stale_reasons"]
+    shown = "; ".join(reasons[:3]) + (f"; {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    raise InvalidParameterError(
+        f"study {study_id}: the nerve assessment is out of date ({shown}): run the assessment again"
+    )
 
 
 def _check_points(points: Any, rows: int, cols: int) -> list[list[float]]:

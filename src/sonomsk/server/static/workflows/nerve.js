@@ -206,7 +206,8 @@
     const cands = (d.candidates || []).slice(0, 5).map((c) => `<li><b>${esc(c.name)}</b> <span class="small muted">relative weight ${fmt(c.relative_weight)} (not a probability)</span>
       <div class="small">for: ${esc(c.supporting.map((x) => x.statement || x.finding).join("; ") || "–")}</div>
       ${c.against.length ? `<div class="small muted">against: ${esc(c.against.map((x) => x.statement || x.finding).join("; "))}</div>` : ""}</li>`);
-    box.innerHTML = `<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
+    const stale = r.stale ? `<div data-testid="nerve-stale" class="flag-enlarged" style="margin-bottom:6px"><b>Out of date:</b> ${esc(r.stale_reasons.join("; "))}. Assess again before reporting.</div>` : "";
+    box.innerHTML = `${stale}<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
       <p class="small">${esc(a.explanation)}</p>
       ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted">Sites that would decide: ${esc(a.deciding_sites.join(", "))}</p>` : ""}
       ${chartSvg(r.profile)}
@@ -221,7 +222,17 @@
 
   // ------------------------------------------------------------------ events
   function active(S) { return root && root.isConnected && S.state.currentWorkflow === "nerve"; }
-  function refresh(S) { if (!active(S)) return; renderImages(S); renderCurrent(S); }
+  async function refreshAssessment(S) {
+    // outlines, sites or sides may have changed: ask whether the shown assessment still holds
+    const sid = S.state.study && S.state.study.id;
+    if (!lastAssessment || !sid || sid !== assessedStudy) return;
+    try {
+      const r = await fetch(`${API}/studies/${sid}/assessment`);
+      if (r.ok) lastAssessment = await r.json();
+    } catch (e) { return; }
+    renderResult(S);
+  }
+  function refresh(S) { if (!active(S)) return; renderImages(S); renderCurrent(S); refreshAssessment(S); }
 
   function bindOnce(S) {
     if (bindOnce.done) return;

@@ -1,0 +1,53 @@
+"""The nerve panel says when the assessment it shows is out of date (decision 012)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
+from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
+
+W = "/api/workflows/nerve"
+
+
+def test_correction_after_assessment_marks_it_out_of_date(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    require_dicom_reader()
+    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
+    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
+    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    site = {"site": "median_wrist", "side": "right"}
+    assert httpx.put(f"{server}{W}/instances/{iid}/site", json=site).status_code == 200
+    row, col = truth["centroid_px"]
+    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col})
+    assert made.status_code == 200
+    sid = made.json()["structures"][0]["id"]
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
+        page.click('[data-testid="nerve-assess"]')
+    page.wait_for_selector('[data-testid="nerve-pattern"]')
+    assert page.locator('[data-testid="nerve-stale"]').count() == 0
+
+    # a correction made elsewhere (another reader, or the API): the panel learns of it on reload
+    half = (20.0 / SPACING**2) ** 0.5 / 2
+    square = [
+        [row - half, col - half],
+        [row - half, col + half],
+        [row + half, col + half],
+        [row + half, col - half],
+    ]
+    assert httpx.put(f"{server}{W}/structures/{sid}/points", json={"points": square}).status_code == 200
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-stale"]')
+    text = page.locator('[data-testid="nerve-stale"]').inner_text()
+    assert "Out of date" in text and "median_wrist right" in text and "mm2 now" in text
+
+    with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
+        page.click('[data-testid="nerve-assess"]')
+    _wait_for(page, "document.querySelector('[data-testid=nerve-stale]') === null")
+    assert "20" in page.locator("#nerve-result").inner_text()

@@ -444,3 +444,42 @@ def test_running_the_automatic_segmentation_again_replaces_its_unreviewed_outlin
     row = _csa_row(client, nerve_image)
     assert row["outlines"] == 1 + len(third.json()["analyses"])
     assert row["usable"] is True and row["structure_id"] == kept
+
+
+def test_migration_0003_adds_level_and_trunk_keeping_sites(tmp_path: Path) -> None:
+    """A store at revision 0002 with an image assigned to a site: after the upgrade the site and
+    side are kept and the new level and trunk are empty (the site's default level; decision 013)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    import sonomsk.store.db as db
+    from sonomsk.store.db import open_store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite:///{home / 'sonomsk.db'}"
+    engine = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO patient (id, patient_key, pseudonymised, created_at) VALUES (1, 'P', 0, '2024-01-01')",
+            "INSERT INTO study (id, study_uid, patient_id, created_at) VALUES (1, '1.2', 1, '2024-01-01')",
+            "INSERT INTO series (id, series_uid, study_id) VALUES (1, '1.2.3', 1)",
+            "INSERT INTO instance (id, sop_uid, series_id, sha256, file_format, rows, columns, frames, channels,"
+            " calibrated, info, site, side, created_at) VALUES (1, '1.2.3.4', 1, 'ab', 'dicom', 8, 8, 1, 1, 1,"
+            " '{}', 'c5_root', 'right', '2024-01-01')",
+        ):
+            conn.execute(text(sql))
+    engine.dispose()
+    store = open_store(url, home=home)
+    try:
+        with store.engine.connect() as conn:
+            row = conn.execute(text("SELECT site, side, level, trunk FROM instance WHERE id = 1")).one()
+        assert tuple(row) == ("c5_root", "right", None, None)
+    finally:
+        store.close()

@@ -90,7 +90,13 @@ def test_sites_vocabulary(client: TestClient) -> None:
 def test_assign_site_and_reject_unknown(client: TestClient, two_sides: dict[str, Any]) -> None:
     iid = two_sides["right"]
     r = client.put(f"/api/workflows/nerve/instances/{iid}/site", json={"site": "median_wrist", "side": "R"})
-    assert r.status_code == 200 and r.json() == {"instance_id": iid, "site": "median_wrist", "side": "right"}
+    assert r.status_code == 200 and r.json() == {
+        "instance_id": iid,
+        "site": "median_wrist",
+        "side": "right",
+        "level": None,
+        "trunk": None,
+    }
     inst = client.get(f"/api/instances/{iid}").json()
     assert (inst["site"], inst["side"]) == ("median_wrist", "right")
     bad = client.put(
@@ -398,3 +404,99 @@ def test_doppler_region_reaches_vascularity() -> None:
     (vasc,) = measure_outline(image, pts, frame=0, context={}).by_name("fraction_vascular")
     assert vasc.value is not None or "outside the Doppler region" in str(vasc.failure)
     assert "no colour/power Doppler region" not in str(vasc.failure)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({"site": "median_wrist", "side": "right", "level": "foraminal"}, "no level at median_wrist"),
+        ({"site": "c5_root", "side": "right", "level": "axillary"}, "'interscalene', 'foraminal'"),
+        ({"site": None, "side": "right", "level": "foraminal"}, "assign a site first"),
+        ({"site": "c5_root", "side": "right", "trunk": "upper"}, "only for site brachial_plexus_trunk"),
+        ({"site": "brachial_plexus_trunk", "side": "right", "trunk": "posterior"}, "upper, middle, lower"),
+    ],
+)
+def test_site_level_and_trunk_are_checked(
+    client: TestClient, two_sides: dict[str, Any], body: dict[str, Any], match: str
+) -> None:
+    base, iid = "/api/workflows/nerve", two_sides["right"]
+    ok = {"site": "c6_root", "side": "left", "level": "foraminal"}
+    assert client.put(f"{base}/instances/{iid}/site", json=ok).json()["level"] == "foraminal"
+    r = client.put(f"{base}/instances/{iid}/site", json=body)
+    assert r.status_code == 422 and match in r.json()["detail"], r.text
+    inst = next(
+        i
+        for se in client.get(f"/api/studies/{two_sides['study']}").json()["series"]
+        for i in se["instances"]
+        if i["id"] == iid
+    )
+    assert (inst["site"], inst["side"], inst["level"], inst["trunk"]) == (
+        "c6_root",
+        "left",
+        "foraminal",
+        None,
+    )
+
+
+def _outline_square(client: TestClient, iid: int, truth: dict[str, Any], csa_mm2: float) -> None:
+    base = "/api/workflows/nerve"
+    row, col = truth["centroid_px"]
+    a = client.post(f"{base}/instances/{iid}/outline", json={"row": row, "col": col}).json()
+    half = (csa_mm2 / SPACING**2) ** 0.5 / 2
+    sq = [
+        [row - half, col - half],
+        [row - half, col + half],
+        [row + half, col + half],
+        [row + half, col - half],
+    ]
+    r = client.put(f"{base}/structures/{a['structures'][0]['id']}/points", json={"points": sq})
+    assert r.status_code == 200, r.text
+
+
+def test_trunk_in_the_utrecht_plane_reaches_the_goedee_criterion(
+    client: TestClient, two_sides: dict[str, Any]
+) -> None:
+    """Decision 013: the workstation sends the image's level and trunk; only a trunk declared in
+    the Utrecht protocol plane is judged by Goedee's >8 mm2 (decision 007)."""
+    base, study = "/api/workflows/nerve", two_sides["study"]
+    iid = two_sides["right"]
+    _outline_square(client, iid, two_sides["truth"][0], 12.0)
+    plain = {"site": "brachial_plexus_trunk", "side": "right", "trunk": "upper"}
+    assert client.put(f"{base}/instances/{iid}/site", json=plain).status_code == 200
+    first = client.post(f"{base}/studies/{study}/assess", json={}).json()
+    (m,) = first["request"]["measurements"]
+    assert m["trunk"] == "upper" and "level" not in m
+    assert not first["assessment"]["goedee"]["met"]
+    utrecht = {**plain, "level": "utrecht_protocol"}
+    assert client.put(f"{base}/instances/{iid}/site", json=utrecht).status_code == 200
+    stale = client.get(f"{base}/studies/{study}/assessment").json()
+    assert stale["stale"] and any("upper trunk (utrecht_protocol)" in r for r in stale["stale_reasons"])
+    second = client.post(f"{base}/studies/{study}/assess", json={}).json()
+    (m,) = second["request"]["measurements"]
+    assert (m["level"], m["trunk"]) == ("utrecht_protocol", "upper")
+    goedee = second["assessment"]["goedee"]
+    assert goedee["met"] and goedee["positive_sites"][0]["csa_mm2"] == pytest.approx(12.0, rel=0.05)
+    (judged,) = second["assessment"]["measurements"]
+    assert judged["level"] == "utrecht_protocol" and judged["trunk"] == "upper"
+
+
+def test_one_site_at_two_levels_is_refused(client: TestClient, two_sides: dict[str, Any]) -> None:
+    base, study = "/api/workflows/nerve", two_sides["study"]
+    for iid, truth, level in (
+        (two_sides["right"], two_sides["truth"][0], "foraminal"),
+        (two_sides["left"], two_sides["truth"][1], None),
+    ):
+        _outline_square(client, iid, truth, 9.0)
+        body = {"site": "c5_root", "side": "right", "level": level}
+        assert client.put(f"{base}/instances/{iid}/site", json=body).status_code == 200
+    r = client.post(f"{base}/studies/{study}/assess", json={})
+    assert r.status_code == 422 and "c5_root right has images at 2 levels" in r.json()["detail"], r.text
+    # the same level on both: one CSA, the larger, as before
+    body = {"site": "c5_root", "side": "right", "level": "foraminal"}
+    assert client.put(f"{base}/instances/{two_sides['left']}/site", json=body).status_code == 200
+    ok = client.post(f"{base}/studies/{study}/assess", json={})
+    assert ok.status_code == 200, ok.text
+    (m,) = ok.json()["request"]["measurements"]
+    assert m["level"] == "foraminal" and sorted(m["meta"]["instances"]) == sorted(
+        [two_sides["right"], two_sides["left"]]
+    )

@@ -29,6 +29,7 @@ from sonomsk.reference.nerve_csa import (
 )
 
 __all__ = [
+    "TRUNKS",
     "AssessmentRequest",
     "CsaAssessment",
     "NerveMeasurementInput",
@@ -43,7 +44,8 @@ RULE_VERSION = "1"
 # ``reference/data/nerve_input_bounds.json`` with their rationale.
 _SEXES = {"f": "F", "female": "F", "m": "M", "male": "M"}
 _ECHO_CLASSES = {1: "hypoechoic", 2: "mixed", 3: "hyperechoic"}
-_TRUNKS = ("upper", "middle", "lower")
+#: The brachial plexus trunks a ``brachial_plexus_trunk`` measurement may name (field ``trunk``).
+TRUNKS = ("upper", "middle", "lower")
 _MEASUREMENT_KEYS = {
     "site",
     "side",
@@ -194,9 +196,9 @@ class NerveMeasurementInput:
                 raise InvalidParameterError(
                     f"{path}.trunk: only for site brachial_plexus_trunk, got site {site}"
                 )
-            if not isinstance(trunk, str) or trunk.strip().lower() not in _TRUNKS:
+            if not isinstance(trunk, str) or trunk.strip().lower() not in TRUNKS:
                 raise InvalidParameterError(
-                    f"{path}.trunk: expected one of {', '.join(_TRUNKS)}, got {trunk!r}"
+                    f"{path}.trunk: expected one of {', '.join(TRUNKS)}, got {trunk!r}"
                 )
             trunk = trunk.strip().lower()
         wrist = d.get("wrist_circumference_cm")

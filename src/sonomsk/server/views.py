@@ -36,6 +36,8 @@ def _instance_dict(inst: Instance) -> dict[str, Any]:
         "warnings": inst.info.get("warnings", []),
         "site": inst.site,
         "side": inst.side,
+        "level": inst.level,
+        "trunk": inst.trunk,
     }
 
 

@@ -152,6 +152,26 @@ def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: in
     return np.asarray(found.contour.points), found.method
 
 
+def site_detail(site: str | None, level: str | None, trunk: str | None) -> tuple[str | None, str | None]:
+    """The checked (level, trunk) of an image at ``site``: a level only where the site has
+    several (None: the site's default level), a trunk only at ``brachial_plexus_trunk``."""
+    from sonomsk.nerve.assess_model import TRUNKS
+    from sonomsk.reference.nerve_csa import check_level
+
+    level = level.strip().lower() if level and level.strip() else None
+    trunk = trunk.strip().lower() if trunk and trunk.strip() else None
+    if level is not None:
+        if site is None:
+            raise InvalidParameterError("level: assign a site first")
+        check_level(site, level)
+    if trunk is not None:
+        if site != "brachial_plexus_trunk":
+            raise InvalidParameterError(f"trunk: only for site brachial_plexus_trunk, got site {site}")
+        if trunk not in TRUNKS:
+            raise InvalidParameterError(f"trunk: expected one of {', '.join(TRUNKS)}, got {trunk!r}")
+    return level, trunk
+
+
 # --------------------------------------------------------------------------- store helpers
 
 
@@ -308,6 +328,8 @@ def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
                     "label": inst.original_name,
                     "site": inst.site,
                     "side": inst.side,
+                    "level": inst.level,
+                    "trunk": inst.trunk,
                     "analysis_id": a.id if a else None,
                     "structure_id": a.structures[0].id if a and a.structures else None,
                     "outlines": len(outlines),
@@ -344,16 +366,53 @@ class _Chosen:
     side: str
     csa: float
     instances: list[int]
+    level: str | None = None
+    trunk: str | None = None
+
+    def request_item(self) -> dict[str, Any]:
+        """The measurement as ``sonomsk.nerve.assess`` takes it (level and trunk only when set)."""
+        item: dict[str, Any] = {"site": self.site, "side": self.side, "csa_mm2": round(self.csa, 3)}
+        if self.level:
+            item["level"] = self.level
+        if self.trunk:
+            item["trunk"] = self.trunk
+        return item
 
 
 def choose_csa(rows: list[dict[str, Any]]) -> list[_Chosen]:
-    """One CSA per (site, side): the largest over the usable images of it (sorted by site, side)."""
+    """One CSA per (site, side, level, trunk): the largest over the usable images of it (sorted by
+    site, side, then level and trunk). Images of one site and side at two levels stay apart
+    (their limits differ); :func:`check_one_level` refuses them before an assessment."""
     from sonomsk.nerve.choose import choose_largest_csa
 
-    chosen = choose_largest_csa(
-        (r["site"], r["side"], float(r["csa"]), r["instance_id"]) for r in rows if r["usable"]
-    )
-    return [_Chosen(c.site, c.side, c.csa_mm2, list(c.references)) for c in chosen]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["usable"]:
+            groups.setdefault((r.get("level") or "", r.get("trunk") or ""), []).append(r)
+    out: list[_Chosen] = []
+    for (level, trunk), group in groups.items():
+        chosen = choose_largest_csa((r["site"], r["side"], float(r["csa"]), r["instance_id"]) for r in group)
+        out.extend(
+            _Chosen(c.site, c.side, c.csa_mm2, list(c.references), level or None, trunk or None)
+            for c in chosen
+        )
+    return sorted(out, key=lambda c: (c.site, c.side, c.level or "", c.trunk or ""))
+
+
+def check_one_level(chosen: list[_Chosen]) -> None:
+    """Refuse images of one site, side (and trunk) measured at different levels: the assessment
+    takes one CSA per site and side, and a largest-of rule across levels would compare values
+    with different limits."""
+    levels: dict[tuple[str, str, str | None], set[str]] = {}
+    for c in chosen:
+        levels.setdefault((c.site, c.side, c.trunk), set()).add(c.level or "default level")
+    for (site, side, trunk), found in sorted(levels.items()):
+        if len(found) > 1:
+            where = f"{site} {side}" + (f" ({trunk} trunk)" if trunk else "")
+            raise InvalidParameterError(
+                f"measurements: {where} has images at {len(found)} levels ({', '.join(sorted(found))}); "
+                "the assessment takes one level per site and side: clear the site of the images at the other level"
+            )
 
 
 def _source_text(limit: dict[str, Any]) -> str | None:
@@ -403,6 +462,7 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
 
     rows = csa_table(store, study_id)
     chosen = choose_csa(rows)
+    check_one_level(chosen)
     if not chosen:
         reasons = sorted({f"{r['label']}: {r['reason']}" for r in rows if r["reason"]})
         raise InvalidParameterError(
@@ -412,10 +472,7 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
     patient = {k: v for k, v in (body.get("patient") or {}).items() if v not in (None, "")}
     request: dict[str, Any] = {
         "patient": patient,
-        "measurements": [
-            {"site": c.site, "side": c.side, "csa_mm2": round(c.csa, 3), "meta": {"instances": c.instances}}
-            for c in chosen
-        ],
+        "measurements": [{**c.request_item(), "meta": {"instances": c.instances}} for c in chosen],
     }
     if body.get("reference_set"):
         request["reference_set"] = body["reference_set"]
@@ -454,22 +511,24 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
 
 def current_inputs(store: Store, study_id: int) -> list[dict[str, Any]]:
     """The (site, side, CSA) an assessment of the study would use now, as its request lists them."""
-    return [
-        {"site": c.site, "side": c.side, "csa_mm2": round(c.csa, 3)}
-        for c in choose_csa(csa_table(store, study_id))
-    ]
+    return [c.request_item() for c in choose_csa(csa_table(store, study_id))]
 
 
 def stale_reasons(assessed: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[str]:
     """How the CSA values an assessment used (``assessed``, its request's measurements) differ
     from those the study gives now (``current``): one line per site and side; empty when the
     assessment still describes the study (decision 012)."""
-    old = {(m["site"], m["side"]): float(m["csa_mm2"]) for m in assessed}
-    new = {(m["site"], m["side"]): float(m["csa_mm2"]) for m in current}
+
+    def key(m: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (m["site"], m["side"], m.get("trunk") or "", m.get("level") or "")
+
+    old = {key(m): float(m["csa_mm2"]) for m in assessed}
+    new = {key(m): float(m["csa_mm2"]) for m in current}
     reasons = []
-    for key in sorted(old.keys() | new.keys()):
-        o, n = old.get(key), new.get(key)
-        label = f"{key[0]} {key[1]}"
+    for k in sorted(old.keys() | new.keys()):
+        o, n = old.get(k), new.get(k)
+        site, side, trunk, level = k
+        label = f"{site} {side}" + (f" {trunk} trunk" if trunk else "") + (f" ({level})" if level else "")
         if o is not None and n is not None and abs(o - n) < 5e-4:
             continue
         if n is None:
@@ -576,8 +635,13 @@ def build_router(store: Store) -> Any:
     router = APIRouter()
 
     class SiteBody(BaseModel):
+        """The site and side of an image, with the measurement level where the site has several
+        and the trunk of a ``brachial_plexus_trunk`` image (all four replace the stored ones)."""
+
         site: str | None = None
         side: str | None = None
+        level: str | None = None
+        trunk: str | None = None
 
     class SegmentBody(BaseModel):
         frame: int = 0
@@ -640,10 +704,12 @@ def build_router(store: Store) -> Any:
 
     @router.get("/sites")
     def sites() -> dict[str, Any]:
+        from sonomsk.nerve.assess_model import TRUNKS
         from sonomsk.nerve.sites import SIDES, site_info, site_names
 
         return {
             "sides": list(SIDES),
+            "trunks": list(TRUNKS),
             "sites": [dataclasses.asdict(site_info(s)) for s in site_names()],
         }
 
@@ -656,11 +722,22 @@ def build_router(store: Store) -> Any:
         if site:
             site_info(site, parameter="site")
         side = check_side(body.side) if body.side else None
+        level, trunk = site_detail(site, body.level, body.trunk)
         with store.sessions() as session, session.begin():
             inst = _instance(session, instance_id)
-            inst.site, inst.side = site, side
-            audit(session, actor(request), "assign_site", "instance", instance_id, site=site, side=side)
-        return {"instance_id": instance_id, "site": site, "side": side}
+            inst.site, inst.side, inst.level, inst.trunk = site, side, level, trunk
+            audit(
+                session,
+                actor(request),
+                "assign_site",
+                "instance",
+                instance_id,
+                site=site,
+                side=side,
+                level=level,
+                trunk=trunk,
+            )
+        return {"instance_id": instance_id, "site": site, "side": side, "level": level, "trunk": trunk}
 
     @router.post("/instances/{instance_id}/segment")
     def segment(instance_id: DbId, body: SegmentBody, request: Request) -> dict[str, Any]:

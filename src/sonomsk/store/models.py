@@ -76,6 +76,8 @@ class Instance(Base):
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     site: Mapped[str | None] = mapped_column(String(64))
     side: Mapped[str | None] = mapped_column(String(8))
+    level: Mapped[str | None] = mapped_column(String(32))
+    trunk: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     series: Mapped[Series] = relationship(back_populates="instances")
 

@@ -41,6 +41,20 @@
   function sideOptions(selected) {
     return ['<option value="">side…</option>'].concat(vocab.sides.map((s) => `<option value="${esc(s)}"${s === selected ? " selected" : ""}>${esc(s)}</option>`)).join("");
   }
+  function detailSelect(i) {
+    // the measurement level where the site has several, the trunk at the plexus trunk site
+    const info = vocab.sites.find((s) => s.name === i.site);
+    const parts = [];
+    if (info && info.levels && info.levels.length) {
+      const opts = [`<option value="">default level</option>`].concat(info.levels.map((l) => `<option value="${esc(l)}"${l === i.level ? " selected" : ""}>${esc(l.replace(/_/g, " "))}</option>`));
+      parts.push(`<select data-testid="level-select-${esc(i.id)}" data-field="level" title="measurement level (decides the limit and the rules)">${opts.join("")}</select>`);
+    }
+    if (i.site === "brachial_plexus_trunk") {
+      const opts = ['<option value="">trunk…</option>'].concat(vocab.trunks.map((t) => `<option value="${esc(t)}"${t === i.trunk ? " selected" : ""}>${esc(t)}</option>`));
+      parts.push(`<select data-testid="trunk-select-${esc(i.id)}" data-field="trunk">${opts.join("")}</select>`);
+    }
+    return parts.join(" ");
+  }
   function renderImages(S) {
     const box = root.querySelector("#nerve-images");
     const list = instances(S);
@@ -51,17 +65,21 @@
       return `<tr data-instance="${esc(i.id)}"><td><a href="#" data-show="${esc(i.id)}">${esc(i.label || i.id)}</a></td>
         <td><select data-testid="site-select-${esc(i.id)}" data-field="site">${siteOptions(i.site)}</select></td>
         <td><select data-testid="side-select-${esc(i.id)}" data-field="side">${sideOptions(i.side)}</select></td>
+        <td>${detailSelect(i)}</td>
         <td class="small">${csa}</td></tr>`;
     });
-    box.innerHTML = `<table><tr><th>image</th><th>site</th><th>side</th><th>CSA</th></tr>${rows.join("")}</table>
+    box.innerHTML = `<table><tr><th>image</th><th>site</th><th>side</th><th>level / trunk</th><th>CSA</th></tr>${rows.join("")}</table>
       <p class="small muted">* corrected outline. Uncalibrated images give px² and are not assessed.</p>`;
     box.querySelectorAll("a[data-show]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); S.showInstance(Number(a.dataset.show)); }));
     box.querySelectorAll("select").forEach((sel) => sel.addEventListener("change", async () => {
       const tr = sel.closest("tr");
       const id = Number(tr.dataset.instance);
-      const site = tr.querySelector('[data-field="site"]').value || null;
-      const side = tr.querySelector('[data-field="side"]').value || null;
-      await S.api(`${API}/instances/${id}/site`, { method: "PUT", json: { site, side } });
+      const value = (f) => { const el = tr.querySelector(`[data-field="${f}"]`); return (el && el.value) || null; };
+      const site = value("site");
+      const side = value("side");
+      // a new site starts at its default level and without a trunk
+      const keep = sel.dataset.field !== "site";
+      await S.api(`${API}/instances/${id}/site`, { method: "PUT", json: { site, side, level: keep ? value("level") : null, trunk: keep ? value("trunk") : null } });
       S.setStatus(`image ${id}: ${site || "no site"} ${side || ""}`);
       await S.reloadStudy();
     }));
@@ -90,7 +108,7 @@
         <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
         <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;
     }
-    const where = [inst.site, inst.side].filter(Boolean).join(" ") || "no site/side";
+    const where = [inst.site, inst.side, inst.trunk && `${inst.trunk} trunk`, inst.level].filter(Boolean).join(" ") || "no site/side";
     box.innerHTML = `<div><b>${esc(inst.label || inst.id)}</b> <span class="muted">${esc(where)}${inst.calibrated ? "" : " · uncalibrated (px)"}</span></div>
       <div style="margin:6px 0">
         <button data-testid="nerve-segment" id="nerve-segment">Automatic outline</button>

@@ -46,3 +46,39 @@ def test_accept_and_discard_an_outline_in_the_panel(page: Any, server: str, tmp_
         page.click('[data-testid="nerve-accept"]')
     assert resp.value.status == 200 and resp.value.request.method == "POST"
     assert resp.value.json()["structures"][0]["accepted"] is True
+
+
+def test_step_through_outlines_and_accept_an_earlier_one(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    """With several outlines on an image the panel steps through them (the shown one is drawn
+    thick on the image) and Accept chooses the one shown, not only the latest."""
+    require_dicom_reader()
+    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=4)
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
+    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
+    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    row, col = truth["centroid_px"]
+    made = [
+        httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": r, "col": c}).json()
+        for r, c in ((row, col), (60, 115))  # the nerve first, then a stray click
+    ]
+    first, stray = (m["structures"][0]["id"] for m in made)
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-outline-index"]')
+    assert page.locator('[data-testid="nerve-outline-index"]').inner_text() == "2 of 2"
+    _wait_for(page, f"SONO.state.focusStructure === {stray}")
+    page.click('[data-testid="nerve-prev"]')
+    _wait_for(page, "document.querySelector('[data-testid=nerve-outline-index]').textContent === '1 of 2'")
+    assert page.evaluate("SONO.state.focusStructure") == first
+    assert f"Outline {first} " in page.locator("#nerve-current").inner_text()
+    with page.expect_response(lambda r: r.url.endswith(f"/structures/{first}/accept")) as resp:
+        page.click('[data-testid="nerve-accept"]')
+    assert resp.value.status == 200
+    study = page.evaluate("SONO.state.study.id")
+    (row_csa,) = httpx.get(f"{server}{W}/studies/{study}/csa").json()
+    assert row_csa["structure_id"] == first and row_csa["usable"] is False  # no site assigned yet
+    assert row_csa["reason"] == "no site/side assigned"
+    page.click('[data-testid="nerve-next"]')
+    _wait_for(page, "document.querySelector('[data-testid=nerve-outline-index]').textContent === '2 of 2'")
+    assert page.evaluate("SONO.state.focusStructure") == stray

@@ -167,7 +167,8 @@
     if (!pane.inst || !pane.processed) return;
     ctx.imageSmoothingEnabled = pane.scale < 2;
     ctx.drawImage(pane.processed, pane.offX, pane.offY, pane.inst.columns * pane.scale, pane.inst.rows * pane.scale);
-    for (const s of SONO.structuresFor(pane)) drawPolygon(pane, s.points, COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid));
+    // thicker: the outline being dragged, or the one a workflow panel shows (SONO.state.focusStructure)
+    for (const s of SONO.structuresFor(pane)) drawPolygon(pane, s.points, COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid) || s.id === SONO.state.focusStructure);
     for (const c of pane.calipers) drawCaliper(pane, c);
     if (pane.draft) drawCaliper(pane, pane.draft, true);
     if (pane.drag && pane.drag.box) {

@@ -18,14 +18,23 @@
     const st = S.state.study;
     return st ? st.series.flatMap((se) => se.instances) : [];
   }
-  function latestOutline(S, instId) {
+  function outlinesOf(S, instId) {
     const st = S.state.study;
-    if (!st) return null;
-    const list = (st.analyses || []).filter((a) => a.kind === "nerve_morphology" && a.instance_id === instId);
+    if (!st) return [];
+    return (st.analyses || []).filter((a) => a.kind === "nerve_morphology" && a.instance_id === instId);
+  }
+  function latestOutline(S, instId) {
+    const list = outlinesOf(S, instId);
     // the outline the image's CSA uses when the clinician chose one (decision 008), else the latest
     const chosen = list.filter((a) => a.structures.length && a.structures[0].accepted);
     if (chosen.length) return chosen[chosen.length - 1];
     return list.length ? list[list.length - 1] : null;
+  }
+  // the outline the panel shows, per image, when the clinician stepped to another one (its analysis id)
+  const stepped = {};
+  function shownOutline(S, instId) {
+    const list = outlinesOf(S, instId);
+    return list.find((a) => a.id === stepped[instId]) || latestOutline(S, instId);
   }
   function csaOf(analysis) {
     if (!analysis) return null;
@@ -91,7 +100,8 @@
     const pane = S.activePane();
     const inst = pane && pane.inst;
     if (!inst) { box.innerHTML = ""; return; }
-    const a = latestOutline(S, inst.id);
+    const list = outlinesOf(S, inst.id);
+    const a = shownOutline(S, inst.id);
     let table = '<p class="muted small">No outline yet: run the automatic segmentation, click inside the nerve or drag a box around it.</p>';
     if (a) {
       const rows = a.measurements.map((m) => {
@@ -101,8 +111,13 @@
         return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
       });
       const s = a.structures[0];
-      const n = S.state.study.analyses.filter((x) => x.kind === "nerve_morphology" && x.instance_id === inst.id).length;
-      table = `<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      const n = list.length;
+      const k = list.indexOf(a);
+      const stepper = n > 1 ? `<div style="margin:4px 0"><button data-testid="nerve-prev" id="nerve-prev" title="Show the previous outline of this image">◀</button>
+        <span data-testid="nerve-outline-index">${k + 1} of ${n}</span>
+        <button data-testid="nerve-next" id="nerve-next" title="Show the next outline of this image">▶</button>
+        <span class="small muted">the thick outline on the image; accept one for the image's CSA</span></div>` : "";
+      table = `${stepper}<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
         ${a.result.note ? `<p class="small" data-testid="nerve-outline-note"><b>${esc(a.result.note)}</b></p>` : ""}
         ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
         <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
@@ -131,6 +146,16 @@
     };
     box.querySelector("#nerve-contralateral").onclick = () => loadContralateral(S, inst);
     const s = a && a.structures[0];
+    const focus = s ? s.id : null;
+    if (S.state.focusStructure !== focus) { S.state.focusStructure = focus; S.redraw(); }
+    if (list.length > 1) {
+      const step = (d) => {
+        stepped[inst.id] = list[(list.indexOf(a) + d + list.length) % list.length].id;
+        renderCurrent(S);
+      };
+      box.querySelector("#nerve-prev").onclick = () => step(-1);
+      box.querySelector("#nerve-next").onclick = () => step(1);
+    }
     if (s) {
       box.querySelector("#nerve-accept").onclick = async () => {
         await S.api(`${API}/structures/${s.id}/accept`, { method: "POST" });

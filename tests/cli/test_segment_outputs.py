@@ -354,3 +354,44 @@ def test_fascicles_and_vascularity_reach_the_csv(tmp_path: Path, doppler: str) -
         assert all(r["vascular_fraction"] == "" for r in rows)
     unc = [r for r in rows if r["file"] == str(png)]
     assert all(r["fascicle_count"] == "" and r["fascicle_area_max_mm2"] == "" for r in unc)  # not resolved
+
+
+def _dicom_object(path: Path, sop_class: str) -> Path:
+    """A small DICOM object of ``sop_class`` (a DICOMDIR, a report...) with no image in it."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    if sop_class != "1.2.840.10008.1.3.10":  # a DICOMDIR has no SOP Class UID in its data set
+        ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = sop_class, meta.MediaStorageSOPInstanceUID, "SR"
+    else:
+        ds.FileSetID = "EXPORT"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_dicomdir_and_reports_beside_the_images_are_skipped(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder exported from a scanner: its DICOMDIR and a structured report are not images."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(nerve_dcm, folder / "IM0001")
+    _dicom_object(folder / "DICOMDIR", "1.2.840.10008.1.3.10")
+    _dicom_object(folder / "SR0001.dcm", "1.2.840.10008.5.1.4.1.1.88.33")
+    out = tmp_path / "o"
+    assert main(["segment", str(folder), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert _errors(captured.err) == []
+    (note,) = [line for line in captured.err.splitlines() if line.startswith("sonomsk: note")]
+    assert "DICOMDIR" in note and "SR0001.dcm" in note
+    assert sorted(p.name for p in out.iterdir()) == ["IM0001.png"]
+    # named on its own, a DICOMDIR is tried and refused with what it is
+    code = main(["segment", str(folder / "DICOMDIR"), "--out", str(tmp_path / "o2")])
+    (err,) = _errors(capsys.readouterr().err)
+    assert code != 0 and "DICOMDIR (the index of a DICOM folder), not an image" in err

@@ -46,7 +46,9 @@ CSV_COLUMNS = (
 
 #: Suffixes that claim an image: such a file in a folder is an input even when its content is not
 #: recognised (so a damaged image is reported as a failure, not skipped). Every other file in a
-#: folder is an input only when :func:`sonomsk.io.sniff.sniff` recognises an image or cine.
+#: folder is an input only when :func:`sonomsk.io.sniff.sniff` recognises an image or cine. A
+#: DICOM object whose file meta names a class that is never an image (a DICOMDIR, a structured
+#: report, a presentation state: :func:`sonomsk.io.dicom.dicom_non_image`) is skipped with a note.
 IMAGE_SUFFIXES = frozenset(
     {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".mp4", ".avi", ".mkv"}
 )
@@ -112,14 +114,17 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _is_image(path: Path) -> bool:
+    from sonomsk.io.dicom import dicom_non_image
     from sonomsk.io.sniff import STILL_FORMATS, VIDEO_FORMATS, FileFormat, sniff
 
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return True
     try:
         fmt = sniff(path)
-    except SonomskError:  # empty or unreadable, and its name does not claim an image
-        return False
+    except SonomskError:  # empty or unreadable: an input only when its name claims an image
+        return path.suffix.lower() in IMAGE_SUFFIXES
+    if fmt is FileFormat.DICOM and dicom_non_image(path) is not None:
+        return False  # a DICOMDIR, report or presentation state beside the images
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
     return fmt is FileFormat.DICOM or fmt in STILL_FORMATS or fmt in VIDEO_FORMATS
 
 

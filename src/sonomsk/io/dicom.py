@@ -196,9 +196,49 @@ def _text(ds: Any, keyword: str) -> str | None:
     return text or None
 
 
+#: DICOM objects that are never images, by SOP class (exact) or SOP class prefix: what a folder
+#: exported from a scanner or PACS holds beside its images.
+NON_IMAGE_SOP_CLASSES = {
+    "1.2.840.10008.1.3.10": "DICOMDIR (the index of a DICOM folder)",
+}
+NON_IMAGE_SOP_PREFIXES = {
+    "1.2.840.10008.5.1.4.1.1.88.": "structured report or key object selection",
+    "1.2.840.10008.5.1.4.1.1.11.": "presentation state",
+    "1.2.840.10008.5.1.4.1.1.104.": "encapsulated document",
+    "1.2.840.10008.5.1.4.1.1.66": "raw data, registration or segmentation",
+}
+
+
+def non_image_kind(sop_class: str) -> str | None:
+    """What a DICOM object of ``sop_class`` is when it is never an image (a DICOMDIR, a report,
+    a presentation state...), else None."""
+    if sop_class in NON_IMAGE_SOP_CLASSES:
+        return NON_IMAGE_SOP_CLASSES[sop_class]
+    return next((k for pre, k in NON_IMAGE_SOP_PREFIXES.items() if sop_class.startswith(pre)), None)
+
+
+def dicom_non_image(path: str | Path) -> str | None:
+    """What the DICOM file at ``path`` is when its file meta names a class that is never an image
+    (:func:`non_image_kind`), else None (an image, or unknown: unreadable meta included). Reads
+    only the file meta."""
+    from pydicom.filereader import read_file_meta_info
+
+    try:
+        meta = read_file_meta_info(str(path))
+    except Exception:  # unknown: the reader reports the file's real fault
+        return None
+    return non_image_kind(str(meta.get("MediaStorageSOPClassUID", "") or ""))
+
+
 def _check_ultrasound(ds: Any, path: Path) -> None:
     modality = str(ds.get("Modality", "") or "").upper()
     sop = str(ds.get("SOPClassUID", "") or "")
+    meta = getattr(ds, "file_meta", None)
+    media_sop = str(meta.get("MediaStorageSOPClassUID", "") or "") if meta is not None else ""
+    kind = non_image_kind(sop or media_sop)
+    if kind is not None:
+        also = f" (modality {modality})" if modality else ""
+        raise NotUltrasoundError(f"{path}: a DICOM {kind}{also}, not an image")
     if modality == "US" or sop in US_SOP_CLASSES:
         return
     if not modality and not sop:

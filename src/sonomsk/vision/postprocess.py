@@ -71,7 +71,12 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
             comp_mask = comp[r0:r1, c0:c1] == i + 1
             if p["fill_holes"]:
                 padded = np.pad(comp_mask, 1)
-                comp_mask = ndimage.binary_fill_holes(padded)[1:-1, 1:-1]
+                filled = ndimage.binary_fill_holes(padded)[1:-1, 1:-1]
+                # a hole is filled where the model saw background, never over the other structure:
+                # a vessel inside a nerve (a persistent median artery) stays a vessel and out of
+                # the nerve's area
+                other = lab[r0:r1, c0:c1] == (VESSEL if value == NERVE else NERVE)
+                comp_mask = comp_mask | (filled & ~other)
             window = out[r0:r1, c0:c1]
             window[comp_mask & (window == 0)] = value
     return out

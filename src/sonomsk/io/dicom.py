@@ -402,6 +402,20 @@ def _decode_error(path: Path, index: int, failures: list[tuple[str, Exception]])
     return CorruptDataError(f"{path}: frame {index} cannot be decoded ({text})")
 
 
+def _bits_stored(ds: Any, bits_allocated: int) -> dict[str, int]:
+    """``{"bits_stored": n}`` for grey images whose samples use n of their allocated bits (the
+    full scale of a 12-bit image stored in 16 bits is 4095, not 65535); empty otherwise (colour
+    is converted to 8-bit RGB, and a missing or impossible value says nothing)."""
+    photometric = str(ds.get("PhotometricInterpretation", "") or "")
+    try:
+        stored = int(ds.get("BitsStored", 0) or 0)
+    except (TypeError, ValueError):
+        return {}
+    if photometric.startswith("MONOCHROME") and 1 <= stored <= bits_allocated:
+        return {"bits_stored": stored}
+    return {}
+
+
 def _frame_time_s(ds: Any) -> float | None:
     value = ds.get("FrameTime")
     if value not in (None, ""):
@@ -575,6 +589,7 @@ def _read_dicom(path: Path, spacing_mm: tuple[float, float] | None) -> Ultrasoun
         "study_instance_uid": _text(ds, "StudyInstanceUID"),
         "series_instance_uid": _text(ds, "SeriesInstanceUID"),
         "bits_allocated": bits,
+        **_bits_stored(ds, bits),
         "calibration_source": "dicom_regions" if calibrated else ("caller" if spacing_mm else "none"),
     }
     return UltrasoundImage(

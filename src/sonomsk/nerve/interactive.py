@@ -269,7 +269,7 @@ def measure_contour(
     (:func:`sonomsk.nerve.segment.calibration_for`); otherwise px, with the reason in each
     measurement's context (``uncalibrated_reason``).
     """
-    from sonomsk.nerve.morphology import measure_mask
+    from sonomsk.nerve.morphology import grey_full_scale, measure_mask
 
     _check_frame(image, frame)
     check_outline(contour, (image.rows, image.columns))
@@ -289,6 +289,7 @@ def measure_contour(
         rgb=rgb,
         doppler_mask=doppler,
         context=context,
+        grey_max=grey_full_scale(image),
     )
     # The traced outline is the authority for its own size and shape: area from the polygon,
     # perimeter and circularity by the one definition of vision.contours.

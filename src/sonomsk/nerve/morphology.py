@@ -31,13 +31,49 @@ fraction_doppler_coverage, fraction_vascular
     Fraction of the nerve inside the colour/power Doppler region(s); fraction of the covered
     pixels that are coloured, reported only when the coverage is at least
     ``vascularity.min_coverage`` (otherwise a failure naming the coverage).
+
+Colour pixels are not echo
+--------------------------
+A pixel is *coloured* when max(R, G, B) - min(R, G, B) exceeds ``vascularity.min_chroma`` (8-bit
+levels): one rule (:func:`coloured_pixels`) for the vascularity and for the echo measures. The
+echo measures (``echo_intensity_mean``, ``fraction_hypoechoic``, and the speckle cell, structure
+test and fascicles) read only the grey (uncoloured) pixels: the luma of a Doppler colour is not
+tissue echo. The IsoData window of ``fraction_hypoechoic`` leaves the coloured pixels out too.
+When fewer than ``echo.min_grey_fraction`` of a structure's pixels are grey, the two echo
+measures are failures naming the coloured fraction (a mean of the few grey pixels left would
+describe a part chosen by the flow, not the structure); otherwise the context records
+``pixels_coloured``, the number of the structure's pixels left out (0 on a grey image).
+
+Fascicles need the whole honeycomb: a coloured pixel inside the nerve is neither fascicle nor
+septum, and a colour blob can hide a fascicle or join two. Decision: when more than
+``fascicles.max_coloured_fraction`` of the nerve is coloured, ``count_fascicle`` and
+``area_fascicle_max`` are "not resolved: colour Doppler covers N % of the nerve". Below it the
+coloured pixels are left out of the nerve's interior (counted neither dark nor bright) and, for
+the smoothing and the speckle cell only, given the mean of the nerve's grey pixels, a neutral
+value that makes neither a dark nor a bright spot. A grey image (no coloured pixel) takes exactly
+the former path and gives the same numbers.
+
+Grey scale of the echo
+----------------------
+``echo_intensity_mean`` is reported on the 8-bit display scale (0-255, unit ``grey``) whatever
+the stored depth: the mean of the grey pixels times 255 / ``grey_max``, with ``grey_max`` the
+full-scale value of the source (255 for 8-bit, 65535 for a 16-bit PNG, 2**BitsStored - 1 when
+the reader states it; :func:`grey_full_scale`). Muscle and nerve echo-intensity practice reads
+8-bit grey values of the displayed image, and one CSV column must not hold a 16-bit value of one
+file beside an 8-bit value of another. The context records ``grey_max`` (the source's scale),
+so the source's own value is ``value * grey_max / 255``. A float frame without a stated scale is
+taken as 8-bit only when its values lie within 0-255; otherwise the mean echo is a failure
+("grey scale unknown") rather than a number on an unknown scale. ``fraction_hypoechoic`` needs
+no scale: its IsoData threshold is computed from the grey values of a window around the
+structure, so it is relative to the image (the same fraction at any linear scaling), and the
+fascicle and speckle measures are ratios of grey values as well.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,7 +82,13 @@ from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.core.results import Measurement, Method
 from sonomsk.core.units import Unit, area_unit, length_unit
 
+if TYPE_CHECKING:
+    from sonomsk.core.image import UltrasoundImage
+
 _METHOD_VERSION = "1"
+
+#: The display scale on which ``echo_intensity_mean`` is reported (8-bit grey levels).
+DISPLAY_MAX = 255.0
 
 
 @cache
@@ -91,8 +133,9 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
 
 
-def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray) -> float:
-    """IsoData threshold of a window ``window_scale`` times the mask's bounding box."""
+def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray, excluded: np.ndarray | None = None) -> float:
+    """IsoData threshold of a window ``window_scale`` times the mask's bounding box, leaving out
+    the ``excluded`` (coloured) pixels of the window when given."""
     rmin, rmax, cmin, cmax = _bbox(mask)
     scale = morphology_parameters()["hypoechoic"]["window_scale"]
     rc, cc = (rmin + rmax) / 2, (cmin + cmax) / 2
@@ -100,7 +143,42 @@ def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray) -> float:
     hc = (cmax - cmin + 1) * scale / 2
     r0, r1 = int(max(0, rc - hr)), int(min(grey.shape[0], rc + hr + 1))
     c0, c1 = int(max(0, cc - hc)), int(min(grey.shape[1], cc + hc + 1))
-    return isodata_threshold(grey[r0:r1, c0:c1])
+    window = grey[r0:r1, c0:c1]
+    if excluded is not None:
+        keep = ~excluded[r0:r1, c0:c1]
+        if keep.any():
+            window = window[keep]
+    return isodata_threshold(window)
+
+
+def coloured_pixels(rgb: np.ndarray, grey_max: float = DISPLAY_MAX) -> np.ndarray:
+    """Boolean (row, col) mask of the coloured pixels of a colour frame (row, col, 3[+]).
+
+    A pixel is coloured when max(R, G, B) - min(R, G, B), in 8-bit levels (``grey_max`` is the
+    full scale of the frame's samples), exceeds ``vascularity.min_chroma``: the one rule for the
+    vascularity and for leaving colour out of the echo measures.
+    """
+    c = np.asarray(rgb)[..., :3].astype(np.int32)
+    chroma = c.max(axis=-1) - c.min(axis=-1)
+    limit = morphology_parameters()["vascularity"]["min_chroma"]
+    if grey_max != DISPLAY_MAX:
+        return np.asarray(chroma * (DISPLAY_MAX / grey_max) > limit)
+    return np.asarray(chroma > limit)
+
+
+def grey_full_scale(image: UltrasoundImage) -> float | None:
+    """Full-scale grey value of an image's samples: ``2**bits_stored - 1`` when the reader states
+    ``bits_stored`` in the metadata, else the maximum of the integer sample type (255 for 8-bit,
+    65535 for 16-bit); None for floating-point samples (scale unknown)."""
+    bits = image.metadata.get("bits_stored")
+    if isinstance(bits, int) and 1 <= bits <= 32:
+        return float(2**bits - 1)
+    dtype = np.dtype(image.frames.dtype)
+    if dtype.kind in "ui":
+        return float(np.iinfo(dtype).max)
+    if dtype.kind == "b":
+        return 1.0
+    return None
 
 
 def shape_measures(mask: np.ndarray, *, spacing: tuple[float, float] | None) -> dict[str, float]:
@@ -153,6 +231,7 @@ def measure_mask(
     doppler_mask: np.ndarray | None = None,
     backend: str | None = None,
     context: dict[str, Any] | None = None,
+    grey_max: float | None = None,
 ) -> list[Measurement]:
     """Every morphology measure of one structure instance.
 
@@ -167,19 +246,42 @@ def measure_mask(
     structure
         ``nerve`` or ``vessel`` (fascicles and vascularity only for nerves).
     rgb
-        The colour frame (row, col, 3) when the image has a colour/power Doppler region.
+        The colour frame (row, col, 3) of a colour image: its coloured pixels
+        (:func:`coloured_pixels`) are left out of the echo measures, and with ``doppler_mask``
+        it gives the vascularity.
     doppler_mask
         Boolean (row, col) mask of the Doppler region(s) of the frame.
+    grey_max
+        Full-scale value of ``grey`` (255 for 8-bit, 65535 for 16-bit; :func:`grey_full_scale`).
+        ``echo_intensity_mean`` is reported as mean * 255 / ``grey_max``. None: 255 for 8-bit
+        integer input or float values within 0-255, the integer type's maximum for other
+        integers, else the mean echo is a failure (scale unknown).
     """
     m = np.asarray(mask, dtype=bool)
-    g = np.asarray(grey, dtype=np.float32)
+    g_in = np.asarray(grey)
+    g = np.asarray(g_in, dtype=np.float32)
     if m.shape != g.shape:
         raise InvalidParameterError(f"mask: expected shape {g.shape} like the grey frame, got {m.shape}")
     if structure not in ("nerve", "vessel"):
         raise InvalidParameterError(f"structure: expected 'nerve' or 'vessel', got {structure!r}")
+    if rgb is not None and np.shape(rgb)[:2] != m.shape:
+        raise InvalidParameterError(
+            f"rgb: expected shape {m.shape} + (3,) like the mask, got {np.shape(rgb)}"
+        )
     sp = _check_spacing(spacing)
+    scale = _grey_scale(g_in, m, grey_max)
+    coloured = None if rgb is None else coloured_pixels(rgb, scale or DISPLAY_MAX)
+    if coloured is not None and not coloured.any():
+        coloured = None  # a grey image takes exactly the path of an image without colour
+    grey_px = m if coloured is None else m & ~coloured
+    n_px, n_grey = int(m.sum()), int(grey_px.sum())
     calibrated = sp is not None
-    ctx = {"calibrated": calibrated, **(context or {})}
+    ctx = {
+        "calibrated": calibrated,
+        **(context or {}),
+        "grey_max": scale,
+        "pixels_coloured": n_px - n_grey if n_px else 0,
+    }
     prov = {"sonomsk": __version__, "spacing_mm": list(sp) if sp else None}
 
     def meas(name: str, value: float, unit: Unit | str, fn: str) -> Measurement:
@@ -206,15 +308,65 @@ def measure_mask(
         meas("diameter_major", s["diameter_major"], length_unit(calibrated), "shape_measures"),
         meas("diameter_minor", s["diameter_minor"], length_unit(calibrated), "shape_measures"),
         meas("ratio_flattening", s["flattening"], Unit.RATIO, "shape_measures"),
-        meas("echo_intensity_mean", float(g[m].mean()), Unit.GREY, "measure_mask"),
     ]
-    thr = hypoechoic_threshold(g, m)
-    hypo = m & (g < thr)
-    out.append(meas("fraction_hypoechoic", hypo.sum() / m.sum(), Unit.RATIO, "hypoechoic_threshold"))
+    min_grey = float(morphology_parameters()["echo"]["min_grey_fraction"])
+    if n_grey < min_grey * n_px:
+        reason = (
+            f"colour covers {1 - n_grey / n_px:.0%} of the {structure} ({n_px - n_grey} of {n_px} px): "
+            f"fewer than {min_grey:.0%} of its pixels are grey, echo not measured"
+        )
+        for name, fn in (
+            ("echo_intensity_mean", "measure_mask"),
+            ("fraction_hypoechoic", "hypoechoic_threshold"),
+        ):
+            out.append(Measurement.failed(name, reason, _method(fn, backend), label=structure, context=ctx))
+    else:
+        if scale is None:
+            top = float(g[grey_px].max())
+            reason = f"grey scale unknown: float grey values up to {top:.6g} exceed 0-255 and no grey_max was given"
+            out.append(
+                Measurement.failed(
+                    "echo_intensity_mean",
+                    reason,
+                    _method("measure_mask", backend),
+                    label=structure,
+                    context=ctx,
+                )
+            )
+        else:
+            mean = float(g[grey_px].mean())
+            if scale != DISPLAY_MAX:
+                mean *= DISPLAY_MAX / scale
+            out.append(meas("echo_intensity_mean", mean, Unit.GREY, "measure_mask"))
+        thr = hypoechoic_threshold(g, m, coloured)
+        hypo = grey_px & (g < thr)
+        out.append(meas("fraction_hypoechoic", hypo.sum() / n_grey, Unit.RATIO, "hypoechoic_threshold"))
     if structure == "nerve":
-        out.extend(_fascicles(m, g, sp, meas, backend, ctx))
-        out.extend(_vascularity(m, rgb, doppler_mask, meas, backend, ctx))
+        out.extend(_fascicles(m, g, sp, meas, backend, ctx, coloured))
+        out.extend(_vascularity(m, rgb, doppler_mask, meas, backend, ctx, scale or DISPLAY_MAX))
     return out
+
+
+def _grey_scale(grey: np.ndarray, mask: np.ndarray, grey_max: float | None) -> float | None:
+    """The full scale of the grey frame (see :func:`measure_mask`), or None when unknown."""
+    if grey_max is not None:
+        try:
+            value = float(grey_max)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"grey_max: expected a positive number, got {grey_max!r}") from None
+        if not (np.isfinite(value) and value > 0):
+            raise InvalidParameterError(f"grey_max: expected a positive number, got {grey_max!r}")
+        return value
+    if grey.dtype.kind in "ui":
+        return float(np.iinfo(grey.dtype).max)
+    if grey.dtype.kind == "b":
+        return 1.0
+    if not mask.any():
+        return DISPLAY_MAX
+    values = grey[mask]
+    if float(values.min()) >= 0.0 and float(values.max()) <= DISPLAY_MAX:
+        return DISPLAY_MAX
+    return None
 
 
 def speckle_cell(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -293,6 +445,7 @@ def _fascicles(
     meas: Any,
     backend: str | None,
     ctx: dict[str, Any],
+    coloured: np.ndarray | None = None,
 ) -> list[Measurement]:
     import cv2
 
@@ -309,12 +462,27 @@ def _fascicles(
 
     if sp is None or max(sp) > limit:
         return unresolved("uncalibrated" if sp is None else f"spacing {max(sp):.3g} mm/px > {limit} mm/px")
+    if coloured is not None:
+        inside = m & coloured
+        share = float(inside.sum()) / float(m.sum())
+        if share > p["max_coloured_fraction"]:
+            return unresolved(
+                f"colour Doppler covers {share:.0%} of the nerve > {p['max_coloured_fraction']:.0%}"
+            )
+        grey_inside = m & ~coloured
+        # neutral value for the smoothing and the speckle cell: neither a dark nor a bright spot
+        g = np.where(coloured, np.float32(g[grey_inside].mean()), g).astype(np.float32)
     cell = speckle_cell(g, m)
     cell_px = float(np.pi / 4.0 * cell[0] * cell[1])
     if np.isfinite(cell_px):  # smoothing and splitting need only the nerve and a blur's reach
-        m, g = _crop(m, g, margin=int(np.ceil(3 * p["structure_scale"] * max(cell) / _FWHM)) + 2)
+        margin = int(np.ceil(3 * p["structure_scale"] * max(cell) / _FWHM)) + 2
+        if coloured is not None:
+            coloured = _crop(m, coloured, margin=margin)[1]
+        m, g = _crop(m, g, margin=margin)
     k = 2 * int(p["erode_rim_px"]) + 1
     inner = cv2.erode(m.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
+    if coloured is not None:
+        inner &= ~coloured  # neither fascicle nor septum
     n_px = int(m.sum())
     if n_px < p["min_nerve_px"] or not inner.any():
         return unresolved(f"nerve of {n_px} px < {p['min_nerve_px']} px")
@@ -340,7 +508,8 @@ def _fascicles(
 
 
 def _crop(m: np.ndarray, g: np.ndarray, *, margin: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mask and grey frame cut to the mask's bounding box widened by ``margin`` px."""
+    """The mask and a frame of its shape (grey, or coloured pixels) cut to the mask's bounding
+    box widened by ``margin`` px."""
     rmin, rmax, cmin, cmax = _bbox(m)
     r0, c0 = max(0, rmin - margin), max(0, cmin - margin)
     r1, c1 = rmax + margin + 1, cmax + margin + 1
@@ -388,6 +557,7 @@ def _vascularity(
     meas: Any,
     backend: str | None,
     ctx: dict[str, Any],
+    grey_max: float = DISPLAY_MAX,
 ) -> list[Measurement]:
     """``fraction_doppler_coverage`` (the part of the nerve inside the Doppler region) and
     ``fraction_vascular`` (coloured part of the nerve), the latter only when the coverage reaches
@@ -410,9 +580,7 @@ def _vascularity(
     if not inside.any():
         reason = "the nerve lies outside the Doppler region"
         return [*out, Measurement.failed("fraction_vascular", reason, method, label="nerve", context=ctx)]
-    c = np.asarray(rgb)[..., :3].astype(np.int16)
-    chroma = c.max(axis=-1) - c.min(axis=-1)
-    coloured = inside & (chroma > p["min_chroma"])
+    coloured = inside & coloured_pixels(rgb, grey_max)
     covered = float(coloured.sum()) / float(inside.sum())
     if coverage < p["min_coverage"]:
         reason = (

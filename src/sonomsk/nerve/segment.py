@@ -2,7 +2,10 @@
 
 The label map uses the usgra-seg convention: 0 background, 1 nerve, 2 vessel. Each connected
 structure instance is outlined and measured by :func:`sonomsk.nerve.morphology.measure_mask`, in
-mm/mm2 when the frame is calibrated and in px/px2 (with the unit saying so) when it is not.
+mm/mm2 when the frame is calibrated and in px/px2 (with the unit saying so) when it is not. The
+mean echo is on the 8-bit display scale whatever the stored depth (the source's full scale,
+:func:`sonomsk.nerve.morphology.grey_full_scale`, is in each measurement's context as
+``grey_max``), and the coloured pixels of a colour image are left out of the echo measures.
 """
 
 from __future__ import annotations
@@ -100,16 +103,25 @@ def calibration_for(
 
 
 def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The colour frame and the mask of its colour/power Doppler regions, when it has any."""
+    """The colour frame of a colour image (None for a grey one) and the mask of its colour/power
+    Doppler regions (None when it has none).
+
+    The colour frame is returned even without a Doppler region: its coloured pixels are left out
+    of the echo measures wherever they are (:func:`sonomsk.nerve.morphology.coloured_pixels`);
+    the vascularity needs both.
+    """
     from sonomsk.core.image import RegionKind
 
-    boxes = [r.box for r in image.regions if r.kind in (RegionKind.COLOR_DOPPLER, RegionKind.POWER_DOPPLER)]
-    if image.channels < 3 or not boxes:
+    if image.channels < 3:
         return None, None
+    rgb = np.asarray(image.frame(frame))
+    boxes = [r.box for r in image.regions if r.kind in (RegionKind.COLOR_DOPPLER, RegionKind.POWER_DOPPLER)]
+    if not boxes:
+        return rgb, None
     mask = np.zeros((image.rows, image.columns), dtype=bool)
     for r0, c0, r1, c1 in boxes:
         mask[r0:r1, c0:c1] = True
-    return np.asarray(image.frame(frame)), mask
+    return rgb, mask
 
 
 def segment_frame(
@@ -120,7 +132,7 @@ def segment_frame(
     structures: Sequence[str] = ("nerve", "vessel"),
 ) -> Segmentation:
     """Segment and measure one frame with a registered backend (the shipped ONNX U-Net by default)."""
-    from sonomsk.nerve.morphology import measure_mask
+    from sonomsk.nerve.morphology import grey_full_scale, measure_mask
     from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
     from sonomsk.vision.contours import contours_from_mask
     from sonomsk.vision.postprocess import labels_from_probabilities
@@ -131,6 +143,7 @@ def segment_frame(
     labels = labels_from_probabilities(b.probabilities(pixels), wanted)
     grey = image.grey_frame(frame)
     rgb, doppler = doppler_inputs(image, frame)
+    grey_max = grey_full_scale(image)
     instances: list[StructureInstance] = []
     for kind in wanted:
         for n, contour in enumerate(contours_from_mask(labels == LABELS[kind], kind), start=1):
@@ -150,6 +163,7 @@ def segment_frame(
                 doppler_mask=doppler,
                 backend=b.name,
                 context=context,
+                grey_max=grey_max,
             )
             instances.append(StructureInstance(kind, n, np.asarray(contour.points), mask, tuple(found)))
     return Segmentation(labels=labels, backend=b.name, frame=frame, instances=tuple(instances))

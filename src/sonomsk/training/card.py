@@ -44,8 +44,14 @@ def refinement_entry(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def card_from_metrics(
-    metrics: dict[str, Any], version: str, refine: dict[str, Any] | None = None
+    metrics: dict[str, Any],
+    version: str,
+    refine: dict[str, Any] | None = None,
+    crossval: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The model card of one training run (``metrics``), with its refinement stage and the
+    cross-validation of its recipe (:func:`sonomsk.training.crossval.pool` over this run and the
+    runs of the other folds) when given."""
     summary = metrics.get("validation", {}).get("summary", {})
     split = metrics.get("split", "")
     fold = None
@@ -96,6 +102,12 @@ def card_from_metrics(
     }
     if refine is not None:
         card["refinement"] = refinement_entry(refine)
+    if crossval is not None:
+        card["cross_validation"] = {
+            "what": "the training recipe, run once per held-out fold; the shipped weights are "
+            "the fold-0 run, the other folds' weights are not shipped",
+            **crossval,
+        }
     return card
 
 
@@ -128,6 +140,23 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"| {name} | {s['n_present']} | {s['dice_mean']:.3f} | {s['dice_median']:.3f} | "
             f"{100 * s['area_error_rel_median']:.1f} % |"
         )
+    cv = card.get("cross_validation")
+    if cv:
+        p = cv["pooled"]
+        lines += [
+            "",
+            f"**Cross-validation of the recipe** ({len(cv['folds'])} folds, every held-out image once, "
+            f"{p['n_images']} images; {cv['what']}):",
+            "",
+            "| class | images | Dice mean (95 % interval) | Dice median | area error median |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("nerve", "vessel"):
+            c = p[name]
+            lines.append(
+                f"| {name} | {c['n_present']} | {c['dice_mean']:.3f} ({c['dice_ci95'][0]:.2f}-{c['dice_ci95'][1]:.2f}) | "
+                f"{c['dice_median']:.3f} | {100 * c['area_error_rel_median']:.1f} % |"
+            )
     r = card.get("refinement")
     if r:
         lines += [
@@ -165,11 +194,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--refine", type=Path, help="refinement training output (nerve_refine.onnx, metrics.json)"
     )
+    ap.add_argument(
+        "--crossval",
+        type=Path,
+        nargs="+",
+        metavar="RUN",
+        help="runs of the same recipe holding out the other folds: their pooled held-out scores "
+        "(with this run's) go into the card as the recipe's cross-validation",
+    )
     ap.add_argument("--install", action="store_true", help="copy the model and its card into the package")
     args = ap.parse_args(argv)
     metrics = json.loads((args.run / "metrics.json").read_text())
     refine = json.loads((args.refine / "metrics.json").read_text()) if args.refine else None
-    card = card_from_metrics(metrics, __version__, refine)
+    crossval = None
+    if args.crossval:
+        from sonomsk.training.crossval import pool
+
+        crossval = pool([args.run, *args.crossval])
+        for f in crossval["folds"]:
+            f["run"] = Path(f["run"]).name  # the folder name, not this machine's path
+    card = card_from_metrics(metrics, __version__, refine, crossval)
     out = MODELS if args.install else args.run
     out.mkdir(parents=True, exist_ok=True)
     if args.install:

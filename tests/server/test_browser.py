@@ -79,6 +79,17 @@ def _wait_port(port: int, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
 
 
+def _upload_one_nerve(page: Any, path: Path, *, csa_mm2: float, seed: int) -> tuple[int, dict[str, Any]]:
+    """Write a simulated calibrated nerve DICOM to ``path``, upload it through the viewer and
+    wait until it is shown in pane 1: (its instance id, the nerve's truth)."""
+    require_dicom_reader()
+    truth = simulated_nerve_dicom(path, csa_mm2=csa_mm2, seed=seed)
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(path)])
+    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
+    return int(page.evaluate("SONO.state.panes[0].inst.id")), truth
+
+
 def _shot(page: Any, name: str) -> None:
     if os.environ.get("SONOMSK_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)

@@ -7,19 +7,13 @@ from typing import Any
 
 import httpx
 
-from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
-from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
 
 W = "/api/workflows/nerve"
 
 
 def test_accept_and_discard_an_outline_in_the_panel(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
-    require_dicom_reader()
-    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=3)
-    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
-    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
-    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
-    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=3)
     study = page.evaluate("SONO.state.study.id")
     row, col = truth["centroid_px"]
     for r, c in ((row, col), (60, 115)):  # the nerve, then a stray click
@@ -51,12 +45,7 @@ def test_accept_and_discard_an_outline_in_the_panel(page: Any, server: str, tmp_
 def test_step_through_outlines_and_accept_an_earlier_one(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
     """With several outlines on an image the panel steps through them (the shown one is drawn
     thick on the image) and Accept chooses the one shown, not only the latest."""
-    require_dicom_reader()
-    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=4)
-    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
-    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
-    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
-    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=4)
     row, col = truth["centroid_px"]
     made = [
         httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": r, "col": c}).json()

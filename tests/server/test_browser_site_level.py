@@ -7,8 +7,7 @@ from typing import Any
 
 import httpx
 
-from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
-from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
 
 
 def _instance(server: str, study: int, iid: int) -> dict[str, Any]:
@@ -17,12 +16,7 @@ def _instance(server: str, study: int, iid: int) -> dict[str, Any]:
 
 
 def test_level_and_trunk_selects_follow_the_site(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
-    require_dicom_reader()
-    simulated_nerve_dicom(tmp_path / "plexus.dcm", csa_mm2=10.0, seed=8)
-    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
-    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "plexus.dcm")])
-    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
-    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    iid, _ = _upload_one_nerve(page, tmp_path / "plexus.dcm", csa_mm2=10.0, seed=8)
     study = page.evaluate("SONO.state.study.id")
     page.click('#workflow-tabs button[data-workflow="nerve"]')
     page.wait_for_selector(f'[data-testid="site-select-{iid}"]')

@@ -7,19 +7,14 @@ from typing import Any
 
 import httpx
 
-from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
-from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
+from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
+from .test_workflow_nerve import SPACING
 
 W = "/api/workflows/nerve"
 
 
 def test_correction_after_assessment_marks_it_out_of_date(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
-    require_dicom_reader()
-    truth = simulated_nerve_dicom(tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
-    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
-    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "median.dcm")])
-    _wait_for(page, "SONO.state.panes[0].inst !== null && SONO.state.panes[0].inst !== undefined")
-    iid = page.evaluate("SONO.state.panes[0].inst.id")
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
     site = {"site": "median_wrist", "side": "right"}
     assert httpx.put(f"{server}{W}/instances/{iid}/site", json=site).status_code == 200
     row, col = truth["centroid_px"]

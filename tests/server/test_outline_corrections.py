@@ -331,25 +331,33 @@ def test_a_correction_refuses_booleans(
 # --------------------------------------------------------------------------- migration
 
 
-def test_migration_marks_corrected_outlines_accepted(tmp_path: Path) -> None:
-    """A store at revision 0001 with a corrected outline: after the upgrade it counts as accepted."""
+def _sqlite_store_at(tmp_path: Path, revision: str) -> tuple[Path, str, Any]:
+    """A SQLite store in ``tmp_path/home`` migrated only to ``revision``: (home, url, engine)."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
-    from sonomsk.store.db import open_store
+    import sonomsk.store.db as db
 
     home = tmp_path / "home"
     home.mkdir()
     url = f"sqlite:///{home / 'sonomsk.db'}"
     engine = create_engine(url)
     cfg = Config()
-    import sonomsk.store.db as db
-
     cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
+    return home, url, engine
+
+
+def test_migration_marks_corrected_outlines_accepted(tmp_path: Path) -> None:
+    """A store at revision 0001 with a corrected outline: after the upgrade it counts as accepted."""
+    from sqlalchemy import text
+
+    from sonomsk.store.db import open_store
+
+    home, url, engine = _sqlite_store_at(tmp_path, "0001")
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -449,22 +457,11 @@ def test_running_the_automatic_segmentation_again_replaces_its_unreviewed_outlin
 def test_migration_0003_adds_level_and_trunk_keeping_sites(tmp_path: Path) -> None:
     """A store at revision 0002 with an image assigned to a site: after the upgrade the site and
     side are kept and the new level and trunk are empty (the site's default level; decision 013)."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    import sonomsk.store.db as db
     from sonomsk.store.db import open_store
 
-    home = tmp_path / "home"
-    home.mkdir()
-    url = f"sqlite:///{home / 'sonomsk.db'}"
-    engine = create_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    home, url, engine = _sqlite_store_at(tmp_path, "0002")
     with engine.begin() as conn:
         for sql in (
             "INSERT INTO patient (id, patient_key, pseudonymised, created_at) VALUES (1, 'P', 0, '2024-01-01')",

@@ -111,6 +111,16 @@ def card_from_metrics(
     return card
 
 
+def _score_row(name: str, s: dict[str, Any]) -> str:
+    """A markdown row: class, images, Dice mean (with its 95 % interval when known), median, area error."""
+    ci = s.get("dice_ci95")
+    mean = f"{s['dice_mean']:.3f}" + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
+    return (
+        f"| {name} | {s['n_present']} | {mean} | {s['dice_median']:.3f} | "
+        f"{100 * s['area_error_rel_median']:.1f} % |"
+    )
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     v = card["validation"]
     lines = [
@@ -134,12 +144,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "| class | images | Dice mean | Dice median | area error median |",
         "|---|---|---|---|---|",
     ]
-    for name in ("nerve", "vessel"):
-        s = v[name]
-        lines.append(
-            f"| {name} | {s['n_present']} | {s['dice_mean']:.3f} | {s['dice_median']:.3f} | "
-            f"{100 * s['area_error_rel_median']:.1f} % |"
-        )
+    lines += [_score_row(name, v[name]) for name in ("nerve", "vessel")]
     cv = card.get("cross_validation")
     if cv:
         p = cv["pooled"]
@@ -151,12 +156,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             "| class | images | Dice mean (95 % interval) | Dice median | area error median |",
             "|---|---|---|---|---|",
         ]
-        for name in ("nerve", "vessel"):
-            c = p[name]
-            lines.append(
-                f"| {name} | {c['n_present']} | {c['dice_mean']:.3f} ({c['dice_ci95'][0]:.2f}-{c['dice_ci95'][1]:.2f}) | "
-                f"{c['dice_median']:.3f} | {100 * c['area_error_rel_median']:.1f} % |"
-            )
+        lines += [_score_row(name, p[name]) for name in ("nerve", "vessel")]
     r = card.get("refinement")
     if r:
         lines += [

@@ -52,3 +52,19 @@ def test_nerve_only_leaves_the_vessel_out_of_the_nerve() -> None:
     out = clean_labels(labels, ("nerve",))
     assert not (out == VESSEL).any()
     assert int((out == NERVE).sum()) == int((nerve & ~vessel).sum())
+
+
+def test_stray_vessel_pixels_too_small_to_keep_are_filled_as_nerve() -> None:
+    """A few pixels the model called vessel inside a nerve, too small to be kept as a vessel,
+    leave no hole in the nerve."""
+    from sonomsk.vision.postprocess import postprocess_parameters
+
+    shape = (300, 300)
+    nerve = _disc(shape, (150, 150), 60)
+    stray = _disc(shape, (150, 150), 1.5)
+    assert stray.sum() < postprocess_parameters()["min_component_fraction_of_frame"] * stray.size
+    labels = np.zeros(shape, np.uint8)
+    labels[nerve] = NERVE
+    labels[stray] = VESSEL
+    out = clean_labels(labels)
+    assert int((out == NERVE).sum()) == int(nerve.sum()) and not (out == VESSEL).any()

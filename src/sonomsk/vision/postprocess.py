@@ -33,7 +33,6 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
     components. Both: components smaller than ``min_component_fraction_of_frame`` of the frame
     are dropped. Structures not in ``structures`` are removed.
     """
-    import cv2
     from scipy import ndimage
 
     lab = np.asarray(labels)
@@ -44,24 +43,19 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
             raise InvalidParameterError(f"structures: expected 'nerve' and/or 'vessel', got {s!r}")
     p = postprocess_parameters()
     min_area = p["min_component_fraction_of_frame"] * lab.size
+    # the components each class keeps, before any hole is filled: a hole of one structure is
+    # filled where the model saw background, never over a kept component of the other (a
+    # persistent median artery inside the median nerve stays a vessel, out of the nerve's area;
+    # a few stray vessel pixels too small to keep are filled as before). Vessels are found even
+    # when only nerves are asked for, so that a vessel is never counted as nerve.
+    kept = {value: _kept_components(lab, value, p, min_area) for value in (NERVE, VESSEL)}
     out = np.zeros(lab.shape, dtype=np.uint8)
     for name, value in (("nerve", NERVE), ("vessel", VESSEL)):
-        if name not in structures:
+        found = kept[value]
+        if name not in structures or found is None:
             continue
-        mask = (lab == value).astype(np.uint8)
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        if n <= 1:
-            continue
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        order = np.argsort(areas)[::-1]
-        if name == "nerve":
-            keep = [
-                i
-                for i in order[: p["nerve_max_components"]]
-                if areas[i] >= max(min_area, p["nerve_keep_fraction_of_largest"] * areas[order[0]])
-            ]
-        else:
-            keep = [i for i in order[: p["vessel_max_components"]] if areas[i] >= min_area]
+        comp, stats, keep = found
+        other = kept[VESSEL if value == NERVE else NERVE]
         for i in keep:
             # within the component's bounding box plus a 1-px ring: the same holes as the whole
             # frame (everything outside the box is background), at a fraction of the cost
@@ -72,14 +66,36 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
             if p["fill_holes"]:
                 padded = np.pad(comp_mask, 1)
                 filled = ndimage.binary_fill_holes(padded)[1:-1, 1:-1]
-                # a hole is filled where the model saw background, never over the other structure:
-                # a vessel inside a nerve (a persistent median artery) stays a vessel and out of
-                # the nerve's area
-                other = lab[r0:r1, c0:c1] == (VESSEL if value == NERVE else NERVE)
-                comp_mask = comp_mask | (filled & ~other)
+                if other is not None:
+                    o_comp, _, o_keep = other
+                    filled &= ~np.isin(o_comp[r0:r1, c0:c1], np.asarray(o_keep, dtype=np.int32) + 1)
+                comp_mask = comp_mask | filled
             window = out[r0:r1, c0:c1]
             window[comp_mask & (window == 0)] = value
     return out
+
+
+def _kept_components(
+    lab: np.ndarray, value: int, p: dict[str, Any], min_area: float
+) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+    """(component image, stats, indices of the kept components) of class ``value``, or None."""
+    import cv2
+
+    mask = (lab == value).astype(np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(areas)[::-1]
+    if value == NERVE:
+        keep = [
+            int(i)
+            for i in order[: p["nerve_max_components"]]
+            if areas[i] >= max(min_area, p["nerve_keep_fraction_of_largest"] * areas[order[0]])
+        ]
+    else:
+        keep = [int(i) for i in order[: p["vessel_max_components"]] if areas[i] >= min_area]
+    return comp, stats, keep
 
 
 def labels_from_probabilities(

@@ -395,3 +395,21 @@ def test_dicomdir_and_reports_beside_the_images_are_skipped(
     code = main(["segment", str(folder / "DICOMDIR"), "--out", str(tmp_path / "o2")])
     (err,) = _errors(capsys.readouterr().err)
     assert code != 0 and "DICOMDIR (the index of a DICOM folder), not an image" in err
+
+
+def test_an_image_whose_file_meta_names_another_class_is_still_segmented(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The data set's own SOP Class UID decides, as when the file is read alone: an ultrasound
+    image whose file meta wrongly names a report is not skipped from a folder."""
+    import pydicom
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ds = pydicom.dcmread(nerve_dcm)
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.33"
+    ds.save_as(folder / "IM0001")
+    out = tmp_path / "o"
+    assert main(["segment", str(folder), "--out", str(out)]) == 0
+    assert _errors(capsys.readouterr().err) == []
+    assert sorted(p.name for p in out.iterdir()) == ["IM0001.png"]

@@ -218,16 +218,20 @@ def non_image_kind(sop_class: str) -> str | None:
 
 
 def dicom_non_image(path: str | Path) -> str | None:
-    """What the DICOM file at ``path`` is when its file meta names a class that is never an image
-    (:func:`non_image_kind`), else None (an image, or unknown: unreadable meta included). Reads
-    only the file meta."""
-    from pydicom.filereader import read_file_meta_info
+    """What the DICOM file at ``path`` is when it is never an image (:func:`non_image_kind`), else
+    None (an image, or unknown: an unreadable header included). The dataset's own SOPClassUID
+    decides, as when the file is read; the file meta's class only stands in when the dataset has
+    none (a DICOMDIR). Reads the header only, never the pixels."""
+    import pydicom
 
     try:
-        meta = read_file_meta_info(str(path))
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPClassUID"])
     except Exception:  # unknown: the reader reports the file's real fault
         return None
-    return non_image_kind(str(meta.get("MediaStorageSOPClassUID", "") or ""))
+    sop = str(ds.get("SOPClassUID", "") or "")
+    meta = getattr(ds, "file_meta", None)
+    media_sop = str(meta.get("MediaStorageSOPClassUID", "") or "") if meta is not None else ""
+    return non_image_kind(sop or media_sop)
 
 
 def _check_ultrasound(ds: Any, path: Path) -> None:

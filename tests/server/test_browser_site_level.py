@@ -46,3 +46,10 @@ def test_level_and_trunk_selects_follow_the_site(page: Any, server: str, tmp_pat
     choose("level", "foraminal")
     assert _instance(server, study, iid)["level"] == "foraminal"
     assert "c5_root right foraminal" in page.locator("#nerve-current").inner_text()
+    # the default level is listed once, by its name, and stored as no level
+    labels = page.locator(f'[data-testid="level-select-{iid}"] option').all_inner_texts()
+    assert labels == ["interscalene (default)", "foraminal"]
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{iid}/site") and r.status == 200):
+        page.select_option(f'[data-testid="level-select-{iid}"]', "")
+    _wait_for(page, f"SONO.findInstance({iid}).level === null")
+    assert _instance(server, study, iid)["level"] is None

@@ -500,3 +500,54 @@ def test_one_site_at_two_levels_is_refused(client: TestClient, two_sides: dict[s
     assert m["level"] == "foraminal" and sorted(m["meta"]["instances"]) == sorted(
         [two_sides["right"], two_sides["left"]]
     )
+
+
+def test_the_default_level_named_or_left_out_is_one_level(
+    client: TestClient, two_sides: dict[str, Any]
+) -> None:
+    """Decision 013: naming a site's default level is the same as leaving it out; the two
+    images are one level (one CSA, the larger), and naming it later does not make the stored
+    assessment out of date."""
+    base, study = "/api/workflows/nerve", two_sides["study"]
+    for iid, truth, level, csa in (
+        (two_sides["right"], two_sides["truth"][0], "interscalene", 9.0),
+        (two_sides["left"], two_sides["truth"][1], None, 11.0),
+    ):
+        _outline_square(client, iid, truth, csa)
+        body = {"site": "c5_root", "side": "right", "level": level}
+        r = client.put(f"{base}/instances/{iid}/site", json=body)
+        assert r.status_code == 200 and r.json()["level"] is None, r.text
+    ok = client.post(f"{base}/studies/{study}/assess", json={})
+    assert ok.status_code == 200, ok.text
+    (m,) = ok.json()["request"]["measurements"]
+    assert "level" not in m and m["csa_mm2"] == pytest.approx(11.0, rel=0.05)
+    assert sorted(m["meta"]["instances"]) == sorted([two_sides["right"], two_sides["left"]])
+    body = {"site": "c5_root", "side": "right", "level": "interscalene"}
+    assert client.put(f"{base}/instances/{two_sides['left']}/site", json=body).status_code == 200
+    assert client.get(f"{base}/studies/{study}/assessment").json()["stale"] is False
+    sites = client.get(f"{base}/sites").json()["sites"]
+    assert next(s for s in sites if s["name"] == "c5_root")["default_level"] == "interscalene"
+
+
+def test_plexus_trunk_images_with_and_without_a_trunk_are_assessed(
+    client: TestClient, two_sides: dict[str, Any]
+) -> None:
+    """One image names its trunk, the other does not: two measurements, never a server error."""
+    base, study = "/api/workflows/nerve", two_sides["study"]
+    for iid, truth, trunk in (
+        (two_sides["right"], two_sides["truth"][0], "upper"),
+        (two_sides["left"], two_sides["truth"][1], None),
+    ):
+        _outline_square(client, iid, truth, 9.0)
+        body = {"site": "brachial_plexus_trunk", "side": "right", "trunk": trunk}
+        assert client.put(f"{base}/instances/{iid}/site", json=body).status_code == 200
+    r = client.post(f"{base}/studies/{study}/assess", json={})
+    assert r.status_code == 200, r.text
+    trunks = sorted(m.get("trunk") or "" for m in r.json()["request"]["measurements"])
+    assert trunks == ["", "upper"]
+
+
+def test_a_blank_site_is_no_site(client: TestClient, two_sides: dict[str, Any]) -> None:
+    base, iid = "/api/workflows/nerve", two_sides["right"]
+    r = client.put(f"{base}/instances/{iid}/site", json={"site": "  ", "side": "right"})
+    assert r.status_code == 200 and r.json()["site"] is None, r.text

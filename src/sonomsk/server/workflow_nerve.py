@@ -152,6 +152,19 @@ def outline_box(image: Any, box: tuple[float, float, float, float], *, frame: in
     return np.asarray(found.contour.points), found.method
 
 
+def canonical_level(site: str | None, level: str | None) -> str | None:
+    """``level`` as the workstation keeps it: None for the site's default level, whether it was
+    left out or named, so that one level is never counted as two (decision 013)."""
+    from sonomsk.nerve.sites import default_level
+
+    if not site or not level:
+        return None
+    try:
+        return None if level == default_level(site) else level
+    except InvalidParameterError:  # an unknown site: the level stays as given and is refused later
+        return level
+
+
 def site_detail(site: str | None, level: str | None, trunk: str | None) -> tuple[str | None, str | None]:
     """The checked (level, trunk) of an image at ``site``: a level only where the site has
     several (None: the site's default level), a trunk only at ``brachial_plexus_trunk``."""
@@ -169,7 +182,7 @@ def site_detail(site: str | None, level: str | None, trunk: str | None) -> tuple
             raise InvalidParameterError(f"trunk: only for site brachial_plexus_trunk, got site {site}")
         if trunk not in TRUNKS:
             raise InvalidParameterError(f"trunk: expected one of {', '.join(TRUNKS)}, got {trunk!r}")
-    return level, trunk
+    return canonical_level(site, level), trunk
 
 
 # --------------------------------------------------------------------------- store helpers
@@ -388,7 +401,8 @@ def choose_csa(rows: list[dict[str, Any]]) -> list[_Chosen]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["usable"]:
-            groups.setdefault((r.get("level") or "", r.get("trunk") or ""), []).append(r)
+            level = canonical_level(r["site"], r.get("level")) or ""
+            groups.setdefault((level, r.get("trunk") or ""), []).append(r)
     out: list[_Chosen] = []
     for (level, trunk), group in groups.items():
         chosen = choose_largest_csa((r["site"], r["side"], float(r["csa"]), r["instance_id"]) for r in group)
@@ -403,9 +417,9 @@ def check_one_level(chosen: list[_Chosen]) -> None:
     """Refuse images of one site, side (and trunk) measured at different levels: the assessment
     takes one CSA per site and side, and a largest-of rule across levels would compare values
     with different limits."""
-    levels: dict[tuple[str, str, str | None], set[str]] = {}
+    levels: dict[tuple[str, str, str], set[str]] = {}
     for c in chosen:
-        levels.setdefault((c.site, c.side, c.trunk), set()).add(c.level or "default level")
+        levels.setdefault((c.site, c.side, c.trunk or ""), set()).add(c.level or "default level")
     for (site, side, trunk), found in sorted(levels.items()):
         if len(found) > 1:
             where = f"{site} {side}" + (f" ({trunk} trunk)" if trunk else "")
@@ -520,7 +534,7 @@ def stale_reasons(assessed: list[dict[str, Any]], current: list[dict[str, Any]])
     assessment still describes the study (decision 012)."""
 
     def key(m: dict[str, Any]) -> tuple[str, str, str, str]:
-        return (m["site"], m["side"], m.get("trunk") or "", m.get("level") or "")
+        return (m["site"], m["side"], m.get("trunk") or "", canonical_level(m["site"], m.get("level")) or "")
 
     old = {key(m): float(m["csa_mm2"]) for m in assessed}
     new = {key(m): float(m["csa_mm2"]) for m in current}
@@ -705,12 +719,14 @@ def build_router(store: Store) -> Any:
     @router.get("/sites")
     def sites() -> dict[str, Any]:
         from sonomsk.nerve.assess_model import TRUNKS
-        from sonomsk.nerve.sites import SIDES, site_info, site_names
+        from sonomsk.nerve.sites import SIDES, default_level, site_info, site_names
 
         return {
             "sides": list(SIDES),
             "trunks": list(TRUNKS),
-            "sites": [dataclasses.asdict(site_info(s)) for s in site_names()],
+            "sites": [
+                {**dataclasses.asdict(site_info(s)), "default_level": default_level(s)} for s in site_names()
+            ],
         }
 
     @router.put("/instances/{instance_id}/site")
@@ -718,7 +734,7 @@ def build_router(store: Store) -> Any:
         from sonomsk.nerve.sites import check_side, site_info
         from sonomsk.store.repository import audit
 
-        site = body.site.strip().lower() if body.site else None
+        site = (body.site.strip().lower() or None) if body.site else None
         if site:
             site_info(site, parameter="site")
         side = check_side(body.side) if body.side else None

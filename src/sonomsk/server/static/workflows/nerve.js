@@ -55,7 +55,12 @@
     const info = vocab.sites.find((s) => s.name === i.site);
     const parts = [];
     if (info && info.levels && info.levels.length) {
-      const opts = [`<option value="">default level</option>`].concat(info.levels.map((l) => `<option value="${esc(l)}"${l === i.level ? " selected" : ""}>${esc(l.replace(/_/g, " "))}</option>`));
+      // the default level is stored as no level (the server keeps one form of it)
+      const opts = info.levels.map((l) => {
+        const v = l === info.default_level ? "" : l;
+        const label = l.replace(/_/g, " ") + (v ? "" : " (default)");
+        return `<option value="${esc(v)}"${v === (i.level || "") ? " selected" : ""}>${esc(label)}</option>`;
+      });
       parts.push(`<select data-testid="level-select-${esc(i.id)}" data-field="level" title="measurement level (decides the limit and the rules)">${opts.join("")}</select>`);
     }
     if (i.site === "brachial_plexus_trunk") {
@@ -95,6 +100,7 @@
   }
 
   // ------------------------------------------------------------------ current image
+  let shownFrameKey = "";  // which outline the panel shows, and whether it is on the frame shown
   function renderCurrent(S) {
     const box = root.querySelector("#nerve-current");
     const pane = S.activePane();
@@ -117,7 +123,11 @@
         <span data-testid="nerve-outline-index">${k + 1} of ${n}</span>
         <button data-testid="nerve-next" id="nerve-next" title="Show the next outline of this image">▶</button>
         <span class="small muted">the thick outline on the image; accept one for the image's CSA</span></div>` : "";
-      table = `${stepper}<p class="small">Outline ${s ? esc(s.id) : ""} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      // a cine's outlines lie on different frames: say which, and when the image shows another
+      const onFrame = s && inst.frames > 1
+        ? ` on frame <span data-testid="nerve-outline-frame">${s.frame + 1}</span>${s.frame !== pane.frame ? ` (not the frame shown: <button data-testid="nerve-show-frame" id="nerve-show-frame">show frame ${s.frame + 1}</button>)` : ""}`
+        : "";
+      table = `${stepper}<p class="small">Outline ${s ? esc(s.id) : ""}${onFrame} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
         ${a.result.note ? `<p class="small" data-testid="nerve-outline-note"><b>${esc(a.result.note)}</b></p>` : ""}
         ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
         <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
@@ -146,16 +156,22 @@
     };
     box.querySelector("#nerve-contralateral").onclick = () => loadContralateral(S, inst);
     const s = a && a.structures[0];
+    shownFrameKey = `${inst.id}:${a ? a.id : ""}:${!!(s && s.frame === pane.frame)}`;
     const focus = s ? s.id : null;
     if (S.state.focusStructure !== focus) { S.state.focusStructure = focus; S.redraw(); }
     if (list.length > 1) {
-      const step = (d) => {
-        stepped[inst.id] = list[(list.indexOf(a) + d + list.length) % list.length].id;
-        renderCurrent(S);
+      const step = async (d) => {
+        const next = list[(list.indexOf(a) + d + list.length) % list.length];
+        stepped[inst.id] = next.id;
+        const f = next.structures.length ? next.structures[0].frame : pane.frame;
+        if (inst.frames > 1 && f !== pane.frame) await S.showFrame(pane, f);  // emits "frame": re-rendered
+        else renderCurrent(S);
       };
       box.querySelector("#nerve-prev").onclick = () => step(-1);
       box.querySelector("#nerve-next").onclick = () => step(1);
     }
+    const show = box.querySelector("#nerve-show-frame");
+    if (show) show.onclick = () => S.showFrame(pane, s.frame);
     if (s) {
       box.querySelector("#nerve-accept").onclick = async () => {
         await S.api(`${API}/structures/${s.id}/accept`, { method: "POST" });
@@ -285,6 +301,13 @@
       refresh(S);
     });
     S.on("instance", () => { if (active(S)) renderCurrent(S); });
+    // a cine: re-render only when the shown outline comes onto or leaves the frame shown (not every frame of a playback)
+    S.on("frame", (pane) => {
+      if (!active(S) || pane !== S.activePane() || !pane.inst || pane.inst.frames < 2) return;
+      const a = shownOutline(S, pane.inst.id);
+      const key = `${pane.inst.id}:${a ? a.id : ""}:${!!(a && a.structures.length && a.structures[0].frame === pane.frame)}`;
+      if (key !== shownFrameKey) renderCurrent(S);
+    });
     S.on("click", async ({ pane, row, col, tool }) => {
       if (tool !== "nerve-outline" || !pane.inst) return;
       S.setStatus("outlining…");

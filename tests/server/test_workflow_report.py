@@ -317,3 +317,59 @@ def test_stale_reasons_name_each_change() -> None:
         "sural_calf left: 3 mm2 now, not in the assessment",
         "ulnar_elbow right: 9 mm2 assessed, no usable CSA now",
     ]
+
+
+def test_signing_a_draft_signs_its_results_and_pdf(
+    client: TestClient, analysed: dict[str, Any], store: Store, tmp_path: Path
+) -> None:
+    """A draft signed later says signed everywhere: RESULTS sign-off, PDF, SR completion flag
+    (a draft's SR is PARTIAL)."""
+    base = "/api/workflows/report"
+    draft = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    draft_pdf = client.get(f"{base}/reports/{draft['id']}/pdf").content
+    signed = client.post(f"{base}/reports/{draft['id']}/sign")
+    assert signed.status_code == 200 and signed.json()["status"] == "signed", signed.text
+    from sonomsk.store.models import Report
+
+    with store.sessions() as session:
+        frozen = session.get(Report, draft["id"]).results
+    assert frozen["signoff"]["state"] == "signed" and frozen["signoff"]["by"] == "local"
+    assert client.get(f"{base}/reports/{draft['id']}/pdf").content != draft_pdf
+    (tmp_path / "sr.dcm").write_bytes(client.get(f"{base}/reports/{draft['id']}/sr").content)
+    assert pydicom.dcmread(tmp_path / "sr.dcm").CompletionFlag == "COMPLETE"
+
+
+def test_a_draft_the_study_has_moved_past_cannot_be_signed(
+    client: TestClient, analysed: dict[str, Any]
+) -> None:
+    """An outline changed after the draft was made: signing the draft is refused with what
+    changed, the draft stays a draft, and a new report is made from the current results. A
+    change that leaves the assessment out of date is refused for that (decision 012)."""
+    base, nerve = "/api/workflows/report", "/api/workflows/nerve"
+    study = analysed["study"]
+    draft = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
+    moved = [[p[0] + 2, p[1]] for p in analysed["square"]]  # same area: the assessment holds
+    assert (
+        client.put(f"{nerve}/structures/{analysed['structure']}/points", json={"points": moved}).status_code
+        == 200
+    )
+    r = client.post(f"{base}/reports/{draft['id']}/sign")
+    assert r.status_code == 422 and "the study changed since this draft" in r.json()["detail"], r.text
+    assert "structures" in r.json()["detail"]
+    assert client.get(f"{base}/reports/{draft['id']}").json()["status"] == "draft"
+    new = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
+    (r0, c0), (r2, c2) = moved[0], moved[2]
+    cy, cx, half = (r0 + r2) / 2, (c0 + c2) / 2, (9.0 / SPACING**2) ** 0.5 / 2
+    smaller = [[cy - half, cx - half], [cy - half, cx + half], [cy + half, cx + half], [cy + half, cx - half]]
+    assert (
+        client.put(f"{nerve}/structures/{analysed['structure']}/points", json={"points": smaller}).status_code
+        == 200
+    )
+    r = client.post(f"{base}/reports/{new['id']}/sign")
+    assert r.status_code == 422 and "cannot sign this draft" in r.json()["detail"], r.text
+    assert "nerve assessment is out of date" in r.json()["detail"]
+    assert client.post(f"{nerve}/studies/{study}/assess", json={"patient": {"age": 60}}).status_code == 200
+    final = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
+    assert final.status_code == 201 and final.json()["status"] == "signed"
+    statuses = {r["id"]: r["status"] for r in client.get(f"{base}/studies/{study}/reports").json()}
+    assert statuses == {draft["id"]: "draft", new["id"]: "draft", final.json()["id"]: "signed"}

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from sonomsk import __version__
+from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Measurement, Method
 from sonomsk.store.db import Store
 
@@ -99,7 +100,6 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
     from sonomsk.store.models import Instance
     from sonomsk.store.repository import study_and_analyses
 
-    check_current(latest_assessment(store, study_id), study_id)
     with store.sessions() as session:
         study, analyses = study_and_analyses(session, study_id)
         outlined = {a.instance_id for a in analyses if a.kind == KIND_OUTLINE}
@@ -189,12 +189,20 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
             "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "software_version": __version__,
         }
+        used = None if last_assessment is None else int(last_assessment.id)
         if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
             results["nerve_assessment"] = last_assessment.result.get("assessment")
             diff = last_assessment.result.get("differential")
             if diff:
                 results["differential"] = diff
+    # checked after the build, so that a change made while it ran is caught too (decision 012)
+    latest = latest_assessment(store, study_id)
+    if (None if latest is None else int(latest["analysis_id"])) != used:
+        raise InvalidParameterError(
+            f"study {study_id}: the nerve assessment changed while the results were built: try again"
+        )
+    check_current(latest, study_id)
     if signed_by:
         results["signoff"] = {
             "state": "signed",

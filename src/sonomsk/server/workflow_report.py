@@ -4,8 +4,10 @@ Mounted at ``/api/workflows/report``; the browser panel is ``static/workflows/re
 
 A preview is rendered from the study's current RESULTS (built from the store by
 :mod:`sonomsk.server.results_builder`) and stores nothing. Creating a report freezes the RESULTS
-and the PDF made from them in the store (:func:`save_report`); signing marks it signed
-(:func:`sign_report`). A signed report is immutable: nothing here changes its RESULTS or PDF, a
+and the PDF made from them in the store (:func:`save_report`). Signing a draft
+(:func:`sign_draft`) replaces its RESULTS and PDF by the same results signed, so that the PDF, SR
+and FHIR of a signed draft say signed; a draft that no longer describes the study (changed since
+it was made) is refused and stays a draft. A signed report is immutable: nothing here changes its RESULTS or PDF, a
 second signature is refused (409), and its HTML, PDF and SR are always made from the frozen
 RESULTS. The SR (TID 1500, :func:`sonomsk.report.api.write_sr`) of a signed report can be sent to
 a DICOM destination by C-STORE (:mod:`sonomsk.server.dicom_send`).
@@ -14,6 +16,7 @@ a DICOM destination by C-STORE (:mod:`sonomsk.server.dicom_send`).
 # No ``from __future__ import annotations``: FastAPI must resolve the endpoint annotations
 # (request models defined inside build_router) at definition time.
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,36 @@ def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dic
     if sign:
         sign_report(store, report_id, actor=actor)
     return _public(_report_row(store, report_id))
+
+
+_VOLATILE = ("created", "signoff")  # what differs between a draft and the same results signed
+
+
+def _content(results: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps({k: v for k, v in results.items() if k not in _VOLATILE}))
+
+
+def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
+    """Sign a draft report: its RESULTS and PDF become the signed ones (signed by ``actor`` now),
+    but only while the draft still describes the study. An outline, site, measurement or
+    assessment changed since the draft was made is refused with what changed (the draft stays a
+    draft, nothing is lost): a new report is made from the current results instead."""
+    from sonomsk.server.results_builder import build_results
+    from sonomsk.store.repository import sign_report
+
+    row = _report_row(store, report_id)
+    try:
+        signed = build_results(store, int(row["study_id"]), signed_by=actor)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"report {report_id}: cannot sign this draft: {exc}") from None
+    draft, now = _content(row["results"]), _content(signed)
+    changed = sorted(k for k in draft.keys() | now.keys() if draft.get(k) != now.get(k))
+    if changed:
+        raise InvalidParameterError(
+            f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}); "
+            "make a new report from the current results"
+        )
+    sign_report(store, report_id, actor=actor, results=signed, pdf=render_pdf_bytes(signed))
 
 
 def write_report_sr(store: Store, report_id: int, folder: Path) -> tuple[Path, list[str]]:
@@ -170,8 +203,6 @@ def build_router(store: Store) -> Any:
 
     @router.post("/reports/{report_id}/sign")
     def sign(report_id: DbId, request: Request) -> Any:
-        from sonomsk.store.repository import sign_report
-
         row = _report_row(store, report_id)
         if row["status"] == "signed":
             return JSONResponse(
@@ -181,7 +212,7 @@ def build_router(store: Store) -> Any:
                 },
                 409,
             )
-        sign_report(store, report_id, actor=actor(request))
+        sign_draft(store, report_id, actor=actor(request))
         return _public(_report_row(store, report_id))
 
     @router.get("/reports/{report_id}/html", response_class=HTMLResponse)

@@ -446,13 +446,26 @@ def save_report(
         return int(report.id)
 
 
-def sign_report(store: Store, report_id: int, *, actor: str) -> None:
+def sign_report(
+    store: Store,
+    report_id: int,
+    *,
+    actor: str,
+    results: dict[str, Any] | None = None,
+    pdf: bytes | None = None,
+) -> None:
+    """Mark a report signed by ``actor`` now; with ``results`` (and ``pdf``), its frozen RESULTS
+    and PDF are replaced by the signed ones in the same transaction."""
+    digest = store.blobs.put_bytes(pdf) if pdf is not None else None
     with store.sessions() as session, session.begin():
         report = session.get(Report, report_id)
         if report is None:
             raise StoreError(f"report {report_id}: not found")
         if report.status == "signed":
             raise StoreError(f"report {report_id}: already signed by {report.signed_by}")
+        if results is not None:
+            report.results = results
+            report.pdf_sha256 = digest
         report.status = "signed"
         report.signed_by = actor
         report.signed_at = dt.datetime.now(dt.UTC)

@@ -71,3 +71,51 @@ def test_step_through_outlines_and_accept_an_earlier_one(page: Any, server: str,
     page.click('[data-testid="nerve-next"]')
     _wait_for(page, "document.querySelector('[data-testid=nerve-outline-index]').textContent === '2 of 2'")
     assert page.evaluate("SONO.state.focusStructure") == stray
+
+
+def test_stepping_through_a_cines_outlines_shows_their_frames(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    """A cine's outlines lie on different frames: the panel says which, offers the frame when
+    the image shows another, and stepping to an outline shows its frame (drawn thick there)."""
+    import dataclasses
+
+    import numpy as np
+
+    from sonomsk.core.image import ArrayFrames
+    from sonomsk.io.dicom_write import write_dicom
+    from sonomsk.simulate.api import simulate_scene
+
+    from .test_browser import _wait_for as wait
+    from .test_workflow_nerve import require_dicom_reader
+
+    require_dicom_reader()
+    image, truth = simulate_scene(
+        "nerve", seed=5, overrides={"vary": False, "csa_mm2": 12.0, "artery": False}
+    )
+    cine = dataclasses.replace(image, frames=ArrayFrames(np.stack([image.frame(0)] * 3)), frame_time_s=0.05)
+    path = tmp_path / "cine.dcm"
+    write_dicom(cine, path, PatientID="CINE1", PatientName="Cine^Test", StudyDescription="cine")
+    wait(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(path)])
+    wait(page, "SONO.state.panes[0].inst && SONO.state.panes[0].inst.frames === 3")
+    iid = int(page.evaluate("SONO.state.panes[0].inst.id"))
+    row, col = next(s for s in truth.structures if s["name"] == "nerve")["centroid_px"]
+    made = [
+        httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col, "frame": f}).json()
+        for f in (0, 2)
+    ]
+    on0, on2 = (m["structures"][0]["id"] for m in made)
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-outline-frame"]')
+    assert page.evaluate("SONO.state.panes[0].frame") == 0
+    assert page.locator('[data-testid="nerve-outline-frame"]').inner_text() == "3"  # the latest, on frame 3
+    page.click('[data-testid="nerve-show-frame"]')
+    wait(page, "SONO.state.panes[0].frame === 2")
+    wait(page, "document.querySelectorAll('[data-testid=nerve-show-frame]').length === 0")
+    assert page.evaluate("SONO.structuresFor(SONO.state.panes[0]).map((s) => s.id)") == [on2]
+    page.click('[data-testid="nerve-prev"]')
+    wait(page, "SONO.state.panes[0].frame === 0")
+    wait(page, f"SONO.state.focusStructure === {on0}")
+    assert page.locator('[data-testid="nerve-outline-frame"]').inner_text() == "1"
+    assert page.evaluate("SONO.structuresFor(SONO.state.panes[0]).map((s) => s.id)") == [on0]
+    assert page.locator('[data-testid="nerve-show-frame"]').count() == 0

@@ -144,6 +144,7 @@
   const toScreen = (pane, row, col) => [col * pane.scale + pane.offX, row * pane.scale + pane.offY];
   const toImage = (pane, x, y) => [(y - pane.offY) / pane.scale, (x - pane.offX) / pane.scale];
 
+  SONO.showFrame = (pane, frame) => showFrame(pane, frame);
   SONO.structuresFor = function (pane) {
     const study = pane.study || SONO.state.study;
     if (!study || !pane.inst) return [];

@@ -1,7 +1,9 @@
 """Automatic nerve and vessel segmentation of a transverse B-mode frame, and its measurement.
 
 The label map uses the usgra-seg convention: 0 background, 1 nerve, 2 vessel. Each connected
-structure instance is outlined and measured by :func:`sonomsk.nerve.morphology.measure_mask`, in
+structure instance is outlined and measured by :func:`sonomsk.nerve.morphology.measure_mask`
+over everything its outline encloses (a vessel inside a nerve counts in the nerve's CSA, as the
+workstation's outline does, and is measured as a vessel too: decision 014), in
 mm/mm2 when the frame is calibrated and in px/px2 (with the unit saying so) when it is not. The
 mean echo is on the 8-bit display scale whatever the stored depth (the source's full scale,
 :func:`sonomsk.nerve.morphology.grey_full_scale`, is in each measurement's context as
@@ -124,6 +126,17 @@ def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | Non
     return rgb, mask
 
 
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled, worked within its bounding box (a whole frame is slow)."""
+    from scipy.ndimage import binary_fill_holes
+
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    out = mask.copy()
+    out[r0:r1, c0:c1] = binary_fill_holes(mask[r0:r1, c0:c1])
+    return out
+
+
 def segment_frame(
     image: UltrasoundImage,
     *,
@@ -147,10 +160,17 @@ def segment_frame(
     instances: list[StructureInstance] = []
     for kind in wanted:
         for n, contour in enumerate(contours_from_mask(labels == LABELS[kind], kind), start=1):
-            mask = contour.to_mask(labels.shape) & (labels == LABELS[kind])
-            if not mask.any():
+            own = contour.to_mask(labels.shape) & (labels == LABELS[kind])
+            if not own.any():
                 continue
+            # decision 014: a structure is everything its outline encloses, as in the workstation
+            # and in the tracing behind the reference values; another structure inside it (a
+            # vessel within a nerve) is still outlined and measured as itself too
+            mask = _filled(own)
             context: dict[str, object] = {"frame": frame, "instance": n, "structure_kind": kind}
+            enclosed = int(mask.sum() - own.sum())
+            if enclosed:
+                context["enclosed_other_px"] = enclosed
             spacing, why_px = calibration_for(image, mask)
             if why_px is not None:
                 context["uncalibrated_reason"] = why_px

@@ -12,7 +12,9 @@ from sonomsk.core.errors import InvalidParameterError
 from sonomsk.training.card import card_from_metrics, card_markdown
 from sonomsk.training.crossval import pool
 
-COMMAND = "python -m sonomsk.training.train_nerve --data D --out {out} --seed 0 --epochs 90 --holdout-fold {k}"
+COMMAND = (
+    "python -m sonomsk.training.train_nerve --data D --out {out} --seed 0 --epochs 90 --holdout-fold {k}"
+)
 
 
 def _image(i: str, nerve: float, area_err: float, vessel: float | None) -> dict[str, Any]:

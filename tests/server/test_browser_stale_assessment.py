@@ -46,3 +46,19 @@ def test_correction_after_assessment_marks_it_out_of_date(page: Any, server: str
         page.click('[data-testid="nerve-assess"]')
     _wait_for(page, "document.querySelector('[data-testid=nerve-stale]') === null")
     assert "20" in page.locator("#nerve-result").inner_text()
+
+    # every outline discarded: nothing to assess again, so the clinician withdraws the assessment
+    assert httpx.delete(f"{server}{W}/structures/{sid}").status_code == 200
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-withdraw"]')
+    page.once("dialog", lambda d: d.accept())
+    study = page.evaluate("SONO.state.study.id")
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/studies/{study}/assessment") and r.request.method == "DELETE"
+    ) as resp:
+        page.click('[data-testid="nerve-withdraw"]')
+    assert resp.value.status == 200
+    _wait_for(page, "document.querySelector('[data-testid=nerve-pattern]') === null")
+    assert (
+        httpx.get(f"{server}/api/workflows/report/studies/{study}/results").json()["nerve_assessment"] is None
+    )

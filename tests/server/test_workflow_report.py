@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -373,3 +374,42 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     assert final.status_code == 201 and final.json()["status"] == "signed"
     statuses = {r["id"]: r["status"] for r in client.get(f"{base}/studies/{study}/reports").json()}
     assert statuses == {draft["id"]: "draft", new["id"]: "draft", final.json()["id"]: "signed"}
+
+
+def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(
+    client: TestClient, analysed: dict[str, Any], store: Store
+) -> None:
+    """Every outline discarded after an assessment: nothing can be assessed again, so the
+    clinician withdraws the assessment; reports then leave it out, and it stays on record."""
+    base, nerve, study = "/api/workflows/report", "/api/workflows/nerve", analysed["study"]
+    signed = client.post(f"{base}/studies/{study}/reports", json={"sign": True}).json()
+    assert client.delete(f"{nerve}/structures/{analysed['structure']}").status_code == 200
+    assert client.post(f"{nerve}/studies/{study}/assess", json={}).status_code == 422
+    r = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
+    assert r.status_code == 422 and "out of date" in r.json()["detail"]
+    kept = client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"]
+    w = client.delete(f"{nerve}/studies/{study}/assessment")
+    assert w.status_code == 200 and w.json()["withdrawn"] == kept, w.text
+    gone = client.get(f"{nerve}/studies/{study}/assessment")
+    assert gone.status_code == 404 and "assessment not found" in gone.json()["detail"]
+    again = client.delete(f"{nerve}/studies/{study}/assessment")
+    assert again.status_code == 404 and "nothing to withdraw" in again.json()["detail"]
+    res = client.get(f"{base}/studies/{study}/results")
+    assert res.status_code == 200 and res.json()["nerve_assessment"] is None, res.text
+    assert res.json()["differential"] is None
+    assert client.post(f"{base}/studies/{study}/reports", json={"sign": True}).status_code == 201
+    from sonomsk.store.models import Analysis, Report
+
+    with store.sessions() as session:  # the withdrawn assessment and the earlier report are kept
+        assert session.get(Analysis, kept) is not None
+        assert session.get(Report, signed["id"]).results["nerve_assessment"]["pattern"]
+    # a new outline assessed after the withdrawal is the study's assessment again
+    row, col = np.mean(analysed["square"], axis=0)
+    new = client.post(f"{nerve}/instances/{analysed['instance']}/outline", json={"row": row, "col": col})
+    assert new.status_code == 200, new.text
+    assessed = client.post(f"{nerve}/studies/{study}/assess", json={})
+    assert assessed.status_code == 200, assessed.text
+    now = client.get(f"{nerve}/studies/{study}/assessment").json()
+    assert now["analysis_id"] == assessed.json()["analysis_id"] > kept and now["stale"] is False
+    res = client.get(f"{base}/studies/{study}/results").json()
+    assert res["nerve_assessment"]["measurements"][0]["site"] == "median_wrist"

@@ -96,7 +96,13 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
     """
 
     from sonomsk.report.results import StudyResults
-    from sonomsk.server.workflow_nerve import KIND_ASSESSMENT, KIND_OUTLINE, check_current, latest_assessment
+    from sonomsk.server.workflow_nerve import (
+        KIND_ASSESSMENT,
+        KIND_OUTLINE,
+        KIND_WITHDRAWN,
+        check_current,
+        latest_assessment,
+    )
     from sonomsk.store.models import Instance
     from sonomsk.store.repository import study_and_analyses
 
@@ -132,6 +138,9 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
         methods: dict[str, str] = {}
         last_assessment = None
         for a in analyses:
+            if a.kind == KIND_WITHDRAWN:  # the clinician withdrew the assessments before it
+                last_assessment = None
+                continue
             methods[a.method_version] = a.kind
             if a.kind == KIND_ASSESSMENT:
                 last_assessment = a

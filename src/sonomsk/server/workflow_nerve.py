@@ -43,6 +43,7 @@ from sonomsk.store.db import Store
 
 KIND_OUTLINE = "nerve_morphology"
 KIND_ASSESSMENT = "nerve_assessment"
+KIND_WITHDRAWN = "nerve_assessment_withdrawn"  # the clinician withdrew the assessments before it
 METHOD_VERSION = f"sonomsk {__version__} workflow_nerve 1"
 #: Vertices of a stored outline: one per this many px of perimeter, within the bounds below.
 OUTLINE_PX_PER_VERTEX = 4.0
@@ -564,14 +565,38 @@ def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
     with store.sessions() as session:
         a = session.scalars(
             select(Analysis)
-            .where(Analysis.study_id == study_id, Analysis.kind == KIND_ASSESSMENT)
+            .where(Analysis.study_id == study_id, Analysis.kind.in_((KIND_ASSESSMENT, KIND_WITHDRAWN)))
             .order_by(Analysis.id.desc())
         ).first()
-        if a is None:
+        if a is None or a.kind == KIND_WITHDRAWN:
             return None
         found = {**a.result, "analysis_id": a.id}
     reasons = stale_reasons(found["request"]["measurements"], current_inputs(store, study_id))
     return {**found, "stale": bool(reasons), "stale_reasons": reasons}
+
+
+def withdraw_assessment(store: Store, study_id: int, *, actor: str) -> dict[str, Any]:
+    """Withdraw the study's nerve assessment (decision 012): it stays stored, in the audit log
+    and in reports already made, but no longer counts as the study's assessment, so a study
+    whose outlines no longer support one can be reported without it."""
+    from sonomsk.core.results import MeasurementSet
+    from sonomsk.store.repository import record_analysis
+
+    found = latest_assessment(store, study_id)
+    if found is None:
+        raise StoreError(f"study {study_id}: assessment not found (nothing to withdraw)")
+    withdrawn = int(found["analysis_id"])
+    record_analysis(
+        store,
+        study_id=study_id,
+        instance_id=None,
+        kind=KIND_WITHDRAWN,
+        method_version=METHOD_VERSION,
+        measurements=MeasurementSet(analysis=KIND_WITHDRAWN),
+        result={"withdraws": withdrawn, "was_stale": found["stale"], "stale_reasons": found["stale_reasons"]},
+        actor=actor,
+    )
+    return {"study_id": study_id, "withdrawn": withdrawn}
 
 
 def check_current(assessment: dict[str, Any] | None, study_id: int) -> None:
@@ -860,6 +885,10 @@ def build_router(store: Store) -> Any:
         if found is None:
             raise StoreError(f"study {study_id}: assessment not found (run the assessment first)")
         return found
+
+    @router.delete("/studies/{study_id}/assessment")
+    def withdraw(study_id: DbId, request: Request) -> dict[str, Any]:
+        return withdraw_assessment(store, study_id, actor=actor(request))
 
     @router.get("/instances/{instance_id}/contralateral")
     def contralateral(instance_id: DbId) -> dict[str, Any]:

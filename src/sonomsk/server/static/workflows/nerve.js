@@ -265,7 +265,7 @@
     const cands = (d.candidates || []).slice(0, 5).map((c) => `<li><b>${esc(c.name)}</b> <span class="small muted">relative weight ${fmt(c.relative_weight)} (not a probability)</span>
       <div class="small">for: ${esc(c.supporting.map((x) => x.statement || x.finding).join("; ") || "–")}</div>
       ${c.against.length ? `<div class="small muted">against: ${esc(c.against.map((x) => x.statement || x.finding).join("; "))}</div>` : ""}</li>`);
-    const stale = r.stale ? `<div data-testid="nerve-stale" class="flag-enlarged" style="margin-bottom:6px"><b>Out of date:</b> ${esc(r.stale_reasons.join("; "))}. Assess again before reporting.</div>` : "";
+    const stale = r.stale ? `<div data-testid="nerve-stale" class="flag-enlarged" style="margin-bottom:6px"><b>Out of date:</b> ${esc(r.stale_reasons.join("; "))}. Assess again before reporting, or <button data-testid="nerve-withdraw" id="nerve-withdraw" title="The study is reported without a nerve assessment; this one stays on record">withdraw it</button>.</div>` : "";
     box.innerHTML = `${stale}<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
       <p class="small">${esc(a.explanation)}</p>
       ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted">Sites that would decide: ${esc(a.deciding_sites.join(", "))}</p>` : ""}
@@ -277,6 +277,14 @@
       <p class="small">${esc(d.message)}</p>
       <ol data-testid="nerve-differential">${cands.join("")}</ol>
       <p class="small muted">${esc(d.intended_use)}</p>`;
+    const withdraw = box.querySelector("#nerve-withdraw");
+    if (withdraw) withdraw.onclick = async () => {
+      if (!window.confirm("Withdraw this nerve assessment? Reports made from now on leave it out; it stays on record.")) return;
+      const w = await S.api(`${API}/studies/${S.state.study.id}/assessment`, { method: "DELETE" });
+      lastAssessment = null;
+      S.setStatus(`nerve assessment ${w.withdrawn} withdrawn`);
+      renderResult(S);
+    };
   }
 
   // ------------------------------------------------------------------ events

@@ -480,15 +480,27 @@ def test_trunk_in_the_utrecht_plane_reaches_the_goedee_criterion(
     assert judged["level"] == "utrecht_protocol" and judged["trunk"] == "upper"
 
 
+def _study_instance(client: TestClient, study: int, iid: int) -> dict[str, Any]:
+    doc = client.get(f"/api/studies/{study}").json()
+    return next(i for se in doc["series"] for i in se["instances"] if i["id"] == iid)
+
+
+def _two_images_at(
+    client: TestClient, two_sides: dict[str, Any], bodies: list[dict[str, Any]], csa: list[float]
+) -> None:
+    """Outline both images of ``two_sides`` as squares of ``csa`` mm2 and give them ``bodies``."""
+    for iid, truth, body, area in zip(
+        (two_sides["right"], two_sides["left"]), two_sides["truth"], bodies, csa, strict=True
+    ):
+        _outline_square(client, iid, truth, area)
+        r = client.put(f"/api/workflows/nerve/instances/{iid}/site", json=body)
+        assert r.status_code == 200, r.text
+
+
 def test_one_site_at_two_levels_is_refused(client: TestClient, two_sides: dict[str, Any]) -> None:
     base, study = "/api/workflows/nerve", two_sides["study"]
-    for iid, truth, level in (
-        (two_sides["right"], two_sides["truth"][0], "foraminal"),
-        (two_sides["left"], two_sides["truth"][1], None),
-    ):
-        _outline_square(client, iid, truth, 9.0)
-        body = {"site": "c5_root", "side": "right", "level": level}
-        assert client.put(f"{base}/instances/{iid}/site", json=body).status_code == 200
+    at = {"site": "c5_root", "side": "right"}
+    _two_images_at(client, two_sides, [{**at, "level": "foraminal"}, {**at, "level": None}], [9.0, 9.0])
     r = client.post(f"{base}/studies/{study}/assess", json={})
     assert r.status_code == 422 and "c5_root right has images at 2 levels" in r.json()["detail"], r.text
     # the same level on both: one CSA, the larger, as before
@@ -509,14 +521,10 @@ def test_the_default_level_named_or_left_out_is_one_level(
     images are one level (one CSA, the larger), and naming it later does not make the stored
     assessment out of date."""
     base, study = "/api/workflows/nerve", two_sides["study"]
-    for iid, truth, level, csa in (
-        (two_sides["right"], two_sides["truth"][0], "interscalene", 9.0),
-        (two_sides["left"], two_sides["truth"][1], None, 11.0),
-    ):
-        _outline_square(client, iid, truth, csa)
-        body = {"site": "c5_root", "side": "right", "level": level}
-        r = client.put(f"{base}/instances/{iid}/site", json=body)
-        assert r.status_code == 200 and r.json()["level"] is None, r.text
+    at = {"site": "c5_root", "side": "right"}
+    _two_images_at(client, two_sides, [{**at, "level": "interscalene"}, {**at, "level": None}], [9.0, 11.0])
+    for iid in (two_sides["right"], two_sides["left"]):
+        assert _study_instance(client, two_sides["study"], iid)["level"] is None
     ok = client.post(f"{base}/studies/{study}/assess", json={})
     assert ok.status_code == 200, ok.text
     (m,) = ok.json()["request"]["measurements"]
@@ -534,13 +542,8 @@ def test_plexus_trunk_images_with_and_without_a_trunk_are_assessed(
 ) -> None:
     """One image names its trunk, the other does not: two measurements, never a server error."""
     base, study = "/api/workflows/nerve", two_sides["study"]
-    for iid, truth, trunk in (
-        (two_sides["right"], two_sides["truth"][0], "upper"),
-        (two_sides["left"], two_sides["truth"][1], None),
-    ):
-        _outline_square(client, iid, truth, 9.0)
-        body = {"site": "brachial_plexus_trunk", "side": "right", "trunk": trunk}
-        assert client.put(f"{base}/instances/{iid}/site", json=body).status_code == 200
+    at = {"site": "brachial_plexus_trunk", "side": "right"}
+    _two_images_at(client, two_sides, [{**at, "trunk": "upper"}, {**at, "trunk": None}], [9.0, 9.0])
     r = client.post(f"{base}/studies/{study}/assess", json={})
     assert r.status_code == 200, r.text
     trunks = sorted(m.get("trunk") or "" for m in r.json()["request"]["measurements"])

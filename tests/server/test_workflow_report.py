@@ -340,6 +340,11 @@ def test_signing_a_draft_signs_its_results_and_pdf(
     assert pydicom.dcmread(tmp_path / "sr.dcm").CompletionFlag == "COMPLETE"
 
 
+def _put_points(client: TestClient, structure: int, points: list[list[float]]) -> None:
+    r = client.put(f"/api/workflows/nerve/structures/{structure}/points", json={"points": points})
+    assert r.status_code == 200, r.text
+
+
 def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     client: TestClient, analysed: dict[str, Any]
 ) -> None:
@@ -350,10 +355,7 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     study = analysed["study"]
     draft = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
     moved = [[p[0] + 2, p[1]] for p in analysed["square"]]  # same area: the assessment holds
-    assert (
-        client.put(f"{nerve}/structures/{analysed['structure']}/points", json={"points": moved}).status_code
-        == 200
-    )
+    _put_points(client, analysed["structure"], moved)
     r = client.post(f"{base}/reports/{draft['id']}/sign")
     assert r.status_code == 422 and "the study changed since this draft" in r.json()["detail"], r.text
     assert "structures" in r.json()["detail"]
@@ -362,10 +364,7 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     (r0, c0), (r2, c2) = moved[0], moved[2]
     cy, cx, half = (r0 + r2) / 2, (c0 + c2) / 2, (9.0 / SPACING**2) ** 0.5 / 2
     smaller = [[cy - half, cx - half], [cy - half, cx + half], [cy + half, cx + half], [cy + half, cx - half]]
-    assert (
-        client.put(f"{nerve}/structures/{analysed['structure']}/points", json={"points": smaller}).status_code
-        == 200
-    )
+    _put_points(client, analysed["structure"], smaller)
     r = client.post(f"{base}/reports/{new['id']}/sign")
     assert r.status_code == 422 and "cannot sign this draft" in r.json()["detail"], r.text
     assert "nerve assessment is out of date" in r.json()["detail"]

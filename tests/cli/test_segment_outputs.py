@@ -315,7 +315,12 @@ def test_csv_keeps_the_contract_columns_and_only_appends() -> None:
     assert CSV_COLUMNS[: len(OLD_COLUMNS)] == OLD_COLUMNS
     positions = [CSV_COLUMNS.index(c) for c in CONTRACT]
     assert positions == sorted(positions)
-    assert CSV_COLUMNS[len(OLD_COLUMNS) :] == ("fascicle_count", "fascicle_area_max_mm2", "vascular_fraction")
+    assert CSV_COLUMNS[len(OLD_COLUMNS) :] == (
+        "fascicle_count",
+        "fascicle_area_max_mm2",
+        "vascular_fraction",
+        "enclosed_other_px",
+    )
 
 
 @pytest.mark.parametrize("doppler", ["none", "power"])
@@ -412,4 +417,28 @@ def test_an_image_whose_file_meta_names_another_class_is_still_segmented(
     out = tmp_path / "o"
     assert main(["segment", str(folder), "--out", str(out)]) == 0
     assert _errors(capsys.readouterr().err) == []
+    assert sorted(p.name for p in out.iterdir()) == ["IM0001.png"]
+
+
+def test_a_report_written_without_the_dicom_preamble_is_skipped_too(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raw data set (no 128-byte preamble, no file meta) is read by content, as the reader
+    reads it, so a structured report written that way is skipped, not failed."""
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(nerve_dcm, folder / "IM0001")
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = "1.2.840.10008.5.1.4.1.1.88.33", generate_uid(), "SR"
+    pydicom.dcmwrite(folder / "SR0001", ds, enforce_file_format=False, implicit_vr=True, little_endian=True)
+    assert (folder / "SR0001").read_bytes()[128:132] != b"DICM"
+    out = tmp_path / "o"
+    assert main(["segment", str(folder), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert _errors(captured.err) == []
+    assert any(line.startswith("sonomsk: note") and "SR0001" in line for line in captured.err.splitlines())
     assert sorted(p.name for p in out.iterdir()) == ["IM0001.png"]

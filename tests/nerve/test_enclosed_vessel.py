@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from sonomsk.cli.segment import _row
 from sonomsk.core.image import UltrasoundImage
 from sonomsk.nerve.interactive import measure_contour
 from sonomsk.nerve.segment import segment_frame
@@ -55,10 +58,13 @@ def test_batch_and_workstation_agree_on_a_nerve_around_a_vessel(
     assert batch.value == pytest.approx(float(nerve.sum()), rel=0.005)  # the vessel inside counts
     assert batch.value == pytest.approx(workstation.value, rel=0.01)
     kept = [i for i in seg.instances if i.kind == "vessel"]
+    row = _row(Path("f.png"), 0, n, seg.backend)  # the batch CSV row says what the nerve encloses
     if vessel_radius >= 12:  # large enough to keep: outlined and measured as itself too
         (v,) = kept
         area = next(m for m in v.measurements if m.name == "area_cross_section")
         assert area.value == pytest.approx(float(vessel.sum()), rel=0.005)
         assert batch.context["enclosed_other_px"] == int(vessel.sum())
+        assert row["enclosed_other_px"] == int(vessel.sum()) and row["area_px"] == int(nerve.sum())
     else:
         assert kept == [] and "enclosed_other_px" not in batch.context
+        assert row["enclosed_other_px"] == 0

@@ -30,6 +30,11 @@ def test_level_and_trunk_selects_follow_the_site(page: Any, server: str, tmp_pat
     choose("side", "right")
     choose("site", "brachial_plexus_trunk")
     choose("trunk", "upper")
+    # the trunk site has no default level: "no level" is offered, shown and kept by a trunk choice
+    assert _instance(server, study, iid)["level"] is None
+    level_select = page.locator(f'[data-testid="level-select-{iid}"]')
+    assert level_select.locator("option").all_inner_texts()[0] == "no level"
+    assert level_select.input_value() == ""
     choose("level", "utrecht_protocol")
     inst = _instance(server, study, iid)
     assert (inst["site"], inst["side"], inst["trunk"], inst["level"]) == (

@@ -412,3 +412,46 @@ def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(
     assert now["analysis_id"] == assessed.json()["analysis_id"] > kept and now["stale"] is False
     res = client.get(f"{base}/studies/{study}/results").json()
     assert res["nerve_assessment"]["measurements"][0]["site"] == "median_wrist"
+
+
+def test_a_draft_signs_whatever_version_made_it_and_wherever_the_store_lies(
+    client: TestClient, analysed: dict[str, Any], store: Store
+) -> None:
+    """Only what the report shows decides whether a draft still describes the study: the
+    version that made it, the store's file paths and keys an older version did not write do not."""
+    from sonomsk.store.models import Report
+
+    base = "/api/workflows/report"
+    draft = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    with store.sessions() as session, session.begin():
+        row = session.get(Report, draft["id"])
+        old = dict(row.results)
+        old["software_version"] = "0.0.9"
+        old["methods"] = [{"name": "sonomsk", "version": "0.0.9"}]
+        old["images"] = [{**i, "path": "/elsewhere/blobs/x"} for i in old["images"]]
+        old.pop("extra", None)
+        row.results = old
+    r = client.post(f"{base}/reports/{draft['id']}/sign")
+    assert r.status_code == 200 and r.json()["status"] == "signed", r.text
+
+
+def test_two_signatures_at_once_give_one_signed_report_and_a_409(
+    client: TestClient, analysed: dict[str, Any], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two simultaneous signatures (simulated: the report is signed by another
+    request while this one renders its PDF) is refused as a conflict, not a bad request."""
+    from sonomsk.server import workflow_report
+    from sonomsk.store.repository import sign_report
+
+    base = "/api/workflows/report"
+    draft = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    render = workflow_report.render_pdf_bytes
+
+    def other_request_signs_first(results: dict[str, Any]) -> bytes:
+        sign_report(store, draft["id"], actor="colleague")
+        return render(results)
+
+    monkeypatch.setattr(workflow_report, "render_pdf_bytes", other_request_signs_first)
+    r = client.post(f"{base}/reports/{draft['id']}/sign")
+    assert r.status_code == 409 and "already signed by colleague" in r.json()["detail"], r.text
+    assert client.get(f"{base}/reports/{draft['id']}").json()["signed_by"] == "colleague"

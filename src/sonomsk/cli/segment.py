@@ -42,6 +42,7 @@ CSV_COLUMNS = (
     "fascicle_count",
     "fascicle_area_max_mm2",
     "vascular_fraction",
+    "enclosed_other_px",
 )
 
 #: Suffixes that claim an image: such a file in a folder is an input even when its content is not
@@ -290,6 +291,10 @@ def _row(path: Path, frame: int, inst: Any, backend: str) -> dict[str, Any]:
         "fascicle_count": int(count.value) if count is not None and count.ok else "",
         "fascicle_area_max_mm2": _value(by, "area_fascicle_max", 4, unit="mm2"),
         "vascular_fraction": _value(by, "fraction_vascular", 4),
+        # pixels of another structure inside this one's outline, counted in its area (decision 014)
+        "enclosed_other_px": int(by["area_cross_section"].context.get("enclosed_other_px", 0))
+        if "area_cross_section" in by
+        else "",
     }
 
 

@@ -225,7 +225,8 @@ def dicom_non_image(path: str | Path) -> str | None:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        # force: a DICOM file written without its preamble is still read, as the reader does
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPClassUID"], force=True)
     except Exception:  # unknown: the reader reports the file's real fault
         return None
     sop = str(ds.get("SOPClassUID", "") or "")

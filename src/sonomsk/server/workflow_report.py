@@ -71,11 +71,16 @@ def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dic
     return _public(_report_row(store, report_id))
 
 
-_VOLATILE = ("created", "signoff")  # what differs between a draft and the same results signed
+# what may differ between a draft and the same study's results signed later: when and by which
+# version they were made, and where the store keeps the image files (the images are compared by
+# their UIDs and everything else the report shows)
+_NOT_CLINICAL = ("created", "signoff", "software_version", "methods")
 
 
 def _content(results: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps({k: v for k, v in results.items() if k not in _VOLATILE}))
+    out = {k: v for k, v in results.items() if k not in _NOT_CLINICAL}
+    out["images"] = [{k: v for k, v in i.items() if k != "path"} for i in results.get("images") or []]
+    return dict(json.loads(json.dumps(out)))
 
 
 def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
@@ -92,7 +97,8 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
     except InvalidParameterError as exc:
         raise InvalidParameterError(f"report {report_id}: cannot sign this draft: {exc}") from None
     draft, now = _content(row["results"]), _content(signed)
-    changed = sorted(k for k in draft.keys() | now.keys() if draft.get(k) != now.get(k))
+    # a key a draft of an older version lacks is the same as an empty one now
+    changed = sorted(k for k in draft.keys() | now.keys() if (draft.get(k) or None) != (now.get(k) or None))
     if changed:
         raise InvalidParameterError(
             f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}); "
@@ -212,7 +218,14 @@ def build_router(store: Store) -> Any:
                 },
                 409,
             )
-        sign_draft(store, report_id, actor=actor(request))
+        try:
+            sign_draft(store, report_id, actor=actor(request))
+        except StoreError as exc:
+            if _report_row(store, report_id)["status"] != "signed":
+                raise
+            return JSONResponse(
+                {"error": "StoreError", "detail": f"{exc}; a signed report cannot change"}, 409
+            )
         return _public(_report_row(store, report_id))
 
     @router.get("/reports/{report_id}/html", response_class=HTMLResponse)

@@ -458,7 +458,8 @@ def sign_report(
     and PDF are replaced by the signed ones in the same transaction."""
     digest = store.blobs.put_bytes(pdf) if pdf is not None else None
     with store.sessions() as session, session.begin():
-        report = session.get(Report, report_id)
+        # locked (PostgreSQL): two signatures at once cannot both find the report a draft
+        report = session.get(Report, report_id, with_for_update=True)
         if report is None:
             raise StoreError(f"report {report_id}: not found")
         if report.status == "signed":

@@ -56,11 +56,12 @@
     const parts = [];
     if (info && info.levels && info.levels.length) {
       // the default level is stored as no level (the server keeps one form of it)
-      const opts = info.levels.map((l) => {
+      // a site without a default level (the plexus trunk) may have none named
+      const opts = (info.default_level ? [] : [`<option value=""${i.level ? "" : " selected"}>no level</option>`]).concat(info.levels.map((l) => {
         const v = l === info.default_level ? "" : l;
         const label = l.replace(/_/g, " ") + (v ? "" : " (default)");
         return `<option value="${esc(v)}"${v === (i.level || "") ? " selected" : ""}>${esc(label)}</option>`;
-      });
+      }));
       parts.push(`<select data-testid="level-select-${esc(i.id)}" data-field="level" title="measurement level (decides the limit and the rules)">${opts.join("")}</select>`);
     }
     if (i.site === "brachial_plexus_trunk") {

@@ -230,10 +230,15 @@ def test_proximal_regions_and_their_claim_come_from_data(monkeypatch: pytest.Mon
     assert "(as in CIDP and MMN)" not in r.explanation  # the unsourced claim is gone
     assert "[Clin Neurophysiol 2018 abstract]" in r.explanation  # EV:329
     assert "10.1016/j.clinph.2018.04.576" in {c.doi for c in r.citations}
-    assert "proximal enlargement at c5_root, median_upper_arm, ulnar_upper_arm;" in r.explanation
-    _patched_rules(monkeypatch, {("proximal_enlargement", "regions"): ["cervical"]})
+    # only the sites its source names (proximal median, roots): not the ulnar upper arm (audit)
+    assert "proximal enlargement at c5_root, median_upper_arm;" in r.explanation
+    _patched_rules(monkeypatch, {("proximal_enlargement", "sites"): ["c5_root"]})
     moved = assess(cidp).pattern
     assert "proximal enlargement at c5_root;" in moved.explanation
+    vagus = assess(
+        {"measurements": [m("vagus_neck", "right", 9.0), m("ulnar_upper_arm", "right", 20.0)]}
+    ).pattern
+    assert "proximal_enlargement" not in vagus.rules_fired
 
 
 # --------------------------------------------------------------------------- finding 11 nit

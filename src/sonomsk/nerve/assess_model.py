@@ -23,6 +23,7 @@ from sonomsk.reference.nerve_csa import (
     check_level,
     covariate_effects,
     csa_input_bounds,
+    doppler_count_bounds,
     measurement_reliability,
     patient_input_bounds,
     wrist_circumference_bounds,
@@ -209,7 +210,7 @@ class NerveMeasurementInput:
             echo = _echogenicity(echo, f"{path}.echogenicity")
         doppler = d.get("intraneural_doppler")
         if doppler is not None and not isinstance(doppler, bool):
-            count = _number(doppler, f"{path}.intraneural_doppler", 0, 100, "vessels")
+            count = _number(doppler, f"{path}.intraneural_doppler", *doppler_count_bounds(), "vessels")
             if not count.is_integer():
                 raise InvalidParameterError(
                     f"{path}.intraneural_doppler: expected true/false or a whole number of vessels, got {doppler!r}"

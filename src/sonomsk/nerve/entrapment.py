@@ -151,8 +151,15 @@ def compute_entrapment_indices(values: Values) -> list[IndexResult]:
                 else f"{spec['healthy']['text']} [{citation_short(spec['healthy']['source'])}]",
                 "note": spec.get("note"),
                 "reference_site": den,
-                "decides_alone": bool(spec.get("decides_alone", True)),
-                "why_not_alone": spec.get("why_not_alone"),
+                # a [B] source never decides alone (its caveat is shown); the pattern logic agrees
+                "decides_alone": bool(spec.get("decides_alone", True))
+                and citation(spec["source"]).evidence != "B",
+                "why_not_alone": spec.get("why_not_alone")
+                or (
+                    f"its source is [B] ({citation_short(spec['source'])}): shown with its caveat, never decisive alone"
+                    if citation(spec["source"]).evidence == "B"
+                    else None
+                ),
             }
             if not num_sites or not has_den:
                 missing = [s for s in spec["numerator"] if not num_sites] if not num_sites else []

@@ -65,6 +65,22 @@ class GoedeeResult:
                 parts.append(f"caveat {citation_short(key)}: {cit.caveat}")
         return "".join(f"; {p}" for p in parts)
 
+    def _accuracy_text(self, spec: dict[str, Any]) -> str:
+        """The published accuracy that applies to the positive criteria: Goedee 2017's 99 %
+        specificity only for its own three sites; the short protocol's figures for C5."""
+        src = spec["specificity_source"]
+        if any(p["source"] == src for p in self.positive):
+            return (
+                f"enlargement of any of Goedee's sites is {spec['specificity_pct']:g}% specific for CIN "
+                f"[{citation_short(src)}]"
+            )
+        sp = spec["short_protocol"]
+        return (
+            f"the multicentre short protocol (median forearm, median upper arm, C5 root) had sensitivity "
+            f"{sp['sensitivity_pct']:g}% and specificity {sp['specificity_pct']:g}% against {sp['reference']} "
+            f"[{citation_short(sp['source'])}]"
+        )
+
     def explanation(self) -> str:
         src = citation_short("goedee_2017")
         if self.met:
@@ -74,8 +90,7 @@ class GoedeeResult:
                 for p in self.positive
             )
             return (
-                f"goedee_cin: criteria met ({items}); enlargement of any is {spec['specificity_pct']:g}% specific "
-                f"for CIN [{citation_short(spec['specificity_source'])}]"
+                f"goedee_cin: criteria met ({items}); {self._accuracy_text(spec)}"
                 + self._not_applied_text()
                 + self._caveat_text()
             )

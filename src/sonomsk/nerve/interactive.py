@@ -16,9 +16,11 @@ every measure follows it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,21 +32,23 @@ from sonomsk.vision.contours import Contour, check_outline
 from sonomsk.vision.postprocess import VESSEL as VESSEL_CLASS
 from sonomsk.vision.refine import Box, Window, look_in_box, region_at, region_in_box, search_at_click
 
+
+def interactive_parameters() -> dict[str, Any]:
+    """The click and box parameters, each with its reason, from ``nerve/data/interactive.json``."""
+    from importlib import resources
+
+    return dict(json.loads(resources.files("sonomsk.nerve").joinpath("data/interactive.json").read_text()))
+
+
+_P = interactive_parameters()
 #: How far (in px) from the click a nerve region of the model may lie to be taken.
-SNAP_RADIUS_PX = 12
-
-#: Sides (px) of the square windows tried around a click where the whole-frame model sees no
-#: nerve: the refinement model is trained on windows twice a nerve's size, so these cover nerves
-#: of about 24 to 192 px across, and the second look at each adapts the window to what it found.
-CLICK_WINDOW_SIDES_PX = (48, 96, 192, 384)
-
-#: A box outline is cut to the box widened by this fraction of its height and width on each
-#: side: a box says where the nerve is, and a hand-drawn one is about this loose or tight
-#: (decision 005).
-BOX_MARGIN = 0.1
-
+SNAP_RADIUS_PX = int(_P["snap_radius_px"]["value"])
+#: Sides (px) of the square windows tried around a click where the whole-frame model sees no nerve.
+CLICK_WINDOW_SIDES_PX = tuple(int(x) for x in _P["click_window_sides_px"]["value"])
+#: A box outline is cut to the box widened by this fraction of its height and width on each side.
+BOX_MARGIN = float(_P["box_margin"]["value"])
 #: The smallest box (px, each direction, after clipping to the frame) that is outlined.
-MIN_BOX_PX = 3
+MIN_BOX_PX = int(_P["min_box_px"]["value"])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -420,7 +420,8 @@ def classify_pattern(
             "reduced_motor_csa",
             f"reduced CSA at {len(reduced)} sites with motor fibres on {len(reduced_nerves)} nerves "
             f"({'; '.join(a.describe() for a in reduced)}), no enlargement; motor neuron disease shows reduced "
-            f"root/nerve CSA [{citation_short(mnd_src)}]",
+            f"root/nerve CSA [{citation_short(mnd_src)}]; at least {spec_red['min_sites']} sites on "
+            f"{spec_red['min_nerves']} nerves is a sonomsk convention (decision 006), not a published criterion",
             mnd_src,
             *limit_sources,
         )
@@ -598,7 +599,7 @@ def _focal(
                 f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here (needs "
                 f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
             )
-        b.add("hnpp_hint", f"{text} [{citation_short(spec['source'])}]", spec["source"])
+        b.add("hnpp_hint", f"{text} [{citation_short(spec['source'])}]; {spec['pairs_note']}", spec["source"])
     b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
     return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
 
@@ -633,8 +634,9 @@ def _non_entrapment(
         zs = rules["zaidman"]
         b.add(
             "zaidman_pattern",
-            f"{zaid_text}: CMT1 is diffuse in {zs['cmt1_diffuse_pct']:g}%, acquired neuropathies rarely "
-            f"[{citation_short(zs['cmt1_diffuse_source'])}]",
+            f"{zaid_text}: CMT1 is diffuse in {zs['cmt1_diffuse_pct']:g}%; acquired neuropathies were mostly "
+            f"none, mild or regional ({', '.join(f'{k} {v:g}%' for k, v in zs['acquired_not_diffuse_pct'].items())}), "
+            f"so a diffuse pattern does not exclude one [{citation_short(zs['cmt1_diffuse_source'])}]",
             zs["cmt1_diffuse_source"],
         )
         spec = rules["hereditary_entrapment_ratio"]
@@ -645,16 +647,19 @@ def _non_entrapment(
                 "hereditary_entrapment_ratio",
                 f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
                 f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
-                f"[{citation_short(spec['source'])}]",
+                f"[{citation_short(spec['source'])}]; {spec['pairs_note']}",
                 spec["source"],
             )
         if variability.any_high:
             b.add(
                 "variability_high",
-                "high intra-/internerve variability: an inhomogeneous (acquired) enlargement is more likely "
-                f"than a uniform hereditary one [{citation_short('padua_2012')}]",
+                "intra-/internerve variability above the healthy limit "
+                f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform; CIDP is typically "
+                f"inhomogeneous and CMT1 homogeneous [{citation_short('zaidman_2013')}], but no variability "
+                "cut-off separating them is established, so this does not decide between them",
                 "padua_2012",
                 "kerasnoudis_2013",
+                "zaidman_2013",
             )
         if goedee.outcome != "not_evaluable":
             b.add("goedee_cin", goedee.explanation(), "goedee_2017")
@@ -739,7 +744,7 @@ def _non_entrapment(
     if goedee.met:
         b.add("goedee_cin", goedee.explanation(), "goedee_2017")
     prox = rules["proximal_enlargement"]
-    proximal = sorted({s for s, _ in non if site_info(s).region in prox["regions"]})
+    proximal = sorted({s for s, _ in non if s in prox["sites"]})
     if proximal:
         b.add(
             "proximal_enlargement",

@@ -233,6 +233,12 @@ def wrist_circumference_bounds() -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def doppler_count_bounds() -> tuple[float, float]:
+    """Plausibility bounds (inclusive) of a count of intraneural vessels (engineering input check)."""
+    lo, hi = load_data("nerve_input_bounds.json")["intraneural_doppler"]["bounds"]
+    return float(lo), float(hi)
+
+
 # --------------------------------------------------------------------------- reference sets
 
 

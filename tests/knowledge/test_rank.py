@@ -212,3 +212,26 @@ def test_goedee_met_in_real_assess_output_sets_the_cin_finding() -> None:
     assert na["goedee"]["outcome"] == "met"
     d = rank({"nerve_assessment": na}).to_dict()
     assert d["inputs"]["proximal_median_or_plexus_enlarged"]["state"] == "present"
+
+
+def test_goedee_met_by_the_c5_root_alone_is_not_goedees_99_percent_finding() -> None:
+    """C5 > 8 mm2 (the Dutch CIN cut-off) meets the assessment's Goedee criteria but is not one
+    of Goedee 2017's three sites, whose 99 % specificity the differential's finding carries."""
+    from sonomsk.nerve.assess import assess
+
+    na = assess({"measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 9.5}]}).to_dict()
+    assert na["goedee"]["outcome"] == "met"
+    d = rank({"nerve_assessment": na}).to_dict()
+    assert "proximal_median_or_plexus_enlarged" not in d["inputs"]
+    assert any("met by the C5 root only" in n for n in d["notes"])
+    both = assess(
+        {
+            "measurements": [
+                {"site": "c5_root", "side": "right", "csa_mm2": 9.5},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 12.0},
+            ]
+        }
+    ).to_dict()
+    assert rank({"nerve_assessment": both}).to_dict()["inputs"]["proximal_median_or_plexus_enlarged"][
+        "state"
+    ] == ("present")

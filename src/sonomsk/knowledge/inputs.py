@@ -186,6 +186,19 @@ def _find_goedee(na: Mapping[str, Any]) -> Any:
     return None
 
 
+def _goedee_sites_positive(na: Mapping[str, Any]) -> bool:
+    """Whether one of Goedee's own criteria (median forearm, upper arm, plexus trunk) is positive;
+    True when the input does not list the positive sites (an assessment from elsewhere)."""
+    from sonomsk.reference.loader import load_data
+
+    g = na.get("goedee")
+    positive = g.get("positive_sites") if isinstance(g, Mapping) else None
+    if not isinstance(positive, list | tuple):
+        return True
+    own = load_data("nerve_rules.json")["goedee"]["specificity_source"]
+    return any(isinstance(p, Mapping) and p.get("source") == own for p in positive)
+
+
 def _site_items(na: Mapping[str, Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for key in ("measurements", "sites", "per_measurement"):
@@ -224,6 +237,13 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             obs.notes.append(
                 f"nerve_assessment.goedee is {val!r} (not all Goedee sites measured or evaluable): "
                 "proximal_median_or_plexus_enlarged left unknown"
+            )
+        elif val in mp["goedee_outcome_positive"] and not _goedee_sites_positive(na):
+            # met by the C5 root alone (the Dutch CIN cut-off): not Goedee's criterion, whose 99 %
+            # specificity this finding carries; the C5 enlargement reaches the differential as a root
+            obs.notes.append(
+                "nerve_assessment.goedee is met by the C5 root only (a cut-off of the Dutch table, not one of "
+                "Goedee's three sites): proximal_median_or_plexus_enlarged left unknown"
             )
         elif val in mp["goedee_outcome_positive"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.PRESENT, "nerve_assessment")

@@ -68,3 +68,13 @@ def test_stray_vessel_pixels_too_small_to_keep_are_filled_as_nerve() -> None:
     labels[stray] = VESSEL
     out = clean_labels(labels)
     assert int((out == NERVE).sum()) == int(nerve.sum()) and not (out == VESSEL).any()
+
+
+def test_argmax3_is_argmax() -> None:
+    from sonomsk.vision.postprocess import argmax3
+
+    rng = np.random.default_rng(3)
+    p = rng.random((3, 64, 80)).astype(np.float32)
+    ties = np.round(p * 3) / 3  # many equal values: the first class wins, as in argmax
+    for arr in (p, ties, np.zeros_like(p)):
+        assert np.array_equal(argmax3(arr), arr.argmax(0).astype(np.uint8))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import pytest
 
@@ -235,3 +236,19 @@ def test_goedee_met_by_the_c5_root_alone_is_not_goedees_99_percent_finding() -> 
     assert rank({"nerve_assessment": both}).to_dict()["inputs"]["proximal_median_or_plexus_enlarged"][
         "state"
     ] == ("present")
+
+
+@pytest.mark.parametrize("shape", ["goedee_criteria", "findings"])
+def test_c5_only_goedee_is_recognised_in_every_input_shape(shape: str) -> None:
+    from sonomsk.nerve.assess import assess
+
+    na = assess({"measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 9.5}]}).to_dict()
+    if shape == "goedee_criteria":
+        given: dict[str, Any] = {"goedee_criteria": na["goedee"]}
+    else:
+        given = {"findings": [f for f in na["findings"] if f["rule_id"] == "goedee_cin"]}
+    d = rank({"nerve_assessment": given}).to_dict()
+    assert "proximal_median_or_plexus_enlarged" not in d["inputs"], shape
+    by_site = {"goedee": {"outcome": "met", "positive_sites": [{"site": "median_forearm"}]}}
+    state = rank({"nerve_assessment": by_site}).to_dict()["inputs"]["proximal_median_or_plexus_enlarged"]
+    assert state["state"] == "present"  # decided by site, a source key is not needed

@@ -54,7 +54,7 @@ def test_correction_after_assessment_marks_it_out_of_date(page: Any, server: str
     page.once("dialog", lambda d: d.accept())
     study = page.evaluate("SONO.state.study.id")
     with page.expect_response(
-        lambda r: r.url.endswith(f"/studies/{study}/assessment") and r.request.method == "DELETE"
+        lambda r: f"/studies/{study}/assessment?analysis_id=" in r.url and r.request.method == "DELETE"
     ) as resp:
         page.click('[data-testid="nerve-withdraw"]')
     assert resp.value.status == 200

@@ -387,11 +387,12 @@ def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(
     r = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
     assert r.status_code == 422 and "out of date" in r.json()["detail"]
     kept = client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"]
-    w = client.delete(f"{nerve}/studies/{study}/assessment")
+    assert client.delete(f"{nerve}/studies/{study}/assessment").status_code == 422  # which one?
+    w = client.delete(f"{nerve}/studies/{study}/assessment", params={"analysis_id": kept})
     assert w.status_code == 200 and w.json()["withdrawn"] == kept, w.text
     gone = client.get(f"{nerve}/studies/{study}/assessment")
     assert gone.status_code == 404 and "assessment not found" in gone.json()["detail"]
-    again = client.delete(f"{nerve}/studies/{study}/assessment")
+    again = client.delete(f"{nerve}/studies/{study}/assessment", params={"analysis_id": kept})
     assert again.status_code == 404 and "nothing to withdraw" in again.json()["detail"]
     res = client.get(f"{base}/studies/{study}/results")
     assert res.status_code == 200 and res.json()["nerve_assessment"] is None, res.text
@@ -455,3 +456,16 @@ def test_two_signatures_at_once_give_one_signed_report_and_a_409(
     r = client.post(f"{base}/reports/{draft['id']}/sign")
     assert r.status_code == 409 and "already signed by colleague" in r.json()["detail"], r.text
     assert client.get(f"{base}/reports/{draft['id']}").json()["signed_by"] == "colleague"
+
+
+def test_withdrawing_names_the_assessment_seen(client: TestClient, analysed: dict[str, Any]) -> None:
+    """One tab shows assessment A; another assesses again (B): withdrawing A is refused (409)
+    and B stays the study's assessment."""
+    nerve, study = "/api/workflows/nerve", analysed["study"]
+    seen = client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"]
+    newer = client.post(f"{nerve}/studies/{study}/assess", json={"patient": {"age": 60}}).json()[
+        "analysis_id"
+    ]
+    r = client.delete(f"{nerve}/studies/{study}/assessment", params={"analysis_id": seen})
+    assert r.status_code == 409 and f"is not the study's latest ({newer})" in r.json()["detail"], r.text
+    assert client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"] == newer

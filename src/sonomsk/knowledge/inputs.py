@@ -187,16 +187,33 @@ def _find_goedee(na: Mapping[str, Any]) -> Any:
 
 
 def _goedee_sites_positive(na: Mapping[str, Any]) -> bool:
-    """Whether one of Goedee's own criteria (median forearm, upper arm, plexus trunk) is positive;
-    True when the input does not list the positive sites (an assessment from elsewhere)."""
+    """Whether one of Goedee 2017's own criteria (median forearm, upper arm, plexus trunk) is
+    positive, by site, read where :func:`_find_goedee` reads the outcome (``goedee``,
+    ``goedee_criteria``, or a ``goedee`` finding's evaluated sites); True when the input lists no
+    positive site (an outcome from elsewhere is taken as given)."""
+    from sonomsk.nerve.goedee import goedee_criteria
     from sonomsk.reference.loader import load_data
 
-    g = na.get("goedee")
-    positive = g.get("positive_sites") if isinstance(g, Mapping) else None
-    if not isinstance(positive, list | tuple):
+    positive: list[Any] = []
+    for key in ("goedee", "goedee_criteria"):
+        g = na.get(key)
+        if isinstance(g, Mapping) and isinstance(g.get("positive_sites"), list | tuple):
+            positive = list(g["positive_sites"])
+            break
+    else:
+        for f in na.get("findings", ()) or ():
+            if isinstance(f, Mapping) and "goedee" in str(f.get("rule_id", "")):
+                evaluated = (
+                    (f.get("inputs") or {}).get("evaluated") if isinstance(f.get("inputs"), Mapping) else None
+                )
+                if isinstance(evaluated, list | tuple):
+                    positive = [e for e in evaluated if isinstance(e, Mapping) and e.get("positive")]
+                break
+    sites = {str(p.get("site", "")) for p in positive if isinstance(p, Mapping)} - {""}
+    if not sites:
         return True
     own = load_data("nerve_rules.json")["goedee"]["specificity_source"]
-    return any(isinstance(p, Mapping) and p.get("source") == own for p in positive)
+    return bool(sites & {c["site"] for c in goedee_criteria() if c["source"] == own})
 
 
 def _site_items(na: Mapping[str, Any]) -> list[dict[str, Any]]:

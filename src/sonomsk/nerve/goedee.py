@@ -104,11 +104,16 @@ class GoedeeResult:
             text += f"; not measured: {', '.join(self.missing_sites)}"
         return text + self._caveat_text()
 
-    def to_finding(self) -> Finding:
+    def citation_keys(self) -> tuple[str, ...]:
+        """Every source the explanation cites: Goedee 2017 and the sources of the criteria
+        evaluated (with the multicentre validation when its figures are quoted)."""
         keys = ["goedee_2017"]
         for e in self.evaluated:
             keys += [k for k in (e["source"], *e.get("also", ())) if k not in keys]
-        cits = [citation(k) for k in keys]
+        return tuple(keys)
+
+    def to_finding(self) -> Finding:
+        cits = [citation(k) for k in self.citation_keys()]
         return Finding(
             rule_id="goedee_cin",
             rule_version=RULE_VERSION,

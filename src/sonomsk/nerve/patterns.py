@@ -380,7 +380,7 @@ def classify_pattern(
         )
         _note_lone_indices(b, f)
         if goedee.not_applied:
-            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         deciding = _decisive(
             [s for s in site_names() if not site_info(s).is_entrapment], reference_set, measured_sites
         )
@@ -489,7 +489,7 @@ def classify_pattern(
         _note_lone_indices(b, f)
         b.add("zaidman_pattern", zaid_text, zaid_src)
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
-            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         scope = [
             s
             for s in site_names()
@@ -662,7 +662,7 @@ def _non_entrapment(
                 "zaidman_2013",
             )
         if goedee.outcome != "not_evaluable":
-            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         _note_lone_indices(b, f)
         return b.build(Pattern.DIFFUSE, zaid, state)
 
@@ -691,7 +691,7 @@ def _non_entrapment(
             *sources,
         )
         if goedee.outcome != "not_evaluable":
-            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         _note_lone_indices(b, f)
         return b.build(
             Pattern.INDETERMINATE,
@@ -725,7 +725,7 @@ def _non_entrapment(
             *sources,
         )
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
-            b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         _note_lone_indices(b, f)
         candidates = (
             ("focal_entrapment", "multifocal_nonentrapment")
@@ -742,7 +742,7 @@ def _non_entrapment(
         zaid_src,
     )
     if goedee.met:
-        b.add("goedee_cin", goedee.explanation(), "goedee_2017")
+        b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
     prox = rules["proximal_enlargement"]
     proximal = sorted({s for s, _ in non if s in prox["sites"]})
     if proximal:

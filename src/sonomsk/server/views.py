@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Path as PathParam
+from fastapi import Query
 
 from sonomsk.core.errors import InvalidParameterError, StoreError
 from sonomsk.store.db import Store
@@ -16,6 +17,8 @@ from sonomsk.store.repository import study_and_analyses
 #: A database id in a URL path: a non-negative 64-bit integer (a larger one would overflow the
 #: database driver and answer 500; FastAPI answers 422 instead).
 DbId = Annotated[int, PathParam(ge=0, le=2**63 - 1, description="database id")]
+#: A database id in a query string, with the same bounds.
+DbIdQuery = Annotated[int, Query(ge=0, le=2**63 - 1, description="database id")]
 #: A frame number in a URL path (0-based).
 FrameNo = Annotated[int, PathParam(ge=0, le=2**31 - 1, description="frame number, 0-based")]
 

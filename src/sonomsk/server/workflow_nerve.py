@@ -575,10 +575,16 @@ def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
     return {**found, "stale": bool(reasons), "stale_reasons": reasons}
 
 
-def withdraw_assessment(store: Store, study_id: int, *, actor: str) -> dict[str, Any]:
-    """Withdraw the study's nerve assessment (decision 012): it stays stored, in the audit log
-    and in reports already made, but no longer counts as the study's assessment, so a study
-    whose outlines no longer support one can be reported without it."""
+class NotLatestError(StoreError):
+    """The assessment named is no longer the study's latest (HTTP 409)."""
+
+
+def withdraw_assessment(store: Store, study_id: int, analysis_id: int, *, actor: str) -> dict[str, Any]:
+    """Withdraw the study's nerve assessment ``analysis_id`` (decision 012): it stays stored, in
+    the audit log and in reports already made, but no longer counts as the study's assessment, so
+    a study whose outlines no longer support one can be reported without it. Only the study's
+    latest assessment can be withdrawn: one the clinician did not see (assessed since, in another
+    tab or by a colleague) is refused with 409."""
     from sonomsk.core.results import MeasurementSet
     from sonomsk.store.repository import record_analysis
 
@@ -586,6 +592,11 @@ def withdraw_assessment(store: Store, study_id: int, *, actor: str) -> dict[str,
     if found is None:
         raise StoreError(f"study {study_id}: assessment not found (nothing to withdraw)")
     withdrawn = int(found["analysis_id"])
+    if withdrawn != analysis_id:
+        raise NotLatestError(
+            f"study {study_id}: assessment {analysis_id} is not the study's latest ({withdrawn}): "
+            "reload the study before withdrawing"
+        )
     record_analysis(
         store,
         study_id=study_id,
@@ -667,9 +678,10 @@ def apply_correction(
 def build_router(store: Store) -> Any:
     """The FastAPI router of the nerve workflow (mounted at /api/workflows/nerve)."""
     from fastapi import APIRouter, Request
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field, field_validator
 
-    from sonomsk.server.views import DbId
+    from sonomsk.server.views import DbId, DbIdQuery
 
     router = APIRouter()
 
@@ -887,8 +899,11 @@ def build_router(store: Store) -> Any:
         return found
 
     @router.delete("/studies/{study_id}/assessment")
-    def withdraw(study_id: DbId, request: Request) -> dict[str, Any]:
-        return withdraw_assessment(store, study_id, actor=actor(request))
+    def withdraw(study_id: DbId, analysis_id: DbIdQuery, request: Request) -> Any:
+        try:
+            return withdraw_assessment(store, study_id, analysis_id, actor=actor(request))
+        except NotLatestError as exc:  # another tab or reader assessed since: a conflict
+            return JSONResponse({"error": "StoreError", "detail": str(exc)}, 409)
 
     @router.get("/instances/{instance_id}/contralateral")
     def contralateral(instance_id: DbId) -> dict[str, Any]:

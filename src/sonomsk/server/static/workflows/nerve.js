@@ -281,7 +281,8 @@
     const withdraw = box.querySelector("#nerve-withdraw");
     if (withdraw) withdraw.onclick = async () => {
       if (!window.confirm("Withdraw this nerve assessment? Reports made from now on leave it out; it stays on record.")) return;
-      const w = await S.api(`${API}/studies/${S.state.study.id}/assessment`, { method: "DELETE" });
+      // names the assessment shown: one assessed since (another tab, a colleague) is not withdrawn
+      const w = await S.api(`${API}/studies/${S.state.study.id}/assessment?analysis_id=${encodeURIComponent(r.analysis_id)}`, { method: "DELETE" });
       lastAssessment = null;
       S.setStatus(`nerve assessment ${w.withdrawn} withdrawn`);
       renderResult(S);

@@ -119,3 +119,61 @@ def test_stepping_through_a_cines_outlines_shows_their_frames(page: Any, server:
     assert page.locator('[data-testid="nerve-outline-frame"]').inner_text() == "1"
     assert page.evaluate("SONO.structuresFor(SONO.state.panes[0]).map((s) => s.id)") == [on0]
     assert page.locator('[data-testid="nerve-show-frame"]').count() == 0
+
+
+def test_two_drawn_outlines_ask_the_clinician_to_choose(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    """Two click outlines are both the clinician's: the image has no CSA until one is accepted
+    (decision 008), and the panel and the image list say so instead of showing a CSA."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=6)
+    row, col = truth["centroid_px"]
+    made = [
+        httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}).json()
+        for _ in range(2)
+    ]
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-choose"]')
+    assert (
+        "2 nerve outlines on this image are chosen"
+        in page.locator('[data-testid="nerve-choose"]').inner_text()
+    )
+    assert page.locator(f'[data-testid="csa-choose-{iid}"]').count() == 1
+    with page.expect_response(lambda r: r.url.endswith("/accept")):
+        page.click('[data-testid="nerve-accept"]')
+    _wait_for(page, "document.querySelector('[data-testid=nerve-choose]') === null")
+    assert page.locator(f'[data-testid="csa-choose-{iid}"]').count() == 0
+    assert made[1]["structures"][0]["id"] == page.evaluate("SONO.state.focusStructure")
+
+
+def test_edit_moves_the_outline_shown_when_outlines_overlap(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    """Two identical outlines on top of each other: dragging a point moves the one the panel
+    shows (drawn thick), not the hidden one."""
+    from .test_browser import _screen_xy
+
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=7)
+    row, col = truth["centroid_px"]
+    first, second = (
+        httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}).json()[
+            "structures"
+        ][0]["id"]
+        for _ in range(2)
+    )
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-prev"]')
+    for shown in (second, first):  # the latest is shown first; then step back to the earlier one
+        if shown == first:
+            page.click('[data-testid="nerve-prev"]')
+        _wait_for(page, f"SONO.state.focusStructure === {shown}")
+        page.click('#toolbar [data-tool="edit"]')
+        pts = page.evaluate(f"SONO.structuresFor(SONO.state.panes[0]).find((s) => s.id === {shown}).points")
+        pr, pc = pts[0]
+        sx, sy = _screen_xy(page, 0, pr, pc)
+        ex, ey = _screen_xy(page, 0, pr - 6, pc)
+        with page.expect_response(lambda r: "/points" in r.url and r.request.method == "PUT") as resp:
+            page.mouse.move(sx, sy)
+            page.mouse.down()
+            page.mouse.move(ex, ey, steps=6)
+            page.mouse.up()
+        assert resp.value.url.endswith(f"/structures/{shown}/points"), resp.value.url
+        page.evaluate("SONO.reloadStudy()")

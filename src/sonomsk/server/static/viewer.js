@@ -223,8 +223,15 @@
 
   // ---------------------------------------------------------------- mouse tools
   function nearestVertex(pane, x, y) {
+    // the outline a panel shows (drawn thick) is edited first: outlines on top of each other
+    // must not move a hidden one
+    const all = SONO.structuresFor(pane);
+    const focus = all.filter((s) => s.id === SONO.state.focusStructure);
+    return nearestIn(pane, focus, x, y) || nearestIn(pane, all, x, y);
+  }
+  function nearestIn(pane, structures, x, y) {
     let best = null;
-    for (const s of SONO.structuresFor(pane)) {
+    for (const s of structures) {
       s.points.forEach(([r, c], i) => {
         const [sx, sy] = toScreen(pane, r, c);
         const d = Math.hypot(sx - x, sy - y);

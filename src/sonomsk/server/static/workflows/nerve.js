@@ -30,6 +30,16 @@
     if (chosen.length) return chosen[chosen.length - 1];
     return list.length ? list[list.length - 1] : null;
   }
+  // the outline whose CSA is the image's, by the server's rule (workflow_nerve.image_outline,
+  // decision 008): the only one, or the only one chosen; several candidates give none, with why
+  function imageOutline(S, instId) {
+    const list = outlinesOf(S, instId);
+    if (list.length <= 1) return { a: list[0] || null, why: list.length ? null : "no nerve outline" };
+    const chosen = list.filter((a) => a.structures.length && a.structures[0].accepted);
+    if (chosen.length === 1) return { a: chosen[0], why: null };
+    const n = chosen.length || list.length;
+    return { a: null, why: `${n} nerve outlines on this image${chosen.length ? " are chosen" : ", none chosen"}: accept or discard one` };
+  }
   // the outline the panel shows, per image, when the clinician stepped to another one (its analysis id)
   const stepped = {};
   function shownOutline(S, instId) {
@@ -75,8 +85,11 @@
     const list = instances(S);
     if (!list.length) { box.innerHTML = '<p class="muted">Open or upload a study.</p>'; return; }
     const rows = list.map((i) => {
-      const m = csaOf(latestOutline(S, i.id));
-      const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}` : "–";
+      const img = imageOutline(S, i.id);
+      const m = csaOf(img.a);
+      const choose = !img.a && outlinesOf(S, i.id).length > 1;
+      const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}`
+        : choose ? `<span class="flag-enlarged" data-testid="csa-choose-${esc(i.id)}" title="${esc(img.why)}">choose an outline</span>` : "–";
       return `<tr data-instance="${esc(i.id)}"><td><a href="#" data-show="${esc(i.id)}">${esc(i.label || i.id)}</a></td>
         <td><select data-testid="site-select-${esc(i.id)}" data-field="site">${siteOptions(i.site)}</select></td>
         <td><select data-testid="side-select-${esc(i.id)}" data-field="side">${sideOptions(i.side)}</select></td>
@@ -128,7 +141,9 @@
       const onFrame = s && inst.frames > 1
         ? ` on frame <span data-testid="nerve-outline-frame">${s.frame + 1}</span>${s.frame !== pane.frame ? ` (not the frame shown: <button data-testid="nerve-show-frame" id="nerve-show-frame">show frame ${s.frame + 1}</button>)` : ""}`
         : "";
-      table = `${stepper}<p class="small">Outline ${s ? esc(s.id) : ""}${onFrame} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
+      const img = imageOutline(S, inst.id);
+      const choose = img.a ? "" : `<p class="small flag-enlarged" data-testid="nerve-choose">${esc(img.why)}; the image has no CSA until then.</p>`;
+      table = `${stepper}${choose}<p class="small">Outline ${s ? esc(s.id) : ""}${onFrame} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
         ${a.result.note ? `<p class="small" data-testid="nerve-outline-note"><b>${esc(a.result.note)}</b></p>` : ""}
         ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
         <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}

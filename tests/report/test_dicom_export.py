@@ -58,7 +58,18 @@ def test_signed_sr_names_the_person(signed: StudyResults, tmp_path: Path) -> Non
     ds = pydicom.dcmread(s.path)
     assert ds.CompletionFlag == "COMPLETE"
     assert "Dr^Signer" in str(ds.ContentSequence)
+    # the signature attests the report: final and verified, by the signer
+    assert ds.PreliminaryFlag == "FINAL" and ds.VerificationFlag == "VERIFIED"
+    assert str(ds.VerifyingObserverSequence[0].VerifyingObserverName) == "Dr^Signer"
     assert dciodvfy_errors(s.path) == []
+
+
+def test_draft_sr_is_partial_preliminary_and_unverified(example: StudyResults, tmp_path: Path) -> None:
+    import pydicom
+
+    ds = pydicom.dcmread(write_sr(example, tmp_path / "sr.dcm").path)
+    assert (ds.CompletionFlag, ds.VerificationFlag) == ("PARTIAL", "UNVERIFIED")
+    assert ds.get("PreliminaryFlag", "PRELIMINARY") == "PRELIMINARY"
 
 
 def test_seg_reads_back_and_passes_dciodvfy(example: StudyResults, tmp_path: Path) -> None:

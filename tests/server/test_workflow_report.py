@@ -190,7 +190,7 @@ def test_send_sr_to_dcmtk_storescp(
         assert len(files) == 1
         ds = pydicom.dcmread(files[0])
         assert ds.SOPInstanceUID == body["sop_instance_uid"] and ds.SOPClassUID == COMPREHENSIVE_3D_SR
-        assert ds.VerificationFlag == "UNVERIFIED" and ds.CompletionFlag == "COMPLETE"
+        assert ds.VerificationFlag == "VERIFIED" and ds.CompletionFlag == "COMPLETE"  # signed
         from sqlalchemy import select
 
         from sonomsk.store.models import AuditLog

@@ -212,6 +212,7 @@ def sr_dataset(
         procedure_reported=code("LN", "25061-3").coded_concept(),
         imaging_measurements=groups,
     )
+    signed = results.signoff.state.value != "draft" and bool(results.signoff.by)
     sr = hd.sr.Comprehensive3DSR(
         evidence=list(evidence.values()),
         content=report[0],
@@ -221,8 +222,13 @@ def sr_dataset(
         instance_number=1,
         manufacturer="sonomsk",
         series_description="sonomsk measurements",
-        is_complete=results.signoff.state.value != "draft",
-        is_verified=False,
+        # a signed report is attested by the person who signed it: complete, final and verified
+        # (VerificationFlag VERIFIED with the signer as Verifying Observer); a draft is none of these
+        is_complete=signed,
+        is_final=signed,
+        is_verified=signed,
+        verifying_observer_name=_person_name(results.signoff.by) if signed else None,
+        verifying_organization=(results.study.institution or "not recorded") if signed else None,
     )
     return sr, skipped
 

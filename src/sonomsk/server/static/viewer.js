@@ -23,7 +23,9 @@
         if (r.status === 401 && window.location.pathname !== "/login") window.location.assign("/login");
         const msg = (body && body.detail) || r.statusText;
         SONO.setStatus(`${r.status}: ${msg}`, true);
-        throw new Error(msg);
+        const err = new Error(msg);
+        err.shownToUser = true;  // the status bar says it; not an error of the page itself
+        throw err;
       }
       return body;
     },
@@ -35,6 +37,9 @@
     registerWorkflow(name, def) { SONO.state.workflows[name] = def; renderTabs(); },
   };
   window.SONO = SONO;
+  // a refused request (4xx/5xx) is shown in the status bar by SONO.api and ends the action that
+  // made it: it is not an uncaught error of the page
+  window.addEventListener("unhandledrejection", (e) => { if (e.reason && e.reason.shownToUser) e.preventDefault(); });
 
   // ---------------------------------------------------------------- calibration helpers
   function regionAt(inst, row, col) {
@@ -464,17 +469,25 @@
   // ---------------------------------------------------------------- wiring
   async function upload(files) {
     let last = null;
+    const done = [];
+    const failed = [];
     for (const f of files) {
       const fd = new FormData();
       fd.append("file", f, f.name);
       try {
         SONO.setStatus(`uploading ${f.name}...`);
         last = await SONO.api("/api/upload", { method: "POST", body: fd });
-        SONO.setStatus(`${f.name}: ${last.created ? "stored" : "already stored"}`);
-      } catch (e) { /* status already shows the error */ }
+        done.push(`${f.name}: ${last.created ? "stored" : "already stored"}`);
+      } catch (e) { failed.push(`${f.name}: ${e.message}`); }
     }
     await loadStudies();
-    if (last) await SONO.showStudy(last.study_id);
+    if (last) {
+      await SONO.showStudy(last.study_id);
+      await SONO.showInstance(last.instance_id, SONO.state.active);  // the image just uploaded
+    }
+    // every file's outcome, failures first: the last message must not hide an earlier failure
+    if (failed.length) SONO.setStatus(`${failed.length} of ${files.length} not stored: ${failed.join("; ")}${done.length ? ` · ${done.join("; ")}` : ""}`, true);
+    else SONO.setStatus(done.join("; "));
   }
   let timer = null;
   function togglePlay() {

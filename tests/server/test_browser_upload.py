@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .test_browser import _wait_for, page  # noqa: F401  (pytest fixture)
 from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
 
@@ -44,3 +46,31 @@ def test_a_refused_action_is_a_status_message_not_a_page_error(
         page.click('[data-testid="nerve-assess"]')
     _wait_for(page, "document.querySelector('#status').textContent.startsWith('422: ')")
     page.wait_for_timeout(300)  # an uncaught rejection would be reported by now
+
+
+@pytest.mark.filterwarnings("ignore::sonomsk.core.errors.CalibrationWarning")
+def test_the_checkbox_puts_an_unidentified_image_in_the_open_study(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=14)
+    rng = np.random.default_rng(0)
+    for name in ("b.png", "c.png"):
+        Image.fromarray(rng.integers(0, 255, (100, 120), dtype=np.uint8)).save(tmp_path / name)
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "a.dcm")])
+    _wait_for(page, "SONO.state.study && SONO.state.panes[0].inst")
+    study = page.evaluate("SONO.state.study.id")
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "b.png")])  # unchecked: a study of its own
+    _wait_for(page, f"SONO.state.study && SONO.state.study.id !== {study}")
+    page.evaluate(f"SONO.showStudy({study})")
+    _wait_for(page, f"SONO.state.study && SONO.state.study.id === {study}")
+    page.check('[data-testid="into-open-study"]')
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "c.png")])
+    _wait_for(page, "SONO.state.panes[0].inst && SONO.state.panes[0].inst.label === 'c.png'")
+    assert page.evaluate("SONO.state.study.id") == study

@@ -33,7 +33,7 @@ from sonomsk.core.errors import (
     UnsupportedDataError,
 )
 from sonomsk.server.auth import COOKIE, MAX_PASSWORD_CHARS, AuthConfig
-from sonomsk.server.views import DbId, FrameNo
+from sonomsk.server.views import DbId, DbIdQuery, FrameNo
 from sonomsk.store.db import Store
 
 log = logging.getLogger("sonomsk.server")
@@ -291,8 +291,9 @@ def create_app(
         return study_detail(store, study_id)
 
     @app.post(UPLOAD_PATH, status_code=201)
-    async def upload(request: Request, file: UploadFile) -> JSONResponse:
-        """Store one file (multipart field ``file``) after :func:`sonomsk.read` accepted it."""
+    async def upload(request: Request, file: UploadFile, into_study: DbIdQuery | None = None) -> JSONResponse:
+        """Store one file (multipart field ``file``) after :func:`sonomsk.read` accepted it. A
+        file without a patient identifier gets a study of its own, or joins ``into_study``."""
         from starlette.concurrency import run_in_threadpool
 
         limit = int(app.state.max_upload_bytes)
@@ -315,7 +316,9 @@ def create_app(
             # decoded in a worker thread (the server keeps answering), one import at a time, in
             # the order the uploads finished arriving
             async with import_lock:
-                result = await run_in_threadpool(_import_upload, store, tmp, str(request.state.user), label)
+                result = await run_in_threadpool(
+                    _import_upload, store, tmp, str(request.state.user), label, into_study
+                )
         finally:
             tmp.unlink(missing_ok=True)
         body = {
@@ -366,12 +369,12 @@ def create_app(
     return app
 
 
-def _import_upload(store: Store, tmp: Path, actor: str, label: str) -> Any:
+def _import_upload(store: Store, tmp: Path, actor: str, label: str, into_study: int | None = None) -> Any:
     """:func:`import_file` of an upload; errors name the upload's label, never the temporary path."""
     from sonomsk.store.repository import import_file
 
     try:
-        return import_file(store, tmp, actor=actor, original_name=label)
+        return import_file(store, tmp, actor=actor, original_name=label, into_study=into_study)
     except SonomskError as exc:
         message = " ".join(str(exc).replace(str(tmp), label).replace(tmp.name, label).split())
         try:

@@ -90,6 +90,7 @@ def import_file(
     study_uid: str | None = None,
     site: str | None = None,
     side: str | None = None,
+    into_study: int | None = None,
 ) -> ImportResult:
     """Check ``path`` with :func:`sonomsk.read`, then store it once (by SOP Instance UID or content).
 
@@ -103,10 +104,19 @@ def import_file(
 
     p = Path(path)
     image = sonomsk.read(p)  # content check; raises a one-line SonomskError on bad input
+    if into_study is not None:
+        with store.sessions() as session:
+            if session.get(Study, into_study) is None:
+                raise StoreError(f"study {into_study}: not found (the upload was not stored)")
     digest = store.blobs.put_file(p)
     head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
-    patient_key = head.get("patient_id") or "UNKNOWN"
+    patient_key = head.get("patient_id") or ""
+    if not patient_key:
+        # no patient identity (a still image, a video, an anonymous DICOM): never merged with
+        # another unidentified upload, which may be another patient; it gets a study of its own,
+        # or joins ``into_study`` when the user says it belongs there
+        patient_key, study_uid = _unidentified_target(store, digest, into_study, study_uid)
     s_uid = (
         study_uid
         or head.get("study_uid")
@@ -195,6 +205,20 @@ def import_file(
                         f"{p.name}: could not be stored (conflicting concurrent import)"
                     ) from None
     raise StoreError(f"{p.name}: could not be stored")  # pragma: no cover
+
+
+def _unidentified_target(
+    store: Store, digest: str, into_study: int | None, study_uid: str | None
+) -> tuple[str, str | None]:
+    """(patient key, study UID) for a file without a patient identifier: the patient and study of
+    ``into_study`` when given, else a patient and study of its own (keyed by its content)."""
+    if into_study is None:
+        return f"UNIDENTIFIED-{digest[:12]}", study_uid
+    with store.sessions() as session:
+        study = session.get(Study, into_study)
+        if study is None:
+            raise StoreError(f"study {into_study}: not found (the upload was not stored)")
+        return str(study.patient.patient_key), str(study.study_uid)
 
 
 def record_analysis(

@@ -471,12 +471,14 @@
     let last = null;
     const done = [];
     const failed = [];
+    // a file without patient data gets a study of its own unless the user puts it in the open one
+    const into = $("#into-open-study") && $("#into-open-study").checked && SONO.state.study ? `?into_study=${SONO.state.study.id}` : "";
     for (const f of files) {
       const fd = new FormData();
       fd.append("file", f, f.name);
       try {
         SONO.setStatus(`uploading ${f.name}...`);
-        last = await SONO.api("/api/upload", { method: "POST", body: fd });
+        last = await SONO.api(`/api/upload${into}`, { method: "POST", body: fd });
         done.push(`${f.name}: ${last.created ? "stored" : "already stored"}`);
       } catch (e) { failed.push(`${f.name}: ${e.message}`); }
     }

@@ -1,0 +1,74 @@
+"""Uploads without patient data are never merged with another patient's images."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sonomsk.server.app import create_app
+from sonomsk.store.db import Store
+
+from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
+
+# a still image has no calibration: the reader warns, and the upload is stored in pixels
+pytestmark = pytest.mark.filterwarnings("ignore::sonomsk.core.errors.CalibrationWarning")
+
+with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers httpx2 over httpx
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture()
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(store), raise_server_exceptions=False)
+
+
+def _png(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (120, 160), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _up(client: TestClient, name: str, data: bytes, into: int | None = None) -> dict[str, object]:
+    params = {"into_study": into} if into is not None else None
+    r = client.post("/api/upload", files={"file": (name, data)}, params=params)
+    assert r.status_code in (200, 201), r.text
+    return dict(r.json())
+
+
+def test_still_images_without_patient_data_get_a_study_each(client: TestClient) -> None:
+    a, b = _up(client, "a.png", _png(1)), _up(client, "b.png", _png(2))
+    assert a["study_id"] != b["study_id"]
+    patients = {client.get(f"/api/studies/{x['study_id']}").json()["patient"]["key"] for x in (a, b)}
+    assert len(patients) == 2 and all(p.startswith("UNIDENTIFIED-") for p in patients)
+
+
+def test_the_user_may_put_them_in_the_open_study(client: TestClient, tmp_path: Path) -> None:
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "n.dcm", csa_mm2=10.0, seed=1)
+    dicom = _up(client, "n.dcm", (tmp_path / "n.dcm").read_bytes())
+    joined = _up(client, "c.png", _png(3), into=int(dicom["study_id"]))  # type: ignore[call-overload]
+    assert joined["study_id"] == dicom["study_id"]
+    # a file with its own patient identity keeps its own study
+    import pydicom
+
+    simulated_nerve_dicom(tmp_path / "m.dcm", csa_mm2=10.0, seed=2, patient_id="OTHER")
+    ds = pydicom.dcmread(tmp_path / "m.dcm")
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.2"
+    ds.save_as(tmp_path / "m.dcm")
+    other = _up(client, "m.dcm", (tmp_path / "m.dcm").read_bytes(), into=int(dicom["study_id"]))  # type: ignore[call-overload]
+    assert other["study_id"] != dicom["study_id"]
+
+
+def test_an_unknown_study_to_join_stores_nothing(client: TestClient, store: Store) -> None:
+    from sonomsk.store.repository import count_instances
+
+    r = client.post("/api/upload", files={"file": ("d.png", _png(4))}, params={"into_study": 999})
+    assert r.status_code == 404 and "study 999: not found" in r.json()["detail"], r.text
+    assert count_instances(store) == 0

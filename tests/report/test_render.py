@@ -206,3 +206,15 @@ def test_pdf_renders_and_holds_every_value(
     subprocess.run([exe, "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")], check=True)
     pages = list(tmp_path.glob("p*.png"))
     assert len(pages) == 1 and pages[0].stat().st_size > 5000
+
+
+def test_a_count_is_printed_without_decimals(example: StudyResults) -> None:
+    from sonomsk.report.api import render_html
+
+    data = example.to_dict()
+    m = dict(data["measurements"][0])
+    m.update({"name": "count_fascicle", "value": 13.0, "unit": "count"})
+    data["measurements"].append(m)
+    html = render_html(StudyResults.from_dict(data))
+    row = html[html.index("count fascicle") :][:400]
+    assert ">13<" in row and "13.00" not in row and ">count<" not in row

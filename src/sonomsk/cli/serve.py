@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--max-upload-mb", type=int, default=1024, help="largest upload in MiB (default 1024)")
     p.add_argument(
-        "--demo", action="store_true", help="load the bundled demo study (and analyse it) at start"
+        "--demo",
+        action="store_true",
+        help="load the bundled demo study (six images with their sites; nothing outlined yet) at start",
     )
     p.add_argument(
         "--exit-after", type=float, metavar="SECONDS", help="stop by itself after this many seconds"

@@ -94,7 +94,7 @@ def fmt(value: Any, digits: int = 2) -> str:
 
 
 def fmt_unit(unit: Any) -> str:
-    return {"mm2": "mm²", "px2": "px²", "1": "", "none": ""}.get(str(unit), str(unit or ""))
+    return {"mm2": "mm²", "px2": "px²", "1": "", "none": "", "count": ""}.get(str(unit), str(unit or ""))
 
 
 FLAG_WORDS = {
@@ -255,7 +255,7 @@ class MeasurementsSection(Section):
                     "structure": r["label"],
                     "site": r["site"],
                     "side": r["side"],
-                    "value": fmt(r["value"]),
+                    "value": fmt(r["value"], 0 if r["unit"] == "count" else 2),  # a count has no decimals
                     "unit": fmt_unit(r["unit"]),
                     "image": r["image"],
                     "frame": r["frame"],

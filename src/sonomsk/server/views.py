@@ -63,6 +63,7 @@ def _analysis_dict(a: Analysis) -> dict[str, Any]:
                 "value": m.value,
                 "corrected_by": m.corrected_by,
                 "failure": m.failure,
+                "corrected_failure": m.corrected_failure,
             }
             for m in a.measurements
         ],

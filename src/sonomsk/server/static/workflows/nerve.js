@@ -6,7 +6,8 @@
   const API = "/api/workflows/nerve";
   const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : typeof v === "number" ? v.toFixed(d) : esc(v));
-  const unitText = (u) => esc({ mm2: "mm²", px2: "px²" }[u] || u || "");
+  // a ratio, a count or a failed measure has no unit to show
+  const unitText = (u) => esc({ mm2: "mm²", px2: "px²", none: "", "1": "", count: "" }[u] ?? (u || ""));
   // Every value from the server that reaches innerHTML below goes through esc() or fmt():
   // labels, sites, notes, sources and messages can come from uploaded files.
   let root = null;
@@ -125,10 +126,11 @@
     let table = '<p class="muted small">No outline yet: run the automatic segmentation, click inside the nerve or drag a box around it.</p>';
     if (a) {
       const rows = a.measurements.map((m) => {
-        const corrected = m.corrected_value !== null;
+        // corrected: a new value, or a failure on the corrected outline; the automatic value stays visible
+        const corrected = m.corrected_value !== null || (m.corrected_failure !== null && m.corrected_failure !== undefined);
         const val = m.value === null ? `<span class="muted">${esc(m.failure || "failed")}</span>` : fmt(m.value, m.unit === "count" ? 0 : 3);
         const tid = m.name === "area_cross_section" ? ' data-testid="nerve-csa"' : "";
-        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected ? `auto ${fmt(m.auto_value, 3)}` : ""}</td></tr>`;
+        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected && m.auto_value !== null ? `auto ${fmt(m.auto_value, m.unit === "count" ? 0 : 3)}` : ""}</td></tr>`;
       });
       const s = a.structures[0];
       const n = list.length;

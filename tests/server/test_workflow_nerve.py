@@ -478,6 +478,12 @@ def test_trunk_in_the_utrecht_plane_reaches_the_goedee_criterion(
     assert goedee["met"] and goedee["positive_sites"][0]["csa_mm2"] == pytest.approx(12.0, rel=0.05)
     (judged,) = second["assessment"]["measurements"]
     assert judged["level"] == "utrecht_protocol" and judged["trunk"] == "upper"
+    # the profile table says which trunk, at which level, and that the criterion judged it
+    (row,) = second["profile"]
+    assert (row["trunk"], row["level"], row["status"]) == ("upper", "utrecht_protocol", "no_reference")
+    assert row["criterion"] == "> 8 mm2: Goedee criterion met"
+    (plain_row,) = first["profile"]
+    assert plain_row["criterion"] is None
 
 
 def _study_instance(client: TestClient, study: int, iid: int) -> dict[str, Any]:

@@ -445,15 +445,25 @@ def profile_rows(assessment: dict[str, Any]) -> list[dict[str, Any]]:
     from sonomsk.nerve.sites import site_info, site_names
 
     order = {s: i for i, s in enumerate(site_names())}
+    # a site judged by a Goedee criterion (a trunk in the Utrecht plane has no normal limit, only
+    # the > 8 mm2 criterion): the table says so beside its status
+    positive = {
+        (p["site"], p["side"], round(float(p["csa_mm2"]), 3)): p
+        for p in (assessment.get("goedee") or {}).get("positive_sites", [])
+    }
     rows = []
     for m in assessment.get("measurements", []):
         lim = m.get("limit") or {}
         cit = lim.get("citation") or {}
+        crit = positive.get((m["site"], m["side"], round(float(m["csa_mm2"]), 3)))
         rows.append(
             {
                 "nerve": site_info(m["site"]).nerve,
                 "site": m["site"],
                 "side": m["side"],
+                "trunk": m.get("trunk"),
+                "level": m.get("level"),
+                "criterion": None if crit is None else f"> {crit['cutoff']:g} mm2: Goedee criterion met",
                 "order": order.get(m["site"], 999),
                 "csa": m["csa_mm2"],
                 "uln": lim.get("uln_mm2"),

@@ -262,7 +262,7 @@
         const pts = rows.filter((r) => r.side === side).sort((a, b) => a.order - b.order);
         if (!pts.length) continue;
         g.push(`<polyline fill="none" stroke="${sideColor[side]}" stroke-width="1.5" points="${pts.map((r) => `${x(r.site)},${y(r.csa)}`).join(" ")}"/>`);
-        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)} ${side}: ${fmt(r.csa, 1)} mm² (${esc(r.status)})</title></circle>`));
+        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" || r.criterion ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)}${r.trunk ? ` ${esc(r.trunk)} trunk` : ""} ${side}: ${fmt(r.csa, 1)} mm² (${esc(r.criterion || r.status)})</title></circle>`));
       }
       const legend = ["right", "left"].filter((s) => rows.some((r) => r.side === s)).map((s, i) => `<text x="${W - R - 90 + i * 45}" y="${H - 2}" fill="${sideColor[s]}" font-size="10">● ${s}</text>`);
       out.push(`<svg data-testid="nerve-chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="CSA profile of the ${esc(nerve)} nerve">${g.join("")}${legend.join("")}</svg>`);
@@ -275,8 +275,8 @@
     const r = lastAssessment;
     if (!r) { box.innerHTML = ""; return; }
     const a = r.assessment;
-    const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}</td><td>${esc(p.side)}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
-      <td class="flag-${esc(p.status)}">${esc(p.status)}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${esc(p.evidence)}]` : ""}</td></tr>`);
+    const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}${p.trunk ? ` (${esc(p.trunk)} trunk)` : ""}${p.level ? ` <span class="small muted">${esc(p.level.replace(/_/g, " "))}</span>` : ""}</td><td>${esc(p.side)}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
+      <td class="flag-${esc(p.criterion ? "enlarged" : p.status)}">${esc(p.status.replace(/_/g, " "))}${p.criterion ? `<div class="small" data-testid="nerve-criterion">${esc(p.criterion)}</div>` : ""}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${esc(p.evidence)}]` : ""}</td></tr>`);
     const caveats = [...new Set(r.profile.filter((p) => p.caveat).map((p) => `[${p.evidence}] ${p.source}: ${p.caveat}`))];
     const excluded = (r.images || []).filter((i) => !i.usable && i.site).map((i) => `${esc(i.label)}: ${esc(i.reason)}`);
     const d = r.differential;

@@ -469,3 +469,29 @@ def test_withdrawing_names_the_assessment_seen(client: TestClient, analysed: dic
     r = client.delete(f"{nerve}/studies/{study}/assessment", params={"analysis_id": seen})
     assert r.status_code == 409 and f"is not the study's latest ({newer})" in r.json()["detail"], r.text
     assert client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"] == newer
+
+
+def test_the_report_shows_the_outline_that_gives_the_csa(
+    client: TestClient, analysed: dict[str, Any]
+) -> None:
+    """A second outline drawn on the image: while none is chosen both are in the results, each
+    saying it is not used; once one is accepted only that one is reported."""
+    base, nerve, study = "/api/workflows/report", "/api/workflows/nerve", analysed["study"]
+    row, col = np.mean(analysed["square"], axis=0)
+    extra = client.post(
+        f"{nerve}/instances/{analysed['instance']}/outline", json={"row": row, "col": col}
+    ).json()
+    # the corrected square and the new click are both chosen: no CSA, the assessment is stale
+    client.delete(
+        f"{nerve}/studies/{study}/assessment",
+        params={"analysis_id": client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"]},
+    )
+    res = client.get(f"{base}/studies/{study}/results").json()
+    assert len(res["structures"]) == 2
+    assert all("none chosen: not used for the CSA" in s["label"] for s in res["structures"])
+    assert client.post(f"{nerve}/structures/{analysed['structure']}/accept").status_code == 200
+    res = client.get(f"{base}/studies/{study}/results").json()
+    (only,) = res["structures"]
+    assert only["id"] == f"s{analysed['structure']}" and "not used" not in only["label"]
+    assert {m["context"]["structure"] for m in res["measurements"]} == {only["id"]}
+    assert extra["structures"][0]["id"] != analysed["structure"]

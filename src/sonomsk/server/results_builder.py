@@ -101,6 +101,7 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
         KIND_OUTLINE,
         KIND_WITHDRAWN,
         check_current,
+        image_outline,
         latest_assessment,
     )
     from sonomsk.store.models import Instance
@@ -137,6 +138,21 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
         measurements: list[dict[str, Any]] = []
         methods: dict[str, str] = {}
         last_assessment = None
+        # the report shows the outline that gives each image's CSA (image_outline, decision
+        # 008); an image whose outlines await a choice shows them all, each saying so
+        by_image: dict[int, list[Any]] = {}
+        for a in analyses:
+            if a.kind == KIND_OUTLINE and a.instance_id is not None:
+                by_image.setdefault(int(a.instance_id), []).append(a)
+        shown: set[int] = set()
+        undecided: dict[int, int] = {}
+        for outs in by_image.values():
+            used, _why = image_outline(outs)
+            if used is not None:
+                shown.add(int(used.id))
+            else:
+                shown.update(int(a.id) for a in outs)
+                undecided.update({int(a.id): len(outs) for a in outs})
         for a in analyses:
             if a.kind == KIND_WITHDRAWN:  # the clinician withdrew the assessments before it
                 last_assessment = None
@@ -145,13 +161,15 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
             if a.kind == KIND_ASSESSMENT:
                 last_assessment = a
                 continue
-            if a.kind != KIND_OUTLINE or a.instance_id not in image_ids:
+            if a.kind != KIND_OUTLINE or a.instance_id not in image_ids or int(a.id) not in shown:
                 continue
             inst = session.get(Instance, a.instance_id)
             inst_site, inst_side = (inst.site, inst.side) if inst is not None else (None, None)
             for s in a.structures:
                 sid = f"s{s.id}"
                 label = structure_label(inst_site) if inst_site else s.label
+                if int(a.id) in undecided:  # no outline chosen yet: none of them gives the CSA
+                    label += f" (one of {undecided[int(a.id)]} outlines, none chosen: not used for the CSA)"
                 structures.append(
                     {
                         "id": sid,

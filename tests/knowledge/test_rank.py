@@ -252,3 +252,14 @@ def test_c5_only_goedee_is_recognised_in_every_input_shape(shape: str) -> None:
     by_site = {"goedee": {"outcome": "met", "positive_sites": [{"site": "median_forearm"}]}}
     state = rank({"nerve_assessment": by_site}).to_dict()["inputs"]["proximal_median_or_plexus_enlarged"]
     assert state["state"] == "present"  # decided by site, a source key is not needed
+
+
+def test_a_generic_finding_never_reads_as_a_site_that_was_not_imaged() -> None:
+    """A focal entrapment pattern at the wrist supports fibular neuropathy only as 'a focal
+    entrapment', never as 'enlargement at the fibular head' (no fibular site was imaged)."""
+    d = rank({"nerve_assessment": {"pattern": "focal_entrapment"}}).to_dict()
+    for c in d["candidates"]:
+        for s in c["supporting"]:
+            text = str(s.get("statement", ""))
+            if "fibular head" in text.lower():
+                assert "which site" in text, text

@@ -52,8 +52,9 @@
       }
       body.innerHTML = `<div class="card">
           <button data-testid="report-preview" id="report-preview">Preview</button>
+          <button data-testid="report-draft" id="report-draft" title="Store the results and the PDF as a draft, to sign later (or by a colleague)">Save draft</button>
           <button data-testid="report-sign" id="report-sign" title="Freeze the results and the PDF and sign them">Sign off</button>
-          <div class="small muted">The preview is a draft and stores nothing. Signing freezes the results and the PDF: a signed report cannot change.</div>
+          <div class="small muted">The preview is a draft and stores nothing. A saved draft can be signed later while the study is unchanged. Signing freezes the results and the PDF: a signed report cannot change.</div>
         </div>
         <div id="report-list" data-testid="report-list"></div>`;
       let modal = document.querySelector("#report-modal");
@@ -76,6 +77,13 @@
         S.setStatus("rendering preview…");
         show("Report preview (draft, not stored)", await S.api(`${API}/studies/${S.state.study.id}/preview`));
         S.setStatus("draft preview (not stored)");
+      };
+      body.querySelector("#report-draft").onclick = async () => {
+        if (!S.state.study) return;
+        S.setStatus("saving a draft: rendering the PDF…");
+        const r = await S.api(`${API}/studies/${S.state.study.id}/reports`, { json: { sign: false } });
+        S.setStatus(`report ${r.id} saved as a draft`);
+        await renderReports(S);
       };
       body.querySelector("#report-sign").onclick = async () => {
         if (!S.state.study) return;

@@ -14,7 +14,13 @@ from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom
 def test_a_failed_file_among_several_stays_reported(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
     require_dicom_reader()
     simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=11)
-    simulated_nerve_dicom(tmp_path / "b.dcm", csa_mm2=12.0, seed=12, patient_id="NERVE2")
+    simulated_nerve_dicom(
+        tmp_path / "b.dcm",
+        csa_mm2=12.0,
+        seed=12,
+        patient_id="NERVE2",
+        study_uid="1.2.826.0.1.3680043.8.498.2",
+    )
     (tmp_path / "notes.dcm").write_text("not a DICOM file\n")
     _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
     page.set_input_files('[data-testid="upload"]', [str(tmp_path / "a.dcm")])

@@ -56,12 +56,9 @@ def test_the_user_may_put_them_in_the_open_study(client: TestClient, tmp_path: P
     joined = _up(client, "c.png", _png(3), into=int(dicom["study_id"]))  # type: ignore[call-overload]
     assert joined["study_id"] == dicom["study_id"]
     # a file with its own patient identity keeps its own study
-    import pydicom
-
-    simulated_nerve_dicom(tmp_path / "m.dcm", csa_mm2=10.0, seed=2, patient_id="OTHER")
-    ds = pydicom.dcmread(tmp_path / "m.dcm")
-    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.2"
-    ds.save_as(tmp_path / "m.dcm")
+    simulated_nerve_dicom(
+        tmp_path / "m.dcm", csa_mm2=10.0, seed=2, patient_id="OTHER", study_uid="1.2.826.0.1.3680043.8.498.2"
+    )
     other = _up(client, "m.dcm", (tmp_path / "m.dcm").read_bytes(), into=int(dicom["study_id"]))  # type: ignore[call-overload]
     assert other["study_id"] != dicom["study_id"]
 
@@ -72,3 +69,17 @@ def test_an_unknown_study_to_join_stores_nothing(client: TestClient, store: Stor
     r = client.post("/api/upload", files={"file": ("d.png", _png(4))}, params={"into_study": 999})
     assert r.status_code == 404 and "study 999: not found" in r.json()["detail"], r.text
     assert count_instances(store) == 0
+
+
+def test_a_study_uid_of_another_patient_is_refused(client: TestClient, store: Store, tmp_path: Path) -> None:
+    """Two files share a StudyInstanceUID but name different patients: the second is refused
+    (a fault of the data), never merged into the first patient's study."""
+    from sonomsk.store.repository import count_instances
+
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=1, patient_id="ALICE")
+    simulated_nerve_dicom(tmp_path / "b.dcm", csa_mm2=10.0, seed=2, patient_id="BOB")  # same study UID
+    _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())
+    r = client.post("/api/upload", files={"file": ("b.dcm", (tmp_path / "b.dcm").read_bytes())})
+    assert r.status_code >= 400 and "already stored for another patient" in r.json()["detail"], r.text
+    assert "BOB" not in r.json()["detail"] and count_instances(store) == 1

@@ -29,7 +29,12 @@ SPACING = 0.05859375  # mm per px of the simulator's default 30 mm / 512 px fiel
 
 
 def simulated_nerve_dicom(
-    path: Path, *, csa_mm2: float, seed: int, patient_id: str = "NERVE1"
+    path: Path,
+    *,
+    csa_mm2: float,
+    seed: int,
+    patient_id: str = "NERVE1",
+    study_uid: str = "1.2.826.0.1.3680043.8.498.1",
 ) -> dict[str, Any]:
     """A calibrated DICOM of a simulated transverse nerve; returns the nerve's truth."""
     from sonomsk.io.dicom_write import write_dicom
@@ -44,7 +49,7 @@ def simulated_nerve_dicom(
         PatientID=patient_id,
         PatientName="Nerve^Test",
         PatientSex="F",
-        StudyInstanceUID="1.2.826.0.1.3680043.8.498.1",
+        StudyInstanceUID=study_uid,
         StudyDescription="nerve study",
     )
     nerve = next(s for s in truth.structures if s["name"] == "nerve")

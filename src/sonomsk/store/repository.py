@@ -160,6 +160,12 @@ def import_file(
                         session.add(patient)
                         session.flush()
                     study = session.scalars(select(Study).where(Study.study_uid == s_uid)).first()
+                    if study is not None and study.patient_id != patient.id:
+                        # one study UID, two patients: a fault of the data; never merge patients
+                        raise StoreError(
+                            f"{original_name or p.name}: its study UID is already stored for another "
+                            "patient; not stored (check the file's patient and study identifiers)"
+                        )
                     if study is None:
                         study = Study(
                             study_uid=s_uid,

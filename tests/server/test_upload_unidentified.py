@@ -83,3 +83,46 @@ def test_a_study_uid_of_another_patient_is_refused(client: TestClient, store: St
     r = client.post("/api/upload", files={"file": ("b.dcm", (tmp_path / "b.dcm").read_bytes())})
     assert r.status_code >= 400 and "already stored for another patient" in r.json()["detail"], r.text
     assert "BOB" not in r.json()["detail"] and count_instances(store) == 1
+
+
+def _anonymous(path: Path, seed: int, study_uid: str, series_uid: str) -> bytes:
+    import pydicom
+
+    simulated_nerve_dicom(path, csa_mm2=10.0, seed=seed, study_uid=study_uid)
+    ds = pydicom.dcmread(path)
+    ds.PatientID, ds.SeriesInstanceUID = "", series_uid
+    ds.save_as(path)
+    return path.read_bytes()
+
+
+def test_an_anonymous_dicom_exam_stays_one_study(client: TestClient, tmp_path: Path) -> None:
+    """Anonymised images of one exam (one StudyInstanceUID, no PatientID) share one study and
+    one unidentified patient; before, the second was refused or left an orphan patient."""
+    require_dicom_reader()
+    study, series = "1.2.826.0.1.3680043.8.498.7", "1.2.826.0.1.3680043.8.498.71"
+    a = _up(client, "a1.dcm", _anonymous(tmp_path / "a1.dcm", 1, study, series))
+    b = _up(client, "a2.dcm", _anonymous(tmp_path / "a2.dcm", 2, study, series))
+    assert a["study_id"] == b["study_id"]
+    assert client.get(f"/api/studies/{a['study_id']}").json()["patient"]["key"].startswith("UNIDENTIFIED-")
+
+
+def test_joining_an_open_study_never_lands_elsewhere(client: TestClient, tmp_path: Path) -> None:
+    """An anonymous DICOM whose series is already stored in study A, put into study B: it is in
+    B, as the reply says (before, it went into A's series and the reply named B)."""
+    require_dicom_reader()
+    series = "1.2.826.0.1.3680043.8.498.81"
+    a = _up(client, "a.dcm", _anonymous(tmp_path / "a.dcm", 1, "1.2.826.0.1.3680043.8.498.8", series))
+    b = _up(client, "b.png", _png(5))
+    joined = _up(
+        client,
+        "c.dcm",
+        _anonymous(tmp_path / "c.dcm", 2, "1.2.826.0.1.3680043.8.498.8", series),
+        into=int(b["study_id"]),
+    )  # type: ignore[call-overload]
+    assert joined["study_id"] == b["study_id"] != a["study_id"]
+    listed = [
+        i["id"]
+        for se in client.get(f"/api/studies/{b['study_id']}").json()["series"]
+        for i in se["instances"]
+    ]
+    assert joined["instance_id"] in listed

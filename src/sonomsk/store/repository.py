@@ -112,19 +112,22 @@ def import_file(
     head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
     patient_key = head.get("patient_id") or ""
+    joined = not patient_key and into_study is not None  # put by the user into another study
     if not patient_key:
         # no patient identity (a still image, a video, an anonymous DICOM): never merged with
         # another unidentified upload, which may be another patient; it gets a study of its own,
         # or joins ``into_study`` when the user says it belongs there
-        patient_key, study_uid = _unidentified_target(store, digest, into_study, study_uid)
+        # an anonymous DICOM keeps the exam its StudyInstanceUID names: its images share one
+        # unidentified patient (keyed by that UID); a file without one is keyed by its content
+        own_key = head.get("study_uid") or digest
+        patient_key, study_uid = _unidentified_target(store, own_key, into_study, study_uid)
     s_uid = (
         study_uid
         or head.get("study_uid")
         or _uid_from_digest(hashlib.sha256(f"study:{patient_key}".encode()).hexdigest())
     )
-    se_uid = head.get("series_uid") or _uid_from_digest(
-        hashlib.sha256(f"series:{s_uid}".encode()).hexdigest()
-    )
+    se_uid = None if joined else head.get("series_uid")  # joined: a series of that study
+    se_uid = se_uid or _uid_from_digest(hashlib.sha256(f"series:{s_uid}".encode()).hexdigest())
     info = {
         "format": image.metadata.get("format"),
         "photometric": image.photometric,
@@ -177,6 +180,11 @@ def import_file(
                         session.add(study)
                         session.flush()
                     series = session.scalars(select(Series).where(Series.series_uid == se_uid)).first()
+                    if series is not None and series.study_id != study.id:
+                        raise StoreError(
+                            f"{original_name or p.name}: its series UID is already stored in another "
+                            "study; not stored (check the file's study and series identifiers)"
+                        )
                     if series is None:
                         series = Series(
                             series_uid=se_uid,
@@ -214,12 +222,13 @@ def import_file(
 
 
 def _unidentified_target(
-    store: Store, digest: str, into_study: int | None, study_uid: str | None
+    store: Store, own_key: str, into_study: int | None, study_uid: str | None
 ) -> tuple[str, str | None]:
     """(patient key, study UID) for a file without a patient identifier: the patient and study of
-    ``into_study`` when given, else a patient and study of its own (keyed by its content)."""
+    ``into_study`` when given, else a patient of its own keyed by ``own_key`` (its study UID, or
+    its content)."""
     if into_study is None:
-        return f"UNIDENTIFIED-{digest[:12]}", study_uid
+        return f"UNIDENTIFIED-{hashlib.sha256(own_key.encode()).hexdigest()[:12]}", study_uid
     with store.sessions() as session:
         study = session.get(Study, into_study)
         if study is None:

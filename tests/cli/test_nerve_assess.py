@@ -152,3 +152,49 @@ def test_references_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert ("median_wrist", None) in sites and ("vagus_neck", "left") in sites
     assert main(["nerve", "references", "--reference-set", "korean"]) == 0
     assert "no reference" in capsys.readouterr().out
+
+
+GOOD = '{"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.2}]}'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace("14.2", "NaN"), "NaN is not a number a measurement can have"),
+        (GOOD.replace("14.2", "Infinity"), "Infinity is not a number"),
+        (GOOD.replace("14.2", "1e400"), "is out of range"),
+        (GOOD.replace("14.2", "1" + "0" * 5000), "characters; not a measurement"),
+        ('{"measurements": [], "measurements": []}', "the key 'measurements' is given twice"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_hostile_json_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    (tmp_path / "in.json").write_text(text)
+    for command in (["nerve", "assess"], ["differential"]):
+        assert main([*command, str(tmp_path / "in.json")]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "internal error" not in err and err.count("\n") == 1, err
+
+
+def test_a_bom_is_read_and_a_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert main(["nerve", "assess", str(tmp_path / "bom.json"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["nerve", "assess", str(tmp_path)]) == 1
+    assert "is a folder; expected a JSON file" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_quiet() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        f"{sys.executable} -m sonomsk nerve references | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "internal error" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr

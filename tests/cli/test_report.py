@@ -73,6 +73,9 @@ def test_export_everything(results_file: Path, tmp_path: Path, capsys: pytest.Ca
         (["report", "{r}", "--out", "{t}/r.pdf", "--sections", "nope"], "sections: unknown"),
         (["export", "{r}"], "give at least one of"),
         (["export", "{r}", "--sr", "{t}/no/sr.dcm"], "--sr"),
+        (["export", "{r}", "--csv", "{r}"], "is the RESULTS input; refusing to overwrite it"),
+        (["export", "{r}", "--csv", "{t}/same.out", "--fhir", "{t}/same.out"], "also given to --fhir"),
+        (["export", "{r}", "--sr", "{t}"], "is a folder; expected a file name"),
     ],
 )
 def test_errors_are_one_line(
@@ -86,3 +89,21 @@ def test_errors_are_one_line(
 
 def test_paper_choice_is_checked(results_file: Path, tmp_path: Path) -> None:
     assert main(["report", str(results_file), "--out", str(tmp_path / "r.pdf"), "--paper", "a3"]) == 2
+
+
+def test_export_leaves_its_input_alone(results_file: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "results.json"
+    copy.write_bytes(results_file.read_bytes())
+    before = copy.read_bytes()
+    assert main(["export", str(copy), "--csv", str(copy)]) == 1
+    assert copy.read_bytes() == before
+
+
+def test_an_unwritable_output_is_a_one_line_error(
+    results_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path the system refuses (not a missing folder: /proc cannot hold files) names the file,
+    not an internal error."""
+    assert main(["report", str(results_file), "--out", "/proc/sonomsk-r.html"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sonomsk: error: ") and "internal error" not in err and err.count("\n") == 1

@@ -65,3 +65,75 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+#: The largest JSON input a command reads (a findings or measurement file is a few kB).
+MAX_JSON_BYTES = 5 * 1024 * 1024
+#: The most digits a JSON number may have (no measurement or covariate needs more).
+_MAX_NUMBER_CHARS = 40
+
+
+def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The JSON document at ``path`` (``-``: standard input), strictly: UTF-8 (a byte-order mark is
+    allowed), at most ``max_bytes``, no NaN or Infinity, no number of absurd length, no key given
+    twice in one object, no nesting deep enough to exhaust the parser. Every refusal is a one-line
+    :class:`InvalidParameterError` or :class:`InputPathError` naming the input."""
+    from sonomsk.core.errors import InputPathError, InvalidParameterError
+
+    if path == "-":
+        text = sys.stdin.read(max_bytes + 1)
+        name = "<stdin>"
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise InputPathError(f"{path}: is a folder; expected a JSON file")
+        if not p.is_file():
+            raise InputPathError(f"{path}: no such file")
+        if p.stat().st_size > max_bytes:
+            raise InvalidParameterError(f"{path}: larger than {max_bytes // 1024 // 1024} MiB")
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputPathError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+        name = path
+    if len(text) > max_bytes:
+        raise InvalidParameterError(f"{name}: larger than {max_bytes // 1024 // 1024} MiB")
+
+    def number(kind: type) -> Any:
+        def parse(s: str) -> Any:
+            if len(s) > _MAX_NUMBER_CHARS:
+                raise InvalidParameterError(
+                    f"{name}: the number {s[:12]}... has {len(s)} characters; not a measurement"
+                )
+            value = kind(s)
+            if kind is float and value in (float("inf"), float("-inf")):
+                raise InvalidParameterError(f"{name}: the number {s} is out of range")
+            return value
+
+        return parse
+
+    def constant(s: str) -> Any:
+        raise InvalidParameterError(f"{name}: {s} is not a number a measurement can have")
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise InvalidParameterError(f"{name}: the key {k!r} is given twice in one object")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(
+            text,
+            parse_float=number(float),
+            parse_int=number(int),
+            parse_constant=constant,
+            object_pairs_hook=unique,
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(
+            f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise InvalidParameterError(f"{name}: nested too deeply to be a measurement file") from None

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, print_json
-from sonomsk.core.errors import CorruptDataError, InputPathError, InvalidParameterError
+from sonomsk.cli._common import add_common_options, print_json, read_json_input
+from sonomsk.core.errors import InvalidParameterError
 
 
 def register(subparsers: Any) -> None:
@@ -31,13 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load(path: str) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise InputPathError(f"{path}: not a readable file")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptDataError(f"{path}: not valid JSON ({exc.__class__.__name__}: {exc})") from None
+    return read_json_input(path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,10 +40,22 @@ def run(args: argparse.Namespace) -> int:
     targets = {k: getattr(args, k) for k in ("sr", "seg", "fhir", "csv", "xlsx") if getattr(args, k)}
     if not targets:
         raise InvalidParameterError("export: give at least one of --sr, --seg, --fhir, --csv, --xlsx")
+    source = Path(args.results).resolve()
+    seen: dict[Path, str] = {}
     for name, value in targets.items():
-        parent = Path(value).parent
+        out = Path(value)
+        parent = out.parent
         if not parent.is_dir():
             raise InvalidParameterError(f"--{name} {value}: folder {parent} does not exist")
+        if out.is_dir():
+            raise InvalidParameterError(f"--{name} {value}: is a folder; expected a file name")
+        if out.resolve() == source:
+            raise InvalidParameterError(f"--{name} {value}: is the RESULTS input; refusing to overwrite it")
+        if out.resolve() in seen:
+            raise InvalidParameterError(
+                f"--{name} {value}: also given to --{seen[out.resolve()]}; give each output its own file"
+            )
+        seen[out.resolve()] = name
     key, random_key = deidentify_key(args)
     results = load_results(args.results)
     report: dict[str, Any] = {"deidentified": key is not None, "outputs": {}}

@@ -7,8 +7,10 @@ Conventions for every command: ``--help``; ``--json`` for machine output; exit c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -81,6 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("sonomsk: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # the reader of the output went away (`| head`): stop quietly
+        with contextlib.suppress(OSError, ValueError):  # no real stdout: nothing to silence
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except OSError as exc:  # a file the command was told to read or write: the user's to fix
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sonomsk: error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:

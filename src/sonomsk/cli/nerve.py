@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, print_json
-from sonomsk.core.errors import InputPathError, InvalidParameterError
+from sonomsk.cli._common import add_common_options, print_json, read_json_input
 
 #: Extra ``sonomsk nerve`` sub-command modules (each with ``register(subparsers)``).
 SUBCOMMAND_MODULES: tuple[str, ...] = ()
@@ -84,28 +81,7 @@ def _register_references(sub: Any) -> None:
 
 
 def _read_request(path: str) -> Any:
-    if path == "-":
-        text = sys.stdin.read(_MAX_INPUT_BYTES + 1)
-        name = "<stdin>"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise InputPathError(f"{path}: no such file")
-        if p.stat().st_size > _MAX_INPUT_BYTES:
-            raise InvalidParameterError(f"{path}: larger than {_MAX_INPUT_BYTES // 1024 // 1024} MiB")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputPathError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
-        name = path
-    if len(text) > _MAX_INPUT_BYTES:
-        raise InvalidParameterError(f"{name}: larger than {_MAX_INPUT_BYTES // 1024 // 1024} MiB")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameterError(
-            f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
+    return read_json_input(path, max_bytes=_MAX_INPUT_BYTES)
 
 
 def run_assess(args: argparse.Namespace) -> int:

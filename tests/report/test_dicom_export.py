@@ -138,3 +138,25 @@ def test_nothing_to_export_is_an_error(example: StudyResults, tmp_path: Path) ->
     )
     with pytest.raises(InvalidParameterError, match="sop_instance_uid"):
         write_sr(no_uid, tmp_path / "sr.dcm")
+
+
+def test_a_signer_name_not_made_for_dicom_still_gives_a_valid_sr(
+    example: StudyResults, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import pydicom
+
+    from sonomsk.report.results import SignOff
+
+    odd = "domain\\" + "x" * 80  # a Windows account name, longer than a PN component group
+    signed = dataclasses.replace(
+        example,
+        signoff=SignOff(state="signed", by=odd, at="2026-01-02T10:00:00"),
+        study=dataclasses.replace(example.study, institution="Clinic \\ " + "y" * 90),
+    )
+    s = write_sr(signed, tmp_path / "sr.dcm")
+    ds = pydicom.dcmread(s.path)
+    name = str(ds.VerifyingObserverSequence[0].VerifyingObserverName)
+    assert "\\" not in name and len(name) <= 64 and name.startswith("domain/x")
+    assert dciodvfy_errors(s.path) == []

@@ -488,7 +488,15 @@ def test_the_report_shows_the_outline_that_gives_the_csa(
     )
     res = client.get(f"{base}/studies/{study}/results").json()
     assert len(res["structures"]) == 2
-    assert all("none chosen: not used for the CSA" in s["label"] for s in res["structures"])
+    assert all(
+        "(not used for the CSA: 2 nerve outlines on this image" in s["label"] for s in res["structures"]
+    )
+    # a stored report (draft or signed) is refused until the clinician chooses
+    for sign in (False, True):
+        r = client.post(f"{base}/studies/{study}/reports", json={"sign": sign})
+        assert (
+            r.status_code == 422 and "accept or discard one before making a report" in r.json()["detail"]
+        ), r.text
     assert client.post(f"{nerve}/structures/{analysed['structure']}/accept").status_code == 200
     res = client.get(f"{base}/studies/{study}/results").json()
     (only,) = res["structures"]

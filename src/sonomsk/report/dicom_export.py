@@ -57,10 +57,18 @@ def _dicom_date(value: str | None) -> str:
 
 
 def _person_name(value: str | None) -> str:
-    """A DICOM person name; a single component gets a trailing caret (family name only)."""
+    """A DICOM person name; a single component gets a trailing caret (family name only). A user
+    name is not made for DICOM: a backslash (the value separator) becomes '/', and the name is cut
+    to the 64 characters a PN component group may hold."""
     if not value:
         return ""
-    return value if "^" in value else value + "^"
+    v = value.replace("\\", "/").strip()
+    return v[:64] if "^" in v else v[:63] + "^"
+
+
+def _long_string(value: str) -> str:
+    """A DICOM LO value: no backslash, at most 64 characters."""
+    return value.replace("\\", "/").strip()[:64]
 
 
 def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
@@ -228,7 +236,7 @@ def sr_dataset(
         is_final=signed,
         is_verified=signed,
         verifying_observer_name=_person_name(results.signoff.by) if signed else None,
-        verifying_organization=(results.study.institution or "not recorded") if signed else None,
+        verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
     )
     return sr, skipped
 

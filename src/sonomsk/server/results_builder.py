@@ -89,10 +89,14 @@ def _measurement(row: Any, context: dict[str, Any]) -> Measurement:
     )
 
 
-def build_results(store: Store, study_id: int, *, signed_by: str | None = None) -> dict[str, Any]:
+def build_results(
+    store: Store, study_id: int, *, signed_by: str | None = None, for_record: bool = False
+) -> dict[str, Any]:
     """The RESULTS of a study as a JSON-ready dict (validated through ``StudyResults``).
 
     ``signed_by`` marks the results as signed by that person now; otherwise a draft.
+    ``for_record``: the results become a stored report (a draft or signed): an image whose
+    outlines still await a choice is refused with the reason (a preview shows them, marked).
     """
 
     from sonomsk.report.results import StudyResults
@@ -145,14 +149,20 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
             if a.kind == KIND_OUTLINE and a.instance_id is not None:
                 by_image.setdefault(int(a.instance_id), []).append(a)
         shown: set[int] = set()
-        undecided: dict[int, int] = {}
-        for outs in by_image.values():
-            used, _why = image_outline(outs)
+        undecided: dict[int, str] = {}
+        for instance_id, outs in by_image.items():
+            used, why = image_outline(outs)
             if used is not None:
                 shown.add(int(used.id))
-            else:
-                shown.update(int(a.id) for a in outs)
-                undecided.update({int(a.id): len(outs) for a in outs})
+                continue
+            if for_record:
+                raise InvalidParameterError(
+                    f"study {study_id}: image {image_ids.get(instance_id, instance_id)}: {why} before making a "
+                    "report (the report would "
+                    "hold every candidate as a CSA)"
+                )
+            shown.update(int(a.id) for a in outs)
+            undecided.update({int(a.id): str(why) for a in outs})
         for a in analyses:
             if a.kind == KIND_WITHDRAWN:  # the clinician withdrew the assessments before it
                 last_assessment = None
@@ -169,7 +179,7 @@ def build_results(store: Store, study_id: int, *, signed_by: str | None = None) 
                 sid = f"s{s.id}"
                 label = structure_label(inst_site) if inst_site else s.label
                 if int(a.id) in undecided:  # no outline chosen yet: none of them gives the CSA
-                    label += f" (one of {undecided[int(a.id)]} outlines, none chosen: not used for the CSA)"
+                    label += f" (not used for the CSA: {undecided[int(a.id)]})"
                 structures.append(
                     {
                         "id": sid,

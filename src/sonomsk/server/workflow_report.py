@@ -63,7 +63,7 @@ def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dic
     from sonomsk.server.results_builder import build_results
     from sonomsk.store.repository import save_report, sign_report
 
-    results = build_results(store, study_id, signed_by=actor if sign else None)
+    results = build_results(store, study_id, signed_by=actor if sign else None, for_record=True)
     pdf = render_pdf_bytes(results)
     report_id = save_report(store, study_id, results, actor=actor, pdf=pdf)
     if sign:
@@ -93,7 +93,7 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
 
     row = _report_row(store, report_id)
     try:
-        signed = build_results(store, int(row["study_id"]), signed_by=actor)
+        signed = build_results(store, int(row["study_id"]), signed_by=actor, for_record=True)
     except InvalidParameterError as exc:
         raise InvalidParameterError(f"report {report_id}: cannot sign this draft: {exc}") from None
     draft, now = _content(row["results"]), _content(signed)

@@ -67,6 +67,8 @@ def test_json_schema_accepts_the_example(example: StudyResults) -> None:
         (lambda d: d["images"][0].update(rows=0), "rows and cols"),
         (lambda d: d["images"][0].update(spacing_mm=[0.1, -1]), "spacing_mm"),
         (lambda d: d["images"][0].update(colour="red"), "unknown fields"),
+        (lambda d: d.update(nerve_assesment={}), r"results: unknown fields \['nerve_assesment'\]"),
+        (lambda d: d["images"][0].update(rows="many"), "rows must be a whole number, got 'many'"),
         (lambda d: d["structures"][0].update(image="nope"), "is not one of"),
         (lambda d: d["structures"][0].update(contour=[[0, 0], [1, 1]]), "at least 3"),
         (lambda d: d["structures"][0].update(kind="planet"), "planet"),

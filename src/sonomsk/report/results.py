@@ -108,6 +108,10 @@ class ImageRef:
     key: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("rows", "cols", "frame", "n_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidParameterError(f"image {self.id}: {name} must be a whole number, got {value!r}")
         if self.rows <= 0 or self.cols <= 0:
             raise InvalidParameterError(
                 f"image {self.id}: rows and cols must be positive pixels, got {self.rows} x {self.cols}"
@@ -266,6 +270,10 @@ class StudyResults:
             raise InvalidParameterError(f"results: expected a JSON object, got {type(data).__name__}")
         if data.get("schema") != SCHEMA_NAME:
             raise InvalidParameterError(f"schema: expected {SCHEMA_NAME!r}, got {data.get('schema')!r}")
+        top = {"schema", "schema_version"} | {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - top)
+        if unknown:  # a misspelt section would be left out of every output without a word
+            raise InvalidParameterError(f"results: unknown fields {unknown} (expected some of {sorted(top)})")
         if data.get("schema_version") != SCHEMA_VERSION:
             raise InvalidParameterError(
                 f"schema_version: expected {SCHEMA_VERSION}, got {data.get('schema_version')!r}"

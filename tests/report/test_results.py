@@ -71,6 +71,7 @@ def test_json_schema_accepts_the_example(example: StudyResults) -> None:
         (lambda d: d["images"][0].update(rows="many"), "rows must be a whole number, got 'many'"),
         (lambda d: d["structures"][0].update(image="nope"), "is not one of"),
         (lambda d: d["structures"][0].update(contour=[[0, 0], [1, 1]]), "at least 3"),
+        (lambda d: d["structures"][0].update(contour=[[0, 0], [1e9, 1], [1, 1e9]]), "lies outside its image"),
         (lambda d: d["structures"][0].update(kind="planet"), "planet"),
         (lambda d: d.update(signoff={"state": "signed"}), "needs 'by' and 'at'"),
         (lambda d: d["measurements"][0].pop("method"), r"measurements\[0\]: missing field 'method'"),

@@ -225,6 +225,16 @@ class StudyResults:
                 raise InvalidParameterError(
                     f"structure {s.id}: image {s.image!r} is not one of the study's images {ids}"
                 )
+            im = self.images[ids.index(s.image)]
+            # an outline lies on its image (pixel centres 0..rows-1, edges half a pixel beyond)
+            outside = [
+                p for p in s.contour if not (-0.5 <= p[0] <= im.rows - 0.5 and -0.5 <= p[1] <= im.cols - 0.5)
+            ]
+            if outside:
+                raise InvalidParameterError(
+                    f"structure {s.id}: point {list(outside[0])} lies outside its image "
+                    f"({im.rows} x {im.cols} px)"
+                )
 
     # -- look-ups ----------------------------------------------------------------------------
     def image(self, image_id: str) -> ImageRef:

@@ -228,7 +228,9 @@ class StudyResults:
             im = self.images[ids.index(s.image)]
             # an outline lies on its image (pixel centres 0..rows-1, edges half a pixel beyond)
             outside = [
-                p for p in s.contour if not (-0.5 <= p[0] <= im.rows - 0.5 and -0.5 <= p[1] <= im.cols - 0.5)
+                p
+                for p in (s.contour or ())
+                if not (-0.5 <= p[0] <= im.rows - 0.5 and -0.5 <= p[1] <= im.cols - 0.5)
             ]
             if outside:
                 raise InvalidParameterError(

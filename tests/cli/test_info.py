@@ -56,6 +56,16 @@ def test_spacing_option_calibrates_a_still(tmp_path: Path, capsys: pytest.Captur
     assert entry["regions"][0]["bbox"] == [0, 0, 39, 29]
 
 
+def test_paths_may_follow_the_spacing_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`info --spacing-mm 0.1 scan.png`: the path after the number is a path (before, a usage error)."""
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.full((30, 40), 50, np.uint8)).save(path)
+    code, (entry,), _ = run_json(["--spacing-mm", "0.1", str(path)], capsys)
+    assert code == 0 and entry["regions"][0]["spacing_mm"] == [0.1, 0.1]
+    assert main(["info", "--spacing-mm", "wide", str(path)]) == 2  # a usage error
+    assert "--spacing-mm: expected a number in mm, got 'wide'" in capsys.readouterr().err
+
+
 def test_bad_spacing_option_is_an_error_naming_the_parameter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -123,3 +133,15 @@ def test_dual_pane_spacing_is_column_then_row(capsys: pytest.CaptureFixture[str]
     assert entry["regions"][0]["bbox"] == [32, 24, 335, 415]
     assert entry["regions"][0]["spacing_mm"] == pytest.approx([0.3826530650258064] * 2)
     assert entry["regions"][2]["spacing_mm"] is None
+
+
+def test_a_dataset_folder_skips_files_that_are_not_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data set's LICENSE and CSV are not failures: info takes folders as segment does."""
+    Image.fromarray(np.full((30, 40), 50, np.uint8)).save(tmp_path / "scan.png")
+    (tmp_path / "LICENSE").write_text("CC BY 4.0\n")
+    (tmp_path / "labels.csv").write_text("file,label\nscan.png,1\n")
+    code, entries, err = run_json([str(tmp_path)], capsys)
+    assert code == 0 and [Path(e["path"]).name for e in entries] == ["scan.png"]
+    assert "skipped 2 file(s) that are not images" in err

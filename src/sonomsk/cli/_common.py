@@ -137,3 +137,30 @@ def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
         ) from None
     except RecursionError:
         raise InvalidParameterError(f"{name}: nested too deeply to be a measurement file") from None
+
+
+#: Suffixes that claim an image: such a file in a folder is an input even when its content is not
+#: recognised (so a damaged image is reported as a failure, not skipped). Every other file in a
+#: folder is an input only when :func:`sonomsk.io.sniff.sniff` recognises an image or cine. A
+#: DICOM object whose file meta names a class that is never an image (a DICOMDIR, a structured
+#: report, a presentation state: :func:`sonomsk.io.dicom.dicom_non_image`) is skipped with a note.
+IMAGE_SUFFIXES = frozenset(
+    {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".mp4", ".avi", ".mkv"}
+)
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether a file found in a folder is an input (see :data:`IMAGE_SUFFIXES`)."""
+    from sonomsk.core.errors import SonomskError
+    from sonomsk.io.dicom import dicom_non_image
+    from sonomsk.io.sniff import STILL_FORMATS, VIDEO_FORMATS, FileFormat, sniff
+
+    try:
+        fmt = sniff(path)
+    except SonomskError:  # empty or unreadable: an input only when its name claims an image
+        return path.suffix.lower() in IMAGE_SUFFIXES
+    if fmt is FileFormat.DICOM and dicom_non_image(path) is not None:
+        return False  # a DICOMDIR, report or presentation state beside the images
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    return fmt is FileFormat.DICOM or fmt in STILL_FORMATS or fmt in VIDEO_FORMATS

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, expand_inputs, print_json, progress
+from sonomsk.cli._common import add_common_options, expand_inputs, is_image_file, print_json, progress
 from sonomsk.core.errors import SonomskError
 from sonomsk.core.image import Region, UltrasoundImage
 
@@ -20,12 +20,32 @@ def register(sub: Any) -> None:
         description="Describe ultrasound files (DICOM, video, still images). Folders are searched "
         "recursively. A bad file is reported and the rest continue; the exit code is 1 if any failed.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (at least one)")
     p.add_argument(
-        "--spacing-mm", type=float, nargs="+", metavar="MM", help="pixel size for uncalibrated inputs"
+        "--spacing-mm",
+        nargs="+",
+        metavar="MM",
+        help="pixel size for uncalibrated inputs: one value, or row and col (paths may follow)",
     )
     add_common_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
+
+
+def _split_spacing(args: argparse.Namespace) -> list[float] | None:
+    """The one or two numbers after ``--spacing-mm``; what follows them are paths (``info
+    --spacing-mm 0.1 scan.png`` reads scan.png at 0.1 mm/px)."""
+    tokens = list(args.spacing_mm or [])
+    values: list[float] = []
+    while tokens and len(values) < 2:
+        try:
+            values.append(float(tokens[0]))
+        except ValueError:
+            break
+        tokens.pop(0)
+    if args.spacing_mm and not values:
+        args.parser.error(f"--spacing-mm: expected a number in mm, got {args.spacing_mm[0]!r}")
+    args.paths = [*args.paths, *tokens]
+    return values or None
 
 
 def region_dict(region: Region) -> dict[str, Any]:
@@ -93,7 +113,22 @@ def _text(entry: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     import sonomsk
 
-    files = expand_inputs(args.paths)
+    spacing = _split_spacing(args)
+    if not args.paths:
+        args.parser.error("give at least one file or folder")
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for item in args.paths:  # in folders only images, as `sonomsk segment` takes them; named files always
+        if Path(item).is_dir():
+            for f in expand_inputs([item]):
+                (files if is_image_file(f) else skipped).append(f)
+        else:
+            files.append(Path(item))
+    if skipped:
+        shown = ", ".join(str(f) for f in skipped[:3]) + (
+            f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        )
+        print(f"sonomsk: note: skipped {len(skipped)} file(s) that are not images: {shown}", file=sys.stderr)
     if not files:
         print("sonomsk: error: no input files", file=sys.stderr)
         return 1
@@ -105,9 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 warnings.simplefilter("ignore")
                 image = sonomsk.read(
                     path,
-                    spacing_mm=args.spacing_mm[0]
-                    if args.spacing_mm and len(args.spacing_mm) == 1
-                    else args.spacing_mm,
+                    spacing_mm=spacing[0] if spacing and len(spacing) == 1 else spacing,
                 )
             entry = describe(image, path)
         except SonomskError as exc:

@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sonomsk: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except SystemExit as exc:  # a command's own usage check (parser.error): exit 2, never raised out
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except BrokenPipeError:  # the reader of the output went away (`| head`): stop quietly
         with contextlib.suppress(OSError, ValueError):  # no real stdout: nothing to silence
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, expand_inputs, print_json, progress
+from sonomsk.cli._common import add_common_options, expand_inputs, is_image_file, print_json, progress
 from sonomsk.core.errors import InvalidParameterError, SonomskError
 
 #: CSV columns. The contract's columns (file, structure, area_px, area_mm2, perimeter,
@@ -45,14 +45,6 @@ CSV_COLUMNS = (
     "enclosed_other_px",
 )
 
-#: Suffixes that claim an image: such a file in a folder is an input even when its content is not
-#: recognised (so a damaged image is reported as a failure, not skipped). Every other file in a
-#: folder is an input only when :func:`sonomsk.io.sniff.sniff` recognises an image or cine. A
-#: DICOM object whose file meta names a class that is never an image (a DICOMDIR, a structured
-#: report, a presentation state: :func:`sonomsk.io.dicom.dicom_non_image`) is skipped with a note.
-IMAGE_SUFFIXES = frozenset(
-    {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".mp4", ".avi", ".mkv"}
-)
 
 _DESCRIPTION = (
     "For each input (files or folders) write DIR/<stem>.png, a label image of the input's size "
@@ -114,21 +106,6 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder)
 
 
-def _is_image(path: Path) -> bool:
-    from sonomsk.io.dicom import dicom_non_image
-    from sonomsk.io.sniff import STILL_FORMATS, VIDEO_FORMATS, FileFormat, sniff
-
-    try:
-        fmt = sniff(path)
-    except SonomskError:  # empty or unreadable: an input only when its name claims an image
-        return path.suffix.lower() in IMAGE_SUFFIXES
-    if fmt is FileFormat.DICOM and dicom_non_image(path) is not None:
-        return False  # a DICOMDIR, report or presentation state beside the images
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return True
-    return fmt is FileFormat.DICOM or fmt in STILL_FORMATS or fmt in VIDEO_FORMATS
-
-
 def _names(paths: Sequence[Path], limit: int = 3) -> str:
     shown = ", ".join(str(p) for p in paths[:limit])
     return shown + (f" (+{len(paths) - limit} more)" if len(paths) > limit else "")
@@ -148,7 +125,7 @@ def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
             found = expand_inputs([item])
             in_out.extend(f for f in found if _inside(f, out_r))
             candidates = [f for f in found if not _inside(f, out_r)]
-            flags = [_is_image(f) for f in candidates]
+            flags = [is_image_file(f) for f in candidates]
             images = [f for f, keep in zip(candidates, flags, strict=True) if keep]
             not_images.extend(f for f, keep in zip(candidates, flags, strict=True) if not keep)
             if not images:

@@ -131,7 +131,10 @@ def test_caller_spacing(
     image = sonomsk.read(path, spacing_mm=given)
     assert image.calibrated and image.spacing_mm() == expected
     assert image.metadata["calibration_source"] == "caller"
-    assert image.warnings == ()
+    # said where the millimetres came from, as docs/errors.md and the DICOM reader say it
+    (note,) = image.warnings
+    assert note.endswith(f"calibration supplied by the caller ({expected[0]} x {expected[1]} mm/px)")
+    assert image.provenance.operations == (f"calibration: caller-supplied spacing_mm {expected}",)
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 50.0, (0.1, 0.2, 0.3), float("nan")])

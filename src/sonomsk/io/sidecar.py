@@ -125,8 +125,9 @@ def calibrate(
     ``spacing_mm`` is None when no ruler was found and ``note`` then says why; the reason is kept
     in the warnings after ``no calibration: results in px``.
     """
-    if spacing_mm is not None:
-        return (whole_image_region(rows, cols, spacing_mm),), "caller", []
+    if spacing_mm is not None:  # said, as the DICOM reader says it (docs/errors.md)
+        note = f"{path}: calibration supplied by the caller ({spacing_mm[0]} x {spacing_mm[1]} mm/px)"
+        return (whole_image_region(rows, cols, spacing_mm),), "caller", [note]
     found = find_sidecar(path, sidecar)
     if found is not None:
         return regions_from_sidecar(found, rows, cols), "sidecar", []
@@ -137,3 +138,11 @@ def calibrate(
             return (whole_image_region(rows, cols, mm),), "depth_scale", [note]
         notes.append(note)
     return (), "none", notes
+
+
+def caller_operations(source: str, regions: tuple[Region, ...]) -> tuple[str, ...]:
+    """The provenance operation that records a caller-supplied calibration (none otherwise)."""
+    if source != "caller" or not regions or regions[0].spacing_mm is None:
+        return ()
+    r, c = regions[0].spacing_mm
+    return (f"calibration: caller-supplied spacing_mm ({r}, {c})",)

@@ -11,7 +11,7 @@ import numpy as np
 from sonomsk.core.errors import CalibrationWarning, CorruptDataError, ImageTooLargeError, TruncatedDataError
 from sonomsk.core.image import ArrayFrames, Provenance, UltrasoundImage
 from sonomsk.io.limits import MAX_FRAMES, check_dimensions
-from sonomsk.io.sidecar import calibrate
+from sonomsk.io.sidecar import calibrate, caller_operations
 from sonomsk.io.sniff import FileFormat
 
 
@@ -101,6 +101,7 @@ def read_still(
             source_sha256=hashlib.sha256(data).hexdigest(),
             reader="still",
             decoder="pillow",
+            operations=caller_operations(source, regions),
         ),
         photometric="RGB" if colour else "MONOCHROME2",
         metadata={

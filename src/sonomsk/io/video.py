@@ -29,7 +29,7 @@ import numpy as np
 from sonomsk.core.errors import BackendUnavailableError, CalibrationWarning, CorruptDataError
 from sonomsk.core.image import Provenance, UltrasoundImage
 from sonomsk.io.limits import check_dimensions
-from sonomsk.io.sidecar import calibrate
+from sonomsk.io.sidecar import calibrate, caller_operations
 from sonomsk.io.sniff import FileFormat, file_sha256
 
 #: Decoded frames kept for repeated and short backward access.
@@ -235,7 +235,11 @@ def read_video(
         frames=frames,
         regions=regions,
         provenance=Provenance(
-            source_path=str(path), source_sha256=file_sha256(path), reader="video", decoder="pyav"
+            source_path=str(path),
+            source_sha256=file_sha256(path),
+            reader="video",
+            decoder="pyav",
+            operations=caller_operations(source, regions),
         ),
         photometric="MONOCHROME2" if frames.grey else "RGB",
         frame_time_s=frames.frame_time_s,

@@ -198,3 +198,26 @@ def test_output_into_a_closed_pipe_is_quiet() -> None:
         timeout=120,
     )
     assert "internal error" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr
+
+
+def test_long_decimals_a_spreadsheet_writes_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "14." + "1234567890" * 5  # 53 characters, as some exports write
+    (tmp_path / "in.json").write_text(GOOD.replace("14.2", long))
+    assert main(["nerve", "assess", str(tmp_path / "in.json"), "--json"]) == 0
+
+
+def test_stdin_bytes_with_a_bom_and_bad_utf8(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Stdin:
+        def __init__(self, data: bytes) -> None:
+            self.buffer = io.BytesIO(data)
+
+    monkeypatch.setattr("sys.stdin", Stdin(b"\xef\xbb\xbf" + GOOD.encode()))
+    assert main(["nerve", "assess", "-", "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", Stdin(b'{"x": "\xff"}'))
+    assert main(["nerve", "assess", "-"]) == 1
+    assert "<stdin>: cannot be read as UTF-8 text" in capsys.readouterr().err

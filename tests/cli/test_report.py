@@ -76,6 +76,10 @@ def test_export_everything(results_file: Path, tmp_path: Path, capsys: pytest.Ca
         (["export", "{r}", "--csv", "{r}"], "is the RESULTS input; refusing to overwrite it"),
         (["export", "{r}", "--csv", "{t}/same.out", "--fhir", "{t}/same.out"], "also given to --fhir"),
         (["export", "{r}", "--sr", "{t}"], "is a folder; expected a file name"),
+        (
+            ["export", "{r}", "--sr", "{t}/out_img1.dcm", "--seg", "{t}/out.dcm"],
+            "may be the name of a SEG file",
+        ),
     ],
 )
 def test_errors_are_one_line(

@@ -160,3 +160,15 @@ def test_a_signer_name_not_made_for_dicom_still_gives_a_valid_sr(
     name = str(ds.VerifyingObserverSequence[0].VerifyingObserverName)
     assert "\\" not in name and len(name) <= 64 and name.startswith("domain/x")
     assert dciodvfy_errors(s.path) == []
+
+
+def test_person_names_keep_their_groups() -> None:
+    from sonomsk.report.dicom_export import _person_name
+
+    three = "Yamada^Tarou=山田^太郎=やまだ^" + "た" * 80
+    groups = _person_name(three).split("=")
+    assert len(groups) == 3 and groups[0] == "Yamada^Tarou" and groups[1] == "山田^太郎"
+    assert all(len(g) <= 64 for g in groups)
+    assert _person_name("dr=smith", login=True) == "dr-smith^"  # a login name is one name
+    assert _person_name("   ") == ""
+    assert _person_name("A^B^C^D^E^F^G") == "A^B^C^D^E"

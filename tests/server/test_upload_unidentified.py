@@ -126,3 +126,30 @@ def test_joining_an_open_study_never_lands_elsewhere(client: TestClient, tmp_pat
         for i in se["instances"]
     ]
     assert joined["instance_id"] in listed
+
+
+def test_an_anonymous_exam_stored_by_an_older_version_keeps_growing(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    """Before decision 015 every file without a PatientID went to the patient 'UNKNOWN': the rest
+    of such an exam, sent again, joins that study instead of being refused as another patient's."""
+    from sonomsk.store.models import Patient, Study
+
+    require_dicom_reader()
+    study, series = "1.2.826.0.1.3680043.8.498.9", "1.2.826.0.1.3680043.8.498.91"
+    first = _up(client, "a1.dcm", _anonymous(tmp_path / "a1.dcm", 1, study, series))
+    with store.sessions() as session, session.begin():  # as an older version stored it
+        session.get(Study, first["study_id"]).patient.patient_key = "UNKNOWN"
+    more = _up(client, "a2.dcm", _anonymous(tmp_path / "a2.dcm", 2, study, series))
+    assert more["study_id"] == first["study_id"]
+    with store.sessions() as session:
+        assert [p.patient_key for p in session.query(Patient).all()] == ["UNKNOWN"]
+
+
+def test_a_conflict_is_409_whatever_the_file_is_called(client: TestClient, tmp_path: Path) -> None:
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=1, patient_id="ALICE")
+    simulated_nerve_dicom(tmp_path / "b.dcm", csa_mm2=10.0, seed=2, patient_id="BOB")
+    _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())
+    r = client.post("/api/upload", files={"file": ("nerve not found.dcm", (tmp_path / "b.dcm").read_bytes())})
+    assert r.status_code == 409 and r.json()["error"] == "ConflictError", r.text

@@ -69,8 +69,12 @@ def expand_inputs(inputs: Iterable[str]) -> list[Path]:
 
 #: The largest JSON input a command reads (a findings or measurement file is a few kB).
 MAX_JSON_BYTES = 5 * 1024 * 1024
-#: The most digits a JSON number may have (no measurement or covariate needs more).
-_MAX_NUMBER_CHARS = 40
+#: The most digits a JSON integer may have (no measurement or covariate needs more; Python
+#: refuses to convert integers of over 4300 digits at all).
+_MAX_INT_CHARS = 40
+#: The longest JSON decimal read (a spreadsheet may write 17 or more digits; this only stops
+#: nonsense).
+_MAX_FLOAT_CHARS = 1000
 
 
 def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
@@ -81,8 +85,15 @@ def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     from sonomsk.core.errors import InputPathError, InvalidParameterError
 
     if path == "-":
-        text = sys.stdin.read(max_bytes + 1)
         name = "<stdin>"
+        binary = getattr(sys.stdin, "buffer", None)  # a text stream without bytes (tests) is read as text
+        if binary is None:
+            text = sys.stdin.read(max_bytes + 1).removeprefix("\ufeff")
+        else:
+            try:
+                text = binary.read(max_bytes + 1).decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise InputPathError(f"{name}: cannot be read as UTF-8 text ({exc})") from None
     else:
         p = Path(path)
         if p.is_dir():
@@ -101,7 +112,7 @@ def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
 
     def number(kind: type) -> Any:
         def parse(s: str) -> Any:
-            if len(s) > _MAX_NUMBER_CHARS:
+            if len(s) > (_MAX_INT_CHARS if kind is int else _MAX_FLOAT_CHARS):
                 raise InvalidParameterError(
                     f"{name}: the number {s[:12]}... has {len(s)} characters; not a measurement"
                 )

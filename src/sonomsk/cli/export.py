@@ -56,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
                 f"--{name} {value}: also given to --{seen[out.resolve()]}; give each output its own file"
             )
         seen[out.resolve()] = name
+    if "seg" in targets:  # one SEG per image is written as <stem>_<image id><suffix> (docs/reports.md)
+        seg = Path(targets["seg"]).resolve()
+        for other, name in seen.items():
+            same_folder = other.parent == seg.parent and other.suffix == seg.suffix
+            if name != "seg" and same_folder and other.stem.startswith(f"{seg.stem}_"):
+                raise InvalidParameterError(
+                    f"--{name} {targets[name]}: may be the name of a SEG file of --seg {targets['seg']} "
+                    "(one per image: <stem>_<image id>); give it another name"
+                )
     key, random_key = deidentify_key(args)
     results = load_results(args.results)
     report: dict[str, Any] = {"deidentified": key is not None, "outputs": {}}

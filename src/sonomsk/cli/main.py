@@ -90,11 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no real stdout: nothing to silence
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
-    except OSError as exc:  # a file the command was told to read or write: the user's to fix
+    except OSError as exc:
         if debug:
             raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"sonomsk: error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        if exc.filename:  # a file the command was told to read or write: the user's to fix
+            print(f"sonomsk: error: {exc.filename}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
+        else:  # no file named: not the user's input, report it as what it is
+            print(
+                f"sonomsk: internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)",
+                file=sys.stderr,
+            )
         return EXIT_ERROR
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:

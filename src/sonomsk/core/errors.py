@@ -68,6 +68,11 @@ class StoreError(SonomskError):
     """The study store refused an operation; nothing already stored was changed."""
 
 
+class ConflictError(StoreError):
+    """The store holds something that contradicts the request (one study UID for two patients,
+    an assessment changed since it was seen); nothing was changed."""
+
+
 class NetworkError(SonomskError):
     """A network peer (a DICOM destination) could not be reached or refused the transfer."""
 

@@ -56,14 +56,19 @@ def _dicom_date(value: str | None) -> str:
     return digits if len(digits) == 8 else ""
 
 
-def _person_name(value: str | None) -> str:
-    """A DICOM person name; a single component gets a trailing caret (family name only). A user
-    name is not made for DICOM: a backslash (the value separator) becomes '/', and the name is cut
-    to the 64 characters a PN component group may hold."""
-    if not value:
+def _person_name(value: str | None, *, login: bool = False) -> str:
+    """A DICOM person name (PN). A single component gets a trailing caret (family name only);
+    up to three component groups ('='), five components ('^') each, each group at most 64
+    characters; a backslash (the value separator) becomes '/'. A ``login`` name (a workstation
+    user) is not a PN: an '=' in it is kept as '-' rather than starting a new group."""
+    if not value or not value.strip():
         return ""
     v = value.replace("\\", "/").strip()
-    return v[:64] if "^" in v else v[:63] + "^"
+    if login:
+        v = v.replace("=", "-")
+    if "^" not in v and "=" not in v:
+        return v[:63] + "^"
+    return "=".join("^".join(group.split("^")[:5])[:64] for group in v.split("=")[:3])
 
 
 def _long_string(value: str) -> str:
@@ -202,7 +207,7 @@ def sr_dataset(
         obs = hd.sr.ObserverContext(
             observer_type=code("DCM", "121006").coded_concept(),
             observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
-                name=_person_name(observer)
+                name=_person_name(observer, login=True)
             ),
         )
     else:
@@ -235,7 +240,7 @@ def sr_dataset(
         is_complete=signed,
         is_final=signed,
         is_verified=signed,
-        verifying_observer_name=_person_name(results.signoff.by) if signed else None,
+        verifying_observer_name=_person_name(results.signoff.by, login=True) if signed else None,
         verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
     )
     return sr, skipped

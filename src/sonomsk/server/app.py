@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sonomsk import __version__
 from sonomsk.core.errors import (
+    ConflictError,
     CorruptDataError,
     ImageTooLargeError,
     InvalidParameterError,
@@ -172,6 +173,8 @@ def error_status(exc: SonomskError) -> int:
         return 413
     if isinstance(exc, UnsupportedDataError):
         return 415
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, StoreError) and "not found" in str(exc):
         return 404
     if isinstance(exc, InvalidParameterError):

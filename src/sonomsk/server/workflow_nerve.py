@@ -34,6 +34,7 @@ import numpy as np
 from sonomsk import __version__
 from sonomsk.core.errors import (
     BackendUnavailableError,
+    ConflictError,
     InvalidParameterError,
     MeasurementError,
     StoreError,
@@ -585,10 +586,6 @@ def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
     return {**found, "stale": bool(reasons), "stale_reasons": reasons}
 
 
-class NotLatestError(StoreError):
-    """The assessment named is no longer the study's latest (HTTP 409)."""
-
-
 def withdraw_assessment(store: Store, study_id: int, analysis_id: int, *, actor: str) -> dict[str, Any]:
     """Withdraw the study's nerve assessment ``analysis_id`` (decision 012): it stays stored, in
     the audit log and in reports already made, but no longer counts as the study's assessment, so
@@ -603,7 +600,7 @@ def withdraw_assessment(store: Store, study_id: int, analysis_id: int, *, actor:
         raise StoreError(f"study {study_id}: assessment not found (nothing to withdraw)")
     withdrawn = int(found["analysis_id"])
     if withdrawn != analysis_id:
-        raise NotLatestError(
+        raise ConflictError(
             f"study {study_id}: assessment {analysis_id} is not the study's latest ({withdrawn}): "
             "reload the study before withdrawing"
         )
@@ -688,7 +685,6 @@ def apply_correction(
 def build_router(store: Store) -> Any:
     """The FastAPI router of the nerve workflow (mounted at /api/workflows/nerve)."""
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field, field_validator
 
     from sonomsk.server.views import DbId, DbIdQuery
@@ -909,11 +905,8 @@ def build_router(store: Store) -> Any:
         return found
 
     @router.delete("/studies/{study_id}/assessment")
-    def withdraw(study_id: DbId, analysis_id: DbIdQuery, request: Request) -> Any:
-        try:
-            return withdraw_assessment(store, study_id, analysis_id, actor=actor(request))
-        except NotLatestError as exc:  # another tab or reader assessed since: a conflict
-            return JSONResponse({"error": "StoreError", "detail": str(exc)}, 409)
+    def withdraw(study_id: DbId, analysis_id: DbIdQuery, request: Request) -> dict[str, Any]:
+        return withdraw_assessment(store, study_id, analysis_id, actor=actor(request))
 
     @router.get("/instances/{instance_id}/contralateral")
     def contralateral(instance_id: DbId) -> dict[str, Any]:

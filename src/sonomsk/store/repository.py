@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sonomsk.core.errors import SonomskError, StoreError
+from sonomsk.core.errors import ConflictError, SonomskError, StoreError
 from sonomsk.core.results import MeasurementSet
 from sonomsk.store.db import Store
 from sonomsk.store.models import (
@@ -113,6 +113,7 @@ def import_file(
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
     patient_key = head.get("patient_id") or ""
     joined = not patient_key and into_study is not None  # put by the user into another study
+    anonymous = not patient_key and into_study is None  # no identity, no study named for it
     if not patient_key:
         # no patient identity (a still image, a video, an anonymous DICOM): never merged with
         # another unidentified upload, which may be another patient; it gets a study of its own,
@@ -150,22 +151,26 @@ def import_file(
             session.rollback()  # end the read transaction the query above began (SQLAlchemy 2.1)
             try:
                 with session.begin():
-                    patient = session.scalars(
-                        select(Patient).where(Patient.patient_key == patient_key)
-                    ).first()
-                    if patient is None:
-                        patient = Patient(
-                            patient_key=patient_key,
-                            name=head.get("patient_name"),
-                            birth_date=head.get("birth_date"),
-                            sex=head.get("sex"),
-                        )
-                        session.add(patient)
-                        session.flush()
                     study = session.scalars(select(Study).where(Study.study_uid == s_uid)).first()
+                    if study is not None and anonymous and _unidentified_key(study.patient.patient_key):
+                        # an anonymous exam stored before (by an older version too): its patient
+                        patient = study.patient
+                    else:
+                        patient = session.scalars(
+                            select(Patient).where(Patient.patient_key == patient_key)
+                        ).first()
+                        if patient is None:
+                            patient = Patient(
+                                patient_key=patient_key,
+                                name=head.get("patient_name"),
+                                birth_date=head.get("birth_date"),
+                                sex=head.get("sex"),
+                            )
+                            session.add(patient)
+                            session.flush()
                     if study is not None and study.patient_id != patient.id:
                         # one study UID, two patients: a fault of the data; never merge patients
-                        raise StoreError(
+                        raise ConflictError(
                             f"{original_name or p.name}: its study UID is already stored for another "
                             "patient; not stored (check the file's patient and study identifiers)"
                         )
@@ -181,7 +186,7 @@ def import_file(
                         session.flush()
                     series = session.scalars(select(Series).where(Series.series_uid == se_uid)).first()
                     if series is not None and series.study_id != study.id:
-                        raise StoreError(
+                        raise ConflictError(
                             f"{original_name or p.name}: its series UID is already stored in another "
                             "study; not stored (check the file's study and series identifiers)"
                         )
@@ -219,6 +224,12 @@ def import_file(
                         f"{p.name}: could not be stored (conflicting concurrent import)"
                     ) from None
     raise StoreError(f"{p.name}: could not be stored")  # pragma: no cover
+
+
+def _unidentified_key(key: str) -> bool:
+    """Whether a stored patient key is one given to files without a patient identifier (this
+    version's ``UNIDENTIFIED-...``, or the single ``UNKNOWN`` of versions before decision 015)."""
+    return key == "UNKNOWN" or key.startswith("UNIDENTIFIED-")
 
 
 def _unidentified_target(

@@ -145,3 +145,13 @@ def test_a_dataset_folder_skips_files_that_are_not_images(
     code, entries, err = run_json([str(tmp_path)], capsys)
     assert code == 0 and [Path(e["path"]).name for e in entries] == ["scan.png"]
     assert "skipped 2 file(s) that are not images" in err
+
+
+def test_a_file_named_like_a_number_is_not_taken_as_a_spacing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.full((30, 40), 50, np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((30, 40), 50, np.uint8)).save(tmp_path / "0.3", format="PNG")
+    assert main(["info", "--spacing-mm", "0.1", "0.3", "a.png"]) == 2
+    assert "'0.3' is a number and a file" in capsys.readouterr().err

@@ -144,3 +144,51 @@ def test_debug_before_the_command_shows_the_traceback(monkeypatch: pytest.Monkey
     _register_failing(monkeypatch, CalibrationError("no calibration"))
     with pytest.raises(CalibrationError, match="no calibration"):
         main(["--debug", "info", "scan.png"])
+
+
+def test_a_full_disk_is_an_error_not_a_bug(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from sonomsk.cli import main as cli_main
+
+    def full(_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def broken(_args: object) -> int:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    parser = cli_main.build_parser()
+    for func, expected in ((full, "sonomsk: error: No space left on device"), (broken, "internal error")):
+        monkeypatch.setattr(cli_main, "build_parser", lambda: parser)
+        ns = parser.parse_args(["info", "x"])
+        monkeypatch.setattr(
+            parser, "parse_args", lambda _argv, ns=ns, func=func: (setattr(ns, "func", func), ns)[1]
+        )
+        assert cli_main.main(["info", "x"]) == 1
+        assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "printed"), [(None, 0, ""), (3, 3, ""), ("bad thing", 1, "bad thing")]
+)
+def test_a_commands_own_exit_is_returned_as_python_would_exit(
+    code: object,
+    expected: int,
+    printed: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sonomsk.cli import main as cli_main
+
+    def exits(_args: object) -> int:
+        raise SystemExit(code)
+
+    parser = cli_main.build_parser()
+    ns = parser.parse_args(["info", "x"])
+    ns.func = exits
+    monkeypatch.setattr(cli_main, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda _argv: ns)
+    assert cli_main.main(["info", "x"]) == expected
+    assert printed in capsys.readouterr().err

@@ -133,7 +133,9 @@ def test_caller_spacing(
     assert image.metadata["calibration_source"] == "caller"
     # said where the millimetres came from, as docs/errors.md and the DICOM reader say it
     (note,) = image.warnings
-    assert note.endswith(f"calibration supplied by the caller ({expected[0]} x {expected[1]} mm/px)")
+    assert note.endswith(
+        f"calibration supplied by the caller ({expected[0]} x {expected[1]} mm/px, row x col)"
+    )
     assert image.provenance.operations == (f"calibration: caller-supplied spacing_mm {expected}",)
 
 

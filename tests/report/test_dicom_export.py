@@ -172,3 +172,19 @@ def test_person_names_keep_their_groups() -> None:
     assert _person_name("dr=smith", login=True) == "dr-smith^"  # a login name is one name
     assert _person_name("   ") == ""
     assert _person_name("A^B^C^D^E^F^G") == "A^B^C^D^E"
+
+
+def test_a_name_in_any_script_survives_sr_and_seg(example: StudyResults, tmp_path: Path) -> None:
+    import dataclasses
+
+    import pydicom
+
+    from sonomsk.report.api import write_seg
+
+    name = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+    named = dataclasses.replace(example, patient=dataclasses.replace(example.patient, name=name))
+    sr = pydicom.dcmread(write_sr(named, tmp_path / "sr.dcm").path)
+    assert str(sr.PatientName) == name and sr.SpecificCharacterSet == "ISO_IR 192"
+    for seg in write_seg(named, tmp_path / "seg.dcm"):
+        assert str(pydicom.dcmread(seg.path).PatientName) == name
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []

@@ -90,8 +90,11 @@ def read_json_input(path: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
         if binary is None:
             text = sys.stdin.read(max_bytes + 1).removeprefix("\ufeff")
         else:
+            raw = binary.read(max_bytes + 1)
+            if len(raw) > max_bytes:  # by bytes, before decoding
+                raise InvalidParameterError(f"{name}: larger than {max_bytes // 1024 // 1024} MiB")
             try:
-                text = binary.read(max_bytes + 1).decode("utf-8-sig")
+                text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise InputPathError(f"{name}: cannot be read as UTF-8 text ({exc})") from None
     else:

@@ -38,9 +38,14 @@ def _split_spacing(args: argparse.Namespace) -> list[float] | None:
     values: list[float] = []
     while tokens and len(values) < 2:
         try:
-            values.append(float(tokens[0]))
+            number = float(tokens[0])
         except ValueError:
             break
+        if values and Path(tokens[0]).exists():  # a second number that is also a file: ambiguous
+            args.parser.error(
+                f"--spacing-mm: {tokens[0]!r} is a number and a file; write --spacing-mm=MM or put the paths first"
+            )
+        values.append(number)
         tokens.pop(0)
     if args.spacing_mm and not values:
         args.parser.error(f"--spacing-mm: expected a number in mm, got {args.spacing_mm[0]!r}")

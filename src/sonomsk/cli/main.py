@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import importlib.util
 import os
@@ -84,8 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sonomsk: interrupted", file=sys.stderr)
         return EXIT_ERROR
-    except SystemExit as exc:  # a command's own usage check (parser.error): exit 2, never raised out
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    except SystemExit as exc:  # a command's own exit (parser.error: 2), returned as Python would exit
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code
+        print(exc.code, file=sys.stderr)
+        return EXIT_ERROR
     except BrokenPipeError:  # the reader of the output went away (`| head`): stop quietly
         with contextlib.suppress(OSError, ValueError):  # no real stdout: nothing to silence
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -95,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if exc.filename:  # a file the command was told to read or write: the user's to fix
             print(f"sonomsk: error: {exc.filename}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
+        elif exc.errno in _USER_ERRNOS:  # the disk or the permissions, not a bug
+            print(f"sonomsk: error: {exc.strerror or _one_line(exc)}", file=sys.stderr)
         else:  # no file named: not the user's input, report it as what it is
             print(
                 f"sonomsk: internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for details)",
@@ -109,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+#: OSError numbers that are the machine's state, not a bug: a full disk, a quota, no permission,
+#: a read-only file system, an input/output error.
+_USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO})
 
 
 def _one_line(exc: BaseException) -> str:

@@ -126,7 +126,9 @@ def calibrate(
     in the warnings after ``no calibration: results in px``.
     """
     if spacing_mm is not None:  # said, as the DICOM reader says it (docs/errors.md)
-        note = f"{path}: calibration supplied by the caller ({spacing_mm[0]} x {spacing_mm[1]} mm/px)"
+        note = (
+            f"{path}: calibration supplied by the caller ({spacing_mm[0]} x {spacing_mm[1]} mm/px, row x col)"
+        )
         return (whole_image_region(rows, cols, spacing_mm),), "caller", [note]
     found = find_sidecar(path, sidecar)
     if found is not None:

@@ -88,6 +88,7 @@ def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
             f"image {image.id}: study and series UIDs are required for a DICOM export"
         )
     ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: names in any script survive (highdicom copies it)
     ds.SOPClassUID = image.sop_class_uid or (
         US_MULTIFRAME_STORAGE if image.n_frames > 1 else US_IMAGE_STORAGE
     )

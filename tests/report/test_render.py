@@ -218,3 +218,25 @@ def test_a_count_is_printed_without_decimals(example: StudyResults) -> None:
     html = render_html(StudyResults.from_dict(data))
     row = html[html.index("count fascicle") :][:400]
     assert ">13<" in row and "13.00" not in row and ">count<" not in row
+
+
+def test_the_report_names_the_trunk_and_level(example: StudyResults) -> None:
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.api import render_html
+
+    data = example.to_dict()
+    data["nerve_assessment"] = assess(
+        {
+            "measurements": [
+                {
+                    "site": "brachial_plexus_trunk",
+                    "side": "right",
+                    "csa_mm2": 11.7,
+                    "trunk": "upper",
+                    "level": "utrecht_protocol",
+                }
+            ]
+        }
+    ).to_dict()
+    html = render_html(StudyResults.from_dict(data))
+    assert "brachial_plexus_trunk (upper trunk, utrecht protocol)" in html

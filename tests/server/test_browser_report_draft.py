@@ -31,6 +31,7 @@ def test_save_a_draft_and_sign_it_later(page: Any, server: str, tmp_path: Path) 
     with page.expect_response(lambda r: r.url.endswith(f"/reports/{first}/sign") and r.status == 200):
         page.click(f'[data-report="{first}"] [data-sign="{first}"]')
     _wait_for(page, f"document.querySelector('[data-testid=report-status-{first}]').textContent === 'signed'")
+    assert page.locator("#status").inner_text().startswith(f"report {first} signed by ")
 
     second = save_draft()
     pts = made["structures"][0]["points"]

@@ -80,3 +80,7 @@ def test_the_checkbox_puts_an_unidentified_image_in_the_open_study(
     page.set_input_files('[data-testid="upload"]', [str(tmp_path / "c.png")])
     _wait_for(page, "SONO.state.panes[0].inst && SONO.state.panes[0].inst.label === 'c.png'")
     assert page.evaluate("SONO.state.study.id") == study
+    # b.png is stored already, in a study of its own: it is not moved, and the open study stays
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "b.png")])
+    _wait_for(page, "document.querySelector('#status').textContent.includes('not added to the open study')")
+    assert page.evaluate("SONO.state.study.id") == study

@@ -397,6 +397,7 @@ def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(
     res = client.get(f"{base}/studies/{study}/results")
     assert res.status_code == 200 and res.json()["nerve_assessment"] is None, res.text
     assert res.json()["differential"] is None
+    assert [m["name"] for m in res.json()["methods"]] == ["sonomsk"]  # no assessment, no method for one
     assert client.post(f"{base}/studies/{study}/reports", json={"sign": True}).status_code == 201
     from sonomsk.store.models import Analysis, Report
 

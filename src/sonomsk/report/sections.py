@@ -339,8 +339,16 @@ def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
         source = f"{source} [{evidence or '?'}: {caveat}]"
     elif evidence:
         source = f"{source} [{evidence}]"
+    # the trunk and the measurement level decide the limit and the rules: the row names them
+    detail = [
+        f"{r['trunk']} trunk" if r.get("trunk") else None,
+        str(r["level"]).replace("_", " ") if r.get("level") else None,
+    ]
+    site = r.get("site")
+    if site and any(detail):
+        site = f"{site} ({', '.join(d for d in detail if d)})"
     return {
-        "site": r.get("site"),
+        "site": site,
         "side": r.get("side"),
         "CSA mm2": r.get("csa_mm2"),
         "limit mm2": limit.get("uln_mm2"),

@@ -119,7 +119,13 @@ def build_results(
             for inst in se.instances:
                 iid = f"img{inst.id}"
                 image_ids[inst.id] = iid
-                desc = ", ".join(x for x in (inst.site, inst.side) if x) or inst.original_name or iid
+                where = (
+                    inst.site,
+                    inst.side,
+                    inst.trunk and f"{inst.trunk} trunk",
+                    inst.level and inst.level.replace("_", " "),
+                )
+                desc = ", ".join(x for x in where if x) or inst.original_name or iid
                 images.append(
                     {
                         "id": iid,
@@ -167,10 +173,10 @@ def build_results(
             if a.kind == KIND_WITHDRAWN:  # the clinician withdrew the assessments before it
                 last_assessment = None
                 continue
-            methods[a.method_version] = a.kind
-            if a.kind == KIND_ASSESSMENT:
+            if a.kind == KIND_ASSESSMENT:  # its method is listed only if it is the one reported
                 last_assessment = a
                 continue
+            methods[a.kind] = a.method_version
             if a.kind != KIND_OUTLINE or a.instance_id not in image_ids or int(a.id) not in shown:
                 continue
             inst = session.get(Instance, a.instance_id)
@@ -201,6 +207,8 @@ def build_results(
                     "outline": "corrected" if s.corrected_points else "automatic",
                 }
                 measurements.extend(_measurement(m, ctx).to_dict() for m in a.measurements)
+        if last_assessment is not None:
+            methods[KIND_ASSESSMENT] = last_assessment.method_version
         patient = study.patient
         results: dict[str, Any] = {
             "schema": "sonomsk.study-results",
@@ -222,7 +230,7 @@ def build_results(
             "structures": structures,
             "measurements": measurements,
             "methods": [{"name": "sonomsk", "version": __version__}]
-            + [{"name": kind, "version": mv} for mv, kind in methods.items()],
+            + [{"name": kind, "version": mv} for kind, mv in methods.items()],
             "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "software_version": __version__,
         }

@@ -472,15 +472,22 @@
     const done = [];
     const failed = [];
     // a file without patient data gets a study of its own unless the user puts it in the open one
-    const into = $("#into-open-study") && $("#into-open-study").checked && SONO.state.study ? `?into_study=${SONO.state.study.id}` : "";
+    const open = SONO.state.study ? SONO.state.study.id : null;
+    const into = $("#into-open-study") && $("#into-open-study").checked && open !== null ? `?into_study=${open}` : "";
     for (const f of files) {
       const fd = new FormData();
       fd.append("file", f, f.name);
       try {
         SONO.setStatus(`uploading ${f.name}...`);
-        last = await SONO.api(`/api/upload${into}`, { method: "POST", body: fd });
-        done.push(`${f.name}: ${last.created ? "stored" : "already stored"}`);
-      } catch (e) { failed.push(`${f.name}: ${e.message}`); }
+        const r = await SONO.api(`/api/upload${into}`, { method: "POST", body: fd });
+        if (into && r.study_id !== open) {
+          // stored before in another study (the same content): not moved, and the open study stays
+          done.push(`${f.name}: already stored in study ${r.study_id}, not added to the open study`);
+          continue;
+        }
+        last = r;
+        done.push(`${f.name}: ${r.created ? "stored" : "already stored"}`);
+      } catch (e) { failed.push(e.message.startsWith(f.name) ? e.message : `${f.name}: ${e.message}`); }
     }
     await loadStudies();
     if (last) {

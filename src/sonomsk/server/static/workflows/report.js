@@ -27,7 +27,8 @@
           <div data-testid="sr-result-${esc(r.id)}" class="muted"></div></div>` : ""}
       </div>`).join("");
     box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", async () => {
-      await S.api(`${API}/reports/${b.dataset.sign}/sign`, { method: "POST" });
+      const r = await S.api(`${API}/reports/${b.dataset.sign}/sign`, { method: "POST" });
+      S.setStatus(`report ${r.id} signed by ${r.signed_by}`);
       await renderReports(S);
     }));
     box.querySelectorAll("[data-send]").forEach((b) => b.addEventListener("click", async () => {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -178,3 +178,18 @@ def is_image_file(path: Path) -> bool:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return True
     return fmt is FileFormat.DICOM or fmt in STILL_FORMATS or fmt in VIDEO_FORMATS
+
+
+def name_list(paths: Sequence[Path], limit: int = 3) -> str:
+    """``a, b, c (+4 more)``: some of ``paths`` for a one-line note."""
+    shown = ", ".join(str(p) for p in paths[:limit])
+    return shown + (f" (+{len(paths) - limit} more)" if len(paths) > limit else "")
+
+
+def split_images(files: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files found in a folder, split into inputs (:func:`is_image_file`) and the rest."""
+    images: list[Path] = []
+    others: list[Path] = []
+    for f in files:
+        (images if is_image_file(f) else others).append(f)
+    return images, others

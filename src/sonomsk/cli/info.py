@@ -8,7 +8,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, expand_inputs, is_image_file, print_json, progress
+from sonomsk.cli._common import (
+    add_common_options,
+    expand_inputs,
+    name_list,
+    print_json,
+    progress,
+    split_images,
+)
 from sonomsk.core.errors import SonomskError
 from sonomsk.core.image import Region, UltrasoundImage
 
@@ -125,15 +132,16 @@ def run(args: argparse.Namespace) -> int:
     skipped: list[Path] = []
     for item in args.paths:  # in folders only images, as `sonomsk segment` takes them; named files always
         if Path(item).is_dir():
-            for f in expand_inputs([item]):
-                (files if is_image_file(f) else skipped).append(f)
+            images, others = split_images(expand_inputs([item]))
+            files += images
+            skipped += others
         else:
             files.append(Path(item))
     if skipped:
-        shown = ", ".join(str(f) for f in skipped[:3]) + (
-            f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        print(
+            f"sonomsk: note: skipped {len(skipped)} file(s) that are not images: {name_list(skipped)}",
+            file=sys.stderr,
         )
-        print(f"sonomsk: note: skipped {len(skipped)} file(s) that are not images: {shown}", file=sys.stderr)
     if not files:
         print("sonomsk: error: no input files", file=sys.stderr)
         return 1

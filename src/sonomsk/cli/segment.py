@@ -19,7 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sonomsk.cli._common import add_common_options, expand_inputs, is_image_file, print_json, progress
+from sonomsk.cli._common import (
+    add_common_options,
+    expand_inputs,
+    name_list,
+    print_json,
+    progress,
+    split_images,
+)
 from sonomsk.core.errors import InvalidParameterError, SonomskError
 
 #: CSV columns. The contract's columns (file, structure, area_px, area_mm2, perimeter,
@@ -106,11 +113,6 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder)
 
 
-def _names(paths: Sequence[Path], limit: int = 3) -> str:
-    shown = ", ".join(str(p) for p in paths[:limit])
-    return shown + (f" (+{len(paths) - limit} more)" if len(paths) > limit else "")
-
-
 def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
     """The input files: folders expanded to their image files, nothing from inside ``out``."""
     out_r = out.resolve()
@@ -124,10 +126,8 @@ def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
         if p.is_dir():
             found = expand_inputs([item])
             in_out.extend(f for f in found if _inside(f, out_r))
-            candidates = [f for f in found if not _inside(f, out_r)]
-            flags = [is_image_file(f) for f in candidates]
-            images = [f for f, keep in zip(candidates, flags, strict=True) if keep]
-            not_images.extend(f for f, keep in zip(candidates, flags, strict=True) if not keep)
+            images, others = split_images(f for f in found if not _inside(f, out_r))
+            not_images.extend(others)
             if not images:
                 empty.append(p)
         elif p.exists() and _inside(p, out_r):
@@ -142,7 +142,7 @@ def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
                 files.append(f)
     if in_out:
         print(
-            f"sonomsk: note: skipped {len(in_out)} file(s) inside the --out folder {out}: {_names(in_out)}",
+            f"sonomsk: note: skipped {len(in_out)} file(s) inside the --out folder {out}: {name_list(in_out)}",
             file=sys.stderr,
         )
     if not files:
@@ -153,11 +153,11 @@ def _gather_inputs(inputs: Iterable[str], out: Path) -> list[Path]:
         )
     if not_images:
         print(
-            f"sonomsk: note: skipped {len(not_images)} file(s) that are not images: {_names(not_images)}",
+            f"sonomsk: note: skipped {len(not_images)} file(s) that are not images: {name_list(not_images)}",
             file=sys.stderr,
         )
     if empty:
-        print(f"sonomsk: note: no image files in {_names(empty)}", file=sys.stderr)
+        print(f"sonomsk: note: no image files in {name_list(empty)}", file=sys.stderr)
     return files
 
 

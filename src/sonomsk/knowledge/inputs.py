@@ -170,45 +170,34 @@ def _find_pattern(na: Mapping[str, Any]) -> Any:
     return None
 
 
-def _find_goedee(na: Mapping[str, Any]) -> Any:
+def _find_goedee(na: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+    """The Goedee outcome of an assessment and its positive sites (empty when not listed), read
+    from ``goedee`` or ``goedee_criteria`` (the outcome, result, met or positive field), else from
+    a ``goedee`` finding (its outcome and the positive entries of its evaluated sites)."""
     for key in ("goedee", "goedee_criteria"):
         if key in na:
             g = na[key]
-            if isinstance(g, Mapping):
-                for k in ("outcome", "result", "met", "positive"):
-                    if k in g:
-                        return g[k]
-                return None
-            return g
+            if not isinstance(g, Mapping):
+                return g, []
+            outcome = next((g[k] for k in ("outcome", "result", "met", "positive") if k in g), None)
+            sites = g.get("positive_sites")
+            return outcome, list(sites) if isinstance(sites, list | tuple) else []
     for f in na.get("findings", ()) or ():
         if isinstance(f, Mapping) and "goedee" in str(f.get("rule_id", "")):
-            return f.get("outcome")
-    return None
+            inputs = f.get("inputs")
+            evaluated = inputs.get("evaluated") if isinstance(inputs, Mapping) else None
+            if not isinstance(evaluated, list | tuple):
+                return f.get("outcome"), []
+            return f.get("outcome"), [e for e in evaluated if isinstance(e, Mapping) and e.get("positive")]
+    return None, []
 
 
-def _goedee_sites_positive(na: Mapping[str, Any]) -> bool:
-    """Whether one of Goedee 2017's own criteria (median forearm, upper arm, plexus trunk) is
-    positive, by site, read where :func:`_find_goedee` reads the outcome (``goedee``,
-    ``goedee_criteria``, or a ``goedee`` finding's evaluated sites); True when the input lists no
-    positive site (an outcome from elsewhere is taken as given)."""
+def _goedee_sites_positive(positive: list[Any]) -> bool:
+    """Whether one of Goedee 2017's own criteria (median forearm, upper arm, plexus trunk) is among
+    the ``positive`` sites; True when none is listed (an outcome from elsewhere is taken as given)."""
     from sonomsk.nerve.goedee import goedee_criteria
     from sonomsk.reference.loader import load_data
 
-    positive: list[Any] = []
-    for key in ("goedee", "goedee_criteria"):
-        g = na.get(key)
-        if isinstance(g, Mapping) and isinstance(g.get("positive_sites"), list | tuple):
-            positive = list(g["positive_sites"])
-            break
-    else:
-        for f in na.get("findings", ()) or ():
-            if isinstance(f, Mapping) and "goedee" in str(f.get("rule_id", "")):
-                evaluated = (
-                    (f.get("inputs") or {}).get("evaluated") if isinstance(f.get("inputs"), Mapping) else None
-                )
-                if isinstance(evaluated, list | tuple):
-                    positive = [e for e in evaluated if isinstance(e, Mapping) and e.get("positive")]
-                break
     sites = {str(p.get("site", "")) for p in positive if isinstance(p, Mapping)} - {""}
     if not sites:
         return True
@@ -247,7 +236,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             obs.notes.append("nerve_assessment.pattern is 'indeterminate': no nerve pattern finding was set")
         else:
             obs.set(finding, FindingState.PRESENT, "nerve_assessment")
-    goedee = _find_goedee(na)
+    goedee, goedee_positive = _find_goedee(na)
     if goedee is not None:
         val = _norm(goedee) if not isinstance(goedee, bool) else str(goedee).lower()
         if val in mp["goedee_outcome_unknown"]:
@@ -255,7 +244,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
                 f"nerve_assessment.goedee is {val!r} (not all Goedee sites measured or evaluable): "
                 "proximal_median_or_plexus_enlarged left unknown"
             )
-        elif val in mp["goedee_outcome_positive"] and not _goedee_sites_positive(na):
+        elif val in mp["goedee_outcome_positive"] and not _goedee_sites_positive(goedee_positive):
             # met by the C5 root alone (the Dutch CIN cut-off): not Goedee's criterion, whose 99 %
             # specificity this finding carries; the C5 enlargement reaches the differential as a root
             obs.notes.append(

@@ -263,3 +263,19 @@ def test_a_generic_finding_never_reads_as_a_site_that_was_not_imaged() -> None:
             text = str(s.get("statement", ""))
             if "fibular head" in text.lower():
                 assert "which site" in text, text
+
+
+def test_a_site_status_nobody_wrote_is_refused_not_dropped() -> None:
+    bad = {
+        "nerve_assessment": {
+            "measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.0, "status": "bogus"}]
+        }
+    }
+    with pytest.raises(InvalidParameterError, match="status 'bogus'; expected one of enlarged"):
+        rank(bad)
+    quiet = {
+        "nerve_assessment": {
+            "measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 9.0, "status": "no_reference"}]
+        }
+    }
+    assert "nerve_enlargement_any" not in rank(quiet).to_dict()["inputs"]  # no limit there: says nothing, no error

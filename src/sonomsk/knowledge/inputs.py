@@ -270,8 +270,14 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             enlarged = True
         elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:
             enlarged = False
-        else:
+        elif status in mp["nerve_status_without_verdict"]:  # no limit there: says nothing either way
             continue
+        else:  # a status nobody wrote: refuse rather than drop the site without a word
+            known = [*mp["nerve_status_enlarged"], *mp["nerve_status_normal"], *mp["nerve_status_reduced"]]
+            raise InvalidParameterError(
+                f"nerve_assessment: site {item.get('site') or item.get('nerve') or item.get('label')!r} has "
+                f"status {item['status']!r}; expected one of {', '.join(known + mp['nerve_status_without_verdict'])}"
+            )
         any_enlarged |= enlarged
         any_normal |= not enlarged
         if nerve in mp["sensory_nerves"]:

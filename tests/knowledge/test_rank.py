@@ -278,4 +278,6 @@ def test_a_site_status_nobody_wrote_is_refused_not_dropped() -> None:
             "measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 9.0, "status": "no_reference"}]
         }
     }
-    assert "nerve_enlargement_any" not in rank(quiet).to_dict()["inputs"]  # no limit there: says nothing, no error
+    assert (
+        "nerve_enlargement_any" not in rank(quiet).to_dict()["inputs"]
+    )  # no limit there: says nothing, no error

@@ -504,3 +504,35 @@ def test_the_report_shows_the_outline_that_gives_the_csa(
     assert only["id"] == f"s{analysed['structure']}" and "not used" not in only["label"]
     assert {m["context"]["structure"] for m in res["measurements"]} == {only["id"]}
     assert extra["structures"][0]["id"] != analysed["structure"]
+
+
+def test_a_withdrawal_written_while_another_assessment_was_made_leaves_that_one(
+    client: TestClient, analysed: dict[str, Any], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tab 1 withdraws A while tab 2 assesses again (B): the withdrawal names A, so B stays the
+    study's assessment (before, the withdrawal hid B, which nobody had seen)."""
+    from sonomsk.server import workflow_nerve
+
+    nerve, study = "/api/workflows/nerve", analysed["study"]
+    seen = client.get(f"{nerve}/studies/{study}/assessment").json()["analysis_id"]
+    real = workflow_nerve.latest_assessment
+    made: list[int] = []
+
+    def assess_in_between(store_: Store, study_id: int) -> Any:
+        found = real(store_, study_id)
+        if not made:  # tab 2 assesses after tab 1's check, before its write
+            made.append(
+                client.post(f"{nerve}/studies/{study}/assess", json={"patient": {"age": 60}}).json()[
+                    "analysis_id"
+                ]
+            )
+        return found
+
+    monkeypatch.setattr(workflow_nerve, "latest_assessment", assess_in_between)
+    w = client.delete(f"{nerve}/studies/{study}/assessment", params={"analysis_id": seen})
+    monkeypatch.setattr(workflow_nerve, "latest_assessment", real)
+    assert w.status_code == 200 and w.json()["withdrawn"] == seen, w.text
+    now = client.get(f"{nerve}/studies/{study}/assessment")
+    assert now.status_code == 200 and now.json()["analysis_id"] == made[0] > seen
+    res = client.get(f"/api/workflows/report/studies/{study}/results").json()
+    assert res["nerve_assessment"] is not None

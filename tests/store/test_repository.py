@@ -117,3 +117,30 @@ def test_failure_mid_import_leaves_no_half_record(
 def test_blob_ids_are_validated(sqlite_store: Store) -> None:
     with pytest.raises(StoreError, match="hex"):
         sqlite_store.blobs.path_for("../../etc/passwd")
+
+
+@pytest.mark.filterwarnings("ignore:The value length")  # writing the over-long values on purpose
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
+def test_header_text_longer_than_the_store_allows_is_cut_and_a_long_uid_refused(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Real files break the standard's lengths; PostgreSQL refuses text longer than its column
+    (SQLite keeps it), so the header is cut to the columns for every database. A UID cut short
+    could name another object: it is refused."""
+    import pydicom
+
+    from sonomsk.core.errors import CorruptDataError
+
+    path = make_dicom(tmp_path / "long.dcm", patient_id="LONG")
+    ds = pydicom.dcmread(path)
+    ds.StudyDescription, ds.PatientSex, ds.AccessionNumber = "d" * 300, "UNKNOWNX1", "a" * 70
+    ds.save_as(path)
+    result = repo.import_file(sqlite_store, path)
+    with sqlite_store.sessions() as session:
+        study = session.get(Study, result.study_id)
+        assert len(study.description) == 256 and len(study.accession) == 64
+        assert session.query(Patient).filter_by(patient_key="LONG").one().sex == "UNKNOWNX"
+    ds.SOPInstanceUID = "1." + "2" * 70
+    ds.save_as(tmp_path / "uid.dcm")
+    with pytest.raises(CorruptDataError, match="sop_uid has 72 characters"):
+        repo.import_file(sqlite_store, tmp_path / "uid.dcm")

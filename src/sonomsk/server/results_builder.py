@@ -105,6 +105,7 @@ def build_results(
         KIND_OUTLINE,
         KIND_WITHDRAWN,
         check_current,
+        current_assessment,
         image_outline,
         latest_assessment,
     )
@@ -147,7 +148,6 @@ def build_results(
         structures: list[dict[str, Any]] = []
         measurements: list[dict[str, Any]] = []
         methods: dict[str, str] = {}
-        last_assessment = None
         # the report shows the outline that gives each image's CSA (image_outline, decision
         # 008); an image whose outlines await a choice shows them all, each saying so
         by_image: dict[int, list[Any]] = {}
@@ -170,11 +170,7 @@ def build_results(
             shown.update(int(a.id) for a in outs)
             undecided.update({int(a.id): str(why) for a in outs})
         for a in analyses:
-            if a.kind == KIND_WITHDRAWN:  # the clinician withdrew the assessments before it
-                last_assessment = None
-                continue
-            if a.kind == KIND_ASSESSMENT:  # its method is listed only if it is the one reported
-                last_assessment = a
+            if a.kind in (KIND_ASSESSMENT, KIND_WITHDRAWN):  # decided below, as latest_assessment does
                 continue
             methods[a.kind] = a.method_version
             if a.kind != KIND_OUTLINE or a.instance_id not in image_ids or int(a.id) not in shown:
@@ -207,7 +203,8 @@ def build_results(
                     "outline": "corrected" if s.corrected_points else "automatic",
                 }
                 measurements.extend(_measurement(m, ctx).to_dict() for m in a.measurements)
-        if last_assessment is not None:
+        last_assessment = current_assessment(analyses)
+        if last_assessment is not None:  # its method is listed only if it is the one reported
             methods[KIND_ASSESSMENT] = last_assessment.method_version
         patient = study.patient
         results: dict[str, Any] = {

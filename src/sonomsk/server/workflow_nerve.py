@@ -26,7 +26,7 @@ one CSA per site and side). Uncalibrated images (px2) are listed but never asses
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -574,16 +574,34 @@ def latest_assessment(store: Store, study_id: int) -> dict[str, Any] | None:
     from sonomsk.store.models import Analysis
 
     with store.sessions() as session:
-        a = session.scalars(
+        rows = session.scalars(
             select(Analysis)
             .where(Analysis.study_id == study_id, Analysis.kind.in_((KIND_ASSESSMENT, KIND_WITHDRAWN)))
-            .order_by(Analysis.id.desc())
-        ).first()
-        if a is None or a.kind == KIND_WITHDRAWN:
+            .order_by(Analysis.id)
+        ).all()
+        a = current_assessment(rows)
+        if a is None:
             return None
         found = {**a.result, "analysis_id": a.id}
     reasons = stale_reasons(found["request"]["measurements"], current_inputs(store, study_id))
     return {**found, "stale": bool(reasons), "stale_reasons": reasons}
+
+
+def current_assessment(analyses: Sequence[Any]) -> Any | None:
+    """Of a study's analyses in the order they were stored, its assessment now: the latest
+    assessment, unless a withdrawal names it or a later one (a withdrawal hides what it names and
+    everything before; one written while another assessment was made leaves that one standing)."""
+    latest = None
+    for a in analyses:
+        if a.kind == KIND_ASSESSMENT:
+            latest = a
+        elif (
+            a.kind == KIND_WITHDRAWN
+            and latest is not None
+            and int((a.result or {}).get("withdraws", -1)) >= int(latest.id)
+        ):
+            latest = None
+    return latest
 
 
 def withdraw_assessment(store: Store, study_id: int, analysis_id: int, *, actor: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sonomsk.core.errors import ConflictError, SonomskError, StoreError
+from sonomsk.core.errors import ConflictError, CorruptDataError, SonomskError, StoreError
 from sonomsk.core.results import MeasurementSet
 from sonomsk.store.db import Store
 from sonomsk.store.models import (
@@ -60,7 +60,7 @@ def _header(path: Path) -> dict[str, Any]:
         text = str(value).strip() if value is not None else ""
         return text or None
 
-    return {
+    head = {
         "patient_id": get("PatientID"),
         "patient_name": get("PatientName"),
         "birth_date": get("PatientBirthDate"),
@@ -74,6 +74,32 @@ def _header(path: Path) -> dict[str, Any]:
         "modality": get("Modality"),
         "sop_uid": get("SOPInstanceUID"),
     }
+    for key in ("study_uid", "series_uid", "sop_uid"):  # a UID cut short could name another object
+        uid = head[key]
+        if uid is not None and len(uid) > _HEADER_LIMITS[key]:
+            raise CorruptDataError(
+                f"{path.name}: {key} has {len(uid)} characters; a DICOM UID has at most 64"
+            )
+    # text beyond what the standard allows (seen in real files) is cut to the store's columns,
+    # which every database then accepts (PostgreSQL refuses longer text, SQLite would keep it)
+    return {k: v[: _HEADER_LIMITS[k]] if isinstance(v, str) else v for k, v in head.items()}
+
+
+#: The store's column length for each header field (store/models.py).
+_HEADER_LIMITS = {
+    "patient_id": 128,
+    "patient_name": 256,
+    "birth_date": 16,
+    "sex": 8,
+    "study_uid": 64,
+    "study_date": 16,
+    "study_description": 256,
+    "accession": 64,
+    "series_uid": 64,
+    "series_description": 256,
+    "modality": 16,
+    "sop_uid": 64,
+}
 
 
 def audit(session: Any, actor: str, action: str, entity: str, entity_id: int | None, **detail: Any) -> None:
@@ -108,8 +134,8 @@ def import_file(
         with store.sessions() as session:
             if session.get(Study, into_study) is None:
                 raise StoreError(f"study {into_study}: not found (the upload was not stored)")
-    digest = store.blobs.put_file(p)
     head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
+    digest = store.blobs.put_file(p)
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
     patient_key = head.get("patient_id") or ""
     joined = not patient_key and into_study is not None  # put by the user into another study

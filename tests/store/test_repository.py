@@ -142,5 +142,11 @@ def test_header_text_longer_than_the_store_allows_is_cut_and_a_long_uid_refused(
         assert session.query(Patient).filter_by(patient_key="LONG").one().sex == "UNKNOWNX"
     ds.SOPInstanceUID = "1." + "2" * 70
     ds.save_as(tmp_path / "uid.dcm")
-    with pytest.raises(CorruptDataError, match="sop_uid has 72 characters"):
+    with pytest.raises(CorruptDataError, match="sop_uid has 72 characters; at most 64"):
         repo.import_file(sqlite_store, tmp_path / "uid.dcm")
+    # a patient identifier cut short could merge two patients: refused too
+    ds = pydicom.dcmread(path)
+    ds.PatientID, ds.SOPInstanceUID = "X" * 128 + "-BOB", "1.2.3.4.5"
+    ds.save_as(tmp_path / "pid.dcm")
+    with pytest.raises(CorruptDataError, match="patient_id has 132 characters; at most 128"):
+        repo.import_file(sqlite_store, tmp_path / "pid.dcm")

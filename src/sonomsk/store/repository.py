@@ -74,11 +74,13 @@ def _header(path: Path) -> dict[str, Any]:
         "modality": get("Modality"),
         "sop_uid": get("SOPInstanceUID"),
     }
-    for key in ("study_uid", "series_uid", "sop_uid"):  # a UID cut short could name another object
+    # an identifier cut short could name another object (another patient): refused, never cut
+    for key in ("study_uid", "series_uid", "sop_uid", "patient_id"):
         uid = head[key]
         if uid is not None and len(uid) > _HEADER_LIMITS[key]:
             raise CorruptDataError(
-                f"{path.name}: {key} has {len(uid)} characters; a DICOM UID has at most 64"
+                f"{path.name}: {key} has {len(uid)} characters; at most {_HEADER_LIMITS[key]} can be stored "
+                "(DICOM allows 64)"
             )
     # text beyond what the standard allows (seen in real files) is cut to the store's columns,
     # which every database then accepts (PostgreSQL refuses longer text, SQLite would keep it)

@@ -164,8 +164,7 @@ def build_results(
             if for_record:
                 raise InvalidParameterError(
                     f"study {study_id}: image {image_ids.get(instance_id, instance_id)}: {why} before making a "
-                    "report (the report would "
-                    "hold every candidate as a CSA)"
+                    "report (the report would hold every candidate as a CSA)"
                 )
             shown.update(int(a.id) for a in outs)
             undecided.update({int(a.id): str(why) for a in outs})

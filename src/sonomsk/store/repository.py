@@ -132,24 +132,22 @@ def import_file(
 
     p = Path(path)
     image = sonomsk.read(p)  # content check; raises a one-line SonomskError on bad input
-    if into_study is not None:
-        with store.sessions() as session:
-            if session.get(Study, into_study) is None:
-                raise StoreError(f"study {into_study}: not found (the upload was not stored)")
+    target = _study_identity(store, into_study) if into_study is not None else None  # before storing
     head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
     digest = store.blobs.put_file(p)
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
     patient_key = head.get("patient_id") or ""
     joined = not patient_key and into_study is not None  # put by the user into another study
     anonymous = not patient_key and into_study is None  # no identity, no study named for it
-    if not patient_key:
+    if target is not None and not patient_key:  # the user put it into that study
+        patient_key, study_uid = target
+    elif not patient_key:
         # no patient identity (a still image, a video, an anonymous DICOM): never merged with
-        # another unidentified upload, which may be another patient; it gets a study of its own,
-        # or joins ``into_study`` when the user says it belongs there
-        # an anonymous DICOM keeps the exam its StudyInstanceUID names: its images share one
-        # unidentified patient (keyed by that UID); a file without one is keyed by its content
+        # another unidentified upload, which may be another patient. An anonymous DICOM keeps the
+        # exam its StudyInstanceUID names (its images share one unidentified patient keyed by that
+        # UID); a file without one gets a patient and study of its own, keyed by its content
         own_key = head.get("study_uid") or digest
-        patient_key, study_uid = _unidentified_target(store, own_key, into_study, study_uid)
+        patient_key = f"UNIDENTIFIED-{hashlib.sha256(own_key.encode()).hexdigest()[:12]}"
     s_uid = (
         study_uid
         or head.get("study_uid")
@@ -260,18 +258,12 @@ def _unidentified_key(key: str) -> bool:
     return key == "UNKNOWN" or key.startswith("UNIDENTIFIED-")
 
 
-def _unidentified_target(
-    store: Store, own_key: str, into_study: int | None, study_uid: str | None
-) -> tuple[str, str | None]:
-    """(patient key, study UID) for a file without a patient identifier: the patient and study of
-    ``into_study`` when given, else a patient of its own keyed by ``own_key`` (its study UID, or
-    its content)."""
-    if into_study is None:
-        return f"UNIDENTIFIED-{hashlib.sha256(own_key.encode()).hexdigest()[:12]}", study_uid
+def _study_identity(store: Store, study_id: int) -> tuple[str, str]:
+    """(patient key, study UID) of the stored study ``study_id``; StoreError when there is none."""
     with store.sessions() as session:
-        study = session.get(Study, into_study)
+        study = session.get(Study, study_id)
         if study is None:
-            raise StoreError(f"study {into_study}: not found (the upload was not stored)")
+            raise StoreError(f"study {study_id}: not found (the upload was not stored)")
         return str(study.patient.patient_key), str(study.study_uid)
 
 

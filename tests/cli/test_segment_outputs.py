@@ -110,6 +110,27 @@ def test_second_run_on_the_same_folder_gives_the_same_labels(tmp_path: Path, ner
     assert _rows(table) == first_rows and {r["file"] for r in first_rows} == {str(nest / "x.dcm")}
 
 
+def test_a_file_that_fails_on_a_rerun_loses_its_earlier_label_image(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nest = tmp_path / "nest"
+    nest.mkdir()
+    shutil.copy(nerve_dcm, nest / "x.dcm")
+    shutil.copy(nerve_dcm, nest / "y.dcm")
+    out, table = tmp_path / "labels", tmp_path / "m.csv"
+    argv = ["segment", str(nest), "--out", str(out), "--csv", str(table)]
+    assert main(argv) == 0
+    assert (out / "y.png").is_file()
+    (nest / "y.dcm").write_bytes(b"DICM but not really")  # the file is replaced by a broken one
+    capsys.readouterr()
+    assert main(argv) == 1
+    # The CSV of this run has no row for y, so no label image of y may sit beside it.
+    assert sorted(p.name for p in out.iterdir()) == ["x.png"]
+    assert {r["file"] for r in _rows(table)} == {str(nest / "x.dcm")}
+    err = "\n".join(_errors(capsys.readouterr().err))
+    assert "y.dcm" in err and f"the label image {out / 'y.png'} of an earlier run was removed" in err
+
+
 # ----------------------------------------------------------------------------- 2. the CSV
 
 

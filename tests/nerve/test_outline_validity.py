@@ -79,6 +79,27 @@ def test_touching_and_closing_edges_are_not_crossings() -> None:
     assert contours.first_crossing(np.array([[0.0, 0], [0, 10], [10, 10], [10, 0]])) is None
 
 
+def test_an_outline_that_crosses_itself_at_a_vertex_is_refused() -> None:
+    # a figure eight whose waist is a vertex visited twice: no two edges cross inside both, but
+    # the second pass runs the other way round, so the shoelace area is the lobes' difference
+    eight = np.array([[60.0, 60], [60, 100], [80, 80], [100, 60], [100, 100], [80, 80]])
+    assert contours.first_crossing(eight) is None
+    with pytest.raises(InvalidParameterError, match=r"outline: crosses itself at points\[2\] \[80.0, 80.0\]"):
+        measure_contour(_image(), Contour(points=eight))
+    # a vertex inside another edge, its neighbours on either side of it
+    through = np.array([[60.0, 60], [60, 100], [100, 100], [100, 80], [80, 80], [60, 80], [40, 80], [40, 50]])
+    assert contours.first_crossing(through) is None
+    with pytest.raises(InvalidParameterError, match=r"crosses itself at points\[5\]"):
+        measure_contour(_image(), Contour(points=through))
+    # touches are kept: two lobes meeting at a vertex, both the same way round, and a vertex that
+    # rests on another edge from one side
+    lobes = np.array([[60.0, 60], [60, 100], [80, 80], [100, 100], [100, 60], [80, 80]])
+    rests = np.array([[60.0, 60], [60, 100], [100, 100], [100, 84], [60, 80], [100, 76], [100, 60]])
+    assert contours.crossing_at_vertex(lobes) is None and contours.crossing_at_vertex(rests) is None
+    assert _by_name(_image(), lobes)["area_cross_section"].value > 0
+    assert _by_name(_image(), rests)["area_cross_section"].value > 0
+
+
 # --------------------------------------------------------------- finding 6: points outside the frame
 
 

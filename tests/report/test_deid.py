@@ -117,3 +117,28 @@ def test_real_deidentifier_when_present(example: StudyResults, tmp_path: Path) -
     for ident in ("Demo^Patient", "DEMO-0001"):
         assert ident not in html and ident.encode() not in csv_bytes and ident.encode() not in sr
     assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+
+
+def test_no_full_date_survives_in_the_times_of_a_signed_report(
+    example: StudyResults, fake_deidentify: types.ModuleType, tmp_path: Path
+) -> None:
+    """The study date is cut to its year; the report's creation and signing times, made on the
+    exam's day, must not give the date back (FHIR ``issued``, the PDF's "signed at")."""
+    import dataclasses
+
+    from sonomsk.report.results import SignOff, SignOffState
+
+    signed = dataclasses.replace(
+        example,
+        created="2026-03-14T09:26:53+00:00",
+        signoff=SignOff(state=SignOffState.SIGNED, by="Dr Who", at="2026-03-14T09:30:00+00:00"),
+    )
+    d = deidentify_results(signed, "k3")
+    assert d.created is None and d.signoff.at == "2026" and d.signoff.state is SignOffState.SIGNED
+    outputs = {
+        "html": render_html(signed, deidentify_key="k3"),
+        "fhir": write_fhir(signed, tmp_path / "b.json", deidentify_key="k3").read_text(),
+    }
+    for name, text in outputs.items():
+        assert "2026-03-14" not in text and "20260314" not in text, name
+    assert "issued" not in json.loads(outputs["fhir"])["entry"][0]["resource"]

@@ -114,6 +114,38 @@ def test_uncalibrated_results_stay_in_px() -> None:
     assert StudyResults.from_json(r.to_json()).measurements[0].unit == "px2"
 
 
+def _area(unit: str, provenance: dict | None = None) -> Measurement:
+    return Measurement(
+        name="area_cross_section",
+        value=8.0,
+        unit=unit,
+        method=Method("f", "1"),
+        label="nerve",
+        context={"structure": "s", "image": "a"},
+        provenance=provenance or {},
+    )
+
+
+def test_millimetres_on_an_uncalibrated_image_are_refused_unless_their_spacing_is_named() -> None:
+    im = ImageRef(id="a", rows=10, cols=10, spacing_mm=None)
+    s = Structure(id="s", image="a", label="nerve", kind="nerve", contour=((1, 1), (1, 5), (5, 5)))
+    with pytest.raises(
+        InvalidParameterError, match=r"measurements\[0\] \(area_cross_section\): in mm2 but image 'a'"
+    ):
+        StudyResults(images=(im,), structures=(s,), measurements=(_area("mm2"),))
+    with pytest.raises(InvalidParameterError, match=r"provenance\.spacing_mm"):
+        StudyResults(images=(im,), structures=(s,), measurements=(_area("mm2", {"spacing_mm": None}),))
+    # an image whose calibrated regions differ: each measurement names the spacing it used
+    named = StudyResults(
+        images=(im,), structures=(s,), measurements=(_area("mm2", {"spacing_mm": [0.1, 0.1]}),)
+    )
+    assert StudyResults.from_json(named.to_json()).measurements[0].unit == "mm2"
+    calibrated = ImageRef(id="a", rows=10, cols=10, spacing_mm=(0.1, 0.1))
+    assert (
+        StudyResults(images=(calibrated,), structures=(s,), measurements=(_area("mm2"),)).images[0].calibrated
+    )
+
+
 def test_free_form_sections_must_be_json() -> None:
     with pytest.raises(InvalidParameterError, match="nerve_assessment"):
         StudyResults(nerve_assessment={"x": float("nan")})

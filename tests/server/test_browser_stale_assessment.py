@@ -62,3 +62,35 @@ def test_correction_after_assessment_marks_it_out_of_date(page: Any, server: str
     assert (
         httpx.get(f"{server}/api/workflows/report/studies/{study}/results").json()["nerve_assessment"] is None
     )
+
+
+def test_a_study_never_assessed_asks_for_no_assessment_and_a_withdrawal_elsewhere_clears_it(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    not_found: list[str] = []
+    page.on("response", lambda r: not_found.append(r.url) if r.status == 404 else None)
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    assert httpx.put(
+        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "right"}
+    ).is_success
+    row, col = truth["centroid_px"]
+    assert httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}).is_success
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-assess"]')
+    study = page.evaluate("SONO.state.study.id")
+    assert page.evaluate("SONO.state.study.assessment_id") is None
+    assert not not_found, f"requests answered 404 (logged as errors in the console): {not_found}"
+
+    with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
+        page.click('[data-testid="nerve-assess"]')
+    page.wait_for_selector('[data-testid="nerve-pattern"]')
+    shown = httpx.get(f"{server}{W}/studies/{study}/assessment").json()["analysis_id"]
+    # a colleague withdraws it from another tab; this page learns of it on its next reload
+    assert httpx.delete(f"{server}{W}/studies/{study}/assessment", params={"analysis_id": shown}).is_success
+    page.evaluate("SONO.reloadStudy()")
+    _wait_for(page, "document.querySelector('[data-testid=nerve-pattern]') === null")
+    assert page.evaluate("SONO.state.study.assessment_id") is None
+    assert not not_found, f"requests answered 404: {not_found}"

@@ -153,3 +153,23 @@ def test_a_conflict_is_409_whatever_the_file_is_called(client: TestClient, tmp_p
     _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())
     r = client.post("/api/upload", files={"file": ("nerve not found.dcm", (tmp_path / "b.dcm").read_bytes())})
     assert r.status_code == 409 and r.json()["error"] == "ConflictError", r.text
+
+
+def _blob_files(store: Store) -> set[str]:
+    return {p.name for p in store.blobs.root.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+def test_a_refused_upload_leaves_no_file_in_the_store(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    """The blob of a file the database refuses (a conflict) is never written: a store keeps only
+    files that an instance names."""
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=1, patient_id="ALICE")
+    simulated_nerve_dicom(tmp_path / "b.dcm", csa_mm2=10.0, seed=2, patient_id="BOB")
+    _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())
+    before = _blob_files(store)
+    assert len(before) == 1
+    r = client.post("/api/upload", files={"file": ("b.dcm", (tmp_path / "b.dcm").read_bytes())})
+    assert r.status_code == 409, r.text
+    assert _blob_files(store) == before

@@ -308,6 +308,20 @@ def run(args: argparse.Namespace) -> int:
         _remove_empty(created)  # only when nothing was written into it
 
 
+def _drop_stale(label: Path) -> str:
+    """Remove an earlier run's label image of an input that failed now; say so in its error.
+
+    Left in place it would sit beside this run's CSV as if it were a result of this run.
+    """
+    try:
+        label.unlink()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f" (the label image {label} of an earlier run could not be removed: {exc.strerror or exc})"
+    return f" (the label image {label} of an earlier run was removed)"
+
+
 def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tuple[str, ...]) -> int:
     import cv2
 
@@ -319,12 +333,12 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
     failed = 0
     incomplete = 0
     for path in progress(files, total=len(files), desc="segment", enabled=len(files) > 2):
+        out = args.out / f"{path.stem}.png"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 image = sonomsk.read(path, spacing_mm=args.spacing_mm)
             seg = segment_frame(image, frame=args.frame, backend=args.backend, structures=structures)
-            out = args.out / f"{path.stem}.png"
             if not cv2.imwrite(str(out), seg.labels.astype("uint8")):
                 raise SonomskError(f"{out}: the label image could not be written")
         except Exception as exc:  # a batch records every failure with its reason and goes on
@@ -334,7 +348,7 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
                 if isinstance(exc, SonomskError)
                 else f"InternalError({type(exc).__name__})"
             )
-            msg = " ".join(str(exc).split())
+            msg = " ".join(str(exc).split()) + _drop_stale(out)
             report.append({"file": str(path), "error": msg, "error_class": kind})
             print(f"sonomsk: error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
             continue

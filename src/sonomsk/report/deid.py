@@ -6,7 +6,8 @@ made with the same key carry the same pseudonyms and the same replacement UIDs a
 de-identified images.
 
 What changes: patient name/id/birth date/sex (by ``deidentify_record``); accession, operator,
-referring physician and signer (pseudonyms); institution (removed); study date (year only); every
+referring physician and signer (pseudonyms); institution (removed); study date and signing time
+(year only) and the results' creation time (removed: it is usually the exam's day); every
 Study/Series/SOP Instance UID (through ``deidentify_dataset`` on a tiny data set, so the mapping is
 the images' mapping); file paths and path-like provenance (removed). Free text written by people
 (indication, notes, sign-off note) is kept as written.
@@ -131,7 +132,11 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
                 sop_instance_uid=m["SOPInstanceUID"],
             )
         )
-    signoff = dataclasses.replace(results.signoff, by=pseudo(results.signoff.by))
+    signoff = dataclasses.replace(
+        results.signoff,
+        by=pseudo(results.signoff.by),
+        at=results.signoff.at[:4] if results.signoff.at else None,  # year only, as the study date
+    )
     return dataclasses.replace(
         results,
         patient=patient,
@@ -139,6 +144,7 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         images=tuple(images),
         measurements=tuple(_scrub_measurement(m, images, results.images) for m in results.measurements),
         signoff=signoff,
+        created=None,  # made on the exam's day: a full timestamp would give the date back (FHIR issued)
     )
 
 

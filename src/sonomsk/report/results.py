@@ -189,6 +189,34 @@ class SignOff:
 
 
 _SECTION_FIELDS = ("nerve_assessment", "differential", "muscle", "procedure")
+#: Units that need a pixel spacing (no silent millimetres).
+_SPATIAL = frozenset({"mm", "mm2"})
+
+
+def _check_spatial_unit(index: int, m: Measurement, images: Mapping[str, ImageRef]) -> None:
+    """A measurement in mm or mm2 of an image without one spacing must name the spacing it used.
+
+    An image whose calibrated regions differ has no single ``spacing_mm`` and may still hold mm
+    measurements, each made in one region: those carry ``provenance.spacing_mm``. Without either,
+    the millimetres have no calibration behind them and are refused.
+    """
+    image = m.context.get("image")
+    if m.unit not in _SPATIAL or m.value is None or not isinstance(image, str) or image not in images:
+        return
+    if images[image].spacing_mm is not None:
+        return
+    named = m.provenance.get("spacing_mm")
+    ok = (
+        isinstance(named, (list, tuple))
+        and len(named) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in named)
+    )
+    if not ok:
+        raise InvalidParameterError(
+            f"measurements[{index}] ({m.name}): in {m.unit} but image {image!r} has no spacing_mm "
+            "and the measurement names none in provenance.spacing_mm; an uncalibrated image is "
+            "measured in px"
+        )
 
 
 @dataclass(frozen=True)
@@ -237,6 +265,10 @@ class StudyResults:
                     f"structure {s.id}: point {list(outside[0])} lies outside its image "
                     f"({im.rows} x {im.cols} px)"
                 )
+
+        by_id = dict(zip(ids, self.images, strict=True))
+        for i, m in enumerate(self.measurements):
+            _check_spatial_unit(i, m, by_id)
 
     # -- look-ups ----------------------------------------------------------------------------
     def image(self, image_id: str) -> ImageRef:

@@ -85,10 +85,16 @@ def _analysis_dict(a: Analysis) -> dict[str, Any]:
 
 
 def study_detail(store: Store, study_id: int) -> dict[str, Any]:
+    """The study with its images, analyses and reports, and ``assessment_id``: the analysis that
+    is the study's nerve assessment now (None when never assessed or withdrawn), so a client
+    asks for ``/assessment`` only when there is one."""
     from sqlalchemy import select
+
+    from sonomsk.server.workflow_nerve import current_assessment
 
     with store.sessions() as session:
         study, analyses = study_and_analyses(session, study_id)
+        assessment = current_assessment(analyses)
         reports = session.scalars(select(Report).where(Report.study_id == study_id).order_by(Report.id)).all()
         return {
             "id": study.id,
@@ -111,6 +117,7 @@ def study_detail(store: Store, study_id: int) -> dict[str, Any]:
                 for se in study.series
             ],
             "analyses": [_analysis_dict(a) for a in analyses],
+            "assessment_id": assessment.id if assessment is not None else None,
             "reports": [
                 {
                     "id": r.id,

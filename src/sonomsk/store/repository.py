@@ -16,6 +16,7 @@ from typing import Any
 
 from sonomsk.core.errors import ConflictError, CorruptDataError, SonomskError, StoreError
 from sonomsk.core.results import MeasurementSet
+from sonomsk.store.blobs import sha256_file
 from sonomsk.store.db import Store
 from sonomsk.store.models import (
     Analysis,
@@ -134,7 +135,7 @@ def import_file(
     image = sonomsk.read(p)  # content check; raises a one-line SonomskError on bad input
     target = _study_identity(store, into_study) if into_study is not None else None  # before storing
     head = _header(p) if image.metadata.get("format", "").upper() == "DICOM" else {}
-    digest = store.blobs.put_file(p)
+    digest = sha256_file(p)  # the blob itself is stored only once the database takes the file
     sop_uid = head.get("sop_uid") or image.provenance.sop_instance_uid or _uid_from_digest(digest)
     patient_key = head.get("patient_id") or ""
     joined = not patient_key and into_study is not None  # put by the user into another study
@@ -225,6 +226,10 @@ def import_file(
                         )
                         session.add(series)
                         session.flush()
+                    if store.blobs.put_file(p) != digest:  # stored here: a refusal leaves no file behind
+                        raise StoreError(
+                            f"{original_name or p.name}: the file changed while it was stored; not stored"
+                        )
                     inst = Instance(
                         sop_uid=sop_uid,
                         series_id=series.id,

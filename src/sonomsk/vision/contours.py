@@ -187,6 +187,12 @@ def check_outline(contour: Contour, shape: tuple[int, int]) -> None:
         raise InvalidParameterError(
             f"outline: edges points[{i}]-points[{(i + 1) % n}] and points[{j}]-points[{(j + 1) % n}] cross"
         )
+    at = crossing_at_vertex(pts)
+    if at is not None:
+        raise InvalidParameterError(
+            f"outline: crosses itself at points[{at}] {[float(pts[at, 0]), float(pts[at, 1])]!r} "
+            "(it passes through that point twice, once on each side)"
+        )
     span = float(np.ptp(pts, axis=0).max())
     if _shoelace(pts) <= 1e-9 * max(span, 1.0) ** 2:
         raise InvalidParameterError("outline: encloses no area (its points are collinear or identical)")
@@ -215,6 +221,70 @@ def first_crossing(points: np.ndarray, block: int = 256) -> tuple[int, int] | No
             r, c = np.argwhere(cross)[0]
             return int(i[r]), int(c)
     return None
+
+
+def _orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return np.sign(
+        (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
+    )
+
+
+def crossing_at_vertex(points: np.ndarray, block: int = 256) -> int | None:
+    """The first vertex k where the outline crosses itself through a point it visits twice, or None.
+
+    :func:`first_crossing` finds edges that cross at a point inside both. An outline can also
+    cross at one of its vertices: the vertex lies inside another edge, or on another vertex,
+    and the outline's two passes through that point swap sides (a figure eight whose waist is a
+    vertex). A touch, where both passes stay on their own side (a spur traced out and back, two
+    lobes meeting at a point), is not a crossing; passes that overlap along a line are left as
+    touches too.
+    """
+    a = np.asarray(points, dtype=np.float64)
+    n = len(a)
+    prev, nxt = np.roll(a, 1, axis=0), np.roll(a, -1, axis=0)
+    c, d = a, nxt  # edge j runs c[j] -> d[j]
+    # 1. vertex k strictly inside edge j: its neighbours on opposite sides of that edge's line
+    e = d - c
+    for k0 in range(0, n, block):
+        k = np.arange(k0, min(n, k0 + block))
+        rel = a[k][:, None, :] - c[None]
+        kk, jj = np.nonzero(
+            e[None, :, 0] * rel[..., 1] - e[None, :, 1] * rel[..., 0] == 0
+        )  # on edge j's line
+        pk, cj, dj = a[k][kk], c[jj], d[jj]
+        inside = (np.sum((pk - cj) * (dj - cj), axis=-1) > 0) & (np.sum((pk - dj) * (cj - dj), axis=-1) > 0)
+        sides = _orient(cj, dj, prev[k][kk]) * _orient(cj, dj, nxt[k][kk])
+        hit = np.flatnonzero(inside & (sides < 0))
+        if hit.size:
+            return int(k[kk[hit[0]]])
+    # 2. two vertices at one point: the second pass's neighbours split the first pass's angle
+    keys: dict[tuple[float, float], list[int]] = {}
+    for i, (r, col) in enumerate(a):
+        keys.setdefault((float(r), float(col)), []).append(i)
+    for same in keys.values():
+        for x, i in enumerate(same):
+            for j in same[x + 1 :]:
+                if _passes_cross(a[i], (prev[i], nxt[i]), (prev[j], nxt[j])):
+                    return min(i, j)
+    return None
+
+
+def _passes_cross(
+    p: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+) -> bool:
+    """Whether two passes through ``p`` (each given by its previous and next point) cross there."""
+    rays = [q - p for q in (*first, *second)]
+    if any(float(np.hypot(*v)) == 0.0 for v in rays):
+        return False  # a repeated point: no direction to judge by
+    ang = [float(np.arctan2(v[1], v[0])) % (2 * np.pi) for v in rays]
+    if len(set(ang)) < 4:
+        return False  # the passes share a direction: they overlap along a line (a touch)
+    lo, span = ang[0], (ang[1] - ang[0]) % (2 * np.pi)
+
+    def within(t: float) -> bool:
+        return 0 < (t - lo) % (2 * np.pi) < span
+
+    return within(ang[2]) != within(ang[3])
 
 
 def _scaled(points: np.ndarray, spacing: tuple[float, float] | None) -> np.ndarray:

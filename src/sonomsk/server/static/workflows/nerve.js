@@ -312,6 +312,9 @@
     // outlines, sites or sides may have changed: ask whether the shown assessment still holds
     const sid = S.state.study && S.state.study.id;
     if (!lastAssessment || !sid || sid !== assessedStudy) return;
+    // called on the "study" event, so S.state.study is fresh: no assessment_id means it was
+    // withdrawn since (another tab, a colleague), and the page must stop showing it
+    if (S.state.study.assessment_id == null) { lastAssessment = null; renderResult(S); return; }
     try {
       const r = await fetch(`${API}/studies/${sid}/assessment`);
       if (r.ok) lastAssessment = await r.json();
@@ -382,7 +385,7 @@
       if (sid !== assessedStudy) {
         lastAssessment = null;
         assessedStudy = sid;
-        if (sid) {
+        if (sid && S.state.study.assessment_id != null) {  // none yet: nothing to ask (no 404)
           try {
             const r = await fetch(`${API}/studies/${sid}/assessment`);
             if (r.ok) lastAssessment = await r.json();

@@ -102,10 +102,43 @@ def test_paediatric_note_is_printed_once_near_the_top(
     d = json.loads(run(tmp_path, capsys, CHILD, "--json"))
     assert all(any("younger than 18" in n for n in m["notes"]) for m in d["measurements"])
     lines = run(tmp_path, capsys, CHILD).splitlines()
-    child = [i for i, line in enumerate(lines) if "younger than 18" in line]
+    child = [
+        i for i, line in enumerate(lines) if "younger than 18" in line and not line.startswith("Pattern ")
+    ]
     header = next(i for i, line in enumerate(lines) if line.startswith("site "))
     assert len(child) == 1 and child[0] < header
     assert lines[child[0]].startswith("note: patient younger than 18")
+    # the pattern's own explanation names it too: its limits are adult limits
+    assert "adult_references: patient younger than 18" in d["explanation"]
+
+
+@pytest.mark.parametrize("age", [2, 9, 17])
+def test_a_child_with_small_nerves_is_never_called_reduced(age: int) -> None:
+    """Adult lower limits say nothing of a child's smaller nerves: below 18 no site is 'reduced'
+    and the pattern is never 'reduced' (motor neuron disease); the same values at 18 are."""
+    body = {
+        "patient": {"age": age},
+        "measurements": [
+            {"site": "median_forearm", "side": "right", "csa_mm2": 3.0},
+            {"site": "ulnar_forearm", "side": "right", "csa_mm2": 2.5},
+            {"site": "median_wrist", "side": "right", "csa_mm2": 5.0},
+        ],
+    }
+    child = assess(body)
+    assert child.pattern.pattern.value == "normal"
+    assert all(a.status == "normal" and not a.reduction_assessable for a in child.measurements)
+    assert "adult_references" in child.pattern.rules_fired
+    assert "reduction is not judged" in child.pattern.explanation
+    adult = assess({**body, "patient": {"age": 18}})
+    assert adult.pattern.pattern.value == "reduced"
+    # enlargement is still judged against the adult limits
+    big = assess(
+        {
+            "patient": {"age": age},
+            "measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 16.0}],
+        }
+    )
+    assert big.measurements[0].status == "enlarged"
 
 
 def test_adult_has_no_paediatric_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -173,3 +173,40 @@ def test_a_refused_upload_leaves_no_file_in_the_store(
     r = client.post("/api/upload", files={"file": ("b.dcm", (tmp_path / "b.dcm").read_bytes())})
     assert r.status_code == 409, r.text
     assert _blob_files(store) == before
+
+
+def test_a_stored_sop_instance_uid_with_another_patient_or_other_pixels_is_refused(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    """One SOP Instance UID names one image: a file reusing it for another patient or with other
+    pixels is a conflict (409), never "already stored" (which would open the stored patient's
+    image as if it were the upload); the same image in other bytes is already stored."""
+    import copy
+
+    import pydicom
+
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=12.0, seed=1, patient_id="ALICE")
+    first = _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())
+    ds = pydicom.dcmread(tmp_path / "a.dcm")
+
+    other_patient = copy.deepcopy(ds)
+    other_patient.PatientID = "BOB"
+    other_patient.save_as(tmp_path / "bob.dcm")
+    r = client.post("/api/upload", files={"file": ("bob.dcm", (tmp_path / "bob.dcm").read_bytes())})
+    assert r.status_code == 409 and "SOP Instance UID is already stored with other content" in r.text, r.text
+
+    simulated_nerve_dicom(tmp_path / "c.dcm", csa_mm2=20.0, seed=1, patient_id="ALICE")
+    new_pixels = pydicom.dcmread(tmp_path / "c.dcm")
+    new_pixels.SOPInstanceUID = ds.SOPInstanceUID
+    new_pixels.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    new_pixels.SeriesInstanceUID = ds.SeriesInstanceUID
+    new_pixels.save_as(tmp_path / "c2.dcm")
+    r = client.post("/api/upload", files={"file": ("c2.dcm", (tmp_path / "c2.dcm").read_bytes())})
+    assert r.status_code == 409, r.text
+
+    same = copy.deepcopy(ds)
+    same.ImageComments = "sent again by the scanner"  # other bytes, the same image
+    same.save_as(tmp_path / "again.dcm")
+    again = _up(client, "again.dcm", (tmp_path / "again.dcm").read_bytes())
+    assert again["instance_id"] == first["instance_id"] and again["created"] is False

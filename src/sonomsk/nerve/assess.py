@@ -33,6 +33,7 @@ from sonomsk.nerve.assess_model import (
     NerveMeasurementInput,
     PatientInfo,
     judge,
+    paediatric_note,
 )
 from sonomsk.nerve.entrapment import (
     IndexResult,
@@ -227,7 +228,9 @@ def assess(
     sides = tuple(compare_sides(by_level))
     variability = compute_variability(by_level)
     goedee = evaluate_goedee(req.measurements, set_name)
-    pattern = classify_pattern(judged, (*indices, *sides), goedee, variability, set_name)
+    pattern = classify_pattern(
+        judged, (*indices, *sides), goedee, variability, set_name, paediatric=paediatric_note(req.patient)
+    )
     return AssessmentResult(
         reference_set=set_name,
         patient=req.patient,

@@ -465,6 +465,17 @@ def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: Pa
         notes.append(child)
     notes.extend(covariate_notes(measurement.site, patient))
     limit = _between_formula_and_fixed(measurement.csa_mm2, limit)
+    if child is not None and limit.lln is not None:
+        # an adult lower limit says nothing of a child's nerve, which is expected to be smaller
+        # (CSA rises with height): never "reduced" (nor motor neuron disease) below 18
+        limit = dataclasses.replace(
+            limit,
+            lln=None,
+            lln_note=(
+                f"the adult lower limit ({limit.lln:.2f} mm2) is not applied below {adult_min_age():g} "
+                "years: no published paediatric reference, and a child's nerves are expected to be smaller"
+            ),
+        )
     if not limit.has_limit:
         return CsaAssessment(measurement, limit, "no_reference", None, None, False, tuple(notes))
     assert limit.uln is not None

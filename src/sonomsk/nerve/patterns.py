@@ -152,6 +152,7 @@ class _Builder:
         # (rule, text, sources) appended after the deciding rules
         self.tail: list[tuple[str, str, tuple[str, ...]]] = []
         self.hints: list[Finding] = []  # findings of the hint rules (decision 010)
+        self.paediatric: str | None = None  # the note for a patient younger than every reference set
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
@@ -324,6 +325,13 @@ def _note_lone_indices(b: _Builder, f: _Facts) -> None:
 def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: set[str]) -> tuple[str, ...]:
     """Say where reduction cannot be checked (no lower limit) and whether enough sites could."""
     spec = _rules()["reduced"]
+    if b.paediatric is not None and (f.no_lln or f.lln_motor):
+        b.add(
+            "reduction_not_assessable",
+            f"{b.paediatric}: their lower limits are not applied, so reduced CSA (as in motor neuron "
+            "disease) is not judged at any site",
+        )
+        return tuple(f"{a.site} ({a.side})" for a in f.no_lln)
     if f.no_lln:
         b.add(
             "reduction_not_assessable",
@@ -352,10 +360,24 @@ def classify_pattern(
     goedee: GoedeeResult,
     variability: VariabilityResult,
     reference_set: str,
+    *,
+    paediatric: str | None = None,
 ) -> PatternResult:
-    """The overall pattern with its explanation (rule ids and citations that fired)."""
+    """The overall pattern with its explanation (rule ids and citations that fired).
+
+    ``paediatric`` is the note for a patient younger than every reference set's adults: it is
+    named in the explanation, enlargement is judged against the adult upper limits (a child's
+    nerves are smaller, so this errs towards normal) and reduction is not judged.
+    """
     zaid, state, undecided_regions = zaidman_pattern(csa)
     b = _Builder()
+    b.paediatric = paediatric
+    if paediatric is not None:
+        b.add(
+            "adult_references",
+            f"{paediatric}: enlargement is judged against adult upper limits (a child's nerves are "
+            "smaller, so an enlargement may be missed, not over-called); reduction is not judged",
+        )
     rules = _rules()
     sparing = sensory_sparing(csa, reference_set, RULE_VERSION)
     if sparing is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,15 @@ def import_file(
         with store.sessions() as session:
             existing = session.scalars(select(Instance).where(Instance.sop_uid == sop_uid)).first()
             if existing is not None:
+                if existing.sha256 != digest and not _same_image(store, existing, image, head):
+                    # one SOP Instance UID, another patient or other pixels: never answered
+                    # "already stored" (decision 015); the same image in other bytes (another
+                    # transfer syntax or file meta, a resend through the DICOM node) is
+                    raise ConflictError(
+                        f"{original_name or p.name}: its SOP Instance UID is already stored with other "
+                        "content (another image, or this image changed since); not stored (check the "
+                        "file's identifiers)"
+                    )
                 return ImportResult(existing.id, existing.series.study_id, sop_uid, existing.sha256, False)
             session.rollback()  # end the read transaction the query above began (SQLAlchemy 2.1)
             try:
@@ -255,6 +265,28 @@ def import_file(
                         f"{p.name}: could not be stored (conflicting concurrent import)"
                     ) from None
     raise StoreError(f"{p.name}: could not be stored")  # pragma: no cover
+
+
+def _same_image(store: Store, existing: Instance, image: Any, head: dict[str, Any]) -> bool:
+    """Whether a file whose SOP Instance UID is stored, in other bytes, is the stored image: the
+    same patient identifier (or none in either) and the same pixels, frame by frame."""
+    import numpy as np
+
+    import sonomsk
+
+    stored_key = str(existing.series.study.patient.patient_key)
+    new_key = head.get("patient_id") or ""
+    if new_key != stored_key and (new_key or not _unidentified_key(stored_key)):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the stored file's warnings were given when it came in
+            old = sonomsk.read(store.blobs.open_path(existing.sha256))
+    except SonomskError:
+        return False
+    if old.shape != image.shape:
+        return False
+    return all(np.array_equal(old.frames.get(i), image.frames.get(i)) for i in range(image.n_frames))
 
 
 def _unidentified_key(key: str) -> bool:

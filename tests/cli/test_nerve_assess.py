@@ -41,6 +41,36 @@ def test_assess_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "pattern: focal_entrapment" in out and "median_wrist" in out and "enlarged" in out
 
 
+def test_text_output_shows_what_was_recorded_and_the_variability_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "measurements": [
+            {
+                "site": "median_wrist",
+                "side": "right",
+                "csa_mm2": 14.2,
+                "echogenicity": {"fraction_hypoechoic": 0.8, "class": 1},
+                "intraneural_doppler": 3,
+                "note": "hypervascular",
+            },
+            {"site": "median_forearm", "side": "right", "csa_mm2": 7.0, "intraneural_doppler": False},
+            {"site": "ulnar_upper_arm", "side": "left", "csa_mm2": 17.0},
+            {"site": "ulnar_forearm", "side": "left", "csa_mm2": 6.0},
+        ]
+    }
+    assert main(["nerve", "assess", write(tmp_path, body)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "recorded (median_wrist right): echogenicity class 1 (hypoechoic), fraction hypoechoic 0.80; "
+        "intraneural Doppler 3 vessel signal(s); note: hypervascular (reported, not scored)"
+    ) in out
+    assert "recorded (median_forearm right): intraneural Doppler signal absent" in out
+    assert "intranerve variability ulnar (left) = 17/6 = 2.83" in out and "ULN (mean+2SD) 2.55" in out
+    line = next(x for x in out.splitlines() if "variability ulnar (left)" in x)
+    assert line.endswith(": high")
+
+
 def test_reference_set_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = {"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 12.0}]}
     assert main(["nerve", "assess", write(tmp_path, body), "--json", "--reference-set", "korean"]) == 0

@@ -250,3 +250,24 @@ def test_a_covariate_notes_added(patient: dict[str, Any], site: str, expected: s
 def test_no_covariates_no_covariate_notes() -> None:
     body = {"measurements": [{"site": "tibial_ankle", "side": "right", "csa_mm2": 10.0}]}
     assert not any("not adjusted" in n for n in notes_of(body, "tibial_ankle"))
+
+
+@pytest.mark.parametrize(
+    ("height", "weight", "bmi"),
+    [(250, 2, "0.3"), (45, 390, "1925.9"), (66, 150, "344.4")],
+    ids=["thin", "heavy", "inches-pounds"],
+)
+def test_an_impossible_height_and_weight_pair_is_refused(height: float, weight: float, bmi: str) -> None:
+    from sonomsk.core.errors import InvalidParameterError
+
+    body = {
+        "patient": {"height_cm": height, "weight_kg": weight},
+        "measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 10.0}],
+    }
+    with pytest.raises(
+        InvalidParameterError, match=rf"patient.height_cm and patient.weight_kg: .*BMI of {bmi} kg/m2"
+    ):
+        assess(body)
+    # a newborn and a heavy adult are accepted
+    for h, w in ((50, 3.5), (190, 200)):
+        assess({**body, "patient": {"height_cm": h, "weight_kg": w}})

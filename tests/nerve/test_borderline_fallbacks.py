@@ -279,3 +279,52 @@ def test_measurement_set_carries_the_borderline_flag() -> None:
     request = {"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 11.5}]}
     ms = assess(request).to_measurement_set()
     assert ms.measurements[0].context["borderline"] is True
+
+
+# ------------------------------------------------ section 5: a borderline CSA the [A] indices contradict
+
+
+def test_a_borderline_entrapment_csa_with_every_a_index_normal_is_indeterminate() -> None:
+    from sonomsk.nerve.assess import assess
+
+    cts = {
+        "measurements": [
+            {"site": "median_wrist", "side": "right", "csa_mm2": 11.2},
+            {"site": "median_pronator_quadratus", "side": "right", "csa_mm2": 10.0},
+            {"site": "median_forearm", "side": "right", "csa_mm2": 9.0},
+        ]
+    }
+    d = assess(cts).to_dict()
+    assert d["pattern"] == "indeterminate" and d["candidates"] == ["focal_entrapment", "normal"]
+    assert "focal_borderline_contradicted" in d["pattern_detail"]["rules_fired"]
+    assert "delta_csa_median (right) = 1.20 mm2 < 2: normal" in d["explanation"]
+    # the same CSA with an abnormal [A] index (delta CSA 3.2 mm2) is a supported focal entrapment
+    cts["measurements"][1]["csa_mm2"] = 8.0
+    d = assess(cts).to_dict()
+    assert d["pattern"] == "focal_entrapment"
+    assert (
+        "within the between-investigator SD of the limit (borderline): median_wrist (right)"
+        in d["explanation"]
+    )
+    # a clear enlargement is not borderline, whatever the indices
+    cts["measurements"][0]["csa_mm2"] = 14.0
+    cts["measurements"][1]["csa_mm2"] = 12.5
+    assert assess(cts).to_dict()["pattern"] == "focal_entrapment"
+
+
+def test_only_the_contradicted_nerve_loses_its_focal_entrapment() -> None:
+    from sonomsk.nerve.assess import assess
+
+    d = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 11.2},
+                {"site": "median_pronator_quadratus", "side": "right", "csa_mm2": 10.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 9.0},
+                {"site": "ulnar_elbow", "side": "right", "csa_mm2": 14.0},
+                {"site": "ulnar_forearm", "side": "right", "csa_mm2": 6.0},
+            ]
+        }
+    ).to_dict()
+    assert d["pattern"] == "focal_entrapment"
+    assert "focal_borderline_contradicted: median (right)" in d["explanation"]

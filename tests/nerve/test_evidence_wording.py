@@ -126,3 +126,77 @@ def test_click_and_box_parameters_are_data_with_reasons() -> None:
     assert list(interactive.CLICK_WINDOW_SIDES_PX) == params["click_window_sides_px"]["value"]
     assert params["box_margin"]["value"] == interactive.BOX_MARGIN
     assert params["min_box_px"]["value"] == interactive.MIN_BOX_PX
+
+
+def test_two_ordinary_entrapments_are_not_told_they_fit_hnpp() -> None:
+    """The entrapment-ratio source compared hereditary neuropathies with one another: ratios > 1.4
+    at two entrapped nerves (CTS with UNE) are the HNPP feature only where a hereditary cause is
+    suspected; the hint says so and never says 'fits HNPP'."""
+    d = assess(
+        {
+            "measurements": [
+                m("median_wrist", 14.0),
+                m("median_forearm", 7.0),
+                m("ulnar_elbow", 12.0),
+                m("ulnar_forearm", 6.5),
+            ]
+        }
+    ).to_dict()
+    assert d["pattern"] == "focal_entrapment"
+    hint = next(s for s in d["explanation"].split(". ") if s.startswith("hnpp_hint"))
+    assert "fits HNPP" not in hint
+    assert "only where a hereditary neuropathy is suspected" in hint and "the HNPP feature" in hint
+
+
+def test_goedee_in_a_diffuse_pattern_says_it_does_not_separate_cin_from_cmt1() -> None:
+    sites = [
+        ("median_wrist", 30.0),
+        ("median_forearm", 34.0),
+        ("median_upper_arm", 40.0),
+        ("ulnar_forearm", 18.0),
+        ("ulnar_upper_arm", 20.0),
+        ("c5_root", 20.0),
+        ("tibial_ankle", 40.0),
+        ("fibular_popliteal", 25.0),
+        ("sural_calf", 6.0),
+    ]
+    d = assess({"measurements": [m(s, v) for s, v in sites]}).to_dict()
+    assert d["pattern"] == "diffuse" and d["goedee"]["met"]
+    goedee = next(s for s in d["explanation"].split(". ") if s.startswith("goedee_cin"))
+    assert "does not separate a chronic inflammatory neuropathy from CMT1" in goedee
+    # outside a diffuse pattern the criterion keeps its plain wording
+    d = assess({"measurements": [m("median_upper_arm", 16.0), m("median_wrist", 9.0)]}).to_dict()
+    assert d["goedee"]["met"] and "from CMT1" not in d["explanation"]
+
+
+def test_two_levels_of_one_site_are_refused_without_advice_to_average_them() -> None:
+    body = {
+        "measurements": [
+            {**m("c5_root", 9.0), "level": "interscalene"},
+            {**m("c5_root", 11.0), "level": "foraminal"},
+        ]
+    }
+    with pytest.raises(InvalidParameterError) as info:
+        assess(body)
+    text = str(info.value)
+    assert "one level per site and side" in text and "never as an average" in text and "mean" not in text
+    # the default level named or left out is one level: a true duplicate, whose repeats may be averaged
+    body["measurements"][1] = m("c5_root", 11.0)
+    with pytest.raises(
+        InvalidParameterError, match=r"duplicate of measurements\[0\].*mean of repeats at the same level"
+    ):
+        assess(body)
+
+
+def test_a_normal_study_with_a_fibular_ratio_just_over_its_cut_off_stays_normal() -> None:
+    d = assess(
+        {"measurements": [m("fibular_head", 9.0), m("fibular_popliteal", 8.0), m("median_wrist", 9.0)]}
+    ).to_dict()
+    ratio = next(i for i in d["entrapment_indices"] if i["name"] == "fibular_head_to_popliteal")
+    assert ratio["abnormal"] and ratio["decides_alone"] is False
+    assert d["pattern"] == "normal" and "index_support_only" in d["pattern_detail"]["rules_fired"]
+    # beside an enlarged fibular head it still supports the focal entrapment
+    d = assess({"measurements": [m("fibular_head", 14.0), m("fibular_popliteal", 8.0)]}).to_dict()
+    assert (
+        d["pattern"] == "focal_entrapment" and "fibular_head_to_popliteal (right) = 1.75" in d["explanation"]
+    )

@@ -217,3 +217,35 @@ def test_measure_contour_of_an_uncalibrated_image_uses_px() -> None:
         np.full((60, 60), 80, np.uint8), regions=(whole_image_region(60, 60, (0.1, 0.1)),)
     )
     assert _by_name(measure_contour(calibrated, square).measurements)["perimeter"].value == pytest.approx(8.0)
+
+
+def test_the_black_margin_around_the_scan_does_not_enter_the_hypoechoic_threshold() -> None:
+    """A nerve beside the frame's black margin gets the fraction of a nerve mid-image (review:
+    0.0001 against 0.38 before), while an anechoic structure inside the scan still counts."""
+    from sonomsk.nerve.morphology import measure_mask
+
+    rng = np.random.default_rng(0)
+    rows, cols = 200, 300
+    tissue = rng.normal(120.0, 25.0, (rows, cols)).clip(1, 255)
+    yy, xx = np.mgrid[:rows, :cols]
+
+    def disc(r: float, c: float) -> np.ndarray:
+        return (yy - r) ** 2 + (xx - c) ** 2 <= 20**2
+
+    grey = tissue.copy()
+    for mask in (disc(100, 65), disc(100, 200)):
+        # a nerve: dark fascicles (60) in a brighter epineurium (160), half and half
+        grey[mask] = np.where((xx[mask] // 4) % 2 == 0, 60.0, 160.0)
+    grey[:, :42] = 0.0  # the black margin of an exported frame, inside the left nerve's window
+
+    def fraction(mask: np.ndarray) -> float:
+        found = {x.name: x for x in measure_mask(mask, grey, spacing=None)}
+        return float(found["fraction_hypoechoic"].value)
+
+    assert fraction(disc(100, 65)) == pytest.approx(fraction(disc(100, 200)), abs=0.05)
+    assert 0.3 < fraction(disc(100, 65)) < 0.7
+    # black inside the scan (an anechoic vessel) is tissue: it stays in the window and reads dark
+    vessel = (yy - 100) ** 2 + (xx - 130) ** 2 <= 12**2
+    grey[vessel] = 0.0
+    found = {x.name: x for x in measure_mask(vessel, grey, spacing=None, structure="vessel")}
+    assert found["fraction_hypoechoic"].value == pytest.approx(1.0)

@@ -65,6 +65,31 @@ def test_sensory_sparing_with_enlarged_roots_and_normal_sural() -> None:
     assert "sensory_sparing:" in d["explanation"]
 
 
+def test_sparing_beside_enlarged_sensorimotor_nerves_quotes_no_gbs_figure() -> None:
+    """A chronic multifocal picture with a spared sural nerve: the source's CIDP feature
+    (multifocal sensorimotor enlargement) is present, so the sparing hint does not say GBS and
+    the differential does not count sensory sparing for GBS."""
+    from sonomsk.knowledge.differential import rank
+
+    d = run(
+        *GBS,
+        ("median_upper_arm", "right", 22.0),
+        ("ulnar_upper_arm", "right", 14.0),
+        ("sural_calf", "right", 2.0),
+    )
+    h = hints(d)
+    assert set(h) == {"sensory_sparing_with_sensorimotor_enlargement"}
+    text = h["sensory_sparing_with_sensorimotor_enlargement"]["explanation"]
+    assert "> 85%" in text and "not quoted" in text and "rather than CIDP" not in text
+    assert "median_upper_arm (right)" in text and "ulnar_upper_arm (right)" in text
+    ranked = rank({"nerve_assessment": d})
+    assert "sensory_nerve_sparing" not in ranked.inputs
+    assert any("sensory_nerve_sparing left unknown" in n for n in ranked.notes)
+    # without the upper-arm enlargement the same study does count sparing for GBS
+    plain = rank({"nerve_assessment": run(*GBS, ("sural_calf", "right", 2.0))})
+    assert plain.inputs["sensory_nerve_sparing"]["state"] == "present"
+
+
 def test_sensory_sparing_needs_an_enlarged_root_or_vagus() -> None:
     d = run(("c5_root", "right", 6.0), ("vagus_neck", "right", 3.0), ("sural_calf", "right", 2.0))
     assert not hints(d)

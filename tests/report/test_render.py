@@ -240,3 +240,16 @@ def test_the_report_names_the_trunk_and_level(example: StudyResults) -> None:
     ).to_dict()
     html = render_html(StudyResults.from_dict(data))
     assert "brachial_plexus_trunk (upper trunk, utrecht protocol)" in html
+
+
+def test_the_nerve_table_says_borderline_and_the_limits_notes(example: StudyResults) -> None:
+    """A CSA within the between-investigator SD of its limit reads 'enlarged (borderline)', and a
+    limit borrowed from another population says so below the table (review, ninth session)."""
+    from sonomsk.nerve.assess import assess
+
+    a = assess({"measurements": [{"site": "median_forearm", "side": "right", "csa_mm2": 10.5}]}).to_dict()
+    assert a["measurements"][0]["borderline"]
+    html = render_html(dataclasses.replace(example, nerve_assessment=a))
+    assert "enlarged (borderline)" in html
+    assert "Notes on the limits and measurements" in html
+    assert "Asian cohorts have smaller nerves" in html and "between-investigator SD" in html

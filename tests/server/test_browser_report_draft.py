@@ -46,3 +46,31 @@ def test_save_a_draft_and_sign_it_later(page: Any, server: str, tmp_path: Path) 
         page.click(f'[data-report="{second}"] [data-sign="{second}"]')
     _wait_for(page, "document.querySelector('#status').textContent.includes('changed since this draft')")
     assert page.locator(f'[data-testid="report-status-{second}"]').inner_text() == "draft"
+
+
+def test_a_double_click_signs_or_stores_once(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
+    """The PDF takes seconds: each report button is disabled until its answer, so a second click
+    neither stores a second report nor answers 'already signed' for the first."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=9)
+    row, col = truth["centroid_px"]
+    assert httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}).is_success
+    page.evaluate("SONO.reloadStudy()")
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    study = page.evaluate("SONO.state.study.id")
+    reports = f"{server}/api/workflows/report/studies/{study}/reports"
+
+    with page.expect_response(lambda r: r.url.endswith("/reports") and r.status == 201) as resp:
+        page.evaluate("() => { const b = document.querySelector('#report-draft'); b.click(); b.click(); }")
+    rid = int(resp.value.json()["id"])
+    _wait_for(page, f"document.querySelector('[data-sign=\"{rid}\"]') !== null")
+    _wait_for(page, "!document.querySelector('#report-draft').disabled")
+    assert [r["id"] for r in httpx.get(reports).json()] == [rid]
+
+    errors: list[int] = []
+    page.on("response", lambda r: errors.append(r.status) if "/sign" in r.url and r.status >= 400 else None)
+    with page.expect_response(lambda r: r.url.endswith(f"/reports/{rid}/sign") and r.status == 200):
+        page.evaluate(
+            f"() => {{ const b = document.querySelector('[data-sign=\"{rid}\"]'); b.click(); b.click(); }}"
+        )
+    _wait_for(page, f"document.querySelector('[data-testid=report-status-{rid}]').textContent === 'signed'")
+    assert not errors and page.locator("#status").inner_text().startswith(f"report {rid} signed by ")

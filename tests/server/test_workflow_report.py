@@ -536,3 +536,36 @@ def test_a_withdrawal_written_while_another_assessment_was_made_leaves_that_one(
     assert now.status_code == 200 and now.json()["analysis_id"] == made[0] > seen
     res = client.get(f"/api/workflows/report/studies/{study}/results").json()
     assert res["nerve_assessment"] is not None
+
+
+@pytest.mark.parametrize("via", ["sign off", "draft then sign"])
+def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
+    client: TestClient, analysed: dict[str, Any], store: Store, tmp_path: Path, via: str
+) -> None:
+    """Downloading a signed report's SR twice gives the same object (same UIDs), verified at the
+    signature's time, which the store, the RESULTS and the PDF state alike."""
+    import datetime as dt
+
+    from sonomsk.store.models import Report
+
+    base = "/api/workflows/report"
+    rep = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": via == "sign off"}).json()
+    if via != "sign off":
+        assert client.post(f"{base}/reports/{rep['id']}/sign").status_code == 200
+    with store.sessions() as session:
+        row = session.get(Report, rep["id"])
+        at, stored = row.results["signoff"]["at"], row.signed_at
+    assert dt.datetime.fromisoformat(at) == stored.replace(tzinfo=stored.tzinfo or dt.UTC)
+    copies = []
+    for k in range(2):
+        (tmp_path / f"sr{k}.dcm").write_bytes(client.get(f"{base}/reports/{rep['id']}/sr").content)
+        copies.append(pydicom.dcmread(tmp_path / f"sr{k}.dcm"))
+    a, b = copies
+    assert a.SOPInstanceUID == b.SOPInstanceUID and a.SeriesInstanceUID == b.SeriesInstanceUID
+    verified = a.VerifyingObserverSequence[0].VerificationDateTime
+    assert verified == b.VerifyingObserverSequence[0].VerificationDateTime
+    assert dt.datetime.strptime(str(verified), "%Y%m%d%H%M%S%z") == dt.datetime.fromisoformat(at)
+    # another report of the same study is another object
+    other = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    (tmp_path / "other.dcm").write_bytes(client.get(f"{base}/reports/{other['id']}/sr").content)
+    assert pydicom.dcmread(tmp_path / "other.dcm").SOPInstanceUID != a.SOPInstanceUID

@@ -125,6 +125,7 @@ def run_assess(args: argparse.Namespace) -> int:
                     caveats.append(line)
     out.extend(f"caveat: {c}" for c in caveats)
     out.extend(_measurement_notes(d["measurements"], skip=child))
+    out.extend(_recorded(d["measurements"]))
     for i in (*result.indices, *result.side_to_side):
         if i.computed:
             out.append(f"index: {i.describe()}")
@@ -139,6 +140,33 @@ def run_assess(args: argparse.Namespace) -> int:
         out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
     print("\n".join(out))
     return 0
+
+
+def _recorded(measurements: list[dict[str, Any]]) -> list[str]:
+    """What the input recorded beside each CSA (echogenicity, intraneural Doppler, a note): shown,
+    not scored, so the reader of the text output sees what was entered."""
+    out = []
+    for m in measurements:
+        parts = []
+        echo = m.get("echogenicity")
+        if echo:
+            bits = [
+                f"class {echo['class']} ({echo['class_name']})" if echo.get("class") is not None else None
+            ]
+            if echo.get("fraction_hypoechoic") is not None:
+                bits.append(f"fraction hypoechoic {echo['fraction_hypoechoic']:.2f}")
+            parts.append("echogenicity " + ", ".join(b for b in bits if b))
+        doppler = m.get("intraneural_doppler")
+        if isinstance(doppler, bool):
+            parts.append(f"intraneural Doppler signal {'present' if doppler else 'absent'}")
+        elif doppler is not None:
+            parts.append(f"intraneural Doppler {doppler} vessel signal(s)")
+        if m.get("note"):
+            parts.append(f"note: {m['note']}")
+        if parts:
+            row = f"{m['site']} {m['side']}" + (f" {m['trunk']}" if m.get("trunk") else "")
+            out.append(f"recorded ({row}): {'; '.join(parts)} (reported, not scored)")
+    return out
 
 
 def _measurement_notes(measurements: list[dict[str, Any]], *, skip: str | None) -> list[str]:

@@ -258,6 +258,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
     any_enlarged = any_normal = False
     motor_enlarged = False
     sensory: list[bool] = []
+    sensorimotor_enlarged: list[str] = []  # mixed nerves enlarged at non-entrapment sites
     for item in _site_items(na):
         nerve = _norm(item.get("nerve", item.get("label", "")))
         site = _norm(item.get("site", ""))
@@ -265,6 +266,9 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         if not nerve and site in mp["assess_site_findings"]:  # `sonomsk nerve assess --json` output
             _assess_site(item, site, status, obs, kb)
             nerve = _norm(site_info(site).nerve)
+            info = site_info(site)
+            if status in mp["nerve_status_enlarged"] and info.fibres == "mixed" and not info.is_entrapment:
+                sensorimotor_enlarged.append(site)
             site = ""
         if status in mp["nerve_status_enlarged"]:
             enlarged = True
@@ -292,7 +296,15 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         obs.set("nerve_enlargement_any", FindingState.PRESENT, "nerve_assessment")
     elif any_normal:
         obs.set("nerve_enlargement_any", FindingState.ABSENT, "nerve_assessment")
-    if sensory and motor_enlarged:
+    if sensory and motor_enlarged and not any(sensory) and sensorimotor_enlarged:
+        # the GBS figures of sensory sparing come with enlarged roots/vagus; multifocal
+        # sensorimotor enlargement is the same source's CIDP feature (nerve_rules.json
+        # sensory_sparing): with both, the finding is left unknown rather than counted for GBS
+        obs.notes.append(
+            "sensory nerves within their limits but sensorimotor nerves enlarged at non-entrapment sites "
+            f"({', '.join(sensorimotor_enlarged)}): sensory_nerve_sparing left unknown"
+        )
+    elif sensory and motor_enlarged:
         obs.set(
             "sensory_nerve_sparing",
             FindingState.ABSENT if any(sensory) else FindingState.PRESENT,

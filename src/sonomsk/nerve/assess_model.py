@@ -20,6 +20,7 @@ from sonomsk.reference.loader import citation, citation_short
 from sonomsk.reference.nerve_csa import (
     ReferenceLimit,
     adult_min_age,
+    bmi_bounds,
     check_level,
     covariate_effects,
     csa_input_bounds,
@@ -114,7 +115,14 @@ class PatientInfo:
             if not isinstance(sex, str) or sex.strip().lower() not in _SEXES:
                 raise InvalidParameterError(f"{path}.sex: expected 'F' or 'M', got {sex!r}")
             kwargs["sex"] = _SEXES[sex.strip().lower()]
-        return cls(**kwargs)
+        out = cls(**kwargs)
+        lo, hi = bmi_bounds()
+        if out.bmi is not None and not lo <= out.bmi <= hi:
+            raise InvalidParameterError(
+                f"{path}.height_cm and {path}.weight_kg: together they give a BMI of {out.bmi:.1f} kg/m2, "
+                f"outside {lo:g}-{hi:g}; check both values and their units (cm, kg)"
+            )
+        return out
 
     @property
     def bmi(self) -> float | None:
@@ -311,9 +319,18 @@ class AssessmentRequest:
         for m in items:
             k = (m.site, m.side, m.trunk)
             if k in seen:
+                first = items[seen[k]]
+                if (first.level or default_level(m.site)) != (m.level or default_level(m.site)):
+                    # two planes with their own references: never to be averaged into one value
+                    raise InvalidParameterError(
+                        f"measurements[{m.index}]: {m.site} ({m.side}) at level {m.level or 'default'!r} beside "
+                        f"measurements[{seen[k]}] at level {first.level or 'default'!r}; one assessment takes one "
+                        "level per site and side (decision 013): assess the other level separately, never "
+                        "as an average of the two"
+                    )
                 raise InvalidParameterError(
                     f"measurements[{m.index}]: duplicate of measurements[{seen[k]}] ({m.site}, {m.side}); "
-                    "give one CSA per site and side (the maximum, or the mean of repeats)"
+                    "give one CSA per site and side (the maximum, or the mean of repeats at the same level)"
                 )
             seen[k] = m.index
         ref = d.get("reference_set")

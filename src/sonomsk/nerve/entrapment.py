@@ -521,7 +521,8 @@ def compute_variability(values: LevelValues) -> VariabilityResult:
             "no healthy value"
             if ref is None
             else (
-                f"healthy {ref['mean']}+-{ref['sd']}, ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]"
+                f"healthy {ref['mean']}+-{ref['sd']}, ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]: "
+                + ("high" if high else "within the healthy limit")
                 if uln is not None
                 else f"healthy {ref['mean']}+-{ref['sd']} [{src_h}] not used as a cut-off: {ref['why_not']}"
             )
@@ -561,7 +562,8 @@ def compute_variability(values: LevelValues) -> VariabilityResult:
             "explanation": (
                 f"internerve variability = {hi['value']:.2f} ({hi['nerve']} {hi['side']}) / {lo['value']:.2f} "
                 f"({lo['nerve']} {lo['side']}) = {value:.2f} [{src_def}]; healthy {ref['mean']}+-{ref['sd']}, "
-                f"ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]"
+                f"ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]: "
+                + ("high" if value > uln else "within the healthy limit")
             ),
         }
     return VariabilityResult(intranerve=tuple(intra), internerve=inter, not_compared=tuple(not_compared))

@@ -144,11 +144,30 @@ def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray, excluded: np.ndarra
     r0, r1 = int(max(0, rc - hr)), int(min(grey.shape[0], rc + hr + 1))
     c0, c1 = int(max(0, cc - hc)), int(min(grey.shape[1], cc + hc + 1))
     window = grey[r0:r1, c0:c1]
-    if excluded is not None:
-        keep = ~excluded[r0:r1, c0:c1]
+    drop = None if excluded is None else excluded[r0:r1, c0:c1]
+    if window.size and float(window.min()) <= 0.0:
+        # black outside the scan (the frame's margins) is not tissue: with it, the threshold
+        # falls to the black/tissue edge and a nerve beside the margin reads 0 % hypoechoic
+        outside = _outside_scan(grey)[r0:r1, c0:c1]
+        drop = outside if drop is None else drop | outside
+    if drop is not None:
+        keep = ~drop
         if keep.any():
             window = window[keep]
     return isodata_threshold(window)
+
+
+def _outside_scan(grey: np.ndarray) -> np.ndarray:
+    """The black (<= 0) pixels connected to the frame's edge through black pixels (4-connected):
+    the margins around the scan, not an anechoic structure inside it."""
+    from scipy import ndimage as ndi
+
+    labels, n = ndi.label(grey <= 0.0)
+    if n == 0:
+        return np.zeros(grey.shape, dtype=bool)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    return np.isin(labels, edge)
 
 
 def coloured_pixels(rgb: np.ndarray, grey_max: float = DISPLAY_MAX) -> np.ndarray:

@@ -302,7 +302,8 @@ def _note_lone_indices(b: _Builder, f: _Facts) -> None:
         b.add(
             "index_without_enlargement",
             f"abnormal index without an enlarged CSA of that nerve ({'; '.join(i.describe() for i in f.lone_a)}): "
-            "an index alone does not establish a focal entrapment",
+            "an index alone does not establish a focal entrapment; it rests on sites already measured, so no "
+            "further site decides it (a repeat measurement, or the clinical and electrodiagnostic findings, may)",
             *(i.source for i in f.lone_a if i.source),
         )
     if f.lone_b:
@@ -525,7 +526,7 @@ def classify_pattern(
         return b.build(Pattern.NORMAL, zaid, state, no_lower_limit_sites=no_lln)
 
     if entrap and not non:
-        return _focal(b, csa, f, zaid, zaid_text, state, reference_set, limit_sources)
+        return _focal(b, csa, f, zaid, zaid_text, state, reference_set, limit_sources, indices)
     return _non_entrapment(
         b,
         csa,
@@ -550,6 +551,7 @@ def _focal(
     state: dict[str, str],
     reference_set: str,
     limit_sources: list[str],
+    indices: Sequence[IndexResult] = (),
 ) -> PatternResult:
     rules = _rules()
     affected = sorted({(site_info(s).nerve, side) for s, side in f.entrap})
@@ -593,9 +595,29 @@ def _focal(
             deciding_sites=deciding,
             candidates=("focal_entrapment", "multifocal_nonentrapment", "diffuse"),
         )
+    contradicted = _borderline_contradicted(f, indices, affected)
+    for (nerve, side), (borderline, normal_idx) in contradicted.items():
+        b.add(
+            "focal_borderline_contradicted",
+            f"{nerve} ({side}): every enlarged entrapment CSA ({_label(borderline)}) lies within the "
+            "between-investigator SD of its limit (borderline, decision 011) and the [A] "
+            f"index(es) of that nerve are normal ({'; '.join(i.describe() for i in normal_idx)}): the "
+            "enlargement alone does not establish a focal entrapment there (sonomsk convention, decision 011)",
+            *(i.source for i in normal_idx if i.source),
+        )
+    if len(contradicted) == len(affected):
+        _note_lone_indices(b, f)
+        b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
+        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("focal_entrapment", "normal"))
+    borderline_all = [a for a in f.enlarged if site_info(a.site).is_entrapment and a.borderline]
     b.add(
         "focal_entrapment",
-        f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal",
+        f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal"
+        + (
+            f"; within the between-investigator SD of the limit (borderline): {_label(borderline_all)}"
+            if borderline_all
+            else ""
+        ),
         *sources,
     )
     values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa if a.measurement.level is None}
@@ -610,7 +632,7 @@ def _focal(
         low = [(name, side, r) for name, side, r in ratios if not r > spec["hnpp_above"]]
         head = f"focal enlargement at entrapment sites of {len(nerves)} nerves with normal sites elsewhere"
         if ratios and not low:
-            text = f"{head} fits HNPP: every entrapment ratio > {spec['hnpp_above']:g} ({rtxt})"
+            text = f"{head}: every entrapment ratio > {spec['hnpp_above']:g} ({rtxt}), the HNPP feature"
         elif ratios:
             text = (
                 f"{head}; the HNPP entrapment-ratio feature (> {spec['hnpp_above']:g}) is not met at "
@@ -621,9 +643,43 @@ def _focal(
                 f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here (needs "
                 f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
             )
-        b.add("hnpp_hint", f"{text} [{citation_short(spec['source'])}]; {spec['pairs_note']}", spec["source"])
+        b.add(
+            "hnpp_hint",
+            f"{text} [{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
+            spec["source"],
+        )
     b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
     return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
+
+
+def _borderline_contradicted(
+    f: _Facts, indices: Sequence[IndexResult], affected: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list[CsaAssessment], list[IndexResult]]]:
+    """The affected (nerve, side) whose every enlarged entrapment CSA is borderline (decision 011)
+    while the [A] indices of that nerve and side that may decide alone were computed (at least one)
+    and every one is normal."""
+    out = {}
+    for nerve, side in affected:
+        enlarged = [
+            a
+            for a in f.enlarged
+            if site_info(a.site).is_entrapment and site_info(a.site).nerve == nerve and a.side == side
+        ]
+        if not enlarged or not all(a.borderline for a in enlarged):
+            continue
+        decisive = [
+            i
+            for i in indices
+            if i.computed
+            and i.site is not None
+            and site_info(i.site).nerve == nerve
+            and i.side == side
+            and i.decides_alone
+            and not _is_evidence_b(i)
+        ]
+        if decisive and not any(i.abnormal for i in decisive):  # an abnormal [A] index supports it
+            out[(nerve, side)] = (enlarged, decisive)
+    return out
 
 
 def _non_entrapment(
@@ -669,7 +725,7 @@ def _non_entrapment(
                 "hereditary_entrapment_ratio",
                 f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
                 f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
-                f"[{citation_short(spec['source'])}]; {spec['pairs_note']}",
+                f"[{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
                 spec["source"],
             )
         if variability.any_high:
@@ -684,7 +740,8 @@ def _non_entrapment(
                 "zaidman_2013",
             )
         if goedee.outcome != "not_evaluable":
-            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
+            qualifier = f"; {rules['goedee']['controls_note']}" if goedee.met else ""
+            b.add("goedee_cin", goedee.explanation() + qualifier, *goedee.citation_keys())
         _note_lone_indices(b, f)
         return b.build(Pattern.DIFFUSE, zaid, state)
 

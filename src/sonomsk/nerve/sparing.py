@@ -1,5 +1,7 @@
 """Sensory sparing or involvement beside enlarged roots or vagus: GBS against acute-onset CIDP
-(decision 010). A hint rule: it adds a sentence and a finding to the pattern, never changes it.
+(decision 010). Sparing beside enlarged sensorimotor nerves at non-entrapment sites (the source's
+CIDP feature) is its own outcome, ``sensory_sparing_with_sensorimotor_enlargement``, which quotes
+no GBS figure. A hint rule: it adds a sentence and a finding to the pattern, never changes it.
 Sites, wording and the published performance are in ``reference/data/nerve_rules.json``
 (``sensory_sparing``).
 """
@@ -40,6 +42,13 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
     measured = [a for a in csa if a.site in sensory]
     enlarged = [a for a in measured if a.status == "enlarged"]
     judged = [a for a in measured if a.evaluable]
+    mixed = [
+        a
+        for a in csa
+        if a.status == "enlarged"
+        and site_info(a.site).fibres == spec["sensorimotor_fibres"]
+        and not site_info(a.site).is_entrapment
+    ]
     head = f"enlarged root/vagus ({'; '.join(a.describe() for a in roots)})"
     if all(a.borderline for a in roots):  # decision 011: within measurement error of the limit
         head += (
@@ -51,6 +60,13 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
     if enlarged:
         rule = "sensory_involved"
         text = f"{head} with enlarged sensory site(s) ({'; '.join(a.describe() for a in enlarged)}): {spec['involved']} {cite}; {onset}"
+    elif measured and len(judged) == len(measured) and all(a.status == "normal" for a in judged) and mixed:
+        rule = "sensory_sparing_with_sensorimotor_enlargement"
+        text = (
+            f"{head} with every measured sensory site within its limit ({'; '.join(a.describe() for a in judged)}), "
+            f"{spec['sensorimotor_enlarged']}; enlarged sensorimotor sites: {'; '.join(a.describe() for a in mixed)} "
+            f"{cite}"
+        )
     elif measured and len(judged) == len(measured) and all(a.status == "normal" for a in judged):
         rule = "sensory_sparing"
         text = (

@@ -227,6 +227,13 @@ def patient_input_bounds() -> dict[str, tuple[float, float, str]]:
     return {k: (float(v["bounds"][0]), float(v["bounds"][1]), str(v["unit"])) for k, v in fields.items()}
 
 
+def bmi_bounds() -> tuple[float, float]:
+    """Plausibility bounds (kg/m2, inclusive) of the BMI implied by a patient's height and weight
+    together (engineering input check; each field also has its own bounds)."""
+    lo, hi = load_data("nerve_input_bounds.json")["patient"]["bmi_kg_m2"]["bounds"]
+    return float(lo), float(hi)
+
+
 def wrist_circumference_bounds() -> tuple[float, float]:
     """Plausibility bounds (cm, inclusive) of a wrist circumference (engineering input check)."""
     lo, hi = load_data("nerve_input_bounds.json")["wrist_circumference_cm"]["bounds"]

@@ -51,6 +51,32 @@ def _prepare(
     return r
 
 
+def _content_uid(results: StudyResults, *parts: object) -> str:
+    """A UID made from the results' content: the same frozen results (a signed or stored draft
+    report, downloaded again) give the same SR and SEG objects, so a PACS receiving one twice
+    holds one object, not two reports; other content gives another UID."""
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid(entropy_srcs=[results.to_json(indent=None), *map(str, parts)]))
+
+
+def _dicom_datetime(value: str | None) -> str | None:
+    """An ISO 8601 date-time (or a bare year, after de-identification) as a DICOM DT, or None."""
+    import datetime as dt
+
+    if not value:
+        return None
+    if re.fullmatch(r"\d{4}", value):
+        return value
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        return t.strftime("%Y%m%d%H%M%S")
+    return t.strftime("%Y%m%d%H%M%S%z")
+
+
 def _dicom_date(value: str | None) -> str:
     digits = re.sub(r"\D", "", value or "")
     return digits if len(digits) == 8 else ""
@@ -183,7 +209,7 @@ def sr_dataset(
         groups.append(
             hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=hd.UID(), identifier=f"{s.id} ({s.label})"[:64]
+                    uid=_content_uid(results, "tracking", s.id), identifier=f"{s.id} ({s.label})"[:64]
                 ),
                 referenced_region=region,
                 finding_type=kind,
@@ -215,7 +241,7 @@ def sr_dataset(
         obs = hd.sr.ObserverContext(
             observer_type=code("DCM", "121007").coded_concept(),
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-                uid=hd.UID(), name="sonomsk", model_name=f"sonomsk {__version__}"
+                uid=_content_uid(results, "device"), name="sonomsk", model_name=f"sonomsk {__version__}"
             ),
         )
     report = hd.sr.MeasurementReport(
@@ -231,8 +257,8 @@ def sr_dataset(
         evidence=list(evidence.values()),
         content=report[0],
         series_number=series_number,
-        series_instance_uid=hd.UID(),
-        sop_instance_uid=hd.UID(),
+        series_instance_uid=_content_uid(results, "sr-series"),
+        sop_instance_uid=_content_uid(results, "sr"),
         instance_number=1,
         manufacturer="sonomsk",
         series_description="sonomsk measurements",
@@ -244,6 +270,9 @@ def sr_dataset(
         verifying_observer_name=_person_name(results.signoff.by, login=True) if signed else None,
         verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
     )
+    when = _dicom_datetime(results.signoff.at) if signed else None
+    if when is not None:  # verified when it was signed, not when this copy was made
+        sr.VerifyingObserverSequence[0].VerificationDateTime = when
     return sr, skipped
 
 
@@ -349,9 +378,9 @@ def write_seg(
             pixel_array=pixels,
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=descriptions,
-            series_instance_uid=hd.UID(),
+            series_instance_uid=_content_uid(r, "seg-series", image_id),
             series_number=901 + k,
-            sop_instance_uid=hd.UID(),
+            sop_instance_uid=_content_uid(r, "seg", image_id),
             instance_number=1,
             manufacturer="sonomsk",
             manufacturer_model_name="sonomsk",

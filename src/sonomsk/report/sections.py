@@ -322,9 +322,28 @@ class NerveAssessmentSection(Section):
             ],
             "pattern": fmt(pattern) if pattern is not None else None,
             "explanation": fmt(explanation) if explanation is not None else None,
+            "notes": _site_notes(rows),
             "plot": figures.png_data_uri(plot) if plot else None,
             "other": other,
         }
+
+
+def _site_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The notes of the limits (fallbacks, population) and of the rows (borderline, covariates,
+    age), each text once with the sites it belongs to: what the table alone does not say."""
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        if not isinstance(r, Mapping):
+            continue
+        where = " ".join(
+            str(x) for x in (r.get("site"), r.get("side"), r.get("trunk") and f"{r['trunk']} trunk") if x
+        )
+        raw = r.get("limit")
+        limit: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        for text in [*(limit.get("notes") or ()), *(r.get("notes") or ())]:
+            if isinstance(text, str) and text and where not in found.setdefault(text, []):
+                found[text].append(where)
+    return [f"{', '.join(w for w in where if w)}: {text}" for text, where in found.items()]
 
 
 def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -355,7 +374,7 @@ def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "limit kind": limit.get("kind"),
         "ratio": r.get("ratio_to_uln"),
         "z": r.get("z_score"),
-        "status": r.get("status"),
+        "status": f"{r.get('status')} (borderline)" if r.get("borderline") else r.get("status"),
         "source": source,
     }
 

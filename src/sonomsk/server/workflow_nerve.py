@@ -470,10 +470,14 @@ def profile_rows(assessment: dict[str, Any]) -> list[dict[str, Any]]:
                 "uln": lim.get("uln_mm2"),
                 "lln": lim.get("lln_mm2"),
                 "status": m["status"],
+                "borderline": bool(m.get("borderline")),
                 "ratio": m.get("ratio_to_uln"),
                 "source": _source_text(lim),
                 "evidence": cit.get("evidence"),
                 "caveat": cit.get("caveat"),
+                # the limit's own notes (a fallback and its population) and the row's (borderline,
+                # age, covariates): what the table alone does not say
+                "notes": [*(lim.get("notes") or ()), *(m.get("notes") or ())],
             }
         )
     rows.sort(key=lambda r: (r["nerve"], r["side"], r["order"]))
@@ -528,7 +532,7 @@ def run_assessment(store: Store, study_id: int, body: dict[str, Any], *, actor: 
         kind=KIND_ASSESSMENT,
         method_version=METHOD_VERSION,
         measurements=MeasurementSet(findings=result.findings, analysis=KIND_ASSESSMENT),
-        result={k: out[k] for k in ("request", "assessment", "profile", "differential")},
+        result={k: out[k] for k in ("request", "assessment", "profile", "differential", "images")},
         actor=actor,
     )
     out["stale"], out["stale_reasons"] = False, []

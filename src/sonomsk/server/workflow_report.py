@@ -67,7 +67,7 @@ def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dic
     pdf = render_pdf_bytes(results)
     report_id = save_report(store, study_id, results, actor=actor, pdf=pdf)
     if sign:
-        sign_report(store, report_id, actor=actor)
+        sign_report(store, report_id, actor=actor, at=results["signoff"]["at"])  # the time the PDF states
     return _public(_report_row(store, report_id))
 
 

@@ -560,9 +560,13 @@ def sign_report(
     actor: str,
     results: dict[str, Any] | None = None,
     pdf: bytes | None = None,
+    at: str | None = None,
 ) -> None:
-    """Mark a report signed by ``actor`` now; with ``results`` (and ``pdf``), its frozen RESULTS
-    and PDF are replaced by the signed ones in the same transaction."""
+    """Mark a report signed by ``actor``; with ``results`` (and ``pdf``), its frozen RESULTS
+    and PDF are replaced by the signed ones in the same transaction.
+
+    ``at`` is the time of the signature (ISO 8601), the one its RESULTS, PDF and SR state; it
+    defaults to the signed RESULTS' ``signoff.at``, else now."""
     digest = store.blobs.put_bytes(pdf) if pdf is not None else None
     with store.sessions() as session, session.begin():
         # locked (PostgreSQL): two signatures at once cannot both find the report a draft
@@ -576,7 +580,13 @@ def sign_report(
             report.pdf_sha256 = digest
         report.status = "signed"
         report.signed_by = actor
-        report.signed_at = dt.datetime.now(dt.UTC)
+        when = at or ((results or {}).get("signoff") or {}).get("at")
+        try:
+            report.signed_at = dt.datetime.fromisoformat(when) if when else dt.datetime.now(dt.UTC)
+        except ValueError:
+            raise StoreError(
+                f"report {report_id}: signing time {when!r} is not an ISO 8601 date-time"
+            ) from None
         audit(session, actor, "sign", "report", report_id)
 
 

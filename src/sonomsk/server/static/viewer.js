@@ -388,7 +388,11 @@
   };
   SONO.showInstance = async function (id, paneIndex) {
     const pane = SONO.state.panes[paneIndex === undefined ? SONO.state.active : paneIndex];
-    pane.inst = SONO.findInstance(id);
+    const inst = SONO.findInstance(id);
+    // another study was opened meanwhile (an upload's answer arriving after a click): the image
+    // is not in the open study, so the pane keeps what it shows
+    if (!inst) return;
+    pane.inst = inst;
     pane.study = null; // the current study (its analyses are reloaded after each change)
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     pane.el.querySelector(".pane-label").textContent = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");

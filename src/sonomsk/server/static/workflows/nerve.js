@@ -89,7 +89,10 @@
       const img = imageOutline(S, i.id);
       const m = csaOf(img.a);
       const choose = !img.a && outlinesOf(S, i.id).length > 1;
-      const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}`
+      // a calibrated image measured in px: the outline leaves the calibrated tissue region
+      const outside = m && i.calibrated && m.unit === "px2"
+        ? ` <span class="flag-enlarged" data-testid="csa-outside-${esc(i.id)}" title="the outline leaves the calibrated tissue region: CSA in px², not comparable with reference values; redraw it inside the region">outline leaves the calibrated region</span>` : "";
+      const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}${outside}`
         : choose ? `<span class="flag-enlarged" data-testid="csa-choose-${esc(i.id)}" title="${esc(img.why)}">choose an outline</span>` : "–";
       return `<tr data-instance="${esc(i.id)}"><td><a href="#" data-show="${esc(i.id)}">${esc(i.label || i.id)}</a></td>
         <td><select data-testid="site-select-${esc(i.id)}" data-field="site">${siteOptions(i.site)}</select></td>
@@ -276,8 +279,15 @@
     if (!r) { box.innerHTML = ""; return; }
     const a = r.assessment;
     const rows = r.profile.map((p) => `<tr><td>${esc(p.site.replace(/_/g, " "))}${p.trunk ? ` (${esc(p.trunk)} trunk)` : ""}${p.level ? ` <span class="small muted">${esc(p.level.replace(/_/g, " "))}</span>` : ""}</td><td>${esc(p.side)}</td><td>${fmt(p.csa, 1)}</td><td>${fmt(p.uln, 1)}</td>
-      <td class="flag-${esc(p.criterion ? "enlarged" : p.status)}">${esc(p.status.replace(/_/g, " "))}${p.criterion ? `<div class="small" data-testid="nerve-criterion">${esc(p.criterion)}</div>` : ""}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${esc(p.evidence)}]` : ""}</td></tr>`);
+      <td class="flag-${esc(p.criterion ? "enlarged" : p.status)}">${esc(p.status.replace(/_/g, " "))}${p.borderline ? ' <span data-testid="nerve-borderline" title="within the between-investigator SD of the limit: a second measurement may fall on the other side">(borderline)</span>' : ""}${p.criterion ? `<div class="small" data-testid="nerve-criterion">${esc(p.criterion)}</div>` : ""}</td><td class="small">${esc(p.source || "")}${p.evidence ? ` [${esc(p.evidence)}]` : ""}</td></tr>`);
     const caveats = [...new Set(r.profile.filter((p) => p.caveat).map((p) => `[${p.evidence}] ${p.source}: ${p.caveat}`))];
+    const noteSites = new Map();  // each note once, with the sites it belongs to
+    for (const p of r.profile) for (const n of (p.notes || [])) {
+      const where = `${p.site.replace(/_/g, " ")} ${p.side}`;
+      if (!noteSites.has(n)) noteSites.set(n, []);
+      if (!noteSites.get(n).includes(where)) noteSites.get(n).push(where);
+    }
+    const notes = [...noteSites].map(([n, w]) => `<li>${esc(w.join(", "))}: ${esc(n)}</li>`);
     const excluded = (r.images || []).filter((i) => !i.usable && i.site).map((i) => `${esc(i.label)}: ${esc(i.reason)}`);
     const d = r.differential;
     const cands = (d.candidates || []).slice(0, 5).map((c) => `<li><b>${esc(c.name)}</b> <span class="small muted">relative weight ${fmt(c.relative_weight)} (not a probability)</span>
@@ -290,6 +300,7 @@
       ${chartSvg(r.profile)}
       <table><tr><th>site</th><th>side</th><th>CSA mm²</th><th>ULN</th><th>status</th><th>source</th></tr>${rows.join("")}</table>
       ${caveats.length ? `<p class="small muted">Caveats: ${caveats.map(esc).join(" · ")}</p>` : ""}
+      ${notes.length ? `<details data-testid="nerve-notes" class="small" open><summary>Notes on the limits and measurements (${notes.length})</summary><ul>${notes.join("")}</ul></details>` : ""}
       ${excluded.length ? `<p class="small muted">Not assessed: ${excluded.join(" · ")}</p>` : ""}
       <h4>Differential (decision support, not a diagnosis)</h4>
       <p class="small">${esc(d.message)}</p>

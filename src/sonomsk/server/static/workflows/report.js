@@ -6,6 +6,13 @@
   const API = "/api/workflows/report";
   const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   let root = null;
+  // one click at a time: the PDF takes seconds to render, and a second click would sign (or store)
+  // again; the button is disabled until the answer, whatever it is
+  async function busy(button, fn) {
+    if (button.disabled) return;
+    button.disabled = true;
+    try { await fn(); } finally { button.disabled = false; }
+  }
 
   async function renderReports(S) {
     const box = root.querySelector("#report-list");
@@ -26,11 +33,12 @@
           <button data-send="${esc(r.id)}" data-testid="sr-send-${esc(r.id)}">Send</button>
           <div data-testid="sr-result-${esc(r.id)}" class="muted"></div></div>` : ""}
       </div>`).join("");
-    box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", async () => {
+    box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
+      S.setStatus(`signing report ${b.dataset.sign}: rendering the PDF…`);
       const r = await S.api(`${API}/reports/${b.dataset.sign}/sign`, { method: "POST" });
       S.setStatus(`report ${r.id} signed by ${r.signed_by}`);
       await renderReports(S);
-    }));
+    })));
     box.querySelectorAll("[data-send]").forEach((b) => b.addEventListener("click", async () => {
       const card = b.closest("[data-report]");
       const v = (f) => card.querySelector(`[data-f="${f}"]`).value;
@@ -79,21 +87,23 @@
         show("Report preview (draft, not stored)", await S.api(`${API}/studies/${S.state.study.id}/preview`));
         S.setStatus("draft preview (not stored)");
       };
-      body.querySelector("#report-draft").onclick = async () => {
+      const draftBtn = body.querySelector("#report-draft");
+      draftBtn.onclick = () => busy(draftBtn, async () => {
         if (!S.state.study) return;
         S.setStatus("saving a draft: rendering the PDF…");
         const r = await S.api(`${API}/studies/${S.state.study.id}/reports`, { json: { sign: false } });
         S.setStatus(`report ${r.id} saved as a draft`);
         await renderReports(S);
-      };
-      body.querySelector("#report-sign").onclick = async () => {
+      });
+      const signBtn = body.querySelector("#report-sign");
+      signBtn.onclick = () => busy(signBtn, async () => {
         if (!S.state.study) return;
         S.setStatus("signing: rendering the PDF…");
         const r = await S.api(`${API}/studies/${S.state.study.id}/reports`, { json: { sign: true } });
         S.setStatus(`report ${r.id} signed by ${r.signed_by}`);
         if (!modal.classList.contains("hidden")) show(`Report ${r.id} (signed)`, await S.api(`${API}/reports/${r.id}/html`));
         await renderReports(S);
-      };
+      });
       await renderReports(S);
     },
   });

@@ -251,3 +251,11 @@ def test_stdin_bytes_with_a_bom_and_bad_utf8(
     monkeypatch.setattr("sys.stdin", Stdin(b'{"x": "\xff"}'))
     assert main(["nerve", "assess", "-"]) == 1
     assert "<stdin>: cannot be read as UTF-8 text" in capsys.readouterr().err
+
+
+def test_help_lists_the_levels_and_the_recorded_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "assess", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "c5_root: interscalene (default), foraminal" in out and "utrecht_protocol" in out
+    assert "vagus_neck: carotid bifurcation (default), thyroid" in out
+    assert "intraneural_doppler (a vessel count, or true/false)" in out and "reported, not scored" in out

@@ -200,3 +200,17 @@ def test_a_normal_study_with_a_fibular_ratio_just_over_its_cut_off_stays_normal(
     assert (
         d["pattern"] == "focal_entrapment" and "fibular_head_to_popliteal (right) = 1.75" in d["explanation"]
     )
+
+
+def test_high_intranerve_variability_is_named_beside_an_isolated_enlargement() -> None:
+    d = assess(
+        {"measurements": [m("ulnar_upper_arm", 17.0, "left"), m("ulnar_forearm", 6.0, "left")]}
+    ).to_dict()
+    assert (
+        d["pattern"] == "indeterminate" and "isolated_mild_enlargement" in d["pattern_detail"]["rules_fired"]
+    )
+    assert (
+        "variability_high: intranerve variability above the healthy limit (ulnar (left) 2.83 > 2.55)"
+        in d["explanation"]
+    )
+    assert "does not decide the pattern" in d["explanation"]

@@ -58,8 +58,11 @@ def _register_assess(sub: Any) -> None:
         description=(
             'INPUT.json: {"patient": {"age": 54, "sex": "F", "height_cm": 165, "weight_kg": 70}, '
             '"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.2}, ...]}. '
-            "Optional per measurement: wrist_circumference_cm, level (roots), trunk (upper/middle/lower), "
-            "echogenicity, intraneural_doppler. Use '-' to read standard input."
+            "Optional per measurement: wrist_circumference_cm; level (the plane: " + _levels_help() + "); "
+            "trunk (upper/middle/lower, brachial_plexus_trunk only); echogenicity "
+            '({"fraction_hypoechoic": 0-1, "class": 1 hypoechoic, 2 mixed, 3 hyperechoic}); intraneural_doppler (a vessel count, or true/false); '
+            "note (free text). Echogenicity, Doppler and notes are reported, not scored. "
+            "Use '-' to read standard input."
         ),
     )
     p.add_argument("input", metavar="INPUT.json", help="the measurements as JSON ('-' for stdin)")
@@ -97,7 +100,7 @@ def run_assess(args: argparse.Namespace) -> int:
     child = paediatric_note(result.patient)
     if child is not None:  # once, near the top: it applies to every row
         out.append(f"note: {child} (every measurement)")
-    out.append(f"{'site':<26}{'side':<7}{'CSA mm2':>8}{'ULN':>8}{'ratio':>7}{'z':>7}  status")
+    out.append(f"{'site':<32}{'side':<7}{'CSA mm2':>8}{'ULN':>8}{'ratio':>7}{'z':>7}  status")
     for m in d["measurements"]:
         lim = m["limit"]
         uln = "-" if lim["uln_mm2"] is None else f"{lim['uln_mm2']:.1f}"
@@ -110,8 +113,9 @@ def run_assess(args: argparse.Namespace) -> int:
             or ""
         )
         status = m["status"] + (" (borderline)" if m.get("borderline") else "")
+        where = m["site"] + (f" ({m['trunk']})" if m.get("trunk") else "")
         out.append(
-            f"{m['site']:<26}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {status}"
+            f"{where:<32}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {status}"
             f"  [{lim['source'] or 'no reference'}: {src}]"
         )
     caveats: list[str] = []  # fallbacks, population notes and source caveats, shown once each
@@ -224,6 +228,22 @@ def run_references(args: argparse.Namespace) -> int:
             else:
                 print(f"  {lim['site'] + side:<32} no reference: {lim['reason']}")
     return 0
+
+
+def _levels_help() -> str:
+    """The sites with measurement levels and their levels, the default first (help text)."""
+    from sonomsk.nerve.sites import site_names
+    from sonomsk.reference.loader import load_data
+
+    sites = load_data("nerve_sites.json")["sites"]
+    out = []
+    for name in site_names():
+        levels = list(sites[name].get("levels") or sites[name].get("level_definitions") or ())
+        if levels:
+            default = sites[name].get("default_level")
+            shown = [f"{lv} (default)" if lv == default else lv for lv in levels]
+            out.append(f"{name}: {', '.join(shown)}")
+    return "; ".join(out)
 
 
 def _level_variants(reference_set: str, site: str) -> tuple[str, ...]:

@@ -86,7 +86,7 @@ class GoedeeResult:
         if self.met:
             spec = load_data("nerve_rules.json")["goedee"]
             items = "; ".join(
-                f"{p['site']} ({p['side']}) {p['csa_mm2']:g} > {p['cutoff']:g} [{citation_short(p['source'])}]"
+                f"{goedee_where(p)} {p['csa_mm2']:g} > {p['cutoff']:g} [{citation_short(p['source'])}]"
                 for p in self.positive
             )
             return (
@@ -184,6 +184,8 @@ def evaluate_goedee(
             missing.append(crit["site"])
         for m in found:
             item = {"site": m.site, "side": m.side, "csa_mm2": m.csa_mm2, "cutoff": crit["cutoff"]}
+            if m.trunk:  # which plexus trunk: three rows of one site would otherwise read alike
+                item["trunk"] = m.trunk
             reason = _why_not_applied(crit, m)
             if reason is not None:
                 not_applied.append({**item, "level": m.level, "reason": reason})
@@ -201,3 +203,9 @@ def evaluate_goedee(
     else:
         outcome = "not_met_incomplete" if missing or not_applied else "not_met"
     return GoedeeResult(outcome, positive_items, tuple(evaluated), tuple(missing), tuple(not_applied))
+
+
+def goedee_where(item: dict[str, Any]) -> str:
+    """``site (side)``, or ``site (upper trunk, side)`` for a plexus trunk."""
+    trunk = item.get("trunk")
+    return f"{item['site']} ({trunk + ' trunk, ' if trunk else ''}{item['side']})"

@@ -41,7 +41,7 @@ from typing import Any
 from sonomsk.core.results import Citation, Finding
 from sonomsk.nerve.assess_model import CsaAssessment
 from sonomsk.nerve.entrapment import IndexResult, VariabilityResult, evaluate_severity
-from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria
+from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria, goedee_where
 from sonomsk.nerve.sites import regions, site_info, site_names
 from sonomsk.nerve.sparing import sensory_sites, sensory_sparing
 from sonomsk.reference.loader import citation, citation_short, load_data
@@ -269,7 +269,7 @@ def _facts(
         target.setdefault((a.site, a.side), []).append(a.describe())
     for p in goedee.positive:
         non.setdefault((p["site"], p["side"]), []).append(
-            f"{p['site']} ({p['side']}) {p['csa_mm2']:g} > {p['cutoff']:g} (goedee_cin)"
+            f"{goedee_where(p)} {p['csa_mm2']:g} > {p['cutoff']:g} (goedee_cin)"
         )
     # an index supports an entrapment only where a CSA of that nerve and side is enlarged at an
     # entrapment site; alone it never makes the pattern (decision 006)
@@ -805,6 +805,17 @@ def _non_entrapment(
         )
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
             b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
+        high = [i for i in variability.intranerve if i["high"]]
+        if high:  # named beside the single site: the nerve is not uniform along its length
+            which = "; ".join(f"{i['nerve']} ({i['side']}) {i['value']:.2f} > {i['uln']:g}" for i in high)
+            b.add(
+                "variability_high",
+                f"intranerve variability above the healthy limit ({which}) "
+                f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform along the nerve; it "
+                "does not decide the pattern",
+                "padua_2012",
+                "kerasnoudis_2013",
+            )
         _note_lone_indices(b, f)
         candidates = (
             ("focal_entrapment", "multifocal_nonentrapment")

@@ -214,3 +214,18 @@ def test_high_intranerve_variability_is_named_beside_an_isolated_enlargement() -
         in d["explanation"]
     )
     assert "does not decide the pattern" in d["explanation"]
+
+
+def test_no_assessment_text_points_into_the_unshipped_evidence_digest() -> None:
+    """The explanations, notes and reasons a clinician reads cite the literature, never the
+    project's own evidence digest, which is not shipped with the package."""
+    texts = []
+    for path in sorted(VIGNETTES.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            texts.append(json.dumps(assess(spec["request"]).to_dict()))
+        except InvalidParameterError:
+            continue
+    assert len(texts) > 30
+    leaks = [t for t in texts if "clinical-evidence.md" in t]
+    assert not leaks, leaks[0][:300]

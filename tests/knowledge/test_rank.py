@@ -80,8 +80,14 @@ def test_group_bound_limits_correlated_schwannoma_signs() -> None:
 
 def test_nerve_assessment_output_is_read() -> None:
     na = {
-        "pattern": "diffuse",
+        "pattern": "multifocal_nonentrapment",
         "measurements": [
+            {
+                "name": "area_cross_section",
+                "value": 14.0,
+                "unit": "mm2",
+                "context": {"nerve": "c5", "site": "root", "status": "enlarged"},
+            },
             {
                 "name": "area_cross_section",
                 "value": 30.0,
@@ -99,11 +105,60 @@ def test_nerve_assessment_output_is_read() -> None:
     }
     d = rank({"nerve_assessment": na}).to_dict()
     inputs = d["inputs"]
-    assert inputs["nerve_pattern_diffuse"] == {"state": "present", "source": "nerve_assessment"}
+    assert inputs["nerve_pattern_multifocal_nonentrapment"] == {
+        "state": "present",
+        "source": "nerve_assessment",
+    }
     assert inputs["nerve_pattern_normal"]["state"] == "absent"
     assert inputs["nerve_enlargement_any"]["state"] == "present"
-    assert inputs["sensory_nerve_sparing"]["state"] == "present"
+    assert inputs["sensory_nerve_sparing"]["state"] == "present"  # sural normal beside an enlarged root
     assert inputs["proximal_median_or_plexus_enlarged"]["state"] == "present"
+
+
+def test_sparing_needs_an_enlarged_root_or_vagus_and_goedee_in_a_diffuse_pattern_is_left_unknown() -> None:
+    """Review (ninth session): the sparing pattern's GBS figures are for a normal sural nerve beside
+    enlarged roots/vagus, not beside any enlarged nerve (a CTS); and Goedee's specificity does not
+    separate CIN from CMT1 inside a diffuse pattern."""
+    from sonomsk.nerve.assess import assess
+
+    cts = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 14.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+                {"site": "sural_calf", "side": "right", "csa_mm2": 3.0},
+            ]
+        }
+    ).to_dict()
+    d = rank({"nerve_assessment": cts}).to_dict()
+    assert "sensory_nerve_sparing" not in d["inputs"]
+    assert any("no enlarged root or vagus" in n for n in d["notes"])
+    diffuse = {
+        "pattern": "diffuse",
+        "findings": [{"rule_id": "goedee_criteria", "outcome": "met"}],
+        "goedee": {"outcome": "met", "positive_sites": [{"site": "median_upper_arm", "side": "right"}]},
+    }
+    d = rank({"nerve_assessment": diffuse}).to_dict()
+    assert "proximal_median_or_plexus_enlarged" not in d["inputs"]
+    assert any("within a diffuse pattern" in n for n in d["notes"])
+
+
+def test_a_computed_delta_csa_sets_its_finding() -> None:
+    from sonomsk.nerve.assess import assess
+
+    def state(pq: float) -> str:
+        na = assess(
+            {
+                "measurements": [
+                    {"site": "median_wrist", "side": "right", "csa_mm2": 11.2},
+                    {"site": "median_pronator_quadratus", "side": "right", "csa_mm2": pq},
+                    {"site": "median_forearm", "side": "right", "csa_mm2": 9.0},
+                ]
+            }
+        ).to_dict()
+        return str(rank({"nerve_assessment": na}).to_dict()["inputs"]["median_delta_csa_increased"]["state"])
+
+    assert state(10.0) == "absent" and state(8.0) == "present"  # 1.2 and 3.2 mm2 against Klauser's 2
 
 
 def test_pattern_from_findings_list_and_indeterminate_note() -> None:
@@ -177,8 +232,9 @@ def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs(
 
     Expected states come from the published cut-offs, not from running the code: median inlet
     >= 9 mm2 (Tai 2012) even though 10 mm2 is within the Dutch ULN of 11 mm2; ulnar at the elbow
-    >= 10 mm2 (Chang 2018), so 9.5 mm2 is not; sural normal with enlarged motor nerves = sensory
-    sparing. The Goedee criteria were not all measured, so that finding stays unknown.
+    >= 10 mm2 (Chang 2018), so 9.5 mm2 is not; a normal sural nerve beside enlarged mixed nerves
+    but no enlarged root or vagus is not the published sparing pattern, so that finding stays
+    unknown. The Goedee criteria were not all measured, so that finding stays unknown too.
     """
     from sonomsk.nerve.assess import assess
 
@@ -200,7 +256,7 @@ def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs(
     assert "tai2012" in inputs["median_enlarged_carpal_tunnel"]["source"]
     assert inputs["ulnar_enlarged_elbow"]["state"] == "absent"
     assert inputs["nerve_enlargement_any"]["state"] == "present"
-    assert inputs["sensory_nerve_sparing"]["state"] == "present"
+    assert "sensory_nerve_sparing" not in inputs
     assert "proximal_median_or_plexus_enlarged" not in inputs
     assert any("not_met_incomplete" in n for n in d["notes"])
 

@@ -328,3 +328,7 @@ def test_only_the_contradicted_nerve_loses_its_focal_entrapment() -> None:
     ).to_dict()
     assert d["pattern"] == "focal_entrapment"
     assert "focal_borderline_contradicted: median (right)" in d["explanation"]
+    # the contradicted nerve is neither named in the focal entrapment nor counted for the HNPP hint
+    focal = next(s for s in d["explanation"].split(". ") if s.startswith("focal_entrapment:"))
+    assert "ulnar_elbow (right)" in focal and "median_wrist" not in focal
+    assert "hnpp_hint" not in d["pattern_detail"]["rules_fired"]

@@ -249,3 +249,18 @@ def test_the_black_margin_around_the_scan_does_not_enter_the_hypoechoic_threshol
     grey[vessel] = 0.0
     found = {x.name: x for x in measure_mask(vessel, grey, spacing=None, structure="vessel")}
     assert found["fraction_hypoechoic"].value == pytest.approx(1.0)
+
+
+def test_the_margin_of_a_refilled_frame_is_found_again() -> None:
+    """The margins are kept for the last frame; an array refilled in place with another frame (a
+    cine read into one buffer) must not reuse them."""
+    from sonomsk.nerve import morphology
+
+    frame = np.full((60, 80), 100.0)
+    frame[:, :10] = 0.0
+    first = morphology._outside_scan(frame).copy()
+    assert first[:, :10].all() and not first[:, 10:].any()
+    frame[:, :] = 100.0
+    frame[:, -20:] = 0.0  # the next frame, in the same array
+    second = morphology._outside_scan(frame)
+    assert second[:, -20:].all() and not second[:, :-20].any()

@@ -142,3 +142,22 @@ def test_no_full_date_survives_in_the_times_of_a_signed_report(
     for name, text in outputs.items():
         assert "2026-03-14" not in text and "20260314" not in text, name
     assert "issued" not in json.loads(outputs["fhir"])["entry"][0]["resource"]
+
+
+def test_who_corrected_a_measurement_and_when_are_deidentified(
+    example: StudyResults, fake_deidentify: types.ModuleType
+) -> None:
+    import dataclasses
+
+    m = dataclasses.replace(
+        example.measurements[0],
+        provenance={
+            **example.measurements[0].provenance,
+            "corrected_by": "dr.who",
+            "corrected_at": "2026-03-14T09:26:53+00:00",
+        },
+    )
+    d = deidentify_results(dataclasses.replace(example, measurements=(m, *example.measurements[1:])), "k4")
+    prov = d.measurements[0].provenance
+    assert prov["corrected_at"] == "2026" and prov["corrected_by"] != "dr.who"
+    assert prov["corrected_by"] == fake_deidentify.pseudonym("dr.who", "k4")

@@ -253,3 +253,10 @@ def test_the_nerve_table_says_borderline_and_the_limits_notes(example: StudyResu
     assert "enlarged (borderline)" in html
     assert "Notes on the limits and measurements" in html
     assert "Asian cohorts have smaller nerves" in html and "between-investigator SD" in html
+
+
+def test_a_borderline_qualifier_keeps_the_rows_own_flag() -> None:
+    assert sec.flag_of("normal (borderline)") == "normal"
+    assert sec.flag_of("enlarged (borderline)") == "high"
+    assert sec.flag_of("reduced (borderline)") == "low"
+    assert sec.flag_of("borderline") == "borderline"

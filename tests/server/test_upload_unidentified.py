@@ -205,8 +205,40 @@ def test_a_stored_sop_instance_uid_with_another_patient_or_other_pixels_is_refus
     r = client.post("/api/upload", files={"file": ("c2.dcm", (tmp_path / "c2.dcm").read_bytes())})
     assert r.status_code == 409, r.text
 
+    recalibrated = copy.deepcopy(ds)  # the same pixels with another calibration
+    for region in recalibrated.SequenceOfUltrasoundRegions:
+        region.PhysicalDeltaX = float(region.PhysicalDeltaX) * 2
+        region.PhysicalDeltaY = float(region.PhysicalDeltaY) * 2
+    recalibrated.save_as(tmp_path / "recal.dcm")
+    r = client.post("/api/upload", files={"file": ("recal.dcm", (tmp_path / "recal.dcm").read_bytes())})
+    assert r.status_code == 409, r.text
+
     same = copy.deepcopy(ds)
     same.ImageComments = "sent again by the scanner"  # other bytes, the same image
     same.save_as(tmp_path / "again.dcm")
     again = _up(client, "again.dcm", (tmp_path / "again.dcm").read_bytes())
+    assert again["instance_id"] == first["instance_id"] and again["created"] is False
+
+
+def test_an_anonymous_image_put_into_a_study_and_sent_again_is_already_stored(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """A file without a patient identifier joined to a study by the user (into_study) is stored
+    under that study's patient; the same file sent again is the same image, not a conflict."""
+    require_dicom_reader()
+    simulated_nerve_dicom(tmp_path / "a.dcm", csa_mm2=10.0, seed=1, patient_id="ALICE")
+    study = _up(client, "a.dcm", (tmp_path / "a.dcm").read_bytes())["study_id"]
+    anon = _anonymous(
+        tmp_path / "anon.dcm", 7, "1.2.826.0.1.3680043.8.498.77", "1.2.826.0.1.3680043.8.498.771"
+    )
+    first = _up(client, "anon.dcm", anon, into=int(study))  # type: ignore[call-overload]
+    assert first["study_id"] == study
+    again = _up(client, "anon.dcm", anon, into=int(study))  # type: ignore[call-overload]
+    assert again["instance_id"] == first["instance_id"] and again["created"] is False
+    import pydicom
+
+    other_bytes = pydicom.dcmread(tmp_path / "anon.dcm")
+    other_bytes.ImageComments = "sent again"  # the same image in other bytes
+    other_bytes.save_as(tmp_path / "again.dcm")
+    again = _up(client, "again.dcm", (tmp_path / "again.dcm").read_bytes(), into=int(study))  # type: ignore[call-overload]
     assert again["instance_id"] == first["instance_id"] and again["created"] is False

@@ -251,12 +251,28 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
                 "nerve_assessment.goedee is met by the C5 root only (a cut-off of the Dutch table, not one of "
                 "Goedee's three sites): proximal_median_or_plexus_enlarged left unknown"
             )
+        elif val in mp["goedee_outcome_positive"] and pattern == "diffuse":
+            # a diffuse enlargement (the CMT1 pattern) enlarges Goedee's sites too: its 99 %
+            # specificity against disease controls does not separate CIN from CMT1 here
+            # (nerve_rules.json goedee.controls_note)
+            obs.notes.append(
+                "nerve_assessment.goedee is met within a diffuse pattern, which enlarges Goedee's sites in CMT1 "
+                "as well: proximal_median_or_plexus_enlarged left unknown"
+            )
         elif val in mp["goedee_outcome_positive"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.PRESENT, "nerve_assessment")
         elif val in mp["goedee_outcome_negative"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.ABSENT, "nerve_assessment")
+    for index in na.get("entrapment_indices") or ():
+        name = index.get("name") if isinstance(index, Mapping) else None
+        found = mp["assess_index_findings"].get(name) if isinstance(name, str) and name != "_about" else None
+        if found and isinstance(index.get("abnormal"), bool) and index.get("value") is not None:
+            obs.set(
+                found, FindingState.PRESENT if index["abnormal"] else FindingState.ABSENT, "nerve_assessment"
+            )
     any_enlarged = any_normal = False
     motor_enlarged = False
+    root_vagus_enlarged = False  # the sparing pattern's source found it with enlarged roots/vagus
     sensory: list[bool] = []
     sensorimotor_enlarged: list[str] = []  # mixed nerves enlarged at non-entrapment sites
     for item in _site_items(na):
@@ -288,6 +304,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             sensory.append(enlarged)
         elif enlarged:
             motor_enlarged = True
+            root_vagus_enlarged |= nerve in mp["sparing_trigger_nerves"]
         sites = mp["nerve_site_findings"].get(nerve, {}) if site else {}
         finding = sites.get(site, sites.get("*"))
         if finding:
@@ -304,11 +321,14 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "sensory nerves within their limits but sensorimotor nerves enlarged at non-entrapment sites "
             f"({', '.join(sensorimotor_enlarged)}): sensory_nerve_sparing left unknown"
         )
+    elif sensory and motor_enlarged and any(sensory):
+        obs.set("sensory_nerve_sparing", FindingState.ABSENT, "nerve_assessment")
+    elif sensory and root_vagus_enlarged:
+        obs.set("sensory_nerve_sparing", FindingState.PRESENT, "nerve_assessment")
     elif sensory and motor_enlarged:
-        obs.set(
-            "sensory_nerve_sparing",
-            FindingState.ABSENT if any(sensory) else FindingState.PRESENT,
-            "nerve_assessment",
+        obs.notes.append(
+            "sensory nerves within their limits but no enlarged root or vagus: sensory_nerve_sparing left "
+            "unknown (its published figures are for sparing beside enlarged roots/vagus)"
         )
 
 

@@ -157,7 +157,7 @@ def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray, excluded: np.ndarra
     return isodata_threshold(window)
 
 
-_OUTSIDE: list[tuple[np.ndarray, np.ndarray]] = []  # the last frame and its margins (one entry)
+_OUTSIDE: list[tuple[np.ndarray, float, np.ndarray]] = []  # the last frame, its sum, its margins
 
 
 def _outside_scan(grey: np.ndarray) -> np.ndarray:
@@ -165,13 +165,15 @@ def _outside_scan(grey: np.ndarray) -> np.ndarray:
     the margins around the scan, not an anechoic structure inside it.
 
     Every structure of a frame asks for the same frame, so the last answer is kept (about 1 ms
-    per 760 x 630 frame); a frame is never changed in place while it is measured.
+    per 760 x 630 frame), for the same array with the same sum (an array refilled with the next
+    frame of a cine is computed again).
     """
     import cv2
 
+    total = float(np.sum(grey, dtype=np.float64))
     cached = _OUTSIDE[0] if _OUTSIDE else None
-    if cached is not None and cached[0] is grey:
-        return cached[1]
+    if cached is not None and cached[0] is grey and cached[1] == total:
+        return cached[2]
     n, labels = cv2.connectedComponents(np.ascontiguousarray(grey <= 0.0, dtype=np.uint8), connectivity=4)
     out = np.zeros(grey.shape, dtype=bool)
     if n > 1:
@@ -179,7 +181,7 @@ def _outside_scan(grey: np.ndarray) -> np.ndarray:
         lut = np.zeros(n, dtype=bool)
         lut[edge[edge > 0]] = True
         out = lut[labels]
-    _OUTSIDE[:] = [(grey, out)]
+    _OUTSIDE[:] = [(grey, total, out)]
     return out
 
 

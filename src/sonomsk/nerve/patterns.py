@@ -609,7 +609,13 @@ def _focal(
         _note_lone_indices(b, f)
         b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
         return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("focal_entrapment", "normal"))
-    borderline_all = [a for a in f.enlarged if site_info(a.site).is_entrapment and a.borderline]
+    # the focal entrapment is the nerves not contradicted: only they are named, counted and graded
+    kept = {k: v for k, v in f.entrap.items() if (site_info(k[0]).nerve, k[1]) not in contradicted}
+    reasons = "; ".join(r for rs in kept.values() for r in rs)
+    affected = [a for a in affected if a not in contradicted]
+    borderline_all = [
+        a for a in f.enlarged if site_info(a.site).is_entrapment and a.borderline and (a.site, a.side) in kept
+    ]
     b.add(
         "focal_entrapment",
         f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal"
@@ -621,7 +627,7 @@ def _focal(
         *sources,
     )
     values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa if a.measurement.level is None}
-    for hint in evaluate_severity(values, f.entrap):
+    for hint in evaluate_severity(values, kept):
         b.hint(hint.to_finding(), (hint.source,))
     _note_lone_indices(b, f)
     nerves = {n for n, _ in affected}

@@ -16,7 +16,7 @@ the images' mapping); file paths and path-like provenance (removed). Free text w
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
@@ -142,7 +142,9 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         patient=patient,
         study=study,
         images=tuple(images),
-        measurements=tuple(_scrub_measurement(m, images, results.images) for m in results.measurements),
+        measurements=tuple(
+            _scrub_measurement(m, images, results.images, pseudo) for m in results.measurements
+        ),
         signoff=signoff,
         created=None,  # made on the exam's day: a full timestamp would give the date back (FHIR issued)
     )
@@ -152,7 +154,14 @@ def _opt_str(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def _scrub_measurement(m: Measurement, new: list[ImageRef], old: tuple[ImageRef, ...]) -> Measurement:
+def _scrub_measurement(
+    m: Measurement,
+    new: list[ImageRef],
+    old: tuple[ImageRef, ...],
+    pseudo: Callable[[str | None], str | None],
+) -> Measurement:
+    """Paths out, UIDs mapped, who corrected it pseudonymised (``*_by``) and when cut to the
+    year (``*_at``), as the sign-off is."""
     uid_map = {
         o.sop_instance_uid: n.sop_instance_uid for o, n in zip(old, new, strict=True) if o.sop_instance_uid
     }
@@ -162,5 +171,9 @@ def _scrub_measurement(m: Measurement, new: list[ImageRef], old: tuple[ImageRef,
             continue
         if isinstance(v, str) and v in uid_map:
             v = uid_map[v]
+        elif k.endswith("_by") and isinstance(v, str):
+            v = pseudo(v)
+        elif k.endswith("_at") and isinstance(v, str):
+            v = v[:4]
         prov[k] = v
     return dataclasses.replace(m, provenance=prov)

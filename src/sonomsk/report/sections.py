@@ -112,8 +112,9 @@ FLAG_WORDS = {
 
 
 def flag_of(status: Any) -> str | None:
-    """A flag class (high, low, borderline, normal) from a status word, or None."""
-    text = str(status or "").lower()
+    """A flag class (high, low, borderline, normal) from a status word, or None. A status qualified
+    as "(borderline)" (decision 011) keeps its own flag: a normal row stays unshaded."""
+    text = str(status or "").lower().removesuffix(" (borderline)")
     for word, flag in FLAG_WORDS.items():
         if word in text:
             return flag

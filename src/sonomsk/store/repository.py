@@ -161,14 +161,7 @@ def import_file(
         "format": image.metadata.get("format"),
         "photometric": image.photometric,
         "frame_time_s": image.frame_time_s,
-        "regions": [
-            {
-                "box": list(r.box),
-                "kind": r.kind.value,
-                "spacing_mm": list(r.spacing_mm) if r.spacing_mm else None,
-            }
-            for r in image.regions
-        ],
+        "regions": _regions_info(image),
         "warnings": list(image.warnings),
     }
     for attempt in range(2):
@@ -267,17 +260,32 @@ def import_file(
     raise StoreError(f"{p.name}: could not be stored")  # pragma: no cover
 
 
+def _regions_info(image: Any) -> list[dict[str, Any]]:
+    """The image's regions as an instance stores them (``info["regions"]``)."""
+    return [
+        {
+            "box": list(r.box),
+            "kind": r.kind.value,
+            "spacing_mm": list(r.spacing_mm) if r.spacing_mm else None,
+        }
+        for r in image.regions
+    ]
+
+
 def _same_image(store: Store, existing: Instance, image: Any, head: dict[str, Any]) -> bool:
     """Whether a file whose SOP Instance UID is stored, in other bytes, is the stored image: the
-    same patient identifier (or none in either) and the same pixels, frame by frame."""
+    same patient identifier (a file without one, such as an anonymised copy or one put into a study
+    by the user, is not compared), the same calibration regions and the same pixels, frame by
+    frame."""
     import numpy as np
 
     import sonomsk
 
-    stored_key = str(existing.series.study.patient.patient_key)
     new_key = head.get("patient_id") or ""
-    if new_key != stored_key and (new_key or not _unidentified_key(stored_key)):
+    if new_key and new_key != str(existing.series.study.patient.patient_key):
         return False
+    if _regions_info(image) != (existing.info or {}).get("regions"):
+        return False  # another calibration: measurements from it would differ
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the stored file's warnings were given when it came in

@@ -259,3 +259,16 @@ def test_help_lists_the_levels_and_the_recorded_fields(capsys: pytest.CaptureFix
     assert "c5_root: interscalene (default), foraminal" in out and "utrecht_protocol" in out
     assert "vagus_neck: carotid bifurcation (default), thyroid" in out
     assert "intraneural_doppler (a vessel count, or true/false)" in out and "reported, not scored" in out
+
+
+def test_references_list_each_plexus_trunk_with_its_own_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nerve", "references", "--reference-set", "korean", "--json"]) == 0
+    limits = json.loads(capsys.readouterr().out)[0]["limits"]
+    trunks = {
+        lim["trunk"]: lim["uln_mm2"]
+        for lim in limits
+        if lim["site"] == "brachial_plexus_trunk" and not lim["level"]
+    }
+    assert set(trunks) == {"upper", "middle", "lower"}
+    assert trunks["upper"] == pytest.approx(22.46) and trunks["middle"] == pytest.approx(19.41)
+    assert trunks["lower"] == pytest.approx(18.89)

@@ -229,3 +229,19 @@ def test_no_assessment_text_points_into_the_unshipped_evidence_digest() -> None:
     assert len(texts) > 30
     leaks = [t for t in texts if "clinical-evidence.md" in t]
     assert not leaks, leaks[0][:300]
+
+
+def test_trunks_positive_by_goedee_alone_are_not_called_mildly_enlarged() -> None:
+    trunk = {"site": "brachial_plexus_trunk", "side": "right", "level": "utrecht_protocol"}
+    d = assess(
+        {
+            "measurements": [
+                {**trunk, "trunk": "upper", "csa_mm2": 9.0},
+                {**trunk, "trunk": "middle", "csa_mm2": 11.0},
+            ]
+        }
+    ).to_dict()
+    text = d["explanation"]
+    assert "diffuse_undetermined" in d["pattern_detail"]["rules_fired"]
+    assert "by a Goedee criterion only" in text and "mildly (never" not in text
+    assert "brachial_plexus_trunk (upper trunk, right) 9 > 8" in text

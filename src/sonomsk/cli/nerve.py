@@ -186,6 +186,7 @@ def _measurement_notes(measurements: list[dict[str, Any]], *, skip: str | None) 
 
 
 def run_references(args: argparse.Namespace) -> int:
+    from sonomsk.nerve.assess_model import TRUNKS
     from sonomsk.reference.nerve_csa import lookup_limit, reference_set_info, reference_sets, site_names
 
     names = [args.reference_set] if args.reference_set else list(reference_sets())
@@ -195,14 +196,20 @@ def run_references(args: argparse.Namespace) -> int:
         limits = []
         for site in site_names():
             variants = {"vagus_neck": ("left", "right")}.get(site, (None,))
-            # the site's main limit, then one per level that has a limit of its own (decision 011)
+            trunks = TRUNKS if site == "brachial_plexus_trunk" else (None,)
+            # the site's main limit, then one per level that has a limit of its own (decision 011);
+            # the plexus trunk once per trunk, each with its own limit where the set has one
             for level in (None, *_level_variants(name, site)):
                 for side in variants:
-                    lim = lookup_limit(site, reference_set=name, side=side, trunk="upper", level=level)
-                    d = lim.to_dict()
-                    d["side"] = side
-                    d["level"] = level
-                    limits.append(d)
+                    for trunk in trunks:
+                        lim = lookup_limit(
+                            site, reference_set=name, side=side, trunk=trunk or "upper", level=level
+                        )
+                        d = lim.to_dict()
+                        d["side"] = side
+                        d["level"] = level
+                        d["trunk"] = trunk
+                        limits.append(d)
         data.append(
             {
                 "name": name,
@@ -220,6 +227,7 @@ def run_references(args: argparse.Namespace) -> int:
         print(f"{s['name']}{' (default)' if s['default'] else ''}: {s['title']}")
         for lim in s["limits"]:
             side = f" ({lim['side']})" if lim["side"] else ""
+            side += f" ({lim['trunk']})" if lim.get("trunk") else ""
             side += f" [{lim['level']}]" if lim["level"] else ""
             if lim["status"] == "limit":
                 print(

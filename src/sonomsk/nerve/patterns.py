@@ -766,6 +766,8 @@ def _non_entrapment(
             f"with a site > {factor:g}x the limit"
             if zaid == "undetermined"
             else f"mildly (never > {factor:g}x the limit)"
+            if f.enlarged
+            else "(by a Goedee criterion only: these sites have no normal limit here)"
         )
         b.add(
             "diffuse_undetermined",

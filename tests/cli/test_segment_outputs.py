@@ -463,3 +463,21 @@ def test_a_report_written_without_the_dicom_preamble_is_skipped_too(
     assert _errors(captured.err) == []
     assert any(line.startswith("sonomsk: note") and "SR0001" in line for line in captured.err.splitlines())
     assert sorted(p.name for p in out.iterdir()) == ["IM0001.png"]
+
+
+def test_json_output_holds_the_measurements_of_the_csv(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, table = tmp_path / "labels", tmp_path / "m.csv"
+    capsys.readouterr()
+    assert main(["segment", str(nerve_dcm), "--out", str(out), "--csv", str(table), "--json"]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    rows = _rows(table)
+    instances = report[0]["instances"]
+    assert len(instances) == len(rows) > 0
+    for got, row in zip(instances, rows, strict=True):
+        assert got["structure"] == row["structure"] and got["area_px"] == int(row["area_px"])
+        assert got["area_mm2"] == pytest.approx(float(row["area_mm2"]))
+        assert "file" not in got

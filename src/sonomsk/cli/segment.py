@@ -63,7 +63,15 @@ _DESCRIPTION = (
     "the file was read and segmented, and an absent structure is a valid result. "
     "Exit status: 0 when every file was read and segmented (even if some structures were not "
     "found), 1 when any file failed or nothing could be done. The CSV is replaced atomically and "
-    "only when at least one file was segmented."
+    "only when at least one file was segmented; --json prints the same rows per file. "
+    "CSV columns: file, frame, structure, instance, area_px, area_mm2 (empty without calibration: "
+    "no silent millimetres; everything the outline encloses), perimeter with perimeter_unit (mm, "
+    "or px without calibration), circularity (4 pi area / perimeter^2), flattening_ratio (major / "
+    "minor diameter), mean_echo (mean grey on a 0-255 scale), hypoechoic_fraction (fraction of the "
+    "structure darker than the IsoData threshold of a window twice its size, the black margins "
+    "around the scan left out), backend, fascicle_count and fascicle_area_max_mm2 (empty where "
+    "the resolution does not allow them), vascular_fraction (colour Doppler pixels inside a "
+    "nerve), enclosed_other_px (pixels of another structure inside the outline)."
 )
 
 
@@ -366,6 +374,10 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
                 "structures": len(found),
                 "not_found": missing,
                 "calibrated": image.calibrated,
+                # the CSV's rows of this file (an empty cell is null): --json holds the results too
+                "instances": [
+                    {k: (None if v == "" else v) for k, v in row.items() if k != "file"} for row in found
+                ],
             }
         )
     ok = len(files) - failed

@@ -561,7 +561,10 @@ def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
         (tmp_path / f"sr{k}.dcm").write_bytes(client.get(f"{base}/reports/{rep['id']}/sr").content)
         copies.append(pydicom.dcmread(tmp_path / f"sr{k}.dcm"))
     a, b = copies
+    # one object, byte for byte (content and creation times too: a PACS given it twice holds one)
+    assert (tmp_path / "sr0.dcm").read_bytes() == (tmp_path / "sr1.dcm").read_bytes()
     assert a.SOPInstanceUID == b.SOPInstanceUID and a.SeriesInstanceUID == b.SeriesInstanceUID
+    assert a.ContentDate + a.ContentTime == str(a.VerifyingObserverSequence[0].VerificationDateTime)[:14]
     verified = a.VerifyingObserverSequence[0].VerificationDateTime
     assert verified == b.VerifyingObserverSequence[0].VerificationDateTime
     assert dt.datetime.strptime(str(verified), "%Y%m%d%H%M%S%z") == dt.datetime.fromisoformat(at)

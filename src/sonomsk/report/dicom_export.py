@@ -273,7 +273,30 @@ def sr_dataset(
     when = _dicom_datetime(results.signoff.at) if signed else None
     if when is not None:  # verified when it was signed, not when this copy was made
         sr.VerifyingObserverSequence[0].VerificationDateTime = when
+    _date_from_results(sr, results.signoff.at if signed else results.created)
     return sr, skipped
+
+
+def _date_from_results(ds: Any, value: str | None) -> None:
+    """Content, instance-creation and contribution date-times from the frozen results (the
+    signature's time, else their creation), not the time this copy is written: one SOP Instance
+    UID then names one object, byte for byte. A value without a full date (de-identified to its
+    year) leaves highdicom's own."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        t = None
+    if t is None or re.fullmatch(r"\d{4}", value or ""):
+        return
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC)
+    date, time = t.strftime("%Y%m%d"), t.strftime("%H%M%S")
+    ds.ContentDate, ds.ContentTime = date, time
+    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
+    for item in ds.get("ContributingEquipmentSequence", []):
+        item.ContributionDateTime = date + time
 
 
 def write_sr(

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
@@ -188,3 +189,15 @@ def test_a_name_in_any_script_survives_sr_and_seg(example: StudyResults, tmp_pat
     for seg in write_seg(named, tmp_path / "seg.dcm"):
         assert str(pydicom.dcmread(seg.path).PatientName) == name
     assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+
+
+def test_an_sr_is_one_object_per_results_and_seed(example: StudyResults, tmp_path: Path) -> None:
+    """The same results give the same SR, byte for byte; another seed (another stored report of
+    equal results) gives another object."""
+    from sonomsk.report.api import write_sr
+
+    a = write_sr(example, tmp_path / "a.dcm", uid_seed="report 5").path.read_bytes()
+    b = write_sr(example, tmp_path / "b.dcm", uid_seed="report 5").path.read_bytes()
+    c = pydicom.dcmread(write_sr(example, tmp_path / "c.dcm", uid_seed="report 6").path)
+    assert a == b
+    assert c.SOPInstanceUID != pydicom.dcmread(tmp_path / "a.dcm").SOPInstanceUID

@@ -43,6 +43,10 @@ def test_borderline_and_fallback_notes_are_shown_and_kept(page: Any, server: str
     with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
         page.click('[data-testid="nerve-assess"]')
     page.wait_for_selector('[data-testid="nerve-borderline"]')
+    tips = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=nerve-chart] circle title')].map((t) => t.textContent)"
+    )
+    assert any("borderline" in t for t in tips), tips
     notes = page.locator('[data-testid="nerve-notes"]').inner_text()
     assert "between-investigator SD" in notes and "Asian cohorts have smaller nerves" in notes
     # reopened later (another session), the stored assessment shows the same
@@ -84,3 +88,9 @@ def test_a_calibrated_image_measured_in_px_says_why(page: Any, server: str, tmp_
     page.evaluate("SONO.reloadStudy()")
     page.wait_for_selector(f'[data-testid="csa-outside-{iid}"]')
     assert "px²" in page.locator(f'tr[data-instance="{iid}"]').inner_text()
+    # the CSA column is the second: seen without scrolling the panel sideways
+    box = page.locator(f'[data-testid="csa-outside-{iid}"]').bounding_box()
+    assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+    # and the current-image panel says it beside the value
+    page.evaluate(f"SONO.showInstance({iid})")
+    page.wait_for_selector('[data-testid="nerve-csa-outside"]')

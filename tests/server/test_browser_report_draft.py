@@ -74,3 +74,5 @@ def test_a_double_click_signs_or_stores_once(page: Any, server: str, tmp_path: P
         )
     _wait_for(page, f"document.querySelector('[data-testid=report-status-{rid}]').textContent === 'signed'")
     assert not errors and page.locator("#status").inner_text().startswith(f"report {rid} signed by ")
+    card = page.locator(f'[data-report="{rid}"]').inner_text()
+    assert " UTC" in card, card  # the signing time says its zone, as the PDF and the SR do

@@ -572,3 +572,35 @@ def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
     other = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
     (tmp_path / "other.dcm").write_bytes(client.get(f"{base}/reports/{other['id']}/sr").content)
     assert pydicom.dcmread(tmp_path / "other.dcm").SOPInstanceUID != a.SOPInstanceUID
+
+
+@pytest.mark.filterwarnings("ignore::sonomsk.core.errors.CalibrationWarning")
+def test_the_report_names_the_images_left_out_of_the_assessment(
+    client: TestClient, analysed: dict[str, Any], tmp_path: Path
+) -> None:
+    """An outlined image in px (uncalibrated) has no row in the assessment: the report says why,
+    as the workstation's panel does."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 240), dtype=np.uint8)).save(
+        tmp_path / "u.png"
+    )
+    up = client.post(
+        "/api/upload",
+        files={"file": ("u.png", (tmp_path / "u.png").read_bytes())},
+        params={"into_study": analysed["study"]},
+    ).json()
+    base = "/api/workflows/nerve"
+    assert client.put(
+        f"{base}/instances/{up['instance_id']}/site", json={"site": "ulnar_elbow", "side": "right"}
+    ).is_success
+    box = {"top": 80, "left": 100, "bottom": 120, "right": 140}
+    made = client.post(f"{base}/instances/{up['instance_id']}/outline-box", json=box)
+    assert made.status_code == 200, made.text
+    assert client.post(f"{base}/studies/{analysed['study']}/assess", json={"patient": {"age": 60}}).is_success
+    results = client.get(f"/api/workflows/report/studies/{analysed['study']}/results").json()
+    left_out = results["nerve_assessment"]["images_not_assessed"]
+    assert left_out == ["u.png: uncalibrated image: CSA in px2, not comparable with reference values"]
+    html = client.get(f"/api/workflows/report/studies/{analysed['study']}/preview").text
+    assert "Not assessed:" in html and "u.png: uncalibrated image" in html

@@ -155,9 +155,16 @@ def _closed_xy(contour: tuple[tuple[float, float], ...]) -> np.ndarray:
 
 
 def sr_dataset(
-    results: StudyResults, *, series_number: int = 900, observer: str | None = None
+    results: StudyResults,
+    *,
+    series_number: int = 900,
+    observer: str | None = None,
+    uid_seed: str = "",
 ) -> tuple[Any, list[str]]:
-    """The TID 1500 SR data set and the list of what was not encoded (with reasons)."""
+    """The TID 1500 SR data set and the list of what was not encoded (with reasons).
+
+    Its UIDs come from the results and ``uid_seed`` (a stored report's id: two reports of equal
+    results are two objects); the same results and seed give the same object."""
     import highdicom as hd
 
     skipped: list[str] = []
@@ -209,7 +216,8 @@ def sr_dataset(
         groups.append(
             hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=_content_uid(results, "tracking", s.id), identifier=f"{s.id} ({s.label})"[:64]
+                    uid=_content_uid(results, uid_seed, "tracking", s.id),
+                    identifier=f"{s.id} ({s.label})"[:64],
                 ),
                 referenced_region=region,
                 finding_type=kind,
@@ -241,7 +249,9 @@ def sr_dataset(
         obs = hd.sr.ObserverContext(
             observer_type=code("DCM", "121007").coded_concept(),
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-                uid=_content_uid(results, "device"), name="sonomsk", model_name=f"sonomsk {__version__}"
+                uid=_content_uid(results, uid_seed, "device"),
+                name="sonomsk",
+                model_name=f"sonomsk {__version__}",
             ),
         )
     report = hd.sr.MeasurementReport(
@@ -257,8 +267,8 @@ def sr_dataset(
         evidence=list(evidence.values()),
         content=report[0],
         series_number=series_number,
-        series_instance_uid=_content_uid(results, "sr-series"),
-        sop_instance_uid=_content_uid(results, "sr"),
+        series_instance_uid=_content_uid(results, uid_seed, "sr-series"),
+        sop_instance_uid=_content_uid(results, uid_seed, "sr"),
         instance_number=1,
         manufacturer="sonomsk",
         series_description="sonomsk measurements",
@@ -304,8 +314,10 @@ def write_sr(
     path: str | os.PathLike[str],
     *,
     deidentify_key: str | None = None,
+    uid_seed: str = "",
 ) -> ExportSummary:
-    """Write the study's measurements as a DICOM SR (TID 1500) file.
+    """Write the study's measurements as a DICOM SR (TID 1500) file (``uid_seed``: see
+    :func:`sr_dataset`).
 
     Raises
     ------
@@ -314,7 +326,7 @@ def write_sr(
     """
     r = _prepare(results, deidentify_key)
     observer = r.signoff.by if r.signoff.state.value != "draft" else None
-    sr, skipped = sr_dataset(r, observer=observer)
+    sr, skipped = sr_dataset(r, observer=observer, uid_seed=uid_seed)
     out = Path(path)
     sr.save_as(out, enforce_file_format=True)
     n = sum(1 for s in r.structures if not any(x.startswith(f"structure {s.id}:") for x in skipped))

@@ -300,6 +300,7 @@ class NerveAssessmentSection(Section):
         ):
             a.pop(key, None)
         variability = a.pop("variability", None)
+        left_out = a.pop("images_not_assessed", None)
         ref = a.pop("reference_set", None)
         if isinstance(ref, Mapping):  # sonomsk.nerve.assess gives {name, title, population}
             ref = ref.get("title") or ref.get("name")
@@ -324,6 +325,7 @@ class NerveAssessmentSection(Section):
             "pattern": fmt(pattern) if pattern is not None else None,
             "explanation": fmt(explanation) if explanation is not None else None,
             "notes": _site_notes(rows),
+            "not_assessed": [fmt(x) for x in left_out] if isinstance(left_out, list) else [],
             "plot": figures.png_data_uri(plot) if plot else None,
             "other": other,
         }

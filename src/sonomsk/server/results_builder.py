@@ -233,7 +233,14 @@ def build_results(
         used = None if last_assessment is None else int(last_assessment.id)
         if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
-            results["nerve_assessment"] = last_assessment.result.get("assessment")
+            results["nerve_assessment"] = assessment = last_assessment.result.get("assessment")
+            left_out = [
+                f"{i.get('label')}: {i.get('reason')}"
+                for i in last_assessment.result.get("images") or ()
+                if i.get("site") and not i.get("usable") and i.get("reason")
+            ]
+            if assessment is not None and left_out:  # why an outlined image has no row
+                results["nerve_assessment"] = {**assessment, "images_not_assessed": left_out}
             diff = last_assessment.result.get("differential")
             if diff:
                 results["differential"] = diff

@@ -112,7 +112,7 @@ def write_report_sr(store: Store, report_id: int, folder: Path) -> tuple[Path, l
     from sonomsk.report.api import write_sr
 
     row = _report_row(store, report_id)
-    summary = write_sr(row["results"], folder / f"report-{report_id}-sr.dcm")
+    summary = write_sr(row["results"], folder / f"report-{report_id}-sr.dcm", uid_seed=f"report {report_id}")
     return summary.path, list(summary.skipped)
 
 

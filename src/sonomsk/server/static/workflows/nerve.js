@@ -94,13 +94,15 @@
         ? ` <span class="flag-enlarged" data-testid="csa-outside-${esc(i.id)}" title="the outline leaves the calibrated tissue region: CSA in px², not comparable with reference values; redraw it inside the region">outline leaves the calibrated region</span>` : "";
       const csa = m ? `${fmt(m.value)} ${unitText(m.unit)}${m.corrected_value !== null ? " *" : ""}${outside}`
         : choose ? `<span class="flag-enlarged" data-testid="csa-choose-${esc(i.id)}" title="${esc(img.why)}">choose an outline</span>` : "–";
+      // the CSA next to the image name: the table is wider than the panel, and the value (or why
+      // there is none) must be seen without scrolling sideways
       return `<tr data-instance="${esc(i.id)}"><td><a href="#" data-show="${esc(i.id)}">${esc(i.label || i.id)}</a></td>
+        <td class="small">${csa}</td>
         <td><select data-testid="site-select-${esc(i.id)}" data-field="site">${siteOptions(i.site)}</select></td>
         <td><select data-testid="side-select-${esc(i.id)}" data-field="side">${sideOptions(i.side)}</select></td>
-        <td>${detailSelect(i)}</td>
-        <td class="small">${csa}</td></tr>`;
+        <td>${detailSelect(i)}</td></tr>`;
     });
-    box.innerHTML = `<table><tr><th>image</th><th>site</th><th>side</th><th>level / trunk</th><th>CSA</th></tr>${rows.join("")}</table>
+    box.innerHTML = `<table><tr><th>image</th><th>CSA</th><th>site</th><th>side</th><th>level / trunk</th></tr>${rows.join("")}</table>
       <p class="small muted">* corrected outline. Uncalibrated images give px² and are not assessed.</p>`;
     box.querySelectorAll("a[data-show]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); S.showInstance(Number(a.dataset.show)); }));
     box.querySelectorAll("select").forEach((sel) => sel.addEventListener("change", async () => {
@@ -133,7 +135,10 @@
         const corrected = m.corrected_value !== null || (m.corrected_failure !== null && m.corrected_failure !== undefined);
         const val = m.value === null ? `<span class="muted">${esc(m.failure || "failed")}</span>` : fmt(m.value, m.unit === "count" ? 0 : 3);
         const tid = m.name === "area_cross_section" ? ' data-testid="nerve-csa"' : "";
-        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected && m.auto_value !== null ? `auto ${fmt(m.auto_value, m.unit === "count" ? 0 : 3)}` : ""}</td></tr>`;
+        // a calibrated image measured in px: the outline leaves its calibrated tissue region
+        const why = m.name === "area_cross_section" && inst.calibrated && m.unit === "px2"
+          ? '<div class="small flag-enlarged" data-testid="nerve-csa-outside">outline leaves the calibrated region: redraw it inside to measure in mm²</div>' : "";
+        return `<tr><td>${esc(m.name.replace(/_/g, " "))}</td><td${tid}>${val}${why}</td><td>${unitText(m.unit)}</td><td class="small muted">${corrected && m.auto_value !== null ? `auto ${fmt(m.auto_value, m.unit === "count" ? 0 : 3)}` : ""}</td></tr>`;
       });
       const s = a.structures[0];
       const n = list.length;
@@ -265,7 +270,7 @@
         const pts = rows.filter((r) => r.side === side).sort((a, b) => a.order - b.order);
         if (!pts.length) continue;
         g.push(`<polyline fill="none" stroke="${sideColor[side]}" stroke-width="1.5" points="${pts.map((r) => `${x(r.site)},${y(r.csa)}`).join(" ")}"/>`);
-        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" || r.criterion ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)}${r.trunk ? ` ${esc(r.trunk)} trunk` : ""} ${side}: ${fmt(r.csa, 1)} mm² (${esc(r.criterion || r.status)})</title></circle>`));
+        pts.forEach((r) => g.push(`<circle cx="${x(r.site)}" cy="${y(r.csa)}" r="4" fill="${r.status === "enlarged" || r.criterion ? "#ff7b72" : sideColor[side]}" stroke="${sideColor[side]}" stroke-width="2"><title>${esc(r.site)}${r.trunk ? ` ${esc(r.trunk)} trunk` : ""} ${side}: ${fmt(r.csa, 1)} mm² (${esc(r.criterion || r.status)}${r.borderline ? ", borderline" : ""})</title></circle>`));
       }
       const legend = ["right", "left"].filter((s) => rows.some((r) => r.side === s)).map((s, i) => `<text x="${W - R - 90 + i * 45}" y="${H - 2}" fill="${sideColor[s]}" font-size="10">● ${s}</text>`);
       out.push(`<svg data-testid="nerve-chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="CSA profile of the ${esc(nerve)} nerve">${g.join("")}${legend.join("")}</svg>`);

@@ -8,6 +8,14 @@
   let root = null;
   // one click at a time: the PDF takes seconds to render, and a second click would sign (or store)
   // again; the button is disabled until the answer, whatever it is
+  // the signing time as stored, with its zone: UTC unless the database says otherwise (a time
+  // without an offset was written in UTC)
+  function signedAt(t) {
+    const text = t || "";
+    const zone = text.match(/([+-]\d\d:\d\d|Z)$/);
+    const offset = zone && zone[1] !== "Z" && zone[1] !== "+00:00" ? zone[1] : "";
+    return `${text.slice(0, 16).replace("T", " ")} UTC${offset}`;
+  }
   async function busy(button, fn) {
     if (button.disabled) return;
     button.disabled = true;
@@ -20,7 +28,7 @@
     const list = await S.api(`${API}/studies/${S.state.study.id}/reports`);
     if (!list.length) { box.innerHTML = '<p class="small muted">No report yet.</p>'; return; }
     box.innerHTML = list.map((r) => `<div class="card small" data-report="${esc(r.id)}">
-        <b>Report ${esc(r.id)}</b> · <span data-testid="report-status-${esc(r.id)}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc((r.signed_at || "").slice(0, 16).replace("T", " "))}` : ""}
+        <b>Report ${esc(r.id)}</b> · <span data-testid="report-status-${esc(r.id)}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc(signedAt(r.signed_at))}` : ""}
         <div style="margin:4px 0">
           <a data-testid="report-pdf-${esc(r.id)}" href="${API}/reports/${esc(r.id)}/pdf" download>PDF</a> ·
           <a href="${API}/reports/${esc(r.id)}/html" target="_blank" rel="noopener">HTML</a> ·

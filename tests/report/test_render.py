@@ -147,7 +147,7 @@ def test_uncalibrated_image_says_px(tmp_path: Path) -> None:
     )
     html = render_html(StudyResults(images=(im,), structures=(s,), measurements=(m,)))
     assert "px²" in html and "not calibrated: lengths and areas in px" in html
-    assert "their values are in pixels" in html
+    assert "Some values are in pixels (px, px²), not millimetres" in html
 
 
 def test_scale_bar_lengths() -> None:

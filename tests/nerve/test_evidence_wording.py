@@ -245,3 +245,14 @@ def test_trunks_positive_by_goedee_alone_are_not_called_mildly_enlarged() -> Non
     assert "diffuse_undetermined" in d["pattern_detail"]["rules_fired"]
     assert "by a Goedee criterion only" in text and "mildly (never" not in text
     assert "brachial_plexus_trunk (upper trunk, right) 9 > 8" in text
+    # an enlarged entrapment site beside them does not make the trunks "mildly enlarged"
+    d = assess(
+        {
+            "measurements": [
+                {**trunk, "trunk": "upper", "csa_mm2": 9.0},
+                {**trunk, "trunk": "middle", "csa_mm2": 11.0},
+                m("median_wrist", 14.0),
+            ]
+        }
+    ).to_dict()
+    assert "by a Goedee criterion only" in d["explanation"] and "mildly (never" not in d["explanation"]

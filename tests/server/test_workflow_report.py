@@ -564,7 +564,11 @@ def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
     # one object, byte for byte (content and creation times too: a PACS given it twice holds one)
     assert (tmp_path / "sr0.dcm").read_bytes() == (tmp_path / "sr1.dcm").read_bytes()
     assert a.SOPInstanceUID == b.SOPInstanceUID and a.SeriesInstanceUID == b.SeriesInstanceUID
-    assert a.ContentDate + a.ContentTime == str(a.VerifyingObserverSequence[0].VerificationDateTime)[:14]
+    verified_at = dt.datetime.strptime(
+        str(a.VerifyingObserverSequence[0].VerificationDateTime), "%Y%m%d%H%M%S%z"
+    )
+    # content written at the signing time, in local time as the study's own times are
+    assert a.ContentDate + a.ContentTime == verified_at.astimezone().strftime("%Y%m%d%H%M%S")
     verified = a.VerifyingObserverSequence[0].VerificationDateTime
     assert verified == b.VerifyingObserverSequence[0].VerificationDateTime
     assert dt.datetime.strptime(str(verified), "%Y%m%d%H%M%S%z") == dt.datetime.fromisoformat(at)
@@ -576,7 +580,7 @@ def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
 
 @pytest.mark.filterwarnings("ignore::sonomsk.core.errors.CalibrationWarning")
 def test_the_report_names_the_images_left_out_of_the_assessment(
-    client: TestClient, analysed: dict[str, Any], tmp_path: Path
+    client: TestClient, analysed: dict[str, Any], tmp_path: Path, store: Store
 ) -> None:
     """An outlined image in px (uncalibrated) has no row in the assessment: the report says why,
     as the workstation's panel does."""
@@ -601,6 +605,23 @@ def test_the_report_names_the_images_left_out_of_the_assessment(
     assert client.post(f"{base}/studies/{analysed['study']}/assess", json={"patient": {"age": 60}}).is_success
     results = client.get(f"/api/workflows/report/studies/{analysed['study']}/results").json()
     left_out = results["nerve_assessment"]["images_not_assessed"]
-    assert left_out == ["u.png: uncalibrated image: CSA in px2, not comparable with reference values"]
+    assert len(left_out) == 1 and left_out[0].startswith("ulnar_elbow, right (image img")
+    assert left_out[0].endswith("): uncalibrated image: CSA in px2, not comparable with reference values")
+    assert "u.png" not in left_out[0]
+    # a draft stored by the previous version (no such list) still signs: nothing else changed
+    from sonomsk.store.models import Report
+
+    rep = client.post(
+        f"/api/workflows/report/studies/{analysed['study']}/reports", json={"sign": False}
+    ).json()
+    with store.sessions() as session, session.begin():
+        row = session.get(Report, rep["id"])
+        older = dict(row.results)
+        older["nerve_assessment"] = {
+            k: v for k, v in older["nerve_assessment"].items() if k != "images_not_assessed"
+        }
+        row.results = older
+    signed = client.post(f"/api/workflows/report/reports/{rep['id']}/sign")
+    assert signed.status_code == 200, signed.text
     html = client.get(f"/api/workflows/report/studies/{analysed['study']}/preview").text
-    assert "Not assessed:" in html and "u.png: uncalibrated image" in html
+    assert "Not assessed:" in html and "ulnar_elbow, right (image img" in html

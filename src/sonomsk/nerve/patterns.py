@@ -766,7 +766,7 @@ def _non_entrapment(
             f"with a site > {factor:g}x the limit"
             if zaid == "undetermined"
             else f"mildly (never > {factor:g}x the limit)"
-            if f.enlarged
+            if any(not site_info(a.site).is_entrapment for a in f.enlarged)
             else "(by a Goedee criterion only: these sites have no normal limit here)"
         )
         b.add(

@@ -301,7 +301,9 @@ def _date_from_results(ds: Any, value: str | None) -> None:
     if t is None or re.fullmatch(r"\d{4}", value or ""):
         return
     if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC)
+        # local time, as the study's own dates and times are read without TimezoneOffsetFromUTC
+        # (VerificationDateTime keeps its offset)
+        t = t.astimezone()
     date, time = t.strftime("%Y%m%d"), t.strftime("%H%M%S")
     ds.ContentDate, ds.ContentTime = date, time
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time

@@ -234,8 +234,12 @@ def build_results(
         if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
             results["nerve_assessment"] = assessment = last_assessment.result.get("assessment")
+            # named as the report names images (site, side: image id), never by the uploaded
+            # file's name, which may carry the patient's (and is kept out of de-identified copies)
+            described = {im["id"]: im["description"] for im in images}
             left_out = [
-                f"{i.get('label')}: {i.get('reason')}"
+                f"{described.get(image_ids.get(i.get('instance_id')), i.get('site'))} "
+                f"(image {image_ids.get(i.get('instance_id'), '?')}): {i.get('reason')}"
                 for i in last_assessment.result.get("images") or ()
                 if i.get("site") and not i.get("usable") and i.get("reason")
             ]

@@ -79,6 +79,12 @@ _NOT_CLINICAL = ("created", "signoff", "software_version", "methods")
 
 def _content(results: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in results.items() if k not in _NOT_CLINICAL}
+    if isinstance(out.get("nerve_assessment"), dict):
+        # derived from the stored assessment compared here anyway; a draft of an older version
+        # lacks it
+        out["nerve_assessment"] = {
+            k: v for k, v in out["nerve_assessment"].items() if k != "images_not_assessed"
+        }
     out["images"] = [{k: v for k, v in i.items() if k != "path"} for i in results.get("images") or []]
     return dict(json.loads(json.dumps(out)))
 

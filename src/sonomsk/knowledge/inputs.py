@@ -283,7 +283,11 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             _assess_site(item, site, status, obs, kb)
             nerve = _norm(site_info(site).nerve)
             info = site_info(site)
-            if status in mp["nerve_status_enlarged"] and info.fibres == "mixed" and not info.is_entrapment:
+            if (
+                status in mp["nerve_status_enlarged"]
+                and info.fibres == _sensorimotor()
+                and not info.is_entrapment
+            ):
                 sensorimotor_enlarged.append(site)
             site = ""
         if status in mp["nerve_status_enlarged"]:
@@ -330,6 +334,13 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "sensory nerves within their limits but no enlarged root or vagus: sensory_nerve_sparing left "
             "unknown (its published figures are for sparing beside enlarged roots/vagus)"
         )
+
+
+def _sensorimotor() -> str:
+    """The fibre type of the sensorimotor sites, as the nerve assessment's sparing hint reads it."""
+    from sonomsk.reference.loader import load_data
+
+    return str(load_data("nerve_rules.json")["sensory_sparing"]["sensorimotor_fibres"])
 
 
 def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed, kb: KnowledgeBase) -> None:

@@ -161,3 +161,26 @@ def test_who_corrected_a_measurement_and_when_are_deidentified(
     prov = d.measurements[0].provenance
     assert prov["corrected_at"] == "2026" and prov["corrected_by"] != "dr.who"
     assert prov["corrected_by"] == fake_deidentify.pseudonym("dr.who", "k4")
+
+
+def test_a_deidentified_sr_is_the_same_object_on_every_export(
+    example: StudyResults, fake_deidentify: types.ModuleType, tmp_path: Path
+) -> None:
+    """Its times keep their year only (1 January, 00:00), so two exports with one key are equal."""
+    import dataclasses
+
+    import pydicom
+
+    from sonomsk.report.results import SignOff, SignOffState
+
+    for results in (
+        example,
+        dataclasses.replace(
+            example, signoff=SignOff(state=SignOffState.SIGNED, by="Dr Who", at="2026-03-14T09:30:00+00:00")
+        ),
+    ):
+        a = write_sr(results, tmp_path / "a.dcm", deidentify_key="k5").path.read_bytes()
+        b = write_sr(results, tmp_path / "b.dcm", deidentify_key="k5").path.read_bytes()
+        assert a == b
+        ds = pydicom.dcmread(tmp_path / "a.dcm")
+        assert ds.ContentDate.endswith("0101") and ds.ContentTime == "000000"

@@ -283,22 +283,27 @@ def sr_dataset(
     when = _dicom_datetime(results.signoff.at) if signed else None
     if when is not None:  # verified when it was signed, not when this copy was made
         sr.VerifyingObserverSequence[0].VerificationDateTime = when
-    _date_from_results(sr, results.signoff.at if signed else results.created)
+    # a de-identified draft has no creation time left: the study's year stands in
+    _date_from_results(sr, results.signoff.at if signed else (results.created or results.study.date))
     return sr, skipped
 
 
 def _date_from_results(ds: Any, value: str | None) -> None:
     """Content, instance-creation and contribution date-times from the frozen results (the
     signature's time, else their creation), not the time this copy is written: one SOP Instance
-    UID then names one object, byte for byte. A value without a full date (de-identified to its
-    year) leaves highdicom's own."""
+    UID then names one object, byte for byte. A value de-identified to its year gives 1 January of
+    that year at 00:00 (the dates of a de-identified export keep their year only); a missing or
+    unreadable value leaves highdicom's own (now)."""
     import datetime as dt
 
-    try:
-        t = dt.datetime.fromisoformat(value) if value else None
-    except ValueError:
-        t = None
-    if t is None or re.fullmatch(r"\d{4}", value or ""):
+    if value and re.fullmatch(r"\d{4}", value):
+        t: dt.datetime | None = dt.datetime(int(value), 1, 1)
+    else:
+        try:
+            t = dt.datetime.fromisoformat(value) if value else None
+        except ValueError:
+            t = None
+    if t is None:
         return
     if t.tzinfo is not None:
         # local time, as the study's own dates and times are read without TimezoneOffsetFromUTC

@@ -13,9 +13,10 @@ outlined structure, on the frames of its image.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,26 +52,34 @@ def _prepare(
     return r
 
 
-def _content_uid(results: StudyResults, *parts: object) -> str:
-    """A UID made from the results' content: the same frozen results (a signed or stored draft
-    report, downloaded again) give the same SR and SEG objects, so a PACS receiving one twice
-    holds one object, not two reports; other content gives another UID."""
+def _content_uids(results: StudyResults, *seed: object) -> Callable[..., str]:
+    """UIDs made from the results' content (serialised once) and ``seed``: the same frozen results
+    (a signed or stored draft report, downloaded again) give the same SR and SEG objects, so a
+    PACS receiving one twice holds one object, not two reports; other content gives other UIDs."""
     from pydicom.uid import generate_uid
 
-    return str(generate_uid(entropy_srcs=[results.to_json(indent=None), *map(str, parts)]))
+    content = results.to_json(indent=None)
+
+    def uid(*parts: object) -> str:
+        return str(generate_uid(entropy_srcs=[content, *map(str, (*seed, *parts))]))
+
+    return uid
+
+
+def _iso_time(value: str | None) -> dt.datetime | None:
+    """An ISO 8601 date-time, or None when missing or unreadable."""
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _dicom_datetime(value: str | None) -> str | None:
     """An ISO 8601 date-time (or a bare year, after de-identification) as a DICOM DT, or None."""
-    import datetime as dt
-
-    if not value:
-        return None
-    if re.fullmatch(r"\d{4}", value):
+    if value and re.fullmatch(r"\d{4}", value):
         return value
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
+    t = _iso_time(value)
+    if t is None:
         return None
     if t.tzinfo is None:
         return t.strftime("%Y%m%d%H%M%S")
@@ -168,6 +177,7 @@ def sr_dataset(
     import highdicom as hd
 
     skipped: list[str] = []
+    uid = _content_uids(results, uid_seed)
     evidence: dict[str, Any] = {}
     groups = []
     used: set[int] = set()
@@ -216,7 +226,7 @@ def sr_dataset(
         groups.append(
             hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=_content_uid(results, uid_seed, "tracking", s.id),
+                    uid=uid("tracking", s.id),
                     identifier=f"{s.id} ({s.label})"[:64],
                 ),
                 referenced_region=region,
@@ -249,7 +259,7 @@ def sr_dataset(
         obs = hd.sr.ObserverContext(
             observer_type=code("DCM", "121007").coded_concept(),
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-                uid=_content_uid(results, uid_seed, "device"),
+                uid=uid("device"),
                 name="sonomsk",
                 model_name=f"sonomsk {__version__}",
             ),
@@ -267,8 +277,8 @@ def sr_dataset(
         evidence=list(evidence.values()),
         content=report[0],
         series_number=series_number,
-        series_instance_uid=_content_uid(results, uid_seed, "sr-series"),
-        sop_instance_uid=_content_uid(results, uid_seed, "sr"),
+        series_instance_uid=uid("sr-series"),
+        sop_instance_uid=uid("sr"),
         instance_number=1,
         manufacturer="sonomsk",
         series_description="sonomsk measurements",
@@ -294,15 +304,7 @@ def _date_from_results(ds: Any, value: str | None) -> None:
     UID then names one object, byte for byte. A value de-identified to its year gives 1 January of
     that year at 00:00 (the dates of a de-identified export keep their year only); a missing or
     unreadable value leaves highdicom's own (now)."""
-    import datetime as dt
-
-    if value and re.fullmatch(r"\d{4}", value):
-        t: dt.datetime | None = dt.datetime(int(value), 1, 1)
-    else:
-        try:
-            t = dt.datetime.fromisoformat(value) if value else None
-        except ValueError:
-            t = None
+    t = dt.datetime(int(value), 1, 1) if value and re.fullmatch(r"\d{4}", value) else _iso_time(value)
     if t is None:
         return
     if t.tzinfo is not None:
@@ -383,6 +385,7 @@ def write_seg(
     import highdicom as hd
 
     r = _prepare(results, deidentify_key)
+    uid = _content_uids(r)
     outlined = [s for s in r.structures if s.contour is not None or s.mask_path is not None]
     by_image: dict[str, list[Structure]] = {}
     skipped: list[str] = []
@@ -420,9 +423,9 @@ def write_seg(
             pixel_array=pixels,
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=descriptions,
-            series_instance_uid=_content_uid(r, "seg-series", image_id),
+            series_instance_uid=uid("seg-series", image_id),
             series_number=901 + k,
-            sop_instance_uid=_content_uid(r, "seg", image_id),
+            sop_instance_uid=uid("seg", image_id),
             instance_number=1,
             manufacturer="sonomsk",
             manufacturer_model_name="sonomsk",

@@ -259,6 +259,9 @@ def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs(
     assert "sensory_nerve_sparing" not in inputs
     assert "proximal_median_or_plexus_enlarged" not in inputs
     assert any("not_met_incomplete" in n for n in d["notes"])
+    # both disagreements between the healthy limit and the diagnostic cut-off are said aloud
+    assert any(n.startswith("median_wrist 10 mm2 is normal") and "tai2012" in n for n in d["notes"])
+    assert any(n.startswith("ulnar_elbow 9.5 mm2 is enlarged") and "absent" in n for n in d["notes"])
 
 
 def test_goedee_met_in_real_assess_output_sets_the_cin_finding() -> None:

@@ -366,6 +366,17 @@ def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed,
                 f"nerve_assessment ({site} {csa:g} mm2, not {thr['comparison']} {limit:g}: {thr['citation']})"
             )
         obs.set(finding, FindingState.PRESENT if present else FindingState.ABSENT, src)
+        verdict = "enlarged" if status in mp["nerve_status_enlarged"] else "normal"
+        if (
+            status in (*mp["nerve_status_enlarged"], *mp["nerve_status_normal"])
+            and (verdict == "enlarged") != present
+        ):
+            obs.notes.append(
+                f"{site} {csa:g} mm2 is {verdict} against the assessment's upper limit of normal but "
+                f"{finding} is {'present' if present else 'absent'} by its own cut-off ({thr['comparison']} "
+                f"{limit:g} mm2, {thr['citation']}), a diagnostic cut-off rather than a healthy limit; the "
+                "differential uses the cut-off"
+            )
     elif status in mp["nerve_status_enlarged"]:
         obs.set(finding, FindingState.PRESENT, "nerve_assessment")
     elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:

@@ -312,6 +312,28 @@ def test_a_borderline_entrapment_csa_with_every_a_index_normal_is_indeterminate(
     assert assess(cts).to_dict()["pattern"] == "focal_entrapment"
 
 
+def test_a_side_ratio_without_a_cut_off_neither_contradicts_nor_decides() -> None:
+    """The median wrist side-to-side ratio has no published cut-off (information only): measuring
+    the other wrist must not turn a borderline carpal tunnel CSA
+    into `indeterminate` as if an [A] index were normal."""
+    from sonomsk.nerve.assess import assess
+
+    one_side = {
+        "measurements": [
+            {"site": "median_wrist", "side": "right", "csa_mm2": 11.5},
+            {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+        ]
+    }
+    both = {
+        "measurements": [*one_side["measurements"], {"site": "median_wrist", "side": "left", "csa_mm2": 10.5}]
+    }
+    d = assess(both).to_dict()
+    ratio = next(i for i in d["side_to_side"] if i["name"] == "side_ratio_median_wrist")
+    assert ratio["cutoff"] is None and ratio["abnormal"] is None and ratio["decides_alone"] is False
+    assert d["pattern"] == assess(one_side).to_dict()["pattern"] == "focal_entrapment"
+    assert "focal_borderline_contradicted" not in d["pattern_detail"]["rules_fired"]
+
+
 def test_only_the_contradicted_nerve_loses_its_focal_entrapment() -> None:
     from sonomsk.nerve.assess import assess
 

@@ -276,7 +276,9 @@ def _level_text(level: str | None) -> str:
 
 
 def _side_ratio_unjudged(site: str, label: str, side: str, value: float | None, **extra: Any) -> IndexResult:
-    """A side-to-side ratio with no cut-off to judge it by (none published, or not computed)."""
+    """A side-to-side ratio with no cut-off to judge it by (none published, or not computed): with
+    no verdict it decides nothing, alone or against a borderline CSA."""
+    extra.setdefault("decides_alone", False)
     return IndexResult(
         name=f"side_ratio_{site}",
         label=label,

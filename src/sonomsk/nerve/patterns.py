@@ -680,6 +680,7 @@ def _borderline_contradicted(
             and i.site is not None
             and site_info(i.site).nerve == nerve
             and i.side == side
+            and i.abnormal is not None  # an index without a cut-off is neither normal nor abnormal
             and i.decides_alone
             and not _is_evidence_b(i)
         ]

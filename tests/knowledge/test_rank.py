@@ -230,9 +230,11 @@ def test_missing_discriminators_separate_the_leaders() -> None:
 def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs() -> None:
     """The JSON of `sonomsk nerve assess` (not a hand-made stand-in) feeds the site findings.
 
-    Expected states come from the published cut-offs, not from running the code: median inlet
-    >= 9 mm2 (Tai 2012) even though 10 mm2 is within the Dutch ULN of 11 mm2; ulnar at the elbow
-    >= 10 mm2 (Chang 2018), so 9.5 mm2 is not; a normal sural nerve beside enlarged mixed nerves
+    Expected states come from the published limits, not from running the code: median inlet
+    10 mm2 meets Tai 2012's diagnostic cut-off (>= 9 mm2) but lies within the Dutch ULN of 11 mm2,
+    and ulnar at the elbow 9.5 mm2 is above the Dutch ULN of 9 mm2 but below Chang 2018's cut-off
+    (>= 10 mm2): between the two limits neither decides, so both findings stay unknown. A median
+    inlet of 12 mm2 is above both and counts. A normal sural nerve beside enlarged mixed nerves
     but no enlarged root or vagus is not the published sparing pattern, so that finding stays
     unknown. The Goedee criteria were not all measured, so that finding stays unknown too.
     """
@@ -252,16 +254,19 @@ def test_real_nerve_assess_output_sets_site_findings_on_their_published_cutoffs(
     assert next(m for m in na["measurements"] if m["site"] == "ulnar_elbow")["status"] == "enlarged"
     d = rank({"nerve_assessment": na}).to_dict()
     inputs = d["inputs"]
-    assert inputs["median_enlarged_carpal_tunnel"]["state"] == "present"
-    assert "tai2012" in inputs["median_enlarged_carpal_tunnel"]["source"]
-    assert inputs["ulnar_enlarged_elbow"]["state"] == "absent"
+    assert "median_enlarged_carpal_tunnel" not in inputs
+    assert "ulnar_enlarged_elbow" not in inputs
     assert inputs["nerve_enlargement_any"]["state"] == "present"
     assert "sensory_nerve_sparing" not in inputs
     assert "proximal_median_or_plexus_enlarged" not in inputs
     assert any("not_met_incomplete" in n for n in d["notes"])
     # both disagreements between the healthy limit and the diagnostic cut-off are said aloud
-    assert any(n.startswith("median_wrist 10 mm2 is normal") and "tai2012" in n for n in d["notes"])
-    assert any(n.startswith("ulnar_elbow 9.5 mm2 is enlarged") and "absent" in n for n in d["notes"])
+    assert any(n.startswith("median_wrist 10 mm2 is not enlarged") and "tai2012" in n for n in d["notes"])
+    assert any(n.startswith("ulnar_elbow 9.5 mm2 is enlarged") and "chang2018" in n for n in d["notes"])
+    clear = {"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 12.0}]}
+    inputs = rank({"nerve_assessment": assess(clear).to_dict()}).to_dict()["inputs"]
+    assert inputs["median_enlarged_carpal_tunnel"]["state"] == "present"
+    assert "tai2012" in inputs["median_enlarged_carpal_tunnel"]["source"]
 
 
 def test_goedee_met_in_real_assess_output_sets_the_cin_finding() -> None:

@@ -345,11 +345,15 @@ def _sensorimotor() -> str:
 
 def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed, kb: KnowledgeBase) -> None:
     """One measurement of ``sonomsk nerve assess``: its site finding, judged against the finding's
-    own published threshold (findings.json) when it has one, else by the assessment's status."""
+    own published diagnostic cut-off (findings.json) when it has one, else by the assessment's
+    status. Where the cut-off and the assessment's healthy upper limit disagree (a value between
+    the two), neither decides: the finding stays unknown and a note says why."""
     mp = _mapping()
     finding = mp["assess_site_findings"][site]
     if finding is None:
         return
+    enlarged = status in mp["nerve_status_enlarged"]
+    judged = enlarged or status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]
     thr = kb.findings[finding].threshold
     csa = item.get("csa_mm2")
     if (
@@ -360,27 +364,22 @@ def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed,
     ):
         limit = float(thr["value"])
         present = csa >= limit if thr["comparison"] == ">=" else csa > limit
+        if judged and enlarged != present:
+            obs.notes.append(
+                f"{site} {csa:g} mm2 is {'enlarged' if enlarged else 'not enlarged'} against the assessment's "
+                f"upper limit of normal but {'meets' if present else 'does not meet'} the diagnostic cut-off "
+                f"of {finding} ({thr['comparison']} {limit:g} mm2, {thr['citation']}): between the two "
+                "limits neither decides, so the finding is left unknown"
+            )
+            return
         src = f"nerve_assessment ({site} {csa:g} mm2 {thr['comparison']} {limit:g}: {thr['citation']})"
         if not present:
             src = (
                 f"nerve_assessment ({site} {csa:g} mm2, not {thr['comparison']} {limit:g}: {thr['citation']})"
             )
         obs.set(finding, FindingState.PRESENT if present else FindingState.ABSENT, src)
-        verdict = "enlarged" if status in mp["nerve_status_enlarged"] else "normal"
-        if (
-            status in (*mp["nerve_status_enlarged"], *mp["nerve_status_normal"])
-            and (verdict == "enlarged") != present
-        ):
-            obs.notes.append(
-                f"{site} {csa:g} mm2 is {verdict} against the assessment's upper limit of normal but "
-                f"{finding} is {'present' if present else 'absent'} by its own cut-off ({thr['comparison']} "
-                f"{limit:g} mm2, {thr['citation']}), a diagnostic cut-off rather than a healthy limit; the "
-                "differential uses the cut-off"
-            )
-    elif status in mp["nerve_status_enlarged"]:
-        obs.set(finding, FindingState.PRESENT, "nerve_assessment")
-    elif status in mp["nerve_status_normal"] or status in mp["nerve_status_reduced"]:
-        obs.set(finding, FindingState.ABSENT, "nerve_assessment")
+    elif judged:
+        obs.set(finding, FindingState.PRESENT if enlarged else FindingState.ABSENT, "nerve_assessment")
 
 
 def _muscle_items(ma: Mapping[str, Any]) -> list[tuple[str, float | None, Any]]:

@@ -150,7 +150,7 @@ def test_cts_severe_range_at_the_csa_cutoff() -> None:
     assert d["pattern"] == "focal_entrapment"
     text = hints(d)["cts_severe_range"]["explanation"]
     assert "median_wrist CSA (right) 15 mm2 >= 15 mm2 (sensitivity 68%, specificity 71%)" in text
-    assert "in the range the source found in severe carpal tunnel syndrome" in text
+    assert "at or above the cut-off the source used to separate severe carpal tunnel syndrome" in text
     assert "not a grade" in text and "71% specific" in text
     below = run(("median_wrist", "right", 14.9), ("median_forearm", "right", 7.0))
     assert below["pattern"] == "focal_entrapment" and "cts_severe_range" not in hints(below)

@@ -263,7 +263,7 @@ def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[
                     },
                     source=rule["source"],
                     explanation=(
-                        f"{'; '.join(parts)}: in the range the source found in severe {rule['condition']} "
+                        f"{'; '.join(parts)}: at or above the cut-off the source used to separate severe {rule['condition']} "
                         f"[{citation_short(rule['source'])}]; a hint, not a grade: {modest}; {rule['caveat']}"
                     ),
                 )

@@ -203,14 +203,12 @@ def test_quoted_percentages_are_read_from_data(monkeypatch: pytest.MonkeyPatch) 
     rules = load_data("nerve_rules.json")
     assert rules["goedee"]["specificity_pct"] == 99 and rules["goedee"]["specificity_source"] == "goedee_2017"
     assert rules["zaidman"]["cmt1_diffuse_pct"] == 89 and rules["zaidman"]["axonal_pnp_enlarged_pct"] == 19
-    assert rules["reduced"]["healthy_below_lower_limit_pct"] == 2.5
     _patched_rules(
         monkeypatch,
         {
             ("goedee", "specificity_pct"): 77,
             ("zaidman", "cmt1_diffuse_pct"): 66,
             ("zaidman", "axonal_pnp_enlarged_pct"): 55,
-            ("reduced", "healthy_below_lower_limit_pct"): 4.4,
         },
     )
     goedee = assess({"measurements": [m("median_upper_arm", "right", 14.0)]}).goedee.explanation()
@@ -220,7 +218,16 @@ def test_quoted_percentages_are_read_from_data(monkeypatch: pytest.MonkeyPatch) 
     mild = assess(_vignette("12_axonal_mild.json")).pattern
     assert "isolated_mild_enlargement" in mild.rules_fired and "55% of axonal" in mild.explanation
     low = assess(_vignette("23_single_reduced_site.json")).pattern
-    assert "reduced_insufficient" in low.rules_fired and "about 4.4% of healthy" in low.explanation
+    assert "reduced_insufficient" in low.rules_fired
+
+
+def test_the_share_of_healthy_values_below_a_lower_limit_is_computed_per_site() -> None:
+    """Bae 2021's range lower end at the ulnar forearm (4 mm2) lies 1.23 SD below Bae's mean 5.74
+    (SD 1.42): about 11% of healthy values fall below it (normal approximation), not the 2.5% of a
+    mean-2SD limit that the explanation used to quote for every lower limit."""
+    low = assess(_vignette("23_single_reduced_site.json")).pattern
+    assert "about 11% at ulnar_forearm (LLN 4 = mean 5.74 -1.23 SD [Bae 2021])" in low.explanation
+    assert "2.5%" not in low.explanation
 
 
 def test_proximal_regions_and_their_claim_come_from_data(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -421,8 +421,7 @@ def classify_pattern(
     reduced_enough = len(reduced) >= spec_red["min_sites"] and len(reduced_nerves) >= spec_red["min_nerves"]
     need_text = (
         f"the reduced pattern needs {spec_red['min_sites']} reduced motor sites on {spec_red['min_nerves']} "
-        f"nerves (sonomsk convention, decision 006: about {spec_red['healthy_below_lower_limit_pct']:g}% of "
-        f"healthy values lie below each lower limit [{citation_short(spec_red['count_source'])}])"
+        f"nerves (sonomsk convention, decision 006: {_healthy_below(reduced)})"
     )
     if reduced_enough and (entrap or non):
         b.add(
@@ -656,6 +655,30 @@ def _focal(
         )
     b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
     return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
+
+
+def _healthy_below(reduced: Sequence[CsaAssessment]) -> str:
+    """The share of healthy values below each reduced site's lower limit, from the source's own
+    mean and SD (normal approximation, nerve_rules.json reduced.healthy_below_method); a Bae 2021
+    range lower end leaves far more than the 2.3% of a mean-2SD limit."""
+    from statistics import NormalDist
+
+    parts, unknown = [], []
+    for a in reduced:
+        lim = a.limit
+        if lim.lln is not None and lim.mean is not None and lim.sd:
+            pct = 100 * NormalDist().cdf((lim.lln - lim.mean) / lim.sd)
+            parts.append(
+                f"about {pct:.0f}% at {a.site} (LLN {lim.lln:g} = mean {lim.mean:g} "
+                f"{(lim.lln - lim.mean) / lim.sd:+.2f} SD [{citation_short(lim.source or '')}])"
+            )
+        else:
+            unknown.append(a.site)
+    text = "healthy values below the lower limit, normal approximation from the source's mean and SD: "
+    text += "; ".join(parts) if parts else "not computable"
+    if unknown:
+        text += f"; not known at {', '.join(unknown)} (the source gives no mean and SD)"
+    return text
 
 
 def _borderline_contradicted(

@@ -271,3 +271,35 @@ def test_an_impossible_height_and_weight_pair_is_refused(height: float, weight: 
     # a newborn and a heavy adult are accepted
     for h, w in ((50, 3.5), (190, 200)):
         assess({**body, "patient": {"height_cm": h, "weight_kg": w}})
+
+
+def test_an_entrapment_site_left_unjudged_by_the_wrist_formula_makes_a_normal_study_indeterminate() -> None:
+    """At a 13.5 cm wrist the formula's ULN lies below the healthy mean, so a 9 mm2 median nerve
+    at the wrist is not judged (decision 011, section 4). The study must not be called normal on
+    the forearm alone: the wrist decides it, and is named."""
+    from sonomsk.nerve.assess import assess
+
+    d = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 9.0, "wrist_circumference_cm": 13.5},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+            ]
+        }
+    ).to_dict()
+    assert d["measurements"][0]["status"] == "no_reference"
+    assert d["pattern"] == "indeterminate"
+    assert d["candidates"] == ["normal", "focal_entrapment"]
+    assert d["deciding_sites"] == ["median_wrist"]
+    assert "unjudged_measured_site" in d["pattern_detail"]["rules_fired"]
+    assert "normal_scope" not in d["pattern_detail"]["rules_fired"]
+    # without the covariate the fixed ULN judges it, and the study is normal
+    d = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 9.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+            ]
+        }
+    ).to_dict()
+    assert d["pattern"] == "normal"

@@ -519,9 +519,32 @@ def classify_pattern(
             and (site_info(s).is_entrapment or s in {c["site"] for c in goedee_criteria()})
             and (_has_limit(s, reference_set) or s in {c["site"] for c in goedee_criteria()})
         ]
-        if scope:
+        unjudged = [a for a in csa if not a.evaluable and _has_limit(a.site, reference_set)]
+        if scope and not unjudged:
             b.add("normal_scope", f"normal at the measured sites only; not measured: {', '.join(scope)}")
         no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+        if unjudged:
+            # a measured site whose limit exists in the set but could not be applied (wrist
+            # formula between guard and fixed ULN, protocol level) could still be enlarged
+            b.add(
+                "unjudged_measured_site",
+                f"measured but not judged: {'; '.join(a.describe() for a in unjudged)}; the study is normal "
+                "only if these are, so they decide it (a measurement they can be judged by: the protocol's "
+                "level, or without the covariate that leaves the value between two limits)",
+            )
+            return b.build(
+                Pattern.INDETERMINATE,
+                zaid,
+                state,
+                deciding_sites=tuple(dict.fromkeys(a.site for a in unjudged)),
+                candidates=(
+                    "normal",
+                    "focal_entrapment"
+                    if any(site_info(a.site).is_entrapment for a in unjudged)
+                    else "multifocal_nonentrapment",
+                ),
+                no_lower_limit_sites=no_lln,
+            )
         return b.build(Pattern.NORMAL, zaid, state, no_lower_limit_sites=no_lln)
 
     if entrap and not non:

@@ -272,3 +272,23 @@ def test_a_gbs_hint_resting_on_borderline_roots_says_so() -> None:
     assert "within the between-investigator SD of its limit" in text
     firm = hints(run(("c6_root", "right", 15.0), ("sural_calf", "right", 2.0)))["sensory_sparing"]
     assert "between-investigator SD" not in firm["explanation"]
+
+
+def test_guyon_ratio_carries_its_accuracy_and_healthy_mean_caveat_wherever_shown() -> None:
+    """Healthy mean CSAs (8.3/4.1 pooled) already reach 1.79: the 'abnormal' verdict travels with
+    Yurdakul's 70%/76% and that caveat, in the explanation, the JSON and the report's index row."""
+    from sonomsk.report.sections import _index_row
+
+    d = run(("median_wrist", "right", 14.0), ("median_forearm", "right", 7.0), ("ulnar_wrist", "right", 5.0))
+    caveat = "sensitivity 70%, specificity 76%; healthy mean CSAs already reach this ratio"
+    assert _guyon(d)["caveat"].startswith(caveat)
+    assert (
+        f"median_to_ulnar_wrist (right) = 2.80 >= 1.79: abnormal [Yurdakul 2016] ({caveat}"
+        in d["explanation"]
+    )
+    assert caveat in _index_row(_guyon(d))["source"]
+    # an index without a caveat of its own prints as before
+    wfr = next(
+        i for i in d["entrapment_indices"] if i["name"] == "wrist_forearm_ratio" and i["side"] == "right"
+    )
+    assert wfr["caveat"] is None

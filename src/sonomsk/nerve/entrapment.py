@@ -64,6 +64,7 @@ class IndexResult:
     reason: str | None = None
     decides_alone: bool = True
     why_not_alone: str | None = None
+    caveat: str | None = None  # shown with the value wherever it is printed (nerve_rules.json)
 
     @property
     def computed(self) -> bool:
@@ -79,7 +80,10 @@ class IndexResult:
         op = self.comparison if self.abnormal else ("<=" if self.comparison == ">" else "<")
         verdict = "abnormal" if self.abnormal else "normal"
         src = f" [{citation_short(self.source)}]" if self.source else ""
-        return f"{self.name} ({self.side}) = {self.value:.2f}{unit} {op} {self.cutoff:g}: {verdict}{src}"
+        caveat = f" ({self.caveat})" if self.caveat else ""
+        return (
+            f"{self.name} ({self.side}) = {self.value:.2f}{unit} {op} {self.cutoff:g}: {verdict}{src}{caveat}"
+        )
 
     def to_finding(self) -> Finding:
         return Finding(
@@ -117,6 +121,7 @@ class IndexResult:
             "reason": self.reason,
             "decides_alone": self.decides_alone,
             "why_not_alone": self.why_not_alone,
+            "caveat": self.caveat,
         }
 
 
@@ -150,6 +155,7 @@ def compute_entrapment_indices(values: Values) -> list[IndexResult]:
                 if "healthy" not in spec
                 else f"{spec['healthy']['text']} [{citation_short(spec['healthy']['source'])}]",
                 "note": spec.get("note"),
+                "caveat": spec.get("caveat"),
                 "reference_site": den,
                 # a [B] source never decides alone (its caveat is shown); the pattern logic agrees
                 "decides_alone": bool(spec.get("decides_alone", True))

@@ -386,8 +386,8 @@ def _index_row(r: Mapping[str, Any]) -> dict[str, Any]:
     """One entrapment index or side-to-side comparison as a report row."""
     cutoff = r.get("cutoff") if "cutoff" in r else r.get("limit")
     source = r.get("citation_short") or r.get("source") or r.get("healthy")
-    if r.get("evidence") == "B" and r.get("caveat"):
-        source = f"{source} {r['caveat']}"
+    if r.get("caveat"):  # a [B] source's caveat, or an index's own (nerve_rules.json)
+        source = f"{source} ({r['caveat']})" if r.get("evidence") != "B" else f"{source} {r['caveat']}"
     abnormal = r.get("abnormal")
     return {
         "index": r.get("label") or r.get("name"),

@@ -184,6 +184,26 @@ def test_references_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no reference" in capsys.readouterr().out
 
 
+def test_references_text_gives_units_lower_limits_caveats_and_the_wrist_formula(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The text a clinician reads carries what the JSON has: mm2, the lower limit, the [B] caveat
+    of the Dutch table's attribution, the Korean population of the Dutch set's fallbacks, and the
+    wrist-circumference formula with its unit caveat."""
+    assert main(["nerve", "references", "--reference-set", "dutch"]) == 0
+    out = capsys.readouterr().out
+    assert "ULN mm2" in out and "LLN mm2" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("median_forearm "))
+    assert "10.00" in row and "4.00" in row
+    notes = {line.split("]", 1)[0].strip() + "]": line for line in out.splitlines() if line.startswith("  [")}
+    marks = row.rsplit("[", 1)[1].rstrip("]").split(",")
+    cited = " ".join(notes[f"[{m}]"] for m in marks)
+    assert "may over-call enlargement in Caucasian adults" in cited and "healthy Korean adults" in cited
+    assert "the table-to-article attribution was not verified [B]" in out
+    assert "ULN = 0.88 x wrist_circumference_cm - 4 mm2 [Olde Dubbelink 2020]" in out
+    assert "centimetres are assumed" in out
+
+
 GOOD = '{"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.2}]}'
 
 

@@ -100,10 +100,11 @@ def run_assess(args: argparse.Namespace) -> int:
     child = paediatric_note(result.patient)
     if child is not None:  # once, near the top: it applies to every row
         out.append(f"note: {child} (every measurement)")
-    out.append(f"{'site':<32}{'side':<7}{'CSA mm2':>8}{'ULN':>8}{'ratio':>7}{'z':>7}  status")
+    out.append(f"{'site':<32}{'side':<7}{'CSA mm2':>8}{'ULN mm2':>9}{'ratio':>7}{'z':>7}  status")
     for m in d["measurements"]:
         lim = m["limit"]
-        uln = "-" if lim["uln_mm2"] is None else f"{lim['uln_mm2']:.1f}"
+        # a limit that was not applied (status no_reference) is not printed as if it had been
+        uln = "-" if lim["uln_mm2"] is None or m["status"] == "no_reference" else f"{lim['uln_mm2']:.1f}"
         ratio = "-" if m["ratio_to_uln"] is None else f"{m['ratio_to_uln']:.2f}"
         z = "-" if m["z_score"] is None else f"{m['z_score']:.1f}"
         src = (
@@ -115,7 +116,7 @@ def run_assess(args: argparse.Namespace) -> int:
         status = m["status"] + (" (borderline)" if m.get("borderline") else "")
         where = m["site"] + (f" ({m['trunk']})" if m.get("trunk") else "")
         out.append(
-            f"{where:<32}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>8}{ratio:>7}{z:>7}  {status}"
+            f"{where:<32}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>9}{ratio:>7}{z:>7}  {status}"
             f"  [{lim['source'] or 'no reference'}: {src}]"
         )
     caveats: list[str] = []  # fallbacks, population notes and source caveats, shown once each
@@ -224,18 +225,59 @@ def run_references(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     for s in data:
-        print(f"{s['name']}{' (default)' if s['default'] else ''}: {s['title']}")
-        for lim in s["limits"]:
-            side = f" ({lim['side']})" if lim["side"] else ""
-            side += f" ({lim['trunk']})" if lim.get("trunk") else ""
-            side += f" [{lim['level']}]" if lim["level"] else ""
-            if lim["status"] == "limit":
-                print(
-                    f"  {lim['site'] + side:<32} ULN {lim['uln_mm2']:>6.2f}  {lim['kind']:<14} {lim['source']}"
-                )
-            else:
-                print(f"  {lim['site'] + side:<32} no reference: {lim['reason']}")
+        print("\n".join(_references_text(s)))
     return 0
+
+
+def _references_text(s: dict[str, Any]) -> list[str]:
+    """One reference set as text: limits in mm2 with their kind and source, each row's notes and
+    its source's caveat numbered below the table (the [B] parts a clinician must see), and the
+    covariate formula where the set has one."""
+    from sonomsk.reference.loader import citation, citation_short, load_data
+
+    raw = load_data("nerve_csa.json")["sets"][s["name"]]["sites"]
+    out = [f"{s['name']}{' (default)' if s['default'] else ''}: {s['title']}; population: {s['population']}"]
+    out.append(f"  {'site':<32} {'ULN mm2':>8} {'LLN mm2':>8}  {'kind':<26} source")
+    notes: list[str] = []
+
+    def mark(texts: list[str]) -> str:
+        nums = []
+        for t in texts:
+            if t not in notes:
+                notes.append(t)
+            nums.append(str(notes.index(t) + 1))
+        return f" [{','.join(nums)}]" if nums else ""
+
+    for lim in s["limits"]:
+        side = f" ({lim['side']})" if lim["side"] else ""
+        side += f" ({lim['trunk']})" if lim.get("trunk") else ""
+        side += f" [{lim['level']}]" if lim["level"] else ""
+        if lim["status"] != "limit":
+            out.append(f"  {lim['site'] + side:<32} no reference: {lim['reason']}")
+            continue
+        texts = [f"{lim['source']}: {n}" for n in lim.get("notes") or ()]
+        cit = lim.get("citation") or {}
+        if cit.get("caveat"):
+            texts.append(f"{lim['source']}: {cit['caveat']}")
+        if lim.get("population") and lim["population"] != s["population"]:
+            texts.append(f"{lim['source']}: population {lim['population']}")
+        cov = (raw.get(lim["site"]) or {}).get("covariate_limit")
+        if cov:
+            guard = cov.get("guard") or {}
+            cav = citation(cov["source"]).caveat
+            texts.append(
+                f"with {cov['variable']}: ULN = {cov['slope']:g} x {cov['variable']} "
+                f"{'-' if cov['intercept'] < 0 else '+'} {abs(cov['intercept']):g} mm2 "
+                f"[{citation_short(cov['source'])}]"
+                + (f", never below {guard['min_uln_mm2']:g} mm2 ({guard['what']})" if guard else "")
+                + (f"; {cav}" if cav else "")
+            )
+        lln = f"{lim['lln_mm2']:8.2f}" if lim.get("lln_mm2") is not None else f"{'-':>8}"
+        out.append(
+            f"  {lim['site'] + side:<32} {lim['uln_mm2']:8.2f} {lln}  {lim['kind']:<26} {lim['source']}{mark(texts)}"
+        )
+    out.extend(f"  [{i}] {t}" for i, t in enumerate(notes, 1))
+    return out
 
 
 def _levels_help() -> str:

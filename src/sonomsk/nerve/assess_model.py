@@ -440,8 +440,11 @@ def covariate_notes(site: str, patient: PatientInfo) -> list[str]:
     for eff in covariate_effects(site):
         given = [t for t in (patient.covariate_text(v) for v in eff["variables"]) if t is not None]
         if given:
+            chosen = (
+                "; the sites are sonomsk's reading of the source" if eff.get("sites_interpretation") else ""
+            )
             notes.append(
-                f"{', '.join(given)}: {eff['effect']} [{citation_short(eff['source'])}] (limit not adjusted)"
+                f"{', '.join(given)}: {eff['effect']} [{citation_short(eff['source'])}] (limit not adjusted{chosen})"
             )
     return notes
 

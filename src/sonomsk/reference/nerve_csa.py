@@ -381,6 +381,12 @@ def lookup_limit(
     caveat = load_data("nerve_csa.json").get("population_caveats", {}).get(entry["source"])
     if caveat:
         notes.append(caveat)
+    if level is not None and protocol and protocol.get("level") is None:
+        # the source's plane is unknown: judged, but the match of the declared level is not verified
+        notes.append(
+            f"the reference's measurement level is unknown ({protocol.get('note') or 'not stated'}): whether "
+            f"the declared level {level!r} matches it is not verified"
+        )
     if level is not None and protocol and protocol.get("level") and level != protocol["level"]:
         return ReferenceLimit(
             site=site,

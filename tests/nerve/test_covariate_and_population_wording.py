@@ -59,3 +59,18 @@ def test_a_declared_level_against_a_reference_of_unknown_level_is_flagged() -> N
     ).to_dict()
     notes = d["measurements"][0]["limit"]["notes"]
     assert any("whether the declared level 'supraclavicular' matches it is not verified" in n for n in notes)
+
+
+def test_yoons_control_ratio_beside_the_guyon_ratio_says_it_is_for_information_only() -> None:
+    d = assess(
+        {
+            "measurements": [
+                {"site": "ulnar_elbow", "side": "right", "csa_mm2": 12.0},
+                {"site": "ulnar_wrist", "side": "right", "csa_mm2": 5.0},
+            ]
+        }
+    ).to_dict()
+    swell = next(
+        i for i in d["entrapment_indices"] if i["name"] == "ulnar_max_to_wrist" and i["side"] == "right"
+    )
+    assert "for information only: Yoon's 'distal' site is not stated to be Guyon's canal" in swell["healthy"]

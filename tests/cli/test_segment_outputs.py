@@ -127,8 +127,14 @@ def test_a_file_that_fails_on_a_rerun_loses_its_earlier_label_image(
     # The CSV of this run has no row for y, so no label image of y may sit beside it.
     assert sorted(p.name for p in out.iterdir()) == ["x.png"]
     assert {r["file"] for r in _rows(table)} == {str(nest / "x.dcm")}
-    err = "\n".join(_errors(capsys.readouterr().err))
-    assert "y.dcm" in err and f"the label image {out / 'y.png'} of an earlier run was removed" in err
+    captured = capsys.readouterr()
+    assert any("y.dcm" in line for line in _errors(captured.err))
+    notes = [line for line in captured.err.splitlines() if line.startswith("sonomsk: note")]
+    assert notes == [
+        f"sonomsk: note: {nest / 'y.dcm'}: the label image {out / 'y.png'} of an earlier run was removed "
+        "(this input failed in this run)"
+    ]
+    assert "removed 1 label image(s) of earlier runs whose input failed now" in captured.out
 
 
 # ----------------------------------------------------------------------------- 2. the CSV
@@ -341,6 +347,7 @@ def test_csv_keeps_the_contract_columns_and_only_appends() -> None:
         "fascicle_area_max_mm2",
         "vascular_fraction",
         "enclosed_other_px",
+        "notes",
     )
 
 
@@ -481,3 +488,118 @@ def test_json_output_holds_the_measurements_of_the_csv(
         assert got["structure"] == row["structure"] and got["area_px"] == int(row["area_px"])
         assert got["area_mm2"] == pytest.approx(float(row["area_mm2"]))
         assert "file" not in got
+
+
+# ----------------------------------------------------------------------------- 7. review ws10b
+
+
+def test_a_run_that_writes_nothing_removes_nothing(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A re-run asking a frame the file does not have fails and writes nothing: the earlier
+    label image stays beside the earlier CSV that describes it (was deleted)."""
+    out, table = tmp_path / "labels", tmp_path / "m.csv"
+    assert main(["segment", str(nerve_dcm), "--out", str(out), "--csv", str(table)]) == 0
+    label, csv_text = (out / "nerve.png").read_bytes(), table.read_text()
+    capsys.readouterr()
+    for other_csv in (table, tmp_path / "other.csv"):
+        argv = ["segment", str(nerve_dcm), "--frame", "3", "--out", str(out), "--csv", str(other_csv)]
+        assert main(argv) == 1
+        captured = capsys.readouterr()
+        assert "frame index" in captured.err and "removed" not in captured.err
+        assert "no label image or CSV written; 1 earlier label image(s) kept" in captured.out
+        assert (out / "nerve.png").read_bytes() == label and table.read_text() == csv_text
+    assert not (tmp_path / "other.csv").exists()
+
+
+def _measured_columns() -> list[str]:
+    skip = {"file", "frame", "structure", "instance", "backend", "perimeter_unit", "notes"}
+    return [c for c in CSV_COLUMNS if c not in skip]
+
+
+def test_every_empty_cell_has_its_reason_in_notes(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A calibrated DICOM and the same pixels uncalibrated: each empty cell of the CSV is named in
+    the row's notes with a reason, and --json rows carry the same notes as a list."""
+    import json
+
+    import sonomsk
+
+    image = sonomsk.read(nerve_dcm)
+    png = _png(tmp_path / "flat.png")
+    Image.fromarray(image.frame(0)).save(png)
+    out, table = tmp_path / "o", tmp_path / "m.csv"
+    argv = ["segment", str(nerve_dcm), str(png), "--out", str(out), "--csv", str(table)]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = _rows(table)
+    assert list(rows[0])[-1] == "notes" and {r["file"] for r in rows} == {str(nerve_dcm), str(png)}
+    for row in rows:
+        named = [part.partition(": ")[0].split(", ") for part in row["notes"].split("; ") if part]
+        noted = [c for cols in named for c in cols]
+        empty = [c for c in _measured_columns() if row[c] == ""]
+        assert sorted(noted) == sorted(empty), row
+        assert all(part.partition(": ")[2] for part in row["notes"].split("; ") if part), row
+        if row["file"] == str(png):
+            assert "area_mm2: uncalibrated image" in row["notes"]
+        if row["structure"] == "vessel":
+            assert "fascicle_count, fascicle_area_max_mm2, vascular_fraction: nerves only" in row["notes"]
+    json_notes = ["; ".join(inst["notes"]) for entry in report for inst in entry["instances"]]
+    assert json_notes == [r["notes"] for r in rows]
+
+
+def test_a_calibrated_image_with_rows_in_px_says_why(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A still image whose sidecar calibrates only a corner: the file is calibrated, its
+    structures leave the calibrated region, and the notes say so for the area and for the
+    fascicles (was "not resolved: uncalibrated")."""
+    import json
+
+    import sonomsk
+
+    png = tmp_path / "corner.png"
+    Image.fromarray(sonomsk.read(nerve_dcm).frame(0)).save(png)
+    (tmp_path / "corner.json").write_text('{"regions": [{"bbox": [0, 0, 19, 19], "spacing_mm": 0.06}]}')
+    out = tmp_path / "o"
+    assert main(["segment", str(png), "--out", str(out), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["calibrated"] is True and entry["instances"]
+    leaves = "outline leaves the calibrated tissue region"
+    for inst in entry["instances"]:
+        assert inst["area_mm2"] is None and inst["perimeter_unit"] == "px"
+        assert f"area_mm2: {leaves}" in inst["notes"]
+        if inst["structure"] == "nerve":
+            assert f"fascicle_count, fascicle_area_max_mm2: not resolved: {leaves}" in inst["notes"]
+
+
+def test_help_documents_the_notes_column(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["segment", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "notes (why each empty cell is empty" in text and "sonomsk:source" in text
+
+
+def test_a_label_image_of_another_input_is_replaced_with_a_note(
+    tmp_path: Path, nerve_dcm: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two inputs with the same stem in separate runs: the second run's label image replaces the
+    first's, and a note says so (each label PNG records a hash of its input's path, never the
+    path, which may hold a patient's name)."""
+    a, b = tmp_path / "a" / "x.dcm", tmp_path / "b" / "x.dcm"
+    for p in (a, b):
+        p.parent.mkdir()
+        shutil.copy(nerve_dcm, p)
+    out = tmp_path / "o"
+    assert main(["segment", str(a), "--out", str(out)]) == 0
+    key_a = Image.open(out / "x.png").text["sonomsk:source"]
+    assert key_a.startswith("sha256:") and "x.dcm" not in key_a and str(tmp_path) not in key_a
+    assert main(["segment", str(a), "--out", str(out)]) == 0  # the same input again: no note
+    assert [line for line in capsys.readouterr().err.splitlines() if "replaced" in line] == []
+    assert main(["segment", str(b), "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "replaced" in line]
+    assert notes == [
+        f"sonomsk: note: {out / 'x.png'}: replaced; it held the labels of another input, now those of {b}"
+    ]
+    key_b = Image.open(out / "x.png").text["sonomsk:source"]
+    assert key_b.startswith("sha256:") and key_b != key_a

@@ -131,3 +131,27 @@ def test_regions_from_sidecar_directly(tmp_path: Path) -> None:
     sidecar = write(tmp_path / "s.json", {"spacing_mm": [0.1, 0.2]})
     (region,) = regions_from_sidecar(sidecar, 30, 40)
     assert region.box == (0, 0, 30, 40) and region.spacing_mm == (0.1, 0.2)
+
+
+def test_a_sidecar_wins_over_the_caller_spacing_and_says_so(png: Path) -> None:
+    """The sidecar is the image's calibration, as DICOM regions are: a caller's spacing (the
+    command line's --spacing-mm for a whole batch) does not override it."""
+    write(png.with_suffix(".json"), {"spacing_mm": [0.05, 0.06]})
+    image = sonomsk.read(png, spacing_mm=0.1)
+    assert image.metadata["calibration_source"] == "sidecar"
+    assert image.spacing_mm() == (0.05, 0.06)
+    assert any("(0.1 x 0.1 mm/px, row x col) was ignored" in w for w in image.warnings)
+
+
+def test_caller_spacing_calibrates_a_sidecar_without_a_tissue_calibration(png: Path) -> None:
+    """A sidecar that calibrates only a Doppler strip leaves the tissue to the caller's spacing
+    (docs/errors.md: used only when no region gives a valid tissue calibration)."""
+    write(
+        png.with_suffix(".json"),
+        {"regions": [{"bbox": [150, 0, 199, 99], "kind": "spectral_doppler", "spacing_mm": 0.3}]},
+    )
+    image = sonomsk.read(png, spacing_mm=0.1)
+    assert image.metadata["calibration_source"] == "caller"
+    assert [r.kind for r in image.regions] == [RegionKind.SPECTRAL_DOPPLER, RegionKind.TISSUE]
+    assert image.spacing_mm() == (0.1, 0.1)
+    assert image.provenance.operations == ("calibration: caller-supplied spacing_mm (0.1, 0.1)",)

@@ -147,12 +147,17 @@ def test_bad_caller_spacing_names_the_parameter(bad: object, tmp_path: Path) -> 
         sonomsk.read(path, spacing_mm=bad)  # type: ignore[arg-type]
 
 
-def test_caller_spacing_beats_a_sidecar(tmp_path: Path) -> None:
+def test_a_sidecar_beats_the_caller_spacing(tmp_path: Path) -> None:
+    """A sidecar is the image's own calibration, as DICOM regions are (docs/errors.md): the
+    caller's spacing is ignored and the image's warnings say so."""
     path = tmp_path / "grey.png"
     Image.fromarray(ramp()).save(path)
     (tmp_path / "grey.json").write_text('{"spacing_mm": 0.5}')
     image = sonomsk.read(path, spacing_mm=0.1)
-    assert image.spacing_mm() == (0.1, 0.1)
+    assert image.spacing_mm() == (0.5, 0.5)
+    assert image.metadata["calibration_source"] == "sidecar" and image.provenance.operations == ()
+    (note,) = image.warnings
+    assert "grey.json" in note and "spacing_mm (0.1 x 0.1 mm/px, row x col) was ignored" in note
 
 
 def test_detect_scale_can_be_switched_off(tmp_path: Path) -> None:
@@ -256,3 +261,56 @@ def test_multipage_tiff_with_pages_of_different_sizes(tmp_path: Path) -> None:
     pages[0].save(path, save_all=True, append_images=pages[1:])
     with pytest.raises(CorruptDataError, match=r"mixed\.tif"):
         sonomsk.read(path, spacing_mm=0.1)
+
+
+# ----------------------------------------------------------------------------- 32-bit pages (PIL "I", "F")
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.0 / 255.0])
+def test_float_tiff_keeps_its_float_values(scale: float, tmp_path: Path) -> None:
+    """A float TIFF (ImageJ/MATLAB export) is read as float32 with its own values: 0-255 floats
+    are not shrunk to a 16-bit scale, and 0-1 floats are not truncated to a black image."""
+    data = ramp().astype(np.float32) * np.float32(scale)
+    path = tmp_path / "float.tif"
+    Image.fromarray(data).save(path)
+    assert Image.open(path).mode == "F"
+    image = read_uncalibrated(path)
+    assert image.frames.dtype == np.float32 and image.photometric == "MONOCHROME2"
+    np.testing.assert_array_equal(image.frame(0), data)
+
+
+@pytest.mark.parametrize(("top", "dtype"), [(240, np.uint8), (4000, np.uint16), (65535, np.uint16)])
+def test_32_bit_integer_tiff_keeps_its_scale(top: int, dtype: type, tmp_path: Path) -> None:
+    """A 32-bit integer TIFF holding 8-bit values stays 8-bit (its full scale is 255, not 65535)."""
+    data = (np.arange(40 * 60).reshape(40, 60) % (top + 1)).astype(np.int32)
+    data[0, 0] = top
+    path = tmp_path / "int32.tif"
+    Image.fromarray(data).save(path)
+    assert Image.open(path).mode == "I"
+    image = read_uncalibrated(path)
+    assert image.frames.dtype == dtype
+    np.testing.assert_array_equal(image.frame(0), data)
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "match"),
+    [
+        (-1.5, np.float32, "down to -1.5"),
+        (float("nan"), np.float32, "NaN or infinite"),
+        (float("inf"), np.float32, "NaN or infinite"),
+        (-5, np.int32, "down to -5"),
+        (70000, np.int32, "up to 70000"),
+    ],
+)
+def test_32_bit_values_that_are_not_grey_levels_are_refused(
+    value: float, dtype: type, match: str, tmp_path: Path
+) -> None:
+    from sonomsk.core.errors import UnsupportedDataError
+
+    data = ramp().astype(dtype)
+    data[3, 4] = value
+    path = tmp_path / "odd.tif"
+    Image.fromarray(data).save(path)
+    with pytest.raises(UnsupportedDataError, match=match) as info:
+        sonomsk.read(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -220,3 +220,19 @@ def test_a_12_bit_dicom_and_the_workstation_path_use_the_8_bit_scale(nerve, tmp_
     assert echo[0].value is not None and echo[1].value is not None, [e.failure for e in echo]
     assert echo[1].value == pytest.approx(echo[0].value, abs=0.2)
     assert echo[1].context["grey_max"] == 4095
+
+
+def test_float_grey_values_within_0_1_leave_the_mean_echo_unknown() -> None:
+    """A 0-1 normalised float image and a nearly black 8-bit one cannot be told apart: the mean
+    echo is a failure with that reason, not a number 255 times too small. Floats above 1 within
+    0-255 are still 8-bit levels, and the hypoechoic fraction needs no scale."""
+    rng = np.random.default_rng(3)
+    grey = rng.uniform(40, 200, size=(64, 64)).astype(np.float32)
+    mask = np.zeros((64, 64), dtype=bool)
+    mask[20:40, 20:44] = True
+    eight = {m.name: m for m in measure_mask(mask, grey, spacing=None)}
+    unit = {m.name: m for m in measure_mask(mask, grey / np.float32(255), spacing=None)}
+    assert eight["echo_intensity_mean"].value == pytest.approx(float(grey[mask].mean()), rel=1e-5)
+    assert unit["echo_intensity_mean"].value is None
+    assert "float grey values within 0-1" in str(unit["echo_intensity_mean"].failure)
+    assert unit["fraction_hypoechoic"].value == pytest.approx(eight["fraction_hypoechoic"].value)

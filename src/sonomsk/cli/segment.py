@@ -50,7 +50,25 @@ CSV_COLUMNS = (
     "fascicle_area_max_mm2",
     "vascular_fraction",
     "enclosed_other_px",
+    "notes",
 )
+
+#: The columns a measurement fills: (column, measurement name, unit the value must have or None).
+_MEASURED = (
+    ("area_mm2", "area_cross_section", "mm2"),
+    ("perimeter", "perimeter", None),
+    ("circularity", "circularity", None),
+    ("flattening_ratio", "ratio_flattening", None),
+    ("mean_echo", "echo_intensity_mean", None),
+    ("hypoechoic_fraction", "fraction_hypoechoic", None),
+    ("fascicle_count", "count_fascicle", None),
+    ("fascicle_area_max_mm2", "area_fascicle_max", "mm2"),
+    ("vascular_fraction", "fraction_vascular", None),
+)
+#: Measures made for nerves only; their cells are empty in a vessel's row.
+_NERVE_ONLY = frozenset({"count_fascicle", "area_fascicle_max", "fraction_vascular"})
+#: The PNG text key of a label image that names the input it was written from.
+SOURCE_KEY = "sonomsk:source"
 
 
 _DESCRIPTION = (
@@ -70,8 +88,18 @@ _DESCRIPTION = (
     "minor diameter), mean_echo (mean grey on a 0-255 scale), hypoechoic_fraction (fraction of the "
     "structure darker than the IsoData threshold of a window twice its size, the black margins "
     "around the scan left out), backend, fascicle_count and fascicle_area_max_mm2 (empty where "
-    "the resolution does not allow them), vascular_fraction (colour Doppler pixels inside a "
-    "nerve), enclosed_other_px (pixels of another structure inside the outline)."
+    "the resolution does not allow them; nerves only), vascular_fraction (colour Doppler pixels "
+    "inside a nerve), enclosed_other_px (pixels of another structure inside the outline), notes (why each "
+    "empty cell is empty: 'column: reason' items separated by '; ', columns with the same reason "
+    "named together, e.g. 'area_mm2: outline leaves the calibrated tissue region'; --json rows "
+    "carry the same items as a list). "
+    "--spacing-mm calibrates only inputs without a calibration of their own: a DICOM file's "
+    "ultrasound regions and a still image's or video's JSON sidecar win, and a note on stderr "
+    "names each file whose calibration was kept. Each label image records its input in the PNG "
+    "text key 'sonomsk:source' (a hash of its absolute path, never the path itself); a note on stderr names a label image that is replaced by one of "
+    "another input. When this run writes label images, the label image of an earlier run for an "
+    "input that fails now is removed (it would sit beside results that do not describe it) and "
+    "counted in the summary; a run that writes nothing removes nothing."
 )
 
 
@@ -255,11 +283,36 @@ def _value(by: Mapping[str, Any], name: str, digits: int, unit: str | None = Non
     return round(float(m.value), digits)
 
 
+def _why_empty(by: Mapping[str, Any], name: str, kind: str) -> str:
+    """Why the cell of measurement ``name`` is empty in a row of structure ``kind``."""
+    m = by.get(name)
+    if m is None:
+        return f"nerves only, not measured for a {kind}" if name in _NERVE_ONLY else "not measured"
+    if not m.ok:
+        return str(m.failure or "not measured")
+    # made, but in another unit than the column's (px2 instead of mm2)
+    return str(m.context.get("uncalibrated_reason") or "uncalibrated image")
+
+
+def _notes(row: Mapping[str, Any], by: Mapping[str, Any], kind: str) -> list[str]:
+    """'column: reason' for every empty measured cell of ``row``; columns with one reason together."""
+    reasons: dict[str, list[str]] = {}
+    for column, name, _unit in _MEASURED:
+        if row[column] == "":
+            why = " ".join(_why_empty(by, name, kind).replace(";", ",").split())
+            reasons.setdefault(why, []).append(column)
+    if row["enclosed_other_px"] == "":
+        reasons.setdefault("not measured", []).append("enclosed_other_px")
+    return [f"{', '.join(columns)}: {why}" for why, columns in reasons.items()]
+
+
 def _row(path: Path, frame: int, inst: Any, backend: str) -> dict[str, Any]:
+    """The CSV row of one structure instance; ``notes`` gives the reasons for its empty cells
+    (:func:`_notes`, joined by '; ')."""
     by = {m.name: m for m in inst.measurements}
     perimeter = by.get("perimeter")
     count = by.get("count_fascicle")
-    return {
+    row = {
         "file": str(path),
         "frame": frame,
         "structure": inst.kind,
@@ -281,6 +334,8 @@ def _row(path: Path, frame: int, inst: Any, backend: str) -> dict[str, Any]:
         if "area_cross_section" in by
         else "",
     }
+    row["notes"] = "; ".join(_notes(row, by, inst.kind))
+    return row
 
 
 def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -316,28 +371,98 @@ def run(args: argparse.Namespace) -> int:
         _remove_empty(created)  # only when nothing was written into it
 
 
-def _drop_stale(label: Path) -> str:
-    """Remove an earlier run's label image of an input that failed now; say so in its error.
+def _drop_stale(stale: Sequence[tuple[Path, Path, dict[str, Any]]]) -> int:
+    """Remove the earlier runs' label images of inputs that failed in this run; the number removed.
 
-    Left in place it would sit beside this run's CSV as if it were a result of this run.
+    Called only when this run writes label images (and its CSV): left in place, such a label image
+    would sit beside this run's results as if it were one of them. A run that writes nothing
+    removes nothing. Each removal is a note on stderr and ``removed_label`` in the file's --json
+    entry.
     """
+    removed = 0
+    for path, label, entry in stale:
+        try:
+            label.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            print(
+                f"sonomsk: note: {path}: the label image {label} of an earlier run could not be removed "
+                f"({exc.strerror or exc}); it does not describe this run's results",
+                file=sys.stderr,
+            )
+            continue
+        removed += 1
+        entry["removed_label"] = str(label)
+        print(
+            f"sonomsk: note: {path}: the label image {label} of an earlier run was removed "
+            "(this input failed in this run)",
+            file=sys.stderr,
+        )
+    return removed
+
+
+def _source_of(label: Path) -> str | None:
+    """The input recorded in an existing label image (PNG text key :data:`SOURCE_KEY`), or None."""
+    from PIL import Image
+
     try:
-        label.unlink()
-    except FileNotFoundError:
-        return ""
-    except OSError as exc:
-        return f" (the label image {label} of an earlier run could not be removed: {exc.strerror or exc})"
-    return f" (the label image {label} of an earlier run was removed)"
+        with Image.open(label) as img:
+            text = getattr(img, "text", {})
+            value = text.get(SOURCE_KEY) if isinstance(text, dict) else None
+    except Exception:  # not a readable PNG: its source is unknown
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _source_text(path: Path) -> str:
+    """A key of the input for the label PNG: the SHA-256 of its absolute path (first 16 hex
+    digits). A path may hold a patient's name; the key only tells whether two label images come
+    from the same input, and reveals nothing of it."""
+    import hashlib
+
+    raw = str(path.resolve()).encode("utf-8", "surrogateescape")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _write_labels(out: Path, labels: Any, path: Path) -> None:
+    """Write the label PNG with its input's path in the text key :data:`SOURCE_KEY`; a note on
+    stderr when it replaces the label image of another input."""
+    import numpy as np
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    source = _source_text(path)
+    if out.exists():
+        earlier = _source_of(out)
+        if earlier is None:
+            print(
+                f"sonomsk: note: {out}: replaced; the earlier file records no source input",
+                file=sys.stderr,
+            )
+        elif earlier != source:
+            print(
+                f"sonomsk: note: {out}: replaced; it held the labels of another input, now those of {path}",
+                file=sys.stderr,
+            )
+    info = PngInfo()
+    info.add_itxt(SOURCE_KEY, source)
+    try:
+        Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8)).save(out, format="PNG", pnginfo=info)
+    except (OSError, ValueError) as exc:
+        raise SonomskError(f"{out}: the label image could not be written ({exc})") from None
+
+
+_CALIBRATED_BY = {"dicom_regions": "its DICOM ultrasound regions", "sidecar": "its JSON sidecar"}
 
 
 def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tuple[str, ...]) -> int:
-    import cv2
-
     import sonomsk
     from sonomsk.nerve.segment import segment_frame
 
     rows: list[dict[str, Any]] = []
     report: list[dict[str, Any]] = []
+    stale: list[tuple[Path, Path, dict[str, Any]]] = []
     failed = 0
     incomplete = 0
     for path in progress(files, total=len(files), desc="segment", enabled=len(files) > 2):
@@ -346,9 +471,15 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 image = sonomsk.read(path, spacing_mm=args.spacing_mm)
+            source = image.metadata.get("calibration_source")
+            if args.spacing_mm is not None and source != "caller" and image.calibrated:
+                print(
+                    f"sonomsk: note: {path}: --spacing-mm {args.spacing_mm} ignored: the image is "
+                    f"calibrated by {_CALIBRATED_BY.get(str(source), f'its {source}')}",
+                    file=sys.stderr,
+                )
             seg = segment_frame(image, frame=args.frame, backend=args.backend, structures=structures)
-            if not cv2.imwrite(str(out), seg.labels.astype("uint8")):
-                raise SonomskError(f"{out}: the label image could not be written")
+            _write_labels(out, seg.labels, path)
         except Exception as exc:  # a batch records every failure with its reason and goes on
             failed += 1
             kind = (
@@ -356,8 +487,11 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
                 if isinstance(exc, SonomskError)
                 else f"InternalError({type(exc).__name__})"
             )
-            msg = " ".join(str(exc).split()) + _drop_stale(out)
-            report.append({"file": str(path), "error": msg, "error_class": kind})
+            msg = " ".join(str(exc).split())
+            entry = {"file": str(path), "error": msg, "error_class": kind}
+            report.append(entry)
+            if out.exists():
+                stale.append((path, out, entry))
             print(f"sonomsk: error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
             continue
         found = [_row(path, args.frame, inst, seg.backend) for inst in seg.instances]
@@ -374,15 +508,23 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
                 "structures": len(found),
                 "not_found": missing,
                 "calibrated": image.calibrated,
-                # the CSV's rows of this file (an empty cell is null): --json holds the results too
+                # the CSV's rows of this file (an empty cell is null, and ``notes`` lists why):
+                # --json holds the results too
                 "instances": [
-                    {k: (None if v == "" else v) for k, v in row.items() if k != "file"} for row in found
+                    {
+                        **{k: (None if v == "" else v) for k, v in row.items() if k not in ("file", "notes")},
+                        "notes": row["notes"].split("; ") if row["notes"] else [],
+                    }
+                    for row in found
                 ],
             }
         )
     ok = len(files) - failed
-    if args.csv is not None and ok:
-        _write_csv(args.csv, rows)
+    removed = 0
+    if ok:  # this run writes label images (and its CSV): no earlier result may sit beside them
+        if args.csv is not None:
+            _write_csv(args.csv, rows)
+        removed = _drop_stale(stale)
     if args.json:
         print_json(report)
     else:
@@ -391,7 +533,11 @@ def _run_batch(args: argparse.Namespace, files: Sequence[Path], structures: tupl
             summary += f"; {incomplete} with a requested structure not found"
         if ok:
             summary += f"; label images in {args.out}" + (f"; CSV {args.csv}" if args.csv else "")
+            if removed:
+                summary += f"; removed {removed} label image(s) of earlier runs whose input failed now"
         else:
             summary += "; no label image" + (" or CSV" if args.csv else "") + " written"
+            if stale:
+                summary += f"; {len(stale)} earlier label image(s) kept"
         print(summary)
     return 1 if failed else 0

@@ -46,7 +46,9 @@ def read(
         MPEG-4), a video (MP4, AVI) or a still image (PNG, JPEG, TIFF, BMP).
     spacing_mm
         Pixel size in mm, one value or (row, column), for inputs without DICOM calibration.
-        Ignored for DICOM files whose ultrasound regions carry a calibration.
+        Ignored for DICOM files whose ultrasound regions carry a calibration, and for still
+        images or videos whose sidecar gives one (the image's own calibration wins; the
+        warnings say so).
     sidecar
         A JSON file with ``{"spacing_mm": [row, col]}`` (and optionally ``regions``); by default
         ``<file>.json`` or ``<stem>.json`` beside a still image or video is used when present.

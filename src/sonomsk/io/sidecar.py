@@ -1,4 +1,4 @@
-"""Calibration for files without DICOM regions: the caller's spacing, or a JSON sidecar.
+"""Calibration for files without DICOM regions: a JSON sidecar, else the caller's spacing.
 
 A sidecar is ``<file>.json`` or ``<stem>.json`` beside the image (or a path given explicitly)::
 
@@ -119,20 +119,31 @@ def calibrate(
     sidecar: Path | None,
     detect: Any = None,
 ) -> tuple[tuple[Region, ...], str, list[str]]:
-    """Regions, the calibration source (caller/sidecar/depth_scale/none) and warnings.
+    """Regions, the calibration source (sidecar/caller/depth_scale/none) and warnings.
 
-    ``detect`` (on-screen depth scale) is a callable returning ``(spacing_mm, note)``, where
-    ``spacing_mm`` is None when no ruler was found and ``note`` then says why; the reason is kept
-    in the warnings after ``no calibration: results in px``.
+    A sidecar is the image's own calibration, as DICOM regions are: it wins over the caller's
+    ``spacing_mm``, which is then ignored and the warnings say so (docs/errors.md). The caller's
+    spacing wins over a detected depth scale. ``detect`` (on-screen depth scale) is a callable
+    returning ``(spacing_mm, note)``, where ``spacing_mm`` is None when no ruler was found and
+    ``note`` then says why; the reason is kept in the warnings after ``no calibration: results in
+    px``.
     """
+    found = find_sidecar(path, sidecar)
+    regions = regions_from_sidecar(found, rows, cols) if found is not None else ()
+    tissue = any(r.kind is RegionKind.TISSUE and r.spacing_mm is not None for r in regions)
+    if found is not None and (tissue or spacing_mm is None):
+        notes = []
+        if spacing_mm is not None:
+            notes.append(
+                f"{path}: calibration from the sidecar {found}; the caller's spacing_mm "
+                f"({spacing_mm[0]} x {spacing_mm[1]} mm/px, row x col) was ignored"
+            )
+        return regions, "sidecar", notes
     if spacing_mm is not None:  # said, as the DICOM reader says it (docs/errors.md)
         note = (
             f"{path}: calibration supplied by the caller ({spacing_mm[0]} x {spacing_mm[1]} mm/px, row x col)"
         )
-        return (whole_image_region(rows, cols, spacing_mm),), "caller", [note]
-    found = find_sidecar(path, sidecar)
-    if found is not None:
-        return regions_from_sidecar(found, rows, cols), "sidecar", []
+        return (*regions, whole_image_region(rows, cols, spacing_mm)), "caller", [note]
     notes = ["no calibration: results in px"]
     if detect is not None:
         mm, note = detect()
@@ -144,7 +155,7 @@ def calibrate(
 
 def caller_operations(source: str, regions: tuple[Region, ...]) -> tuple[str, ...]:
     """The provenance operation that records a caller-supplied calibration (none otherwise)."""
-    if source != "caller" or not regions or regions[0].spacing_mm is None:
+    if source != "caller" or not regions or regions[-1].spacing_mm is None:
         return ()
-    r, c = regions[0].spacing_mm
+    r, c = regions[-1].spacing_mm  # the caller's whole-image region comes after a sidecar's
     return (f"calibration: caller-supplied spacing_mm ({r}, {c})",)

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sonomsk.core.errors import CalibrationWarning, CorruptDataError, ImageTooLargeError, TruncatedDataError
+from sonomsk.core.errors import (
+    CalibrationWarning,
+    CorruptDataError,
+    ImageTooLargeError,
+    TruncatedDataError,
+    UnsupportedDataError,
+)
 from sonomsk.core.image import ArrayFrames, Provenance, UltrasoundImage
 from sonomsk.io.limits import MAX_FRAMES, check_dimensions
 from sonomsk.io.sidecar import calibrate, caller_operations
@@ -24,17 +30,48 @@ def _to_array(frame: object, path: Path) -> np.ndarray:
         frame = frame.convert("RGB" if mode not in ("1", "LA", "L;16") else "L")
     if frame.mode == "I;16" or frame.mode.startswith("I;16"):
         return np.asarray(frame, dtype=np.uint16)
-    if frame.mode in ("I", "F"):
-        arr = np.asarray(frame)
-        if arr.min(initial=0) >= 0 and arr.max(initial=0) <= 65535:
-            return arr.astype(np.uint16)
-        raise CorruptDataError(f"{path}: pixel values outside 0..65535 are not an ultrasound image")
+    if frame.mode in ("I", "F"):  # 32-bit integer or float: its type is chosen for all pages at once
+        return np.asarray(frame)
     arr = np.asarray(frame)
     if arr.ndim == 3 and arr.shape[2] >= 3:
         arr = arr[..., :3]
         if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
             arr = arr[..., 0]
     return np.ascontiguousarray(arr)
+
+
+def _faithful(array: np.ndarray, path: Path) -> np.ndarray:
+    """The samples of 32-bit pages (PIL modes "I" and "F") in a type that keeps their values.
+
+    Float data stays float32 (its grey scale is then judged by the measures that need one: see
+    :func:`sonomsk.nerve.morphology.measure_mask`); integers within 0-255 become uint8 and within
+    0-65535 uint16, so an 8-bit image saved as 32 bit keeps its 8-bit scale. Negative or
+    non-finite values are not grey levels and are refused.
+    """
+    if array.dtype.kind not in "fi" or array.dtype.itemsize < 4:
+        return array
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32, copy=False)
+        finite = np.isfinite(array)
+        if not finite.all():
+            raise UnsupportedDataError(
+                f"{path}: {int(array.size - finite.sum())} pixel value(s) are NaN or infinite; "
+                "expected grey levels of 0 or more"
+            )
+    lo, hi = float(array.min(initial=0)), float(array.max(initial=0))
+    if lo < 0:
+        raise UnsupportedDataError(
+            f"{path}: pixel values down to {lo:.6g}; expected grey levels of 0 or more"
+        )
+    if array.dtype.kind == "f":
+        return np.ascontiguousarray(array)
+    if hi <= 255:
+        return array.astype(np.uint8)
+    if hi <= 65535:
+        return array.astype(np.uint16)
+    raise UnsupportedDataError(
+        f"{path}: integer pixel values up to {hi:.0f}; expected grey levels within 0-65535 (16 bit)"
+    )
 
 
 def read_still(
@@ -79,7 +116,7 @@ def read_still(
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
         raise CorruptDataError(f"{path}: pages of different sizes cannot form one image")
-    array = np.stack(frames)
+    array = _faithful(np.stack(frames), path)
     colour = array.ndim == 4
     from sonomsk.io.depth_scale import detector_for
 

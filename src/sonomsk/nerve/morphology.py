@@ -62,8 +62,9 @@ the reader states it; :func:`grey_full_scale`). Muscle and nerve echo-intensity 
 8-bit grey values of the displayed image, and one CSV column must not hold a 16-bit value of one
 file beside an 8-bit value of another. The context records ``grey_max`` (the source's scale),
 so the source's own value is ``value * grey_max / 255``. A float frame without a stated scale is
-taken as 8-bit only when its values lie within 0-255; otherwise the mean echo is a failure
-("grey scale unknown") rather than a number on an unknown scale. ``fraction_hypoechoic`` needs
+taken as 8-bit only when its values lie within 0-255 and are not all within 0-1 (a 0-1 image
+and a nearly black 8-bit one cannot be told apart); otherwise the mean echo is a failure ("grey
+scale unknown") rather than a number on an unknown scale. ``fraction_hypoechoic`` needs
 no scale: its IsoData threshold is computed from the grey values of a window around the
 structure, so it is relative to the image (the same fraction at any linear scaling), and the
 fascicle and speckle measures are ratios of grey values as well.
@@ -357,7 +358,12 @@ def measure_mask(
     else:
         if scale is None:
             top = float(g[grey_px].max())
-            reason = f"grey scale unknown: float grey values up to {top:.6g} exceed 0-255 and no grey_max was given"
+            reason = (
+                f"grey scale unknown: float grey values within 0-1 (up to {top:.6g}): a 0-1 and a 0-255 scale "
+                "cannot be told apart, and no grey_max was given"
+                if top <= 1.0
+                else f"grey scale unknown: float grey values up to {top:.6g} exceed 0-255 and no grey_max was given"
+            )
             out.append(
                 Measurement.failed(
                     "echo_intensity_mean",
@@ -398,6 +404,8 @@ def _grey_scale(grey: np.ndarray, mask: np.ndarray, grey_max: float | None) -> f
     if not mask.any():
         return DISPLAY_MAX
     values = grey[mask]
+    if float(values.max()) <= 1.0:
+        return None  # a 0-1 float image and a nearly black 8-bit one cannot be told apart
     if float(values.min()) >= 0.0 and float(values.max()) <= DISPLAY_MAX:
         return DISPLAY_MAX
     return None
@@ -494,8 +502,11 @@ def _fascicles(
             Measurement.failed("area_fascicle_max", reason, method, label="nerve", context=ctx),
         ]
 
-    if sp is None or max(sp) > limit:
-        return unresolved("uncalibrated" if sp is None else f"spacing {max(sp):.3g} mm/px > {limit} mm/px")
+    if sp is None:  # on a calibrated image the caller says why this outline is in px
+        why = ctx.get("uncalibrated_reason")
+        return unresolved(str(why) if why and why != "uncalibrated image" else "uncalibrated")
+    if max(sp) > limit:
+        return unresolved(f"spacing {max(sp):.3g} mm/px > {limit} mm/px")
     if coloured is not None:
         inside = m & coloured
         share = float(inside.sum()) / float(m.sum())

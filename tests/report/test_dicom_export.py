@@ -42,7 +42,7 @@ def test_sr_reads_back_with_measurements_and_coordinates(example: StudyResults, 
         ref = region.ContentSequence[0].ReferencedSOPSequence[0]
         assert ref.ReferencedSOPInstanceUID == example.image(s.image).sop_instance_uid
         assert g.finding_type.value == "84782009"
-        (site,) = g.finding_sites
+        site, region = g.finding_sites  # the nerve (with its level) and the body region
         lat = site.ContentSequence[0].ConceptCodeSequence[0]
         assert lat.CodeValue == "24028007"  # right
 

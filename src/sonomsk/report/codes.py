@@ -3,6 +3,12 @@
 Every code written into DICOM SR/SEG or FHIR passes :func:`code`, which refuses a code that is
 not in ``data/codes.json`` or whose display differs from the table's. The table's SCT, DCM, UCUM
 and LN entries are checked in the tests against pydicom's copy of DICOM PS3.16.
+
+Where PS3.16 has no code (the specific nerves, the level measured on a nerve, the area of the
+largest fascicle) the table uses the project's local scheme ``99SONOMSK`` (:data:`LOCAL_SCHEME`;
+a DICOM private coding scheme, identified in every SR that uses it). A nerve site of the
+workstation's vocabulary (``median_wrist``...) maps to its nerve, level and body region by
+:func:`nerve_site`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from importlib import resources
 from typing import Any
 
 from sonomsk.core.errors import InvalidParameterError
+
+#: the project's local coding scheme (DICOM private: designators starting with 99 are local)
+LOCAL_SCHEME = "99SONOMSK"
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,10 @@ class Code:
     @property
     def system(self) -> str:
         """The FHIR system URI of the scheme."""
-        return str(_table()["systems"][self.scheme])
+        systems = _table()["systems"]
+        if self.scheme not in systems:
+            raise InvalidParameterError(f"code {self.code}: scheme {self.scheme} has no FHIR system URI")
+        return str(systems[self.scheme])
 
     def fhir_coding(self) -> dict[str, str]:
         return {"system": self.system, "code": self.code, "display": self.display}
@@ -93,15 +105,72 @@ def unit_code(unit: str) -> Code:
     return code("UCUM", ucum)
 
 
+def _ref(value: str) -> Code:
+    """A table reference ``SCHEME:code`` (a bare code is SCT)."""
+    scheme, _, c = value.rpartition(":")
+    return code(scheme or "SCT", c)
+
+
 def measurement_concept(name: str) -> Code | None:
-    """The SCT concept of a measurement name (noun first: ``area_cross_section`` -> Area), or None."""
+    """The concept of a measurement name (noun first: ``area_cross_section`` -> Area), or None.
+
+    An exact entry wins over a prefix: ``area_fascicle_max`` (the largest fascicle) has its own
+    concept, so that it is never taken for the nerve's cross-sectional area."""
     concepts: dict[str, str] = _table()["measurement_concepts"]
     if name in concepts:
-        return code("SCT", concepts[name])
+        return _ref(concepts[name])
     for key, value in concepts.items():
         if name.startswith(key + "_"):
-            return code("SCT", value)
+            return _ref(value)
     return None
+
+
+def measurement_derivation(name: str) -> Code | None:
+    """How a measurement's value was derived (DICOM "Derivation", CID 7464), or None."""
+    value = _table().get("measurement_derivations", {}).get(name)
+    return None if value is None else _ref(str(value))
+
+
+@dataclass(frozen=True)
+class NerveSite:
+    """Where on which nerve a measurement was made: ``site`` (the vocabulary's name), ``nerve``,
+    ``level`` (the place on that nerve) and ``region`` (the body region, when PS3.16 codes it)."""
+
+    site: str
+    nerve: Code
+    level: Code
+    region: Code | None
+
+
+def nerve_site(site: str | None, nerve: str | None = None) -> NerveSite | None:
+    """The codes of a nerve site: ``median_wrist``, or ``wrist`` with ``nerve="median"``; None
+    when the site is not in the vocabulary (free text, a muscle site, no site)."""
+    if not site:
+        return None
+    sites: dict[str, Any] = _table()["nerve_sites"]
+    key = site.strip().lower().replace(" ", "_")
+    if key not in sites and nerve:
+        key = f"{nerve.strip().lower().replace(' ', '_')}_{key}"
+    entry = sites.get(key)
+    if key.startswith("_") or not isinstance(entry, dict):
+        return None
+    region = entry.get("region")
+    return NerveSite(
+        site=key,
+        nerve=_ref(entry["nerve"]),
+        level=_ref(entry["level"]),
+        region=None if region is None else _ref(region),
+    )
+
+
+def nerve_site_names() -> list[str]:
+    """Every site the table codes."""
+    return [k for k in _table()["nerve_sites"] if not k.startswith("_")]
+
+
+def local_schemes() -> dict[str, dict[str, str]]:
+    """The local coding schemes (designator -> name, organization, version)."""
+    return dict(_table().get("local_schemes", {}))
 
 
 def structure_code(kind: str) -> Code:

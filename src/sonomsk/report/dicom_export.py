@@ -7,7 +7,10 @@ sets ("evidence") are built from RESULTS, so no source file is needed and a de-i
 SR: one Comprehensive 3D SR with a TID 1500 Measurement Report; every outlined structure that has
 coded measurements becomes a planar ROI group (TID 1410) with its outline as a closed SCOORD
 POLYLINE in image pixel coordinates (column, row), its source image and frame, its finding type
-and site (with laterality), and its measurements with UCUM units. SEG: one binary segment per
+and site (with laterality), and its measurements with UCUM units. A nerve at a site of the
+vocabulary (``median_wrist``...) has the nerve as its finding site with the level measured as
+topographical modifier, and its body region as a second finding site (:func:`finding_sites`); the
+area of the largest fascicle has its own concept, never the CSA's. SEG: one binary segment per
 outlined structure, on the frames of its image.
 """
 
@@ -25,7 +28,17 @@ import numpy as np
 
 from sonomsk import __version__
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
-from sonomsk.report.codes import code, measurement_concept, side_code, structure_code, unit_code
+from sonomsk.report.codes import (
+    LOCAL_SCHEME,
+    code,
+    local_schemes,
+    measurement_concept,
+    measurement_derivation,
+    nerve_site,
+    side_code,
+    structure_code,
+    unit_code,
+)
 from sonomsk.report.results import ImageRef, Structure, StudyResults, as_results
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -163,6 +176,59 @@ def _closed_xy(contour: tuple[tuple[float, float], ...]) -> np.ndarray:
     return np.vstack([pts, pts[:1]])
 
 
+def _nerve_name(structure: Structure, measurements: list[Any]) -> str | None:
+    """The nerve of a structure: a measurement's ``context.nerve``, else its label without
+    "nerve" ("median nerve" -> "median")."""
+    for m in measurements:
+        if m.context.get("nerve"):
+            return str(m.context["nerve"])
+    label = (structure.label or "").strip().lower()
+    return label[: -len(" nerve")].strip() if label.endswith(" nerve") else None
+
+
+def structure_site(structure: Structure, measurements: list[Any]) -> str | None:
+    """The site of a structure: its own, else the first its measurements name."""
+    if structure.site:
+        return structure.site
+    return next((str(m.context["site"]) for m in measurements if m.context.get("site")), None)
+
+
+def finding_sites(structure: Structure, measurements: list[Any]) -> tuple[list[Any], bool]:
+    """The TID 1410 finding sites of a structure, and whether they use the local coding scheme.
+
+    A nerve at a site of the code table's vocabulary: the nerve (SCT where PS3.16 codes it, else
+    the local scheme) with laterality and the level measured as Topographical modifier, then the
+    body region (SCT) with laterality where the table has one. Anything else: the structure's
+    kind with laterality."""
+    import highdicom as hd
+
+    side = side_code(structure.side)
+    lat = side.coded_concept() if side else None
+    where = None
+    if structure.kind.value == "nerve":
+        where = nerve_site(structure_site(structure, measurements), _nerve_name(structure, measurements))
+    if where is None:
+        kind = structure_code(structure.kind.value).coded_concept()
+        return [hd.sr.FindingSite(anatomic_location=kind, laterality=lat)], False
+    sites = [
+        hd.sr.FindingSite(
+            anatomic_location=where.nerve.coded_concept(),
+            laterality=lat,
+            topographical_modifier=where.level.coded_concept(),
+        )
+    ]
+    if where.region is not None:
+        sites.append(hd.sr.FindingSite(anatomic_location=where.region.coded_concept(), laterality=lat))
+    used = {where.nerve.scheme, where.level.scheme} | ({where.region.scheme} if where.region else set())
+    return sites, LOCAL_SCHEME in used
+
+
+def _tracking_text(structure: Structure, site: str | None) -> str:
+    """The tracking identifier: id, label, site and side (also readable without the codes)."""
+    what = ", ".join(x for x in (structure.label, site, structure.side) if x)
+    return f"{structure.id} ({what})"[:64]
+
+
 def sr_dataset(
     results: StudyResults,
     *,
@@ -181,6 +247,7 @@ def sr_dataset(
     evidence: dict[str, Any] = {}
     groups = []
     used: set[int] = set()
+    local_used = False
     for s in results.structures:
         ms = results.measurements_of(s)
         if s.contour is None:
@@ -195,11 +262,14 @@ def sr_dataset(
             elif concept is None:
                 skipped.append(f"measurement {m.name} of {s.id}: no code in the code table")
             else:
+                derivation = measurement_derivation(m.name)
+                local_used |= LOCAL_SCHEME in (concept.scheme, derivation.scheme if derivation else "")
                 items.append(
                     hd.sr.Measurement(
                         name=concept.coded_concept(),
                         value=float(m.value),  # type: ignore[arg-type]
                         unit=unit_code(m.unit).coded_concept(),
+                        derivation=derivation.coded_concept() if derivation else None,
                         algorithm_id=hd.sr.AlgorithmIdentification(
                             name=m.method.function[:64], version=m.method.version[:64]
                         ),
@@ -222,20 +292,17 @@ def sr_dataset(
             source_image=source,
         )
         kind = structure_code(s.kind.value).coded_concept()
-        side = side_code(s.side)
+        sites, local = finding_sites(s, ms)
+        local_used |= local
         groups.append(
             hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
                     uid=uid("tracking", s.id),
-                    identifier=f"{s.id} ({s.label})"[:64],
+                    identifier=_tracking_text(s, structure_site(s, ms)),
                 ),
                 referenced_region=region,
                 finding_type=kind,
-                finding_sites=[
-                    hd.sr.FindingSite(
-                        anatomic_location=kind, laterality=side.coded_concept() if side else None
-                    )
-                ],
+                finding_sites=sites,
                 measurements=items,
             )
         )
@@ -289,6 +356,7 @@ def sr_dataset(
         is_verified=signed,
         verifying_observer_name=_person_name(results.signoff.by, login=True) if signed else None,
         verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
+        coding_schemes=_local_scheme_items() if local_used else None,
     )
     when = _dicom_datetime(results.signoff.at) if signed else None
     if when is not None:  # verified when it was signed, not when this copy was made
@@ -296,6 +364,22 @@ def sr_dataset(
     # a de-identified draft has no creation time left: the study's year stands in
     _date_from_results(sr, results.signoff.at if signed else (results.created or results.study.date))
     return sr, skipped
+
+
+def _local_scheme_items() -> list[Any]:
+    """Coding Scheme Identification items of the local scheme (type 1C: a designator not in
+    PS3.16 must be identified in the data set that uses it)."""
+    from highdicom.coding_schemes import CodingSchemeIdentificationItem
+
+    return [
+        CodingSchemeIdentificationItem(
+            designator=designator,
+            name=info.get("name"),
+            version=info.get("version"),
+            responsible_organization=info.get("organization"),
+        )
+        for designator, info in local_schemes().items()
+    ]
 
 
 def _date_from_results(ds: Any, value: str | None) -> None:

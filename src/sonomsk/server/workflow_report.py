@@ -8,9 +8,11 @@ and the PDF made from them in the store (:func:`save_report`). Signing a draft
 (:func:`sign_draft`) replaces its RESULTS and PDF by the same results signed, so that the PDF, SR
 and FHIR of a signed draft say signed; a draft that no longer describes the study (changed since
 it was made) is refused and stays a draft. A signed report is immutable: nothing here changes its RESULTS or PDF, a
-second signature is refused (409), and its HTML, PDF and SR are always made from the frozen
-RESULTS. The SR (TID 1500, :func:`sonomsk.report.api.write_sr`) of a signed report can be sent to
-a DICOM destination by C-STORE (:mod:`sonomsk.server.dicom_send`).
+second signature is refused (409), and its HTML, PDF, SR and FHIR bundle are always made from the
+frozen RESULTS. The SR (TID 1500, :func:`sonomsk.report.api.write_sr`) of a signed report can be
+sent to a DICOM destination by C-STORE (:mod:`sonomsk.server.dicom_send`). The FHIR R4 bundle
+(:func:`sonomsk.report.api.write_fhir`, as ``sonomsk export --fhir`` writes it) downloads like the
+SR: a draft's says ``preliminary``, a signed report's ``final``.
 """
 
 # No ``from __future__ import annotations``: FastAPI must resolve the endpoint annotations
@@ -120,6 +122,14 @@ def write_report_sr(store: Store, report_id: int, folder: Path) -> tuple[Path, l
     row = _report_row(store, report_id)
     summary = write_sr(row["results"], folder / f"report-{report_id}-sr.dcm", uid_seed=f"report {report_id}")
     return summary.path, list(summary.skipped)
+
+
+def write_report_fhir(store: Store, report_id: int, folder: Path) -> Path:
+    """Write the FHIR R4 bundle of a stored report (its frozen RESULTS) into ``folder``."""
+    from sonomsk.report.api import write_fhir
+
+    row = _report_row(store, report_id)
+    return write_fhir(row["results"], folder / f"report-{report_id}-fhir.json")
 
 
 def _audit_send(store: Store, report_id: int, actor: str, **detail: Any) -> None:
@@ -261,6 +271,16 @@ def build_router(store: Store) -> Any:
             data,
             media_type="application/dicom",
             headers={"Content-Disposition": f'attachment; filename="sonomsk-report-{report_id}-sr.dcm"'},
+        )
+
+    @router.get("/reports/{report_id}/fhir")
+    def fhir(report_id: DbId) -> Response:
+        with tempfile.TemporaryDirectory(prefix="sonomsk-fhir-") as tmp:
+            data = write_report_fhir(store, report_id, Path(tmp)).read_bytes()
+        return Response(
+            data,
+            media_type="application/fhir+json",
+            headers={"Content-Disposition": f'attachment; filename="sonomsk-report-{report_id}-fhir.json"'},
         )
 
     @router.post("/reports/{report_id}/send")

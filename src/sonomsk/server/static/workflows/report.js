@@ -1,5 +1,5 @@
 /* sonomsk report panel: draft preview, sign off (freezes RESULTS + PDF), PDF download,
- * DICOM SR download and C-STORE to a DICOM destination.
+ * DICOM SR and FHIR bundle downloads, and C-STORE of the SR to a DICOM destination.
  * API: /api/workflows/report (src/sonomsk/server/workflow_report.py). */
 "use strict";
 (function () {
@@ -32,7 +32,8 @@
         <div style="margin:4px 0">
           <a data-testid="report-pdf-${esc(r.id)}" href="${API}/reports/${esc(r.id)}/pdf" download>PDF</a> ·
           <a href="${API}/reports/${esc(r.id)}/html" target="_blank" rel="noopener">HTML</a> ·
-          <a href="${API}/reports/${esc(r.id)}/sr" download>DICOM SR</a>
+          <a href="${API}/reports/${esc(r.id)}/sr" download>DICOM SR</a> ·
+          <a data-testid="report-fhir-${esc(r.id)}" href="${API}/reports/${esc(r.id)}/fhir" download>FHIR</a>
           ${r.status === "signed" ? "" : ` · <button data-sign="${esc(r.id)}">Sign</button>`}
         </div>
         ${r.status === "signed" ? `<div>Send SR to: host <input type="text" data-f="host" value="127.0.0.1" style="width:7em">

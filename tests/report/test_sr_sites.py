@@ -1,0 +1,188 @@
+"""The SR says where each nerve CSA was measured (nerve, level, region, side), and the largest
+fascicle's area is never coded as the nerve's CSA (review ws10c, finding F1)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from sonomsk.core.results import Measurement, Method
+from sonomsk.report import codes
+from sonomsk.report.dicom_export import write_sr
+from sonomsk.report.results import ImageRef, Structure, Study, StudyResults
+
+from .report_tools import dciodvfy_errors
+
+AREA = "42798000"  # SCT Area: the nerve's cross-sectional area
+
+
+def _groups(path: Path) -> list:
+    import highdicom as hd
+
+    sr = hd.sr.srread(path)
+    return hd.sr.MeasurementReport.from_sequence([sr]).get_planar_roi_measurement_groups()
+
+
+def _sites(group) -> list[tuple[str, str | None, str | None]]:
+    """(anatomic location, topographical modifier, laterality) code values of each finding site."""
+    out = []
+    for site in group.finding_sites:
+        mods = {
+            item.ConceptNameCodeSequence[0].CodeValue: item.ConceptCodeSequence[0].CodeValue
+            for item in site.get("ContentSequence", [])
+        }
+        out.append((site.value.value, mods.get("106233006"), mods.get("272741003")))
+    return out
+
+
+def _study(tmp_sites: list[tuple[str, str, float, float]]) -> StudyResults:
+    """One image per (site, side, CSA mm2, largest fascicle mm2) with an outlined median nerve."""
+    images, structures, measurements = [], [], []
+    for k, (site, side, csa, fascicle) in enumerate(tmp_sites):
+        images.append(
+            ImageRef(
+                id=f"im{k}",
+                rows=80,
+                cols=90,
+                spacing_mm=(0.05, 0.05),
+                sop_instance_uid=f"1.2.826.0.1.3680043.8.498.77.{k + 1}",
+                study_uid="1.2.826.0.1.3680043.8.498.77",
+                series_uid="1.2.826.0.1.3680043.8.498.77.100",
+            )
+        )
+        structures.append(
+            Structure(
+                id=f"s{k}",
+                image=f"im{k}",
+                label="median nerve",
+                kind="nerve",
+                contour=((10, 10), (10, 40), (40, 40), (40, 10)),
+                site=site,
+                side=side,
+            )
+        )
+        ctx = {"structure": f"s{k}", "site": site, "side": side}
+        for name, value in (("area_cross_section", csa), ("area_fascicle_max", fascicle)):
+            measurements.append(
+                Measurement(
+                    name=name,
+                    value=value,
+                    unit="mm2",
+                    method=Method("sonomsk.nerve.morphology.shape_measures", "1"),
+                    label="median nerve",
+                    context=ctx,
+                )
+            )
+    return StudyResults(
+        images=tuple(images),
+        structures=tuple(structures),
+        measurements=tuple(measurements),
+        # the SR's times come from RESULTS (de-identified: the study's year): one object per content
+        created="2026-01-02T09:00:00",
+        study=Study(study_uid="1.2.826.0.1.3680043.8.498.77", date="2026-01-02"),
+    )
+
+
+WRIST_FOREARM = [("median_wrist", "right", 14.8, 0.78), ("median_forearm", "right", 7.24, 0.43)]
+
+
+def test_wrist_and_forearm_groups_differ_by_site(tmp_path: Path) -> None:
+    path = write_sr(_study(WRIST_FOREARM), tmp_path / "sr.dcm").path
+    wrist, forearm = _groups(path)
+    right = "24028007"
+    # the nerve with the level measured on it, then the body region, each with its side
+    assert _sites(wrist) == [("median_nerve", "median_wrist", right), ("8205005", None, right)]
+    assert _sites(forearm) == [("median_nerve", "median_forearm", right), ("14975008", None, right)]
+    assert "median_wrist" in wrist.tracking_identifier and "right" in wrist.tracking_identifier
+    # the local scheme is identified in the data set that uses it
+    ds = pydicom.dcmread(path)
+    assert [i.CodingSchemeDesignator for i in ds.CodingSchemeIdentificationSequence] == [codes.LOCAL_SCHEME]
+    assert dciodvfy_errors(path) == []
+
+
+def test_the_example_study_site_without_the_nerve_in_its_name_is_coded(
+    example: StudyResults, tmp_path: Path
+) -> None:
+    """The demo study names its sites "wrist" and "forearm"; the nerve comes from the label."""
+    wrist, forearm = _groups(write_sr(example, tmp_path / "sr.dcm").path)
+    assert _sites(wrist)[0][:2] == ("median_nerve", "median_wrist")
+    assert _sites(forearm)[0][:2] == ("median_nerve", "median_forearm")
+
+
+def test_dsrdump_shows_the_two_sites(tmp_path: Path) -> None:
+    exe = shutil.which("dsrdump") or ("/usr/bin/dsrdump" if Path("/usr/bin/dsrdump").exists() else None)
+    if exe is None:
+        pytest.skip("dsrdump not installed (apt-get install dcmtk)")
+    path = write_sr(_study(WRIST_FOREARM), tmp_path / "sr.dcm").path
+    text = subprocess.run([exe, "+Pc", str(path)], capture_output=True, text=True, timeout=60).stdout
+    groups = text.split('(125007,DCM,"Measurement Group")')[1:]
+    assert len(groups) == 2
+    assert '(median_wrist,99SONOMSK,"Carpal tunnel inlet (pisiform level)")' in groups[0]
+    assert '(8205005,SCT,"Wrist region structure (body structure)")' in groups[0]
+    assert '(median_forearm,99SONOMSK,"Mid-forearm (median nerve)")' in groups[1]
+    assert '(14975008,SCT,"Forearm")' in groups[1]
+    assert "median_wrist" not in groups[1] and "Wrist region" not in groups[1]
+
+
+def test_largest_fascicle_is_not_coded_as_the_csa(tmp_path: Path) -> None:
+    for group, (_, _, csa, fascicle) in zip(
+        _groups(write_sr(_study(WRIST_FOREARM), tmp_path / "sr.dcm").path), WRIST_FOREARM, strict=True
+    ):
+        by_concept = {(m.name.scheme_designator, m.name.value): m for m in group.get_measurements()}
+        areas = [m for m in group.get_measurements() if m.name.value == AREA]
+        assert [m.value for m in areas] == [pytest.approx(csa)]  # one Area per group: the CSA
+        fasc = by_concept[(codes.LOCAL_SCHEME, "fasc_area_max")]
+        assert fasc.value == pytest.approx(fascicle)
+        assert fasc.derivation is not None and fasc.derivation.value == "56851009"  # Maximum
+
+
+def test_sites_survive_deidentification_and_the_sr_is_deterministic(fake_deidentify, tmp_path: Path) -> None:
+    study = _study(WRIST_FOREARM)
+    a = write_sr(study, tmp_path / "a.dcm", deidentify_key="k1").path
+    b = write_sr(study, tmp_path / "b.dcm", deidentify_key="k1").path
+    assert a.read_bytes() == b.read_bytes()
+    assert (
+        pydicom.dcmread(a).SOPInstanceUID
+        != pydicom.dcmread(write_sr(study, tmp_path / "c.dcm").path).SOPInstanceUID
+    )
+    wrist, forearm = _groups(a)
+    assert _sites(wrist)[0][1] == "median_wrist" and _sites(forearm)[0][1] == "median_forearm"
+    plain = write_sr(study, tmp_path / "p1.dcm").path.read_bytes()
+    assert plain == write_sr(study, tmp_path / "p2.dcm").path.read_bytes()
+
+
+def test_every_site_of_the_vocabulary_has_codes() -> None:
+    from sonomsk.reference.nerve_csa import site_names
+
+    assert set(codes.nerve_site_names()) == set(site_names())
+    levels = set()
+    for name in site_names():
+        where = codes.nerve_site(name)
+        assert where is not None and where.site == name
+        levels.add(where.level.code)
+    assert len(levels) == len(site_names())  # one level code per site: sites never merge
+    assert codes.nerve_site("wrist", "ulnar").level.code == "ulnar_wrist"  # type: ignore[union-attr]
+    assert codes.nerve_site("biceps_mid") is None and codes.nerve_site(None) is None
+
+
+def test_local_codes_fit_dicom_and_only_fill_gaps() -> None:
+    from pydicom.sr.codedict import codes as dicom_codes
+
+    meanings = {getattr(dicom_codes.SCT, kw).meaning.lower() for kw in dicom_codes.SCT.dir()}
+    local = [c for c in codes.all_codes() if c.scheme == codes.LOCAL_SCHEME]
+    assert len(local) >= 20
+    for c in local:
+        assert len(c.code) <= 16 and len(c.display) <= 64  # SH code value, LO meaning
+        assert c.display.lower() not in meanings, f"{c.code}: PS3.16 has {c.display!r}; use its code"
+    assert codes.local_schemes()[codes.LOCAL_SCHEME]["name"]
+
+
+def test_a_structure_at_an_unknown_site_keeps_its_kind_and_side(tmp_path: Path) -> None:
+    study = _study([("somewhere odd", "left", 5.0, 0.3)])
+    (group,) = _groups(write_sr(study, tmp_path / "sr.dcm").path)
+    assert _sites(group) == [("84782009", None, "7771000")]
+    assert "somewhere odd" in group.tracking_identifier

@@ -80,3 +80,28 @@ def test_text_output_shows_b_caveats_and_marks_conventional_weights(
     # a qualitative weight must never read like a published likelihood ratio
     assert "(conventional weight, not published)" in out
     assert "(frequency)" in out
+
+
+def test_text_output_shows_how_a_likelihood_ratio_was_assembled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ratio built from figures of different comparisons says so where the clinician reads it:
+    Goedee 2017's shortened-protocol sensitivity with the full criterion's specificity, and the
+    GBS sparing figures, published against acute-onset CIDP only."""
+    f = tmp_path / "f.json"
+    f.write_text(
+        json.dumps(
+            {
+                "findings": {
+                    "proximal_median_or_plexus_enlarged": "present",
+                    "sensory_nerve_sparing": "present",
+                }
+            }
+        )
+    )
+    assert main(["differential", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: a pair assembled by sonomsk: the sensitivity is the lower bound of the published 83-95%" in out
+    )
+    assert "for GBS against acute-onset CIDP only (33 GBS, 34 CIDP)" in out

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
                     f"   {label:7s} {it['finding']} = {it['state']}  LR {it['likelihood_ratio']:.2f} ({kind})"
                     f"  [{', '.join(it['citations'])}]"
                 )
+                if it.get("note"):
+                    print(f"           note: {it['note']}")
         for adj in c["group_adjustments"]:
             print(f"   bounded group {adj['group']}: {adj['sum_log10_lr']:+.2f} -> {adj['bounded_to']:+.2f}")
         print("   sources: " + "; ".join(f"{x['id']} [{x['evidence']}]" for x in c["citations"]))

@@ -345,3 +345,30 @@ def test_a_site_status_nobody_wrote_is_refused_not_dropped() -> None:
     assert (
         "nerve_enlargement_any" not in rank(quiet).to_dict()["inputs"]
     )  # no limit there: says nothing, no error
+
+
+def test_two_focal_entrapments_of_different_nerves_are_said_to_coexist() -> None:
+    """A right carpal tunnel syndrome and a left ulnar neuropathy at the elbow, both with their
+    site finding present, are not alternatives to separate; the message says they can coexist."""
+    from sonomsk.nerve.assess import assess
+
+    na = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 14.8},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.2},
+                {"site": "ulnar_elbow", "side": "left", "csa_mm2": 12.0},
+                {"site": "ulnar_forearm", "side": "left", "csa_mm2": 6.2},
+            ]
+        }
+    ).to_dict()
+    d = rank({"nerve_assessment": na}).to_dict()
+    assert not d["separated"]
+    assert "focal entrapments of different nerves can coexist" in d["message"]
+    assert (
+        "ulnar_enlarged_elbow present" in d["message"]
+        and "median_enlarged_carpal_tunnel present" in d["message"]
+    )
+    # one entrapment against a polyneuropathy: no such sentence
+    one = rank({"findings": {"median_enlarged_carpal_tunnel": "present"}}).to_dict()
+    assert "coexist" not in one["message"]

@@ -227,6 +227,26 @@ def _discriminators(names: list[str], obs: Observed, kb: KnowledgeBase, limit: i
     return out[:limit]
 
 
+def _coexisting(tied: list[Candidate], spec: Mapping[str, Any]) -> str:
+    """A sentence when tied leaders are focal entrapments of different nerves that each have a
+    present finding the others lack: they may coexist (method.json coexisting_categories)."""
+    focal = [c for c in tied if c.category in spec["categories"]]
+    own: dict[str, list[str]] = {}
+    for c in focal:
+        present = {e.finding for e in c.supporting if e.state == "present"}
+        others = {e.finding for o in focal if o is not c for e in o.supporting if e.state == "present"}
+        mine = sorted(present - others)
+        if mine:
+            own[c.name] = mine
+    if len(own) < 2:
+        return ""
+    parts = "; ".join(f"{name} ({', '.join(f)} present)" for name, f in own.items())
+    return (
+        f" These need not exclude each other: focal entrapments of different nerves can coexist, and each "
+        f"has a present finding of its own: {parts}."
+    )
+
+
 def rank(findings: Mapping[str, Any]) -> Differential:
     """Rank the conditions of the knowledge base for a FINDINGS mapping.
 
@@ -338,6 +358,9 @@ def rank(findings: Mapping[str, Any]) -> Differential:
         msg = (
             f"The findings do not separate {', '.join(tied)} (score difference below log10(2)). "
             "Collect the findings listed under missing_discriminators to separate them."
+        ) + _coexisting(
+            [c for c in candidates if candidates[0].score_log10 - c.score_log10 < margin],
+            m["coexisting_categories"],
         )
     return Differential(
         True,

@@ -351,6 +351,11 @@ def create_app(
 
         return list_workflows()
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        # no icon: an empty answer, so a browser's automatic request is no 404 in its console
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
     @app.get("/", include_in_schema=False)
     def index() -> Any:
         page = STATIC_DIR / "index.html"

@@ -701,6 +701,70 @@ def apply_correction(
     return out
 
 
+def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) -> int:
+    """Undo the correction of a nerve outline: its automatic points and values count again.
+
+    The automatic points (``auto_points``) and values (``auto_value``/``failure``) are kept with
+    the outline when it is corrected (decision 008); this clears the corrected points and every
+    measurement's corrected state in one transaction and writes the restore to the audit log as
+    its own event (``restore_automatic``, with the corrected values it replaces), beside the
+    correction's own events. The outline stays the image's chosen one (``accepted``). As with a
+    correction, an assessment that used the corrected CSA is then out of date
+    (:func:`latest_assessment`). Returns the outline's analysis id.
+    """
+    import datetime as dt
+
+    from sonomsk.store.models import StructureRow
+    from sonomsk.store.repository import audit
+
+    with store.sessions() as session, session.begin():
+        s = session.get(StructureRow, structure_id)
+        if s is None:
+            raise StoreError(f"structure {structure_id}: not found")
+        a = s.analysis
+        if a.kind != KIND_OUTLINE or a.instance_id is None:
+            raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
+        if s.corrected_points is None:
+            raise ConflictError(f"structure {structure_id}: not corrected, nothing to restore")
+        if not s.auto_points or len(s.auto_points) < 3:
+            raise ConflictError(f"structure {structure_id}: no automatic outline kept, nothing to restore")
+        when = s.corrected_at.isoformat() if isinstance(s.corrected_at, dt.datetime) else None
+        audit(
+            session,
+            actor,
+            "restore_automatic",
+            "structure",
+            structure_id,
+            n_points=len(s.auto_points),
+            replaced_points=len(s.corrected_points),
+            corrected_by=s.corrected_by,
+            corrected_at=when,
+        )
+        s.corrected_points = None
+        s.corrected_by = None
+        s.corrected_at = None
+        for m in a.measurements:
+            if m.corrected_value is None and m.corrected_failure is None:
+                continue
+            old, old_failure = m.corrected_value, m.corrected_failure
+            m.corrected_value = None
+            m.corrected_failure = None
+            m.corrected_by = None
+            m.corrected_at = None
+            audit(
+                session,
+                actor,
+                "restore_automatic",
+                "measurement",
+                m.id,
+                old=old,
+                old_failure=old_failure,
+                new=m.auto_value,
+                failure=m.auto_failure,
+            )
+        return int(a.id)
+
+
 # --------------------------------------------------------------------------- router
 
 
@@ -894,6 +958,12 @@ def build_router(store: Store) -> Any:
     @router.put("/structures/{structure_id}/points")
     def correct(structure_id: DbId, body: PointsBody, request: Request) -> dict[str, Any]:
         return apply_correction(request, store, structure_id, body.points, actor=actor(request))
+
+    @router.post("/structures/{structure_id}/restore")
+    def restore(structure_id: DbId, request: Request) -> dict[str, Any]:
+        """Undo a correction: the automatic outline and values count again (audited)."""
+        aid = restore_automatic_outline(store, structure_id, actor=actor(request))
+        return _analysis(store, aid)
 
     @router.delete("/structures/{structure_id}")
     def discard(structure_id: DbId, request: Request) -> dict[str, Any]:

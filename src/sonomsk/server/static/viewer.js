@@ -160,7 +160,9 @@
     }
     return out;
   };
-  const PROMPT_DRAG_PX = 5; // screen px a workflow tool's press must move to draw a box
+  // screen px a press must move to draw a box (workflow tools) or to move an outline point
+  // (Edit outline): less is a click, and a click never stores a correction
+  const PROMPT_DRAG_PX = 5;
   const COLORS = { nerve: "#ffd33d", vessel: "#ff7b72", muscle: "#7ee787", aponeurosis: "#79c0ff", needle: "#d2a8ff", spread: "#56d4dd" };
 
   function draw(pane) {
@@ -263,7 +265,7 @@
         const hit = nearestVertex(pane, x, y);
         if (hit) {
           const base = hit.s.points.map((p) => p.slice());
-          pane.drag = { tool, sid: hit.s.id, i: hit.i, points: base, structure: hit.s };
+          pane.drag = { tool, x, y, sid: hit.s.id, i: hit.i, points: base, structure: hit.s, orig: hit.s.points, moved: false };
         }
       } else if (tool === "distance") {
         if (!pane.draft) pane.draft = { type: "distance", points: [pt] };
@@ -286,8 +288,10 @@
         if (img) applyWindow(pane, img);
         draw(pane);
       } else if (d.tool === "edit") {
-        d.points[d.i] = toImage(pane, x, y);
-        d.structure.points = d.points;
+        // the point follows only beyond the click threshold: a hand's jitter moves nothing
+        d.moved = Math.hypot(x - d.x, y - d.y) > PROMPT_DRAG_PX;
+        d.points[d.i] = d.moved ? toImage(pane, x, y) : d.orig[d.i].slice();
+        d.structure.points = d.moved ? d.points : d.orig;
         draw(pane);
       } else if (d.tool === "prompt") {
         // a drag of more than a few screen px draws a box; less stays a click
@@ -302,7 +306,10 @@
     window.addEventListener("mouseup", () => {
       const d = pane.drag;
       pane.drag = null;
-      if (d && d.tool === "edit") SONO.emit("structure-edited", { pane, structure: d.structure, points: d.points });
+      if (d && d.tool === "edit") {
+        if (d.moved) SONO.emit("structure-edited", { pane, structure: d.structure, points: d.points });
+        else { d.structure.points = d.orig; draw(pane); }  // a click on a point: no correction
+      }
       if (d && d.tool === "prompt") {
         if (d.box) {
           const [[r0, c0], [r1, c1]] = d.box;
@@ -348,36 +355,52 @@
       ul.appendChild(li);
     }
   }
-  SONO.reloadStudy = async function () {
-    if (!SONO.state.study) return;
-    SONO.state.study = await SONO.api(`/api/studies/${SONO.state.study.id}`);
-    SONO.state.panes.forEach((p) => {
-      if (!p.inst) return;
-      for (const se of SONO.state.study.series) for (const i of se.instances) if (i.id === p.inst.id) p.inst = i;
-      draw(p);
-    });
-    SONO.emit("study", SONO.state.study);
-  };
-  SONO.showStudy = async function (id) {
-    SONO.state.study = await SONO.api(`/api/studies/${id}`);
-    document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
+  // the site and side (after a change in a workflow panel too) label thumbnails and panes
+  const thumbCaption = (inst) => [inst.site, inst.side].filter(Boolean).join(" ") || inst.label || String(inst.id);
+  function setPaneLabel(pane) {
+    const el = pane.el.querySelector(".pane-label");
+    if (!pane.inst) { el.textContent = ""; return; }
+    const other = pane.study ? [`${pane.study.date || ""} (other study)`] : [];
+    el.textContent = [...other, pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
+  }
+  function renderThumbs() {
     const box = $("#instances");
     box.innerHTML = '<div class="thumbs"></div>';
     const thumbs = box.firstChild;
-    const all = SONO.state.study.series.flatMap((se) => se.instances);
-    for (const inst of all) {
+    const shown = SONO.activePane() && SONO.activePane().inst;
+    for (const inst of SONO.state.study.series.flatMap((se) => se.instances)) {
       const d = document.createElement("div");
       d.className = "thumb"; d.dataset.instanceId = inst.id;
+      if (shown && !SONO.activePane().study && shown.id === inst.id) d.classList.add("selected");
       // DOM nodes and textContent: labels and sites come from uploaded files (never innerHTML)
       const img = document.createElement("img");
       img.alt = "";
       img.src = `/api/instances/${Number(inst.id)}/frames/0.png`;
       const caption = document.createElement("div");
-      caption.textContent = [inst.site, inst.side].filter(Boolean).join(" ") || inst.label || String(inst.id);
+      caption.dataset.testid = `thumb-caption-${Number(inst.id)}`;
+      caption.textContent = thumbCaption(inst);
       d.append(img, caption);
       d.addEventListener("click", () => SONO.showInstance(inst.id));
       thumbs.appendChild(d);
     }
+  }
+  SONO.reloadStudy = async function () {
+    if (!SONO.state.study) return;
+    SONO.state.study = await SONO.api(`/api/studies/${SONO.state.study.id}`);
+    SONO.state.panes.forEach((p) => {
+      if (!p.inst || p.study) return;  // a pane showing another study keeps it
+      for (const se of SONO.state.study.series) for (const i of se.instances) if (i.id === p.inst.id) p.inst = i;
+      setPaneLabel(p);
+      draw(p);
+    });
+    renderThumbs();
+    SONO.emit("study", SONO.state.study);
+  };
+  SONO.showStudy = async function (id) {
+    SONO.state.study = await SONO.api(`/api/studies/${id}`);
+    document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
+    renderThumbs();
+    const all = SONO.state.study.series.flatMap((se) => se.instances);
     if (all.length) await SONO.showInstance(all[0].id, 0);
     fillBaselineChoices();
     SONO.emit("study", SONO.state.study);
@@ -395,7 +418,7 @@
     pane.inst = inst;
     pane.study = null; // the current study (its analyses are reloaded after each change)
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
-    pane.el.querySelector(".pane-label").textContent = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
+    setPaneLabel(pane);
     document.querySelectorAll(".thumb").forEach((t) => t.classList.toggle("selected", Number(t.dataset.instanceId) === id));
     fitView(pane);
     await showFrame(pane, 0);
@@ -432,7 +455,7 @@
     pane.el.classList.remove("hidden");
     pane.study = other; pane.inst = match;
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
-    pane.el.querySelector(".pane-label").textContent = [`${other.date || ""} (other study)`, match.site, match.side, match.label].filter(Boolean).join(" / ");
+    setPaneLabel(pane);
     setActive(1);
     SONO.state.panes.forEach((p) => fitView(p));
     await showFrame(pane, 0);

@@ -156,7 +156,8 @@
       table = `${stepper}${choose}<p class="small">Outline ${s ? esc(s.id) : ""}${onFrame} (${esc(a.result.source || "")}${s && s.corrected_points ? ", corrected" : ""}${s && s.accepted ? ", accepted" : ""})${a.result.method ? `, drawn by ${esc(a.result.method)}` : ""}${n > 1 ? ` of ${n} on this image` : ""}. Drag its points with <b>Edit outline</b>; every measure is recomputed.</p>
         ${a.result.note ? `<p class="small" data-testid="nerve-outline-note"><b>${esc(a.result.note)}</b></p>` : ""}
         ${s ? `<div style="margin:4px 0"><button data-testid="nerve-accept" id="nerve-accept" title="Use this outline for the image's CSA">Accept outline</button>
-        <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button></div>` : ""}
+        <button data-testid="nerve-discard" id="nerve-discard" title="Delete this outline and its measures">Discard outline</button>
+        ${s.corrected_points ? `<button data-testid="nerve-restore" id="nerve-restore" title="Go back to the outline as drawn automatically (by the segmentation, the click or the box) and its values; the correction stays in the audit trail">Restore automatic outline</button>` : ""}</div>` : ""}
         <table><tr><th>measure</th><th>value</th><th>unit</th><th></th></tr>${rows.join("")}</table>`;
     }
     const where = [inst.site, inst.side, inst.trunk && `${inst.trunk} trunk`, inst.level].filter(Boolean).join(" ") || "no site/side";
@@ -202,6 +203,12 @@
       box.querySelector("#nerve-accept").onclick = async () => {
         await S.api(`${API}/structures/${s.id}/accept`, { method: "POST" });
         S.setStatus(`outline ${s.id} accepted: it gives this image's CSA`);
+        await S.reloadStudy();
+      };
+      const restore = box.querySelector("#nerve-restore");
+      if (restore) restore.onclick = async () => {
+        await S.api(`${API}/structures/${s.id}/restore`, { method: "POST" });
+        S.setStatus(`outline ${s.id}: automatic outline and values restored`);
         await S.reloadStudy();
       };
       box.querySelector("#nerve-discard").onclick = async () => {
@@ -278,6 +285,62 @@
     return out.join("");
   }
 
+  // [B] sources: citation_short carries "[B: caveat]" (sonomsk.reference.loader.citation_short)
+  const isB = (cit) => /\[B[:\]]/.test(cit || "");
+  function verdictOf(abnormal) { return abnormal === true ? "abnormal" : abnormal === false ? "normal" : "information only"; }
+  function indicesHtml(a) {
+    // entrapment indices and side-to-side comparison, as the report's table has them
+    // (sonomsk.report.sections._index_row): value, cut-off or "information only", verdict, source
+    const list = [...(a.entrapment_indices || []), ...(a.side_to_side || [])];
+    if (!list.length) return "";
+    const rows = list.map((r) => {
+      const b = isB(r.citation_short);
+      const unit = r.unit === "mm2" ? " mm²" : "";
+      const cut = r.cutoff !== null && r.cutoff !== undefined ? `${esc(r.comparison || "")} ${esc(r.cutoff)}${unit}` : "information only";
+      let verdict;
+      if (r.value === null || r.value === undefined) {
+        const why = r.reason || ((r.missing_sites || []).length ? `needs ${r.missing_sites.join(", ")}` : "not computed");
+        verdict = `<span class="muted" data-testid="nerve-index-missing">not computed: ${esc(why)}</span>`;
+      } else {
+        const v = r.cutoff === null || r.cutoff === undefined ? "information only" : verdictOf(r.abnormal);
+        verdict = `<span class="${v === "abnormal" ? "flag-enlarged" : v === "normal" ? "flag-normal" : "muted"}">${esc(v)}</span>`;
+      }
+      // an index with a cut-off that never decides alone says so (a [B] source: its caveat says why)
+      const alone = r.decides_alone === false && r.cutoff !== null && r.cutoff !== undefined
+        ? `<div class="small muted" data-testid="nerve-index-not-alone" title="${esc(r.why_not_alone || "")}">never decisive alone${!b && r.why_not_alone ? `: ${esc(r.why_not_alone)}` : ""}</div>` : "";
+      const source = r.citation_short || r.source || r.healthy || "";
+      const healthy = r.citation_short && r.healthy ? `<div class="small muted">${esc(r.healthy)}</div>` : "";
+      return `<tr data-testid="nerve-index" data-index="${esc(r.name)}" data-side="${esc(r.side)}"${b ? ' class="evidence-b"' : ""}>
+        <td>${esc(r.label || r.name)}${healthy}</td><td>${esc(r.side)}</td>
+        <td data-testid="nerve-index-value">${r.value === null || r.value === undefined ? "–" : fmt(r.value, 2) + unit}</td>
+        <td data-testid="nerve-index-cutoff">${cut}</td>
+        <td data-testid="nerve-index-verdict">${verdict}${alone}</td>
+        <td class="small" data-testid="nerve-index-source">${b ? '<b class="evidence-b-mark" data-testid="nerve-index-b" title="[B] source: shown with its caveat, never decisive alone">[B]</b> ' : ""}${esc(source)}</td></tr>`;
+    });
+    return `<h4>Entrapment indices and side-to-side comparison</h4>
+      <table data-testid="nerve-indices"><tr><th>index</th><th>side</th><th>value</th><th>cut-off</th><th>verdict</th><th>source</th></tr>${rows.join("")}</table>`;
+  }
+  function variabilityHtml(a) {
+    // intranerve and internerve variability (Padua 2012), each with its healthy limit when used as one
+    const v = a.variability;
+    if (!v) return "";
+    const items = (v.intranerve || []).map((i) => ({ what: `intranerve ${i.nerve} ${i.side}${i.level ? ` (${i.level})` : ""}`, ...i }));
+    if (v.internerve) items.push({ what: `internerve (${v.internerve.max} / ${v.internerve.min})`, ...v.internerve });
+    const rows = items.map((i) => {
+      const cut = i.uln !== null && i.uln !== undefined ? `> ${i.uln}` : "information only";
+      const verdict = i.uln !== null && i.uln !== undefined ? (i.high ? "abnormal" : "normal") : "information only";
+      const cites = [...new Set((i.explanation || "").match(/\[[^\]]+\]/g) || [])].join(" ");
+      return `<tr data-testid="nerve-variability-row"><td>${esc(i.what)}<div class="small muted">${esc(i.explanation || "")}</div></td>
+        <td data-testid="nerve-variability-value">${fmt(i.value, 2)}</td><td>${esc(cut)}</td>
+        <td class="${verdict === "abnormal" ? "flag-enlarged" : verdict === "normal" ? "flag-normal" : "muted"}">${esc(verdict)}</td><td class="small">${esc(cites)}</td></tr>`;
+    });
+    const notCompared = (v.not_compared || []).map((n) => `<li>${esc(n.explanation)}</li>`);
+    if (!rows.length && !notCompared.length) return "";
+    return `<div data-testid="nerve-variability"><h4>Variability</h4>
+      ${rows.length ? `<table><tr><th>variability</th><th>value</th><th>cut-off</th><th>verdict</th><th>source</th></tr>${rows.join("")}</table>` : ""}
+      ${notCompared.length ? `<ul class="small muted">${notCompared.join("")}</ul>` : ""}</div>`;
+  }
+
   function renderResult(S) {
     const box = root.querySelector("#nerve-result");
     const r = lastAssessment;
@@ -305,6 +368,8 @@
       ${chartSvg(r.profile)}
       <table><tr><th>site</th><th>side</th><th>CSA mm²</th><th>ULN</th><th>status</th><th>source</th></tr>${rows.join("")}</table>
       ${caveats.length ? `<p class="small muted">Caveats: ${caveats.map(esc).join(" · ")}</p>` : ""}
+      ${indicesHtml(a)}
+      ${variabilityHtml(a)}
       ${notes.length ? `<details data-testid="nerve-notes" class="small" open><summary>Notes on the limits and measurements (${notes.length})</summary><ul>${notes.join("")}</ul></details>` : ""}
       ${excluded.length ? `<p class="small muted">Not assessed: ${excluded.join(" · ")}</p>` : ""}
       <h4>Differential (decision support, not a diagnosis)</h4>

@@ -308,7 +308,8 @@
       // an index with a cut-off that never decides alone says so (a [B] source: its caveat says why)
       const alone = r.decides_alone === false && r.cutoff !== null && r.cutoff !== undefined
         ? `<div class="small muted" data-testid="nerve-index-not-alone" title="${esc(r.why_not_alone || "")}">never decisive alone${!b && r.why_not_alone ? `: ${esc(r.why_not_alone)}` : ""}</div>` : "";
-      const source = r.citation_short || r.source || r.healthy || "";
+      // an index's own caveat (e.g. the pisiform/Guyon ratio's accuracy) travels with it, as in the report
+      const source = (r.citation_short || r.source || r.healthy || "") + (r.caveat ? ` (${r.caveat})` : "");
       const healthy = r.citation_short && r.healthy ? `<div class="small muted">${esc(r.healthy)}</div>` : "";
       return `<tr data-testid="nerve-index" data-index="${esc(r.name)}" data-side="${esc(r.side)}"${b ? ' class="evidence-b"' : ""}>
         <td>${esc(r.label || r.name)}${healthy}</td><td>${esc(r.side)}</td>

@@ -49,7 +49,7 @@ METHOD_VERSION = f"sonomsk {__version__} workflow_nerve 1"
 #: Vertices of a stored outline: one per this many px of perimeter, within the bounds below.
 OUTLINE_PX_PER_VERTEX = 4.0
 OUTLINE_MIN_VERTICES = 16
-OUTLINE_MAX_VERTICES = 64
+OUTLINE_MAX_VERTICES = 256
 #: Outlines the clinician drew (``result.source``): stored as ``accepted``.
 MANUAL_SOURCES = ("click", "box")
 

@@ -216,3 +216,46 @@ def test_page_load_logs_no_404(page: Any, server: str) -> None:  # noqa: F811
     page.wait_for_timeout(1000)
     assert not errors, f"console errors on load: {errors}"
     assert httpx.get(f"{server}/favicon.ico").status_code == 204
+
+
+def test_a_dragged_vertex_is_stored_at_the_pixel_centre_under_the_cursor(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """Clicks and boxes name pixel r as [r, r+1); stored vertices are pixel centres (r covers
+    r-0.5..r+0.5). A vertex dropped on the centre of pixel (r, c) is stored as (r, c), not half a
+    pixel down-right (and a vertex in the last half pixel of the frame is no longer refused)."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    row, col = truth["centroid_px"]
+    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
+    assert made.status_code == 200, made.text
+    sid = made.json()["structures"][0]["id"]
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.wait_for_selector('[data-testid="nerve-csa"]')
+    page.click('#toolbar [data-tool="edit"]')
+    pts = page.evaluate(f"SONO.structuresFor(SONO.activePane()).find((s) => s.id === {sid}).points")
+    r0, c0 = pts[3]
+    # zoom in on the vertex (the mouse lands on whole screen px: at 8x that is 1/16 image px)
+    x, y = _screen_xy(page, 0, r0 + 0.5, c0 + 0.5)
+    page.mouse.move(x, y)
+    for _ in range(15):
+        page.mouse.wheel(0, -100)
+    _wait_for(page, "SONO.activePane().scale > 6")
+    x, y = _screen_xy(page, 0, r0 + 0.5, c0 + 0.5)  # where the vertex is drawn (its pixel centre)
+    target = (round(r0) + 2, round(c0) + 2)
+    tx, ty = _screen_xy(page, 0, target[0] + 0.5, target[1] + 0.5)  # the centre of pixel `target`
+    scale = page.evaluate("SONO.activePane().scale")
+    with page.expect_response(lambda r: r.url.endswith(f"/structures/{sid}/points")) as answer:
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(tx, ty, steps=8)
+        page.mouse.up()
+    assert answer.value.status == 200, answer.value.text()
+    doc = httpx.get(f"{server}/api/studies/{page.evaluate('SONO.state.study.id')}").json()
+    (stored,) = [a for a in doc["analyses"] if a["structures"] and a["structures"][0]["id"] == sid]
+    moved = stored["structures"][0]["corrected_points"][3]
+    tol = 0.15  # the mouse lands on whole screen px: at a scale above 6, within 0.1 image px
+    assert scale > 6
+    assert abs(moved[0] - target[0]) <= tol and abs(moved[1] - target[1]) <= tol, (moved, target)

@@ -148,6 +148,12 @@
   }
   const toScreen = (pane, row, col) => [col * pane.scale + pane.offX, row * pane.scale + pane.offY];
   const toImage = (pane, x, y) => [(y - pane.offY) / pane.scale, (x - pane.offX) / pane.scale];
+  // Stored outline vertices are in pixel-centre coordinates (pixel r covers r-0.5..r+0.5:
+  // sonomsk.vision.contours), while the canvas, clicks and boxes use pixel r = [r, r+1): half a
+  // pixel converts one into the other, so a vertex is drawn, picked and sent where it is.
+  const centreToScreen = (pane, row, col) => toScreen(pane, row + 0.5, col + 0.5);
+  const screenToCentre = (pane, x, y) => { const [r, c] = toImage(pane, x, y); return [r - 0.5, c - 0.5]; };
+  const centredPoints = (pts) => pts.map(([r, c]) => [r + 0.5, c + 0.5]);
 
   SONO.showFrame = (pane, frame) => showFrame(pane, frame);
   SONO.structuresFor = function (pane) {
@@ -176,7 +182,7 @@
     ctx.imageSmoothingEnabled = pane.scale < 2;
     ctx.drawImage(pane.processed, pane.offX, pane.offY, pane.inst.columns * pane.scale, pane.inst.rows * pane.scale);
     // thicker: the outline being dragged, or the one a workflow panel shows (SONO.state.focusStructure)
-    for (const s of SONO.structuresFor(pane)) drawPolygon(pane, s.points, COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid) || s.id === SONO.state.focusStructure);
+    for (const s of SONO.structuresFor(pane)) drawPolygon(pane, centredPoints(s.points), COLORS[s.kind] || "#fff", true, s.corrected_points ? [6, 3] : null, s.id === (pane.drag && pane.drag.sid) || s.id === SONO.state.focusStructure);
     for (const c of pane.calipers) drawCaliper(pane, c);
     if (pane.draft) drawCaliper(pane, pane.draft, true);
     if (pane.drag && pane.drag.box) {
@@ -240,7 +246,7 @@
     let best = null;
     for (const s of structures) {
       s.points.forEach(([r, c], i) => {
-        const [sx, sy] = toScreen(pane, r, c);
+        const [sx, sy] = centreToScreen(pane, r, c);
         const d = Math.hypot(sx - x, sy - y);
         if (d < 10 && (!best || d < best.d)) best = { d, s, i };
       });
@@ -290,7 +296,7 @@
       } else if (d.tool === "edit") {
         // the point follows only beyond the click threshold: a hand's jitter moves nothing
         d.moved = Math.hypot(x - d.x, y - d.y) > PROMPT_DRAG_PX;
-        d.points[d.i] = d.moved ? toImage(pane, x, y) : d.orig[d.i].slice();
+        d.points[d.i] = d.moved ? screenToCentre(pane, x, y) : d.orig[d.i].slice();
         d.structure.points = d.moved ? d.points : d.orig;
         draw(pane);
       } else if (d.tool === "prompt") {

@@ -398,7 +398,16 @@ def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(
     assert res.status_code == 200 and res.json()["nerve_assessment"] is None, res.text
     assert res.json()["differential"] is None
     assert [m["name"] for m in res.json()["methods"]] == ["sonomsk"]  # no assessment, no method for one
-    assert client.post(f"{base}/studies/{study}/reports", json={"sign": True}).status_code == 201
+    # the report says an assessment was made and withdrawn, and why it was out of date
+    said = res.json()["extra"]["nerve_assessment_withdrawn"]
+    assert said.startswith(
+        "a nerve assessment was made and then withdrawn by the clinician (it was out of date"
+    )
+    assert "this report has no nerve assessment" in said
+    made = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
+    assert made.status_code == 201
+    html = client.get(f"{base}/reports/{made.json()['id']}/html").text
+    assert "withdrawn by the clinician" in html
     from sonomsk.store.models import Analysis, Report
 
     with store.sessions() as session:  # the withdrawn assessment and the earlier report are kept

@@ -231,6 +231,16 @@ def build_results(
             "software_version": __version__,
         }
         used = None if last_assessment is None else int(last_assessment.id)
+        withdrawals = [a for a in analyses if a.kind == KIND_WITHDRAWN]
+        if last_assessment is None and withdrawals:
+            # the report says that an assessment was made and withdrawn (kept on record in the
+            # store), without the time or the actor: both would survive a de-identified copy
+            why = (max(withdrawals, key=lambda a: int(a.id)).result or {}).get("stale_reasons") or []
+            results["extra"] = {
+                "nerve_assessment_withdrawn": "a nerve assessment was made and then withdrawn by the clinician"
+                + (f" (it was out of date: {'; '.join(str(r) for r in why)})" if why else "")
+                + "; this report has no nerve assessment"
+            }
         if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
             results["nerve_assessment"] = assessment = last_assessment.result.get("assessment")

@@ -259,3 +259,34 @@ def test_a_dragged_vertex_is_stored_at_the_pixel_centre_under_the_cursor(
     tol = 0.15  # the mouse lands on whole screen px: at a scale above 6, within 0.1 image px
     assert scale > 6
     assert abs(moved[0] - target[0]) <= tol and abs(moved[1] - target[1]) <= tol, (moved, target)
+
+
+def test_a_tab_looked_at_again_shows_an_assessment_made_out_of_date_elsewhere(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """Tab A shows a current assessment; another tab (here the API) corrects the outline. When A
+    is looked at again (visibilitychange), its panel says Out of date without a reload."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    assert httpx.put(
+        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
+    ).is_success
+    row, col = truth["centroid_px"]
+    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
+    assert made.status_code == 200, made.text
+    sid = made.json()["structures"][0]["id"]
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
+        page.click('[data-testid="nerve-assess"]')
+    page.wait_for_selector('[data-testid="nerve-pattern"], [data-testid="nerve-indices"]')
+    assert page.locator('[data-testid="nerve-stale"]').count() == 0
+    # "another tab": a correction through the API
+    fixed = httpx.put(f"{server}{W}/structures/{sid}/points", json={"points": _square(row, col, 9.0)})
+    assert fixed.status_code == 200, fixed.text
+    page.wait_for_timeout(500)
+    assert page.locator('[data-testid="nerve-stale"]').count() == 0  # nothing told this tab yet
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_selector('[data-testid="nerve-stale"]', timeout=15000)
+    assert "median_wrist" in page.locator('[data-testid="nerve-stale"]').inner_text()

@@ -413,6 +413,11 @@
       refresh(S);
     });
     S.on("instance", () => { if (active(S)) renderCurrent(S); });
+    // a change made in another tab or by a colleague (a correction, a re-assessment, a
+    // withdrawal) shows as soon as this tab is looked at again, not only after a reload
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && S.state.study && active(S)) S.reloadStudy();
+    });
     // a cine: re-render only when the shown outline comes onto or leaves the frame shown (not every frame of a playback)
     S.on("frame", (pane) => {
       if (!active(S) || pane !== S.activePane() || !pane.inst || pane.inst.frames < 2) return;

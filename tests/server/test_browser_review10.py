@@ -290,3 +290,32 @@ def test_a_tab_looked_at_again_shows_an_assessment_made_out_of_date_elsewhere(
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     page.wait_for_selector('[data-testid="nerve-stale"]', timeout=15000)
     assert "median_wrist" in page.locator('[data-testid="nerve-stale"]').inner_text()
+
+
+def test_upload_studies_and_thumbnails_are_reachable_by_keyboard(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Tab reaches the upload input, each study in the list and each thumbnail; Enter opens a
+    study and shows an image (they were mouse-only: display:none and tabIndex -1)."""
+    iid, _ = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    page.evaluate("SONO.state.panes.forEach((p) => { p.inst = null; })")
+    page.reload()
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.wait_for_selector("#study-list li")
+
+    def tab_to(selector: str, limit: int = 40) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"document.activeElement && document.activeElement.matches({selector!r})"):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    tab_to("#upload")
+    tab_to("#study-list li")
+    page.keyboard.press("Enter")
+    _wait_for(page, "SONO.state.study !== null && document.querySelectorAll('.thumb').length > 0")
+    tab_to(".thumb")
+    page.keyboard.press("Enter")
+    _wait_for(page, f"SONO.activePane().inst && SONO.activePane().inst.id === {iid}")

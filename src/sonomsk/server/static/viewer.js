@@ -347,6 +347,15 @@
   }
 
   // ---------------------------------------------------------------- studies
+  // a list item or thumbnail a keyboard can reach: Tab to it, Enter or Space opens it
+  function activatable(el, open) {
+    el.tabIndex = 0;
+    el.setAttribute("role", "button");
+    el.addEventListener("click", open);
+    el.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); }
+    });
+  }
   async function loadStudies() {
     const q = $("#search").value.trim();
     SONO.state.studies = await SONO.api("/api/studies" + (q ? `?q=${encodeURIComponent(q)}` : ""));
@@ -356,7 +365,7 @@
       const li = document.createElement("li");
       li.dataset.studyId = s.id;
       li.textContent = `${s.patient_name || s.patient_key} - ${s.description || "study"} (${s.instances})`;
-      li.addEventListener("click", () => SONO.showStudy(s.id));
+      activatable(li, () => SONO.showStudy(s.id));
       if (SONO.state.study && SONO.state.study.id === s.id) li.classList.add("selected");
       ul.appendChild(li);
     }
@@ -380,13 +389,13 @@
       if (shown && !SONO.activePane().study && shown.id === inst.id) d.classList.add("selected");
       // DOM nodes and textContent: labels and sites come from uploaded files (never innerHTML)
       const img = document.createElement("img");
-      img.alt = "";
+      img.alt = `image ${Number(inst.id)}`;
       img.src = `/api/instances/${Number(inst.id)}/frames/0.png`;
       const caption = document.createElement("div");
       caption.dataset.testid = `thumb-caption-${Number(inst.id)}`;
       caption.textContent = thumbCaption(inst);
       d.append(img, caption);
-      d.addEventListener("click", () => SONO.showInstance(inst.id));
+      activatable(d, () => SONO.showInstance(inst.id));
       thumbs.appendChild(d);
     }
   }

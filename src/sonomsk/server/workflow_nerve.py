@@ -678,16 +678,11 @@ def apply_correction(
     (:func:`sonomsk.store.repository.correct_outline`): a measure that fails on the corrected
     outline gets that failure as its corrected state. ``not_corrected`` lists those failures.
     """
-    from sonomsk.store.models import StructureRow
     from sonomsk.store.repository import correct_outline
 
     with store.sessions() as session:
-        s = session.get(StructureRow, structure_id)
-        if s is None:
-            raise StoreError(f"structure {structure_id}: not found")
+        s = _outline_structure(session, structure_id)
         a = s.analysis
-        if a.kind != KIND_OUTLINE or a.instance_id is None:
-            raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
         inst = _instance(session, a.instance_id)
         rows_px, cols_px, sha, frame = inst.rows, inst.columns, inst.sha256, s.frame
         analysis_id = a.id
@@ -699,6 +694,18 @@ def apply_correction(
     out = _analysis(store, analysis_id)
     out["not_corrected"] = failed
     return out
+
+
+def _outline_structure(session: Any, structure_id: int) -> Any:
+    """The structure row of a nerve outline of an image (404 when absent, 422 otherwise)."""
+    from sonomsk.store.models import StructureRow
+
+    s = session.get(StructureRow, structure_id)
+    if s is None:
+        raise StoreError(f"structure {structure_id}: not found")
+    if s.analysis.kind != KIND_OUTLINE or s.analysis.instance_id is None:
+        raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
+    return s
 
 
 def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) -> int:
@@ -714,16 +721,11 @@ def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) ->
     """
     import datetime as dt
 
-    from sonomsk.store.models import StructureRow
     from sonomsk.store.repository import audit
 
     with store.sessions() as session, session.begin():
-        s = session.get(StructureRow, structure_id)
-        if s is None:
-            raise StoreError(f"structure {structure_id}: not found")
+        s = _outline_structure(session, structure_id)
         a = s.analysis
-        if a.kind != KIND_OUTLINE or a.instance_id is None:
-            raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
         if s.corrected_points is None:
             raise ConflictError(f"structure {structure_id}: not corrected, nothing to restore")
         if not s.auto_points or len(s.auto_points) < 3:

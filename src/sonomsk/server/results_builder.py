@@ -235,10 +235,10 @@ def build_results(
         if last_assessment is None and withdrawals:
             # the report says that an assessment was made and withdrawn (kept on record in the
             # store), without the time or the actor: both would survive a de-identified copy
-            why = (max(withdrawals, key=lambda a: int(a.id)).result or {}).get("stale_reasons") or []
+            reasons = (max(withdrawals, key=lambda a: int(a.id)).result or {}).get("stale_reasons") or []
             results["extra"] = {
                 "nerve_assessment_withdrawn": "a nerve assessment was made and then withdrawn by the clinician"
-                + (f" (it was out of date: {'; '.join(str(r) for r in why)})" if why else "")
+                + (f" (it was out of date: {'; '.join(str(r) for r in reasons)})" if reasons else "")
                 + "; this report has no nerve assessment"
             }
         if last_assessment is not None:

@@ -372,3 +372,57 @@ def test_two_focal_entrapments_of_different_nerves_are_said_to_coexist() -> None
     # one entrapment against a polyneuropathy: no such sentence
     one = rank({"findings": {"median_enlarged_carpal_tunnel": "present"}}).to_dict()
     assert "coexist" not in one["message"]
+
+
+def test_a_focal_entrapment_pattern_supports_only_the_entrapment_of_the_nerve_found() -> None:
+    """An ulnar-only study (no median wrist, no leg nerve measured) with a focal entrapment at the
+    elbow: the pattern counts for ulnar neuropathy at the elbow, not for CTS or the fibular head,
+    and a note says why; CTS is no longer ranked first on alphabetical order of a tie."""
+    from sonomsk.nerve.assess import assess
+
+    na = assess(
+        {
+            "measurements": [
+                {"site": "ulnar_elbow", "side": "left", "csa_mm2": 12.0},
+                {"site": "ulnar_forearm", "side": "left", "csa_mm2": 5.5},
+                {"site": "median_forearm", "side": "left", "csa_mm2": 6.5},
+            ]
+        }
+    ).to_dict()
+    assert na["pattern"] == "focal_entrapment"
+    d = rank(
+        {"nerve_assessment": na, "findings": {"focal_slowing_across_entrapment_site": "present"}}
+    ).to_dict()
+    assert d["candidates"][0]["condition"] == "ulnar_neuropathy_elbow"
+    by = {c["condition"]: c for c in d["candidates"]}
+    for other in ("carpal_tunnel_syndrome", "fibular_neuropathy_fibular_head"):
+        assert "nerve_pattern_focal_entrapment" not in {e["finding"] for e in by[other]["supporting"]}
+    assert any(
+        n.startswith("nerve_pattern_focal_entrapment not counted for Carpal tunnel") for n in d["notes"]
+    )
+    # the pattern given by the clinician alone (no assessment rows) is not tied to a nerve
+    alone = rank({"findings": {"nerve_pattern_focal_entrapment": "present"}}).to_dict()
+    cts = next(c for c in alone["candidates"] if c["condition"] == "carpal_tunnel_syndrome")
+    assert "nerve_pattern_focal_entrapment" in {e["finding"] for e in cts["supporting"]}
+
+
+def test_enlargement_at_entrapment_sites_of_several_nerves_is_read_from_the_assessment() -> None:
+    """Median wrist, ulnar elbow and fibular head enlarged with their non-entrapment sites normal:
+    the HNPP feature 'enlargement at two or more entrapment sites, nerves normal between' is set
+    from the rows; one entrapment nerve enlarged of two measured sets it absent."""
+    from sonomsk.nerve.assess import assess
+
+    rows = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 14.0},
+        {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+        {"site": "ulnar_elbow", "side": "right", "csa_mm2": 13.0},
+        {"site": "ulnar_forearm", "side": "right", "csa_mm2": 6.0},
+        {"site": "fibular_head", "side": "right", "csa_mm2": 15.0},
+        {"site": "fibular_popliteal", "side": "right", "csa_mm2": 8.0},
+    ]
+    d = rank({"nerve_assessment": assess({"measurements": rows}).to_dict()}).to_dict()
+    assert d["inputs"]["enlargement_multiple_entrapment_sites"]["state"] == "present"
+    one = [dict(r) for r in rows]
+    one[2]["csa_mm2"] = one[4]["csa_mm2"] = 7.0
+    d = rank({"nerve_assessment": assess({"measurements": one}).to_dict()}).to_dict()
+    assert d["inputs"]["enlargement_multiple_entrapment_sites"]["state"] == "absent"

@@ -87,6 +87,7 @@ class Condition:
     summary: str
     entries: dict[str, Entry]
     groups: dict[str, GroupBound] = field(default_factory=dict)
+    nerve: str | None = None  # an entrapment of one nerve (method.json nerve_scoped_findings)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,9 @@ def load_knowledge() -> KnowledgeBase:
                 raise InvalidParameterError(
                     f"conditions.json {cid}/{e.finding}: group {e.group!r} not defined"
                 )
-        conditions[cid] = Condition(cid, c["name"], c["category"], c["summary"], entries, groups)
+        conditions[cid] = Condition(
+            cid, c["name"], c["category"], c["summary"], entries, groups, c.get("nerve")
+        )
     return KnowledgeBase(cdata["version"], method, findings, conditions, citations)
 
 

@@ -140,9 +140,22 @@ def _score(
     cond: Condition, obs: Observed, kb: KnowledgeBase
 ) -> tuple[float, list[Contribution], list[dict[str, Any]]]:
     contribs: list[Contribution] = []
+    scoped = kb.method["nerve_scoped_findings"]["findings"]
     for fid, e in cond.entries.items():
         state = obs.states.get(fid, FindingState.UNKNOWN)
         if state == FindingState.UNKNOWN:
+            continue
+        if (
+            state == FindingState.PRESENT
+            and fid in scoped
+            and cond.nerve is not None
+            and obs.focal_nerves is not None
+            and cond.nerve not in obs.focal_nerves
+        ):
+            obs.notes.append(
+                f"{fid} not counted for {cond.name}: the nerve assessment found the focal enlargement at the "
+                f"{', '.join(sorted(obs.focal_nerves)) or 'no'} nerve(s), not at the {cond.nerve} nerve"
+            )
             continue
         lr = e.lr_present if state == FindingState.PRESENT else e.lr_absent
         contribs.append(

@@ -48,6 +48,9 @@ class Observed:
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     patient: dict[str, Any] = field(default_factory=dict)
+    #: the nerves a `sonomsk nerve assess` output found enlarged at an entrapment site (None: no
+    #: such output was read, so a focal entrapment pattern cannot be tied to a nerve)
+    focal_nerves: set[str] | None = None
 
     def set(self, name: str, state: FindingState, source: str) -> None:
         old = self.states.get(name)
@@ -283,6 +286,10 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             _assess_site(item, site, status, obs, kb)
             nerve = _norm(site_info(site).nerve)
             info = site_info(site)
+            if obs.focal_nerves is None:
+                obs.focal_nerves = set()
+            if status in mp["nerve_status_enlarged"] and info.is_entrapment:
+                obs.focal_nerves.add(nerve)
             if (
                 status in mp["nerve_status_enlarged"]
                 and info.fibres == _sensorimotor()
@@ -313,6 +320,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         finding = sites.get(site, sites.get("*"))
         if finding:
             obs.set(finding, FindingState.PRESENT if enlarged else FindingState.ABSENT, "nerve_assessment")
+    _multiple_entrapments(na, obs)
     if any_enlarged:
         obs.set("nerve_enlargement_any", FindingState.PRESENT, "nerve_assessment")
     elif any_normal:
@@ -334,6 +342,39 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "sensory nerves within their limits but no enlarged root or vagus: sensory_nerve_sparing left "
             "unknown (its published figures are for sparing beside enlarged roots/vagus)"
         )
+
+
+def _multiple_entrapments(na: Mapping[str, Any], obs: Observed) -> None:
+    """``enlargement_multiple_entrapment_sites`` from the rows of a ``sonomsk nerve assess``
+    output: present when entrapment sites of two or more nerves are enlarged and every judged
+    non-entrapment site is normal ("with nerves normal between them"); absent when entrapment
+    sites of two or more nerves were judged and at most one nerve is enlarged there, or a
+    non-entrapment site is enlarged too; otherwise left unknown."""
+    mp = _mapping()
+    judged = (*mp["nerve_status_enlarged"], *mp["nerve_status_normal"], *mp["nerve_status_reduced"])
+    entrap_nerves: dict[str, bool] = {}
+    between_enlarged = False
+    for item in _site_items(na):
+        site, status = _norm(item.get("site", "")), _norm(item.get("status", ""))
+        if item.get("nerve") or site not in mp["assess_site_findings"] or status not in judged:
+            continue
+        info = site_info(site)
+        enlarged = status in mp["nerve_status_enlarged"]
+        if info.is_entrapment:
+            nerve = _norm(info.nerve)
+            entrap_nerves[nerve] = entrap_nerves.get(nerve, False) or enlarged
+        elif enlarged:
+            between_enlarged = True
+    if len(entrap_nerves) < 2:
+        return
+    n_enlarged = sum(entrap_nerves.values())
+    src = (
+        f"nerve_assessment (entrapment sites enlarged on {n_enlarged} of {len(entrap_nerves)} nerves measured there"
+        + ("; a non-entrapment site enlarged too" if between_enlarged else "")
+        + ")"
+    )
+    state = FindingState.PRESENT if n_enlarged >= 2 and not between_enlarged else FindingState.ABSENT
+    obs.set("enlargement_multiple_entrapment_sites", state, src)
 
 
 def _sensorimotor() -> str:

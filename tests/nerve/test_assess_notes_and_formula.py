@@ -288,6 +288,12 @@ def test_an_entrapment_site_left_unjudged_by_the_wrist_formula_makes_a_normal_st
         }
     ).to_dict()
     assert d["measurements"][0]["status"] == "no_reference"
+    # the limit that was not applied is given nowhere as if it had been (report row, FHIR, panel)
+    from sonomsk.report.sections import _site_row
+
+    lim = d["measurements"][0]["limit"]
+    assert lim["uln_mm2"] is None and lim["lln_mm2"] is None
+    assert _site_row(d["measurements"][0])["limit mm2"] is None
     assert d["pattern"] == "indeterminate"
     assert d["candidates"] == ["normal", "focal_entrapment"]
     assert d["deciding_sites"] == ["median_wrist"]

@@ -472,7 +472,11 @@ def _between_formula_and_fixed(csa: float, limit: ReferenceLimit) -> ReferenceLi
         f"decide, and the fixed ULN ({limit.uln:g} mm2) is not used for a CSA between {guard:g} and "
         f"{limit.uln:g} mm2: at a slightly larger wrist the formula would call it enlarged"
     )
-    return dataclasses.replace(limit, status="no_reference", reason=reason)
+    # no number of a limit that was not applied reaches any output (report, FHIR, workstation):
+    # the reason names both values
+    return dataclasses.replace(
+        limit, status="no_reference", reason=reason, uln=None, lln=None, mean=None, sd=None
+    )
 
 
 def judge(measurement: NerveMeasurementInput, limit: ReferenceLimit, patient: PatientInfo) -> CsaAssessment:

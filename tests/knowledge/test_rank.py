@@ -426,3 +426,23 @@ def test_enlargement_at_entrapment_sites_of_several_nerves_is_read_from_the_asse
     one[2]["csa_mm2"] = one[4]["csa_mm2"] = 7.0
     d = rank({"nerve_assessment": assess({"measurements": one}).to_dict()}).to_dict()
     assert d["inputs"]["enlargement_multiple_entrapment_sites"]["state"] == "absent"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # right wrist between Dutch ULN 11 and Tai's 9; the routine left wrist normal (either order)
+        [("median_wrist", "right", 10.0), ("median_wrist", "left", 7.0)],
+        [("median_wrist", "left", 7.0), ("median_wrist", "right", 10.0)],
+        # ulnar sulcus above the Dutch ULN 9 but below Chang's 10, the level above it normal
+        [("ulnar_elbow", "right", 9.5), ("ulnar_above_elbow", "right", 7.0)],
+    ],
+)
+def test_a_site_between_two_limits_is_not_decided_by_another_sites_normal_value(
+    rows: list[tuple[str, str, float]],
+) -> None:
+    from sonomsk.nerve.assess import assess
+
+    na = assess({"measurements": [{"site": s, "side": side, "csa_mm2": v} for s, side, v in rows]}).to_dict()
+    inputs = rank({"nerve_assessment": na}).to_dict()["inputs"]
+    assert "median_enlarged_carpal_tunnel" not in inputs and "ulnar_enlarged_elbow" not in inputs

@@ -51,8 +51,12 @@ class Observed:
     #: the nerves a `sonomsk nerve assess` output found enlarged at an entrapment site (None: no
     #: such output was read, so a focal entrapment pattern cannot be tied to a nerve)
     focal_nerves: set[str] | None = None
+    #: findings a site left between two limits: no other site's ABSENT decides them (a PRESENT does)
+    undecided: set[str] = field(default_factory=set)
 
     def set(self, name: str, state: FindingState, source: str) -> None:
+        if name in self.undecided and state == FindingState.ABSENT and source != "findings":
+            return
         old = self.states.get(name)
         if old is not None and old != state and old != FindingState.UNKNOWN:
             if self.sources[name] == "findings":
@@ -406,6 +410,12 @@ def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed,
         limit = float(thr["value"])
         present = csa >= limit if thr["comparison"] == ">=" else csa > limit
         if judged and enlarged != present:
+            # neither limit decides this site, so no other site's normal value decides the finding:
+            # an ABSENT set before is withdrawn, one set after is ignored (a PRESENT still counts)
+            obs.undecided.add(finding)
+            if obs.states.get(finding) == FindingState.ABSENT and obs.sources.get(finding) != "findings":
+                del obs.states[finding]
+                obs.sources.pop(finding, None)
             obs.notes.append(
                 f"{site} {csa:g} mm2 is {'enlarged' if enlarged else 'not enlarged'} against the assessment's "
                 f"upper limit of normal but {'meets' if present else 'does not meet'} the diagnostic cut-off "

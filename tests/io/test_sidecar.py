@@ -155,3 +155,18 @@ def test_caller_spacing_calibrates_a_sidecar_without_a_tissue_calibration(png: P
     assert [r.kind for r in image.regions] == [RegionKind.SPECTRAL_DOPPLER, RegionKind.TISSUE]
     assert image.spacing_mm() == (0.1, 0.1)
     assert image.provenance.operations == ("calibration: caller-supplied spacing_mm (0.1, 0.1)",)
+
+
+def test_an_annotation_json_beside_the_image_is_not_read_as_its_sidecar(png: Path) -> None:
+    """labelme writes <stem>.json beside the image: it has no sidecar key, so it is not the image's
+    calibration (was: 'unknown key' for every annotated image, even with the caller's spacing)."""
+    write(
+        png.with_suffix(".json"), {"version": "5.2.1", "shapes": [], "imagePath": png.name, "imageHeight": 80}
+    )
+    image = sonomsk.read(png, spacing_mm=0.05)
+    assert image.calibrated and image.regions[-1].spacing_mm == (0.05, 0.05)
+    assert any("not read as its calibration" in w for w in image.warnings)
+    with pytest.warns(CalibrationWarning, match="no calibration: results in px"):
+        image = sonomsk.read(png)
+    assert image.calibrated is False
+    assert any("not read as its calibration" in w for w in image.warnings)

@@ -1,6 +1,8 @@
 """Calibration for files without DICOM regions: a JSON sidecar, else the caller's spacing.
 
-A sidecar is ``<file>.json`` or ``<stem>.json`` beside the image (or a path given explicitly)::
+A sidecar is ``<file>.json`` or ``<stem>.json`` beside the image (or a path given explicitly); a
+JSON object there without any sidecar key (an annotation tool's file, such as labelme's) is not
+read as one, and the warnings say so::
 
     {"spacing_mm": [row, col]}            or  {"spacing_mm": 0.1}
     {"pixels_per_cm": 115.25}
@@ -28,10 +30,42 @@ def find_sidecar(path: Path, explicit: Path | None) -> Path | None:
         if not explicit.is_file():
             raise InvalidParameterError(f"sidecar {explicit}: no such file")
         return explicit
-    for candidate in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if candidate.is_file() and candidate != path:
+    for candidate in _candidates(path):
+        if not _foreign(candidate):
             return candidate
     return None
+
+
+_SIDECAR_KEYS = ("spacing_mm", "pixels_per_cm", "regions", "source", "note")
+
+
+def _candidates(path: Path) -> list[Path]:
+    return [
+        c
+        for c in (path.with_name(path.name + ".json"), path.with_suffix(".json"))
+        if c.is_file() and c != path
+    ]
+
+
+def _foreign(candidate: Path) -> bool:
+    """A JSON object beside the image without any sidecar key (an annotation tool's file, such as
+    labelme's ``<stem>.json``) is not a sidecar; unreadable JSON, or an object with one sidecar key,
+    still is one, and a bad one is refused."""
+    try:
+        data = json.loads(candidate.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and not any(k in data for k in _SIDECAR_KEYS)
+
+
+def foreign_json_notes(path: Path) -> list[str]:
+    """Notes for JSON files beside ``path`` that were not read as its sidecar (no sidecar key)."""
+    return [
+        f"{c}: a JSON file beside the image without a sidecar key ({', '.join(_SIDECAR_KEYS)}); not read as "
+        "its calibration"
+        for c in _candidates(path)
+        if _foreign(c)
+    ]
 
 
 def _spacing_value(value: Any, where: str) -> float:
@@ -129,6 +163,7 @@ def calibrate(
     px``.
     """
     found = find_sidecar(path, sidecar)
+    foreign = foreign_json_notes(path) if sidecar is None else []
     regions = regions_from_sidecar(found, rows, cols) if found is not None else ()
     tissue = any(r.kind is RegionKind.TISSUE and r.spacing_mm is not None for r in regions)
     if found is not None and (tissue or spacing_mm is None):
@@ -143,8 +178,8 @@ def calibrate(
         note = (
             f"{path}: calibration supplied by the caller ({spacing_mm[0]} x {spacing_mm[1]} mm/px, row x col)"
         )
-        return (*regions, whole_image_region(rows, cols, spacing_mm)), "caller", [note]
-    notes = ["no calibration: results in px"]
+        return (*regions, whole_image_region(rows, cols, spacing_mm)), "caller", [note, *foreign]
+    notes = ["no calibration: results in px", *foreign]
     if detect is not None:
         mm, note = detect()
         if mm is not None:

@@ -186,3 +186,30 @@ def test_a_structure_at_an_unknown_site_keeps_its_kind_and_side(tmp_path: Path) 
     (group,) = _groups(write_sr(study, tmp_path / "sr.dcm").path)
     assert _sites(group) == [("84782009", None, "7771000")]
     assert "somewhere odd" in group.tracking_identifier
+
+
+def test_fhir_gives_the_csa_limit_to_the_csa_only(tmp_path: Path) -> None:
+    """The assessment judged the nerve's CSA: its ULN and High/Normal interpretation belong to that
+    Observation, never to the largest fascicle's area of the same site (was: 0.78 mm2 'High')."""
+    import dataclasses
+    import json
+
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.api import write_fhir
+
+    rows = [("median_wrist", "right", 14.8, 0.78)]
+    na = assess(
+        {"measurements": [{"site": s, "side": side, "csa_mm2": c} for s, side, c, _ in rows]}
+    ).to_dict()
+    study = dataclasses.replace(_study(rows), nerve_assessment=na, created="2026-01-02T09:00:00+00:00")
+    bundle = json.loads(write_fhir(study, tmp_path / "b.json").read_text())
+    obs = {
+        e["resource"]["code"]["text"].split(" of ")[0]: e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation" and "area" in e["resource"]["code"]["text"]
+    }
+    assert obs["area cross section"]["referenceRange"][0]["high"]["value"] == 11.0
+    assert obs["area cross section"]["interpretation"][0]["coding"][0]["code"] == "H"
+    assert (
+        "referenceRange" not in obs["area fascicle max"] and "interpretation" not in obs["area fascicle max"]
+    )

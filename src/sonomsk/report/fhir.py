@@ -149,7 +149,9 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
             }
         lim_row = limits.get((str(ctx.get("site")), str(ctx.get("side"))))
         limit = None if lim_row is None else row_limit(lim_row)
-        if lim_row is not None and limit is not None and m.unit == "mm2":
+        # the assessment judged the nerve's CSA: its limit belongs to that measurement only (never
+        # to the largest fascicle's area, which has the same unit and site)
+        if lim_row is not None and limit is not None and m.unit == "mm2" and m.name == "area_cross_section":
             nested: Mapping[str, Any] = lim_row["limit"] if isinstance(lim_row.get("limit"), Mapping) else {}
             kind = lim_row.get("limit_kind") or nested.get("kind") or "limit"
             cit = nested.get("citation")

@@ -213,3 +213,38 @@ def test_fhir_gives_the_csa_limit_to_the_csa_only(tmp_path: Path) -> None:
     assert (
         "referenceRange" not in obs["area fascicle max"] and "interpretation" not in obs["area fascicle max"]
     )
+
+
+def test_plexus_trunks_and_root_levels_are_told_apart(tmp_path: Path) -> None:
+    """clinical-evidence.md 1.3: the protocol (root level, trunk) goes with every plexus value. Two
+    trunks, and a C5 root at two levels, give groups that differ in their coded sites and their
+    tracking text (they were identical)."""
+    import dataclasses
+
+    base = _study(
+        [
+            ("brachial_plexus_trunk", "right", 9.0, 0.3),
+            ("brachial_plexus_trunk", "right", 12.0, 0.3),
+            ("c5_root", "right", 6.0, 0.2),
+            ("c5_root", "right", 9.0, 0.2),
+        ]
+    )
+    extra = {
+        "s0": {"trunk": "upper", "level": "supraclavicular"},
+        "s1": {"trunk": "lower", "level": "supraclavicular"},
+        "s2": {"level": "interscalene"},
+        "s3": {"level": "foraminal"},
+    }
+    ms = tuple(
+        dataclasses.replace(m, context={**m.context, **extra[m.context["structure"]]})
+        for m in base.measurements
+    )
+    path = write_sr(dataclasses.replace(base, measurements=ms), tmp_path / "sr.dcm").path
+    groups = _groups(path)
+    sites = [_sites(g) for g in groups]
+    ids = [g.tracking_identifier for g in groups]
+    assert sites[0][0][1] == "bp_upper_trunk" and sites[1][0][1] == "bp_lower_trunk"
+    assert sites[0][1][1] == "lvl_supraclav"  # the trunk's level qualifies its body region
+    assert sites[2][0][1] == "lvl_interscalene" and sites[3][0][1] == "lvl_foraminal"
+    assert len(set(map(str, sites))) == 4 and len(set(ids)) == 4
+    assert "upper trunk" in ids[0] and "foraminal" in ids[3]

@@ -140,11 +140,16 @@ class NerveSite:
     nerve: Code
     level: Code
     region: Code | None
+    region_level: Code | None = None  # a plexus trunk's declared level (the trunk takes ``level``)
 
 
-def nerve_site(site: str | None, nerve: str | None = None) -> NerveSite | None:
+def nerve_site(
+    site: str | None, nerve: str | None = None, *, level: str | None = None, trunk: str | None = None
+) -> NerveSite | None:
     """The codes of a nerve site: ``median_wrist``, or ``wrist`` with ``nerve="median"``; None
-    when the site is not in the vocabulary (free text, a muscle site, no site)."""
+    when the site is not in the vocabulary (free text, a muscle site, no site). A declared
+    ``level`` (interscalene, foraminal, ...) replaces the site's general level; a plexus ``trunk``
+    takes the level's place and the declared level then qualifies the body region."""
     if not site:
         return None
     sites: dict[str, Any] = _table()["nerve_sites"]
@@ -155,11 +160,22 @@ def nerve_site(site: str | None, nerve: str | None = None) -> NerveSite | None:
     if key.startswith("_") or not isinstance(entry, dict):
         return None
     region = entry.get("region")
+    levels: dict[str, str] = _table().get("nerve_site_levels", {})
+    trunks: dict[str, str] = _table().get("nerve_site_trunks", {})
+    declared = levels.get(level) if level and not level.startswith("_") else None
+    trunk_code = trunks.get(trunk.lower()) if trunk else None
+    where = _ref(entry["level"])
+    region_level = None
+    if trunk_code is not None:
+        where, region_level = _ref(trunk_code), None if declared is None else _ref(declared)
+    elif declared is not None:
+        where = _ref(declared)
     return NerveSite(
         site=key,
         nerve=_ref(entry["nerve"]),
-        level=_ref(entry["level"]),
+        level=where,
         region=None if region is None else _ref(region),
+        region_level=region_level,
     )
 
 

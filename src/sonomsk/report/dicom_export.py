@@ -186,6 +186,11 @@ def _nerve_name(structure: Structure, measurements: list[Any]) -> str | None:
     return label[: -len(" nerve")].strip() if label.endswith(" nerve") else None
 
 
+def _context(measurements: list[Any], key: str) -> str | None:
+    """The first value of ``key`` the measurements' contexts give (a root's level, a trunk)."""
+    return next((str(m.context[key]) for m in measurements if m.context.get(key)), None)
+
+
 def structure_site(structure: Structure, measurements: list[Any]) -> str | None:
     """The site of a structure: its own, else the first its measurements name."""
     if structure.site:
@@ -206,7 +211,12 @@ def finding_sites(structure: Structure, measurements: list[Any]) -> tuple[list[A
     lat = side.coded_concept() if side else None
     where = None
     if structure.kind.value == "nerve":
-        where = nerve_site(structure_site(structure, measurements), _nerve_name(structure, measurements))
+        where = nerve_site(
+            structure_site(structure, measurements),
+            _nerve_name(structure, measurements),
+            level=_context(measurements, "level"),
+            trunk=_context(measurements, "trunk"),
+        )
     if where is None:
         kind = structure_code(structure.kind.value).coded_concept()
         return [hd.sr.FindingSite(anatomic_location=kind, laterality=lat)], False
@@ -218,14 +228,31 @@ def finding_sites(structure: Structure, measurements: list[Any]) -> tuple[list[A
         )
     ]
     if where.region is not None:
-        sites.append(hd.sr.FindingSite(anatomic_location=where.region.coded_concept(), laterality=lat))
+        sites.append(
+            hd.sr.FindingSite(
+                anatomic_location=where.region.coded_concept(),
+                laterality=lat,
+                topographical_modifier=None
+                if where.region_level is None
+                else where.region_level.coded_concept(),
+            )
+        )
     used = {where.nerve.scheme, where.level.scheme} | ({where.region.scheme} if where.region else set())
+    used |= {where.region_level.scheme} if where.region_level else set()
     return sites, LOCAL_SCHEME in used
 
 
-def _tracking_text(structure: Structure, site: str | None) -> str:
-    """The tracking identifier: id, label, site and side (also readable without the codes)."""
-    what = ", ".join(x for x in (structure.label, site, structure.side) if x)
+def _tracking_text(structure: Structure, site: str | None, measurements: list[Any]) -> str:
+    """The tracking identifier: id, label, site, trunk, level and side (readable without the codes)."""
+    trunk = _context(measurements, "trunk")
+    parts = (
+        structure.label,
+        site,
+        trunk and f"{trunk} trunk",
+        _context(measurements, "level"),
+        structure.side,
+    )
+    what = ", ".join(x for x in parts if x)
     return f"{structure.id} ({what})"[:64]
 
 
@@ -298,7 +325,7 @@ def sr_dataset(
             hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
                     uid=uid("tracking", s.id),
-                    identifier=_tracking_text(s, structure_site(s, ms)),
+                    identifier=_tracking_text(s, structure_site(s, ms), ms),
                 ),
                 referenced_region=region,
                 finding_type=kind,

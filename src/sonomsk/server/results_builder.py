@@ -176,6 +176,7 @@ def build_results(
                 continue
             inst = session.get(Instance, a.instance_id)
             inst_site, inst_side = (inst.site, inst.side) if inst is not None else (None, None)
+            inst_trunk, inst_level = (inst.trunk, inst.level) if inst is not None else (None, None)
             for s in a.structures:
                 sid = f"s{s.id}"
                 label = structure_label(inst_site) if inst_site else s.label
@@ -200,6 +201,9 @@ def build_results(
                     "site": inst_site,
                     "side": inst_side,
                     "outline": "corrected" if s.corrected_points else "automatic",
+                    # a root's or vagus's level and a plexus trunk: the SR and exports name them
+                    # (clinical-evidence.md 1.3: the protocol is stored with every plexus value)
+                    **{k: v for k, v in (("trunk", inst_trunk), ("level", inst_level)) if v},
                 }
                 measurements.extend(_measurement(m, ctx).to_dict() for m in a.measurements)
         last_assessment = current_assessment(analyses)

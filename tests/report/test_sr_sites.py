@@ -248,3 +248,34 @@ def test_plexus_trunks_and_root_levels_are_told_apart(tmp_path: Path) -> None:
     assert sites[2][0][1] == "lvl_interscalene" and sites[3][0][1] == "lvl_foraminal"
     assert len(set(map(str, sites))) == 4 and len(set(ids)) == 4
     assert "upper trunk" in ids[0] and "foraminal" in ids[3]
+
+
+def test_fhir_conclusion_names_no_leader_when_the_differential_does_not_separate(tmp_path: Path) -> None:
+    """An EHR shows DiagnosticReport.conclusion on its own: with `separated` false it carries the
+    differential's own 'do not separate' sentence, never 'Leading candidate: <first of a tie>'."""
+    import dataclasses
+    import json
+
+    from sonomsk.knowledge.differential import rank
+    from sonomsk.report.api import write_fhir
+
+    tied = rank({"findings": {"focal_slowing_across_entrapment_site": "present"}}).to_dict()
+    assert tied["separated"] is False
+    study = dataclasses.replace(_study(WRIST_FOREARM), differential=tied, created="2026-01-02T09:00:00+00:00")
+    bundle = json.loads(write_fhir(study, tmp_path / "b.json").read_text())
+    report = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+    )
+    assert "Leading candidate" not in report["conclusion"]
+    assert "The findings do not separate" in report["conclusion"]
+    clear = rank(
+        {"findings": {"median_enlarged_carpal_tunnel": "present", "median_delta_csa_increased": "present"}}
+    )
+    d = clear.to_dict()
+    if d["separated"]:
+        study = dataclasses.replace(study, differential=d)
+        bundle = json.loads(write_fhir(study, tmp_path / "c.json").read_text())
+        report = next(
+            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+        )
+        assert f"Leading candidate (decision support): {d['candidates'][0]['name']}." in report["conclusion"]

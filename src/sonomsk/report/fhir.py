@@ -253,7 +253,13 @@ def _conclusion(results: StudyResults) -> str | None:
         parts.append(str(a["explanation"]))
     d = results.differential or {}
     cands = dict_rows(d.get("candidates", []))
-    if cands:
+    if cands and d.get("separated") is False:
+        # the differential says its leaders are not separated: the conclusion says so too, in its
+        # own words, and names no single leader (an EHR shows this text on its own)
+        parts.append(
+            f"Differential (decision support): {d.get('message') or 'the leading candidates are not separated.'}"
+        )
+    elif cands:
         top = cands[0]
         parts.append(
             f"Leading candidate (decision support): {top.get('name') or top.get('diagnosis') or '?'}."

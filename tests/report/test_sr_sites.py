@@ -272,10 +272,10 @@ def test_fhir_conclusion_names_no_leader_when_the_differential_does_not_separate
         {"findings": {"median_enlarged_carpal_tunnel": "present", "median_delta_csa_increased": "present"}}
     )
     d = clear.to_dict()
-    if d["separated"]:
-        study = dataclasses.replace(study, differential=d)
-        bundle = json.loads(write_fhir(study, tmp_path / "c.json").read_text())
-        report = next(
-            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
-        )
-        assert f"Leading candidate (decision support): {d['candidates'][0]['name']}." in report["conclusion"]
+    assert d["separated"] is True
+    study = dataclasses.replace(study, differential=d)
+    bundle = json.loads(write_fhir(study, tmp_path / "c.json").read_text())
+    report = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+    )
+    assert f"Leading candidate (decision support): {d['candidates'][0]['name']}." in report["conclusion"]

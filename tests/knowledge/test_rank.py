@@ -446,3 +446,30 @@ def test_a_site_between_two_limits_is_not_decided_by_another_sites_normal_value(
     na = assess({"measurements": [{"site": s, "side": side, "csa_mm2": v} for s, side, v in rows]}).to_dict()
     inputs = rank({"nerve_assessment": na}).to_dict()["inputs"]
     assert "median_enlarged_carpal_tunnel" not in inputs and "ulnar_enlarged_elbow" not in inputs
+
+
+def test_a_childs_normal_sites_against_adult_limits_count_neither_way() -> None:
+    """The assessment says adult limits may miss a child's enlargement (adult_references): its
+    'not enlarged' must not count against CMT1A (100 % enlarged in adult series), while an
+    enlargement in a child still counts."""
+    from sonomsk.nerve.assess import assess
+
+    rows = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 6.0},
+        {"site": "median_forearm", "side": "right", "csa_mm2": 3.0},
+        {"site": "ulnar_elbow", "side": "right", "csa_mm2": 4.0},
+    ]
+    child = assess({"patient": {"age": 9}, "measurements": rows}).to_dict()
+    d = rank({"nerve_assessment": child, "findings": {"family_history_neuromuscular": "present"}}).to_dict()
+    for name in ("nerve_enlargement_any", "nerve_pattern_normal", "nerve_pattern_diffuse"):
+        assert name not in d["inputs"], name
+    assert any("judged a child against adult limits" in n for n in d["notes"])
+    adult = rank(
+        {"nerve_assessment": assess({"patient": {"age": 40}, "measurements": rows}).to_dict()}
+    ).to_dict()
+    assert adult["inputs"]["nerve_enlargement_any"]["state"] == "absent"
+    rows[0]["csa_mm2"] = 14.0  # enlarged even against adult limits
+    big = rank(
+        {"nerve_assessment": assess({"patient": {"age": 9}, "measurements": rows}).to_dict()}
+    ).to_dict()
+    assert big["inputs"]["nerve_enlargement_any"]["state"] == "present"

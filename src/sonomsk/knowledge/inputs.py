@@ -53,9 +53,13 @@ class Observed:
     focal_nerves: set[str] | None = None
     #: findings a site left between two limits: no other site's ABSENT decides them (a PRESENT does)
     undecided: set[str] = field(default_factory=set)
+    #: the nerve assessment judged a child against adult limits: its "not enlarged" decides nothing
+    adult_limits_child: bool = False
 
     def set(self, name: str, state: FindingState, source: str) -> None:
         if name in self.undecided and state == FindingState.ABSENT and source != "findings":
+            return
+        if self.adult_limits_child and state == FindingState.ABSENT and source.startswith("nerve_assessment"):
             return
         old = self.states.get(name)
         if old is not None and old != state and old != FindingState.UNKNOWN:
@@ -233,6 +237,18 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         )
     mp = _mapping()
     pattern = _find_pattern(na)
+    detail = na.get("pattern_detail")
+    rules = detail.get("rules_fired") if isinstance(detail, Mapping) else None
+    if isinstance(rules, list) and mp["child_rule"] in rules:
+        # adult limits miss a child's enlargement (the assessment says so): a site, pattern or
+        # index that is "not enlarged" counts neither way; an enlargement still counts
+        obs.adult_limits_child = True
+        obs.notes.append(
+            "nerve_assessment judged a child against adult limits (adult_references), which may miss an "
+            "enlargement: its normal sites, a normal pattern and normal indices were left unknown"
+        )
+        if pattern == "normal":
+            pattern = None
     if pattern is not None:
         if pattern not in mp["nerve_patterns"]:
             raise InvalidParameterError(

@@ -473,3 +473,16 @@ def test_a_childs_normal_sites_against_adult_limits_count_neither_way() -> None:
         {"nerve_assessment": assess({"patient": {"age": 9}, "measurements": rows}).to_dict()}
     ).to_dict()
     assert big["inputs"]["nerve_enlargement_any"]["state"] == "present"
+
+
+def test_a_normal_ncs_excludes_the_ncs_abnormalities() -> None:
+    """normal_ncs makes the NCS abnormalities absent (axonal loss then counts against axonal
+    polyneuropathy) and is refused together with one of them (was scored as given, silently)."""
+    d = rank({"findings": {"normal_ncs": "present", "onset_chronic": "present"}}).to_dict()
+    for name in ("axonal_loss_sensory", "axonal_loss_motor", "demyelinating_slowing", "conduction_block"):
+        assert d["inputs"][name] == {"state": "absent", "source": "implied by normal_ncs"}
+    assert "denervation_fibs_psw" not in d["inputs"]  # needle EMG is not NCS
+    with pytest.raises(InvalidParameterError, match="normal_ncs is present but so is axonal_loss_sensory"):
+        rank({"findings": {"normal_ncs": "present", "axonal_loss_sensory": "present"}})
+    d = rank({"findings": {"axonal_loss_sensory": "present"}}).to_dict()
+    assert d["inputs"]["normal_ncs"] == {"state": "absent", "source": "implied by axonal_loss_sensory"}

@@ -51,6 +51,7 @@ class FindingDefinition:
     domain: str
     definition: str
     exclusive: str | None = None
+    excludes: tuple[str, ...] = ()  # present, this finding makes these absent (and they it)
     threshold: dict[str, Any] | None = None
 
 
@@ -170,11 +171,15 @@ def load_knowledge() -> KnowledgeBase:
             domain=v["domain"],
             definition=v["definition"],
             exclusive=v.get("exclusive"),
+            excludes=tuple(v.get("excludes", ())),
             threshold=v.get("threshold"),
         )
         for k, v in fdata["findings"].items()
     }
     for f in findings.values():
+        for other in f.excludes:
+            if other not in fdata["findings"]:
+                raise InvalidParameterError(f"findings.json {f.id}: excludes unknown finding {other!r}")
         if f.threshold and f.threshold["citation"] not in citations:
             raise InvalidParameterError(f"findings.json {f.id}: unknown citation {f.threshold['citation']!r}")
     lo, hi = math.log10(method["lr_clamp"]["min"]), math.log10(method["lr_clamp"]["max"])

@@ -128,6 +128,7 @@ def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
     if data.get("muscle_assessment"):
         _parse_muscle(data["muscle_assessment"], obs)
     _apply_exclusive(obs, kb)
+    _apply_excludes(obs, kb)
     return obs
 
 
@@ -513,6 +514,28 @@ def _parse_muscle(ma: Any, obs: Observed) -> None:
     if pairs:
         selective = any(z[a] >= thr and z[b] < thr for a, b in pairs)
         obs.set("muscle_echo_selective_ibm", FindingState.PRESENT if selective else FindingState.ABSENT, src)
+
+
+def _apply_excludes(obs: Observed, kb: KnowledgeBase) -> None:
+    """A finding that excludes others (``normal_ncs`` and the NCS abnormalities): both present is
+    refused; one present makes the other unknown ones absent."""
+    for f in kb.findings.values():
+        if not f.excludes:
+            continue
+        clashing = [o for o in f.excludes if obs.states.get(o) == FindingState.PRESENT]
+        if obs.states.get(f.id) == FindingState.PRESENT:
+            if clashing:
+                raise InvalidParameterError(
+                    f"findings: {f.id} is present but so is {', '.join(clashing)}, which it excludes; "
+                    "give one of them"
+                )
+            for o in f.excludes:
+                if obs.states.get(o, FindingState.UNKNOWN) == FindingState.UNKNOWN:
+                    obs.states[o] = FindingState.ABSENT
+                    obs.sources[o] = f"implied by {f.id}"
+        elif clashing and obs.states.get(f.id, FindingState.UNKNOWN) == FindingState.UNKNOWN:
+            obs.states[f.id] = FindingState.ABSENT
+            obs.sources[f.id] = f"implied by {clashing[0]}"
 
 
 def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:

@@ -486,3 +486,31 @@ def test_a_normal_ncs_excludes_the_ncs_abnormalities() -> None:
         rank({"findings": {"normal_ncs": "present", "axonal_loss_sensory": "present"}})
     d = rank({"findings": {"axonal_loss_sensory": "present"}}).to_dict()
     assert d["inputs"]["normal_ncs"] == {"state": "absent", "source": "implied by axonal_loss_sensory"}
+
+
+def test_an_inconsistent_or_foreign_assessment_is_named_in_the_notes() -> None:
+    """A hand-edited assessment that contradicts itself, another schema version, a nested
+    assessment and measurements that are not a list: read as far as possible, and said."""
+    from sonomsk.nerve.assess import assess
+
+    rows = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 14.0},
+        {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+    ]
+    na = assess({"measurements": rows}).to_dict()
+    edited = {**na, "pattern": "normal"}
+    notes = rank({"nerve_assessment": edited}).to_dict()["notes"]
+    assert any("the pattern is 'normal' but some rows are 'enlarged'" in n for n in notes)
+    row = {**na["measurements"][0], "csa_mm2": 20.0, "status": "normal"}
+    notes = rank({"nerve_assessment": {**na, "measurements": [row, na["measurements"][1]]}}).to_dict()[
+        "notes"
+    ]
+    assert any(
+        "median_wrist (right) 20 mm2 has status 'normal' against its own upper limit 11" in n for n in notes
+    )
+    notes = rank({"nerve_assessment": {**na, "schema": 99}}).to_dict()["notes"]
+    assert any("schema 99 of `sonomsk nerve assess` is not one this version reads" in n for n in notes)
+    nested = rank({"nerve_assessment": {"assessment": na}}).to_dict()
+    assert nested["inputs"]["median_enlarged_carpal_tunnel"]["state"] == "present"
+    notes = rank({"nerve_assessment": {**na, "measurements": None}}).to_dict()["notes"]
+    assert any("measurements is not a list" in n for n in notes)

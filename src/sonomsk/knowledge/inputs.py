@@ -237,6 +237,20 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "nerve_assessment: expected an object (the JSON of `sonomsk nerve assess`)"
         )
     mp = _mapping()
+    for key in ("assessment", "result"):  # the whole assessment nested one level down
+        sub = na.get(key)
+        if isinstance(sub, Mapping) and "pattern" not in na and "measurements" not in na:
+            na = sub
+            break
+    if na.get("analysis") == "nerve_assess" and na.get("schema") not in mp["assess_schemas"]:
+        obs.notes.append(
+            f"nerve_assessment: schema {na.get('schema')!r} of `sonomsk nerve assess` is not one this version "
+            f"reads ({', '.join(map(str, mp['assess_schemas']))}): its fields were read as far as they match"
+        )
+    if "measurements" in na and not isinstance(na["measurements"], list):
+        obs.notes.append(
+            "nerve_assessment.measurements is not a list: no site was read, so every site finding is left unknown"
+        )
     pattern = _find_pattern(na)
     detail = na.get("pattern_detail")
     rules = detail.get("rules_fired") if isinstance(detail, Mapping) else None
@@ -342,6 +356,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         if finding:
             obs.set(finding, FindingState.PRESENT if enlarged else FindingState.ABSENT, "nerve_assessment")
     _multiple_entrapments(na, obs)
+    _check_consistency(na, pattern, any_enlarged, obs)
     if any_enlarged:
         obs.set("nerve_enlargement_any", FindingState.PRESENT, "nerve_assessment")
     elif any_normal:
@@ -363,6 +378,32 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "sensory nerves within their limits but no enlarged root or vagus: sensory_nerve_sparing left "
             "unknown (its published figures are for sparing beside enlarged roots/vagus)"
         )
+
+
+def _check_consistency(na: Mapping[str, Any], pattern: Any, any_enlarged: bool, obs: Observed) -> None:
+    """Notes for an assessment that contradicts itself (edited by hand, or from another tool): a
+    normal pattern beside enlarged rows, or a row whose status disagrees with its own CSA and
+    limit. The rows are used as given; the note tells the reader the input is inconsistent."""
+    mp = _mapping()
+    if pattern == "normal" and any_enlarged:
+        obs.notes.append(
+            "nerve_assessment: the pattern is 'normal' but some rows are 'enlarged': the assessment contradicts "
+            "itself (edited by hand?); the rows' site findings were used as given"
+        )
+    for item in _site_items(na):
+        lim = item.get("limit")
+        uln = lim.get("uln_mm2") if isinstance(lim, Mapping) else None
+        csa, status = item.get("csa_mm2"), _norm(item.get("status", ""))
+        if not (isinstance(uln, int | float) and isinstance(csa, int | float)) or isinstance(csa, bool):
+            continue
+        said = "enlarged" if status in mp["nerve_status_enlarged"] else "normal"
+        if status not in (*mp["nerve_status_enlarged"], *mp["nerve_status_normal"]):
+            continue
+        if (csa > uln) != (said == "enlarged"):
+            obs.notes.append(
+                f"nerve_assessment: {item.get('site')} ({item.get('side')}) {csa:g} mm2 has status {status!r} "
+                f"against its own upper limit {uln:g} mm2: the row contradicts itself; its status was used as given"
+            )
 
 
 def _multiple_entrapments(na: Mapping[str, Any], obs: Observed) -> None:

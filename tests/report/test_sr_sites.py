@@ -279,3 +279,41 @@ def test_fhir_conclusion_names_no_leader_when_the_differential_does_not_separate
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
     )
     assert f"Leading candidate (decision support): {d['candidates'][0]['name']}." in report["conclusion"]
+
+
+def test_fhir_sends_the_assessments_csa_when_no_image_measured_it(tmp_path: Path) -> None:
+    """RESULTS built from `sonomsk nerve assess` input (no images): each CSA the assessment judged
+    becomes an Observation with its limit, so an index is never the only nerve value sent; a CSA
+    an image measured is not sent twice."""
+    import dataclasses
+    import json
+
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.api import write_fhir
+
+    rows = [("median_wrist", "right", 14.8, 0.78), ("median_forearm", "right", 7.24, 0.43)]
+    na = assess(
+        {"measurements": [{"site": s, "side": side, "csa_mm2": c} for s, side, c, _ in rows]}
+    ).to_dict()
+    bare = StudyResults(
+        nerve_assessment=na,
+        created="2026-01-02T09:00:00+00:00",
+        study=Study(study_uid="1.2.826.0.1.3680043.8.498.77", date="2026-01-02"),
+    )
+
+    def csa_obs(study: StudyResults, name: str) -> list[dict]:
+        bundle = json.loads(write_fhir(study, tmp_path / name).read_text())
+        return [
+            e["resource"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+            and e["resource"]["code"]["text"].startswith("area cross section")
+        ]
+
+    got = csa_obs(bare, "bare.json")
+    assert sorted(o["valueQuantity"]["value"] for o in got) == [7.24, 14.8]
+    wrist = next(o for o in got if o["valueQuantity"]["value"] == 14.8)
+    assert wrist["referenceRange"][0]["high"]["value"] == 11.0
+    assert wrist["interpretation"][0]["coding"][0]["code"] == "H"
+    imaged = dataclasses.replace(_study(rows), nerve_assessment=na, created="2026-01-02T09:00:00+00:00")
+    assert len(csa_obs(imaged, "imaged.json")) == 2

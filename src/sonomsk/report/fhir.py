@@ -129,6 +129,7 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         observations.append(url)
         entries.append({"fullUrl": url, "resource": obs})
 
+    judged: set[tuple[str, ...]] = set()  # assessment rows whose CSA an image measurement gives
     for i, m in enumerate(results.measurements):
         if not m.ok:
             continue
@@ -148,39 +149,34 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
                 **({"coding": [_coding(structure_code(kind))]} if kind else {}),
             }
         lim_row = limits.get((str(ctx.get("site")), str(ctx.get("side"))))
-        limit = None if lim_row is None else row_limit(lim_row)
         # the assessment judged the nerve's CSA: its limit belongs to that measurement only (never
         # to the largest fascicle's area, which has the same unit and site)
-        if lim_row is not None and limit is not None and m.unit == "mm2" and m.name == "area_cross_section":
-            nested: Mapping[str, Any] = lim_row["limit"] if isinstance(lim_row.get("limit"), Mapping) else {}
-            kind = lim_row.get("limit_kind") or nested.get("kind") or "limit"
-            cit = nested.get("citation")
-            source = (
-                lim_row.get("source")
-                or (cit.get("text") if isinstance(cit, Mapping) else cit)
-                or nested.get("source")
-                or "source not given"
-            )
-            evidence = (
-                lim_row.get("evidence")
-                or nested.get("evidence")
-                or (cit.get("evidence") if isinstance(cit, Mapping) else None)
-            )
-            text = f"{kind}; {source}" + (f" [{evidence}]" if evidence else "")
-            obs["referenceRange"] = [{"high": _quantity(limit, m.unit), "text": text}]
-            interp = _interpretation(lim_row.get("status"))
-            if interp:
-                obs["interpretation"] = interp
-            z = lim_row.get("z", lim_row.get("z_score"))
-            ratio = lim_row.get("ratio", lim_row.get("ratio_to_uln"))
-            notes = [f"z = {z}"] if z is not None else []
-            if ratio is not None:
-                notes.append(f"ratio to limit = {ratio}")
-            if notes:
-                obs["note"] = [{"text": "; ".join(notes)}]
+        if lim_row is not None and m.unit == "mm2" and m.name == "area_cross_section":
+            obs.update(_limit_fields(lim_row, m.unit))
+            judged.add(_row_key(lim_row))
         add(obs, "m", i)
 
     a = results.nerve_assessment or {}
+    # a CSA the assessment was given without an image measurement (RESULTS built from
+    # `sonomsk nerve assess` input): sent as its own Observation, so the indices are never the only
+    # nerve values of the bundle
+    csa_concept = measurement_concept("area_cross_section")
+    assert csa_concept is not None  # codes.json measurement_concepts
+    for j, row in enumerate(dict_rows(a.get("measurements", []))):
+        csa, site, side = row.get("csa_mm2"), str(row.get("site")), str(row.get("side"))
+        if not isinstance(csa, int | float) or isinstance(csa, bool) or _row_key(row) in judged:
+            continue
+        where = " ".join(x for x in (site, side, row.get("trunk") and f"{row['trunk']} trunk") if x)
+        obs = {
+            "code": {
+                "text": f"area cross section of {where} (as entered for the nerve assessment)",
+                "coding": [_coding(csa_concept)],
+            },
+            "valueQuantity": _quantity(float(csa), "mm2"),
+            "bodySite": {"text": where, "coding": [_coding(structure_code("nerve"))]},
+            **_limit_fields(row, "mm2"),
+        }
+        add(obs, "a", j)
     # sonomsk.nerve.assess: entrapment_indices and side_to_side; other producers: indices
     indices = a.get("indices") or [*(a.get("entrapment_indices") or []), *(a.get("side_to_side") or [])]
     for j, idx in enumerate(dict_rows(indices)):
@@ -244,6 +240,51 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         report["conclusion"] = conclusion
     entries.insert(0, {"fullUrl": _urn(seed, "report"), "resource": report})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _row_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row.get(k)) for k in ("site", "side", "trunk", "level"))
+
+
+def _limit_fields(lim_row: Mapping[str, Any], unit: str) -> dict[str, Any]:
+    """referenceRange, interpretation and note of a CSA from the assessment row that judged it
+    (nothing when the row has no limit that was applied)."""
+    limit = row_limit(lim_row)
+    if limit is None:
+        return {}
+    nested: Mapping[str, Any] = lim_row["limit"] if isinstance(lim_row.get("limit"), Mapping) else {}
+    kind = lim_row.get("limit_kind") or nested.get("kind") or "limit"
+    cit = nested.get("citation")
+    source = (
+        lim_row.get("source")
+        or (cit.get("text") if isinstance(cit, Mapping) else cit)
+        or nested.get("source")
+        or "source not given"
+    )
+    evidence = (
+        lim_row.get("evidence")
+        or nested.get("evidence")
+        or (cit.get("evidence") if isinstance(cit, Mapping) else None)
+    )
+    out: dict[str, Any] = {
+        "referenceRange": [
+            {
+                "high": _quantity(limit, unit),
+                "text": f"{kind}; {source}" + (f" [{evidence}]" if evidence else ""),
+            }
+        ]
+    }
+    interp = _interpretation(lim_row.get("status"))
+    if interp:
+        out["interpretation"] = interp
+    z = lim_row.get("z", lim_row.get("z_score"))
+    ratio = lim_row.get("ratio", lim_row.get("ratio_to_uln"))
+    notes = [f"z = {z}"] if z is not None else []
+    if ratio is not None:
+        notes.append(f"ratio to limit = {ratio}")
+    if notes:
+        out["note"] = [{"text": "; ".join(notes)}]
+    return out
 
 
 def _conclusion(results: StudyResults) -> str | None:

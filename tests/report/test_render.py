@@ -260,3 +260,29 @@ def test_a_borderline_qualifier_keeps_the_rows_own_flag() -> None:
     assert sec.flag_of("enlarged (borderline)") == "high"
     assert sec.flag_of("reduced (borderline)") == "low"
     assert sec.flag_of("borderline") == "borderline"
+
+
+def test_an_assessment_made_for_another_patient_is_flagged(example: StudyResults) -> None:
+    """The assessment's age and sex chose its limits and notes: a report whose patient differs
+    (hand-assembled RESULTS) says so above the table; the same patient gives no warning."""
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.results import Patient, Study
+
+    rows = [{"site": "median_wrist", "side": "right", "csa_mm2": 12.0}]
+    child = assess({"patient": {"age": 9, "sex": "M"}, "measurements": rows}).to_dict()
+    r = dataclasses.replace(
+        example,
+        patient=Patient(name="Doe^Jane", id="P1", birth_date="1972-03-01", sex="F"),
+        study=dataclasses.replace(example.study, date="2026-01-02")
+        if example.study
+        else Study(date="2026-01-02"),
+        nerve_assessment=child,
+        differential=None,
+    )
+    html = render_html(r)
+    assert 'data-testid="nerve-patient-mismatch"' in html
+    assert "sex M (the report&#39;s patient: F)" in html and "age 9 (the report&#39;s patient: 53" in html
+    same = assess({"patient": {"age": 53, "sex": "F"}, "measurements": rows}).to_dict()
+    assert 'data-testid="nerve-patient-mismatch"' not in render_html(
+        dataclasses.replace(r, nerve_assessment=same)
+    )

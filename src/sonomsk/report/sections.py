@@ -11,6 +11,7 @@ assessment, muscle, procedure, differential, methods, other results and disclaim
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,6 +311,7 @@ class NerveAssessmentSection(Section):
             {k: v for k, v in a.items() if not isinstance(v, list | dict) or k == "deciding_sites"}
         )
         return {
+            "patient_mismatch": _patient_mismatch(results, results.nerve_assessment or {}),
             "table": table([_site_row(r) for r in rows]) if rows and "csa_mm2" in rows[0] else table(rows),
             "indices": table([_index_row(r) for r in indices + sides]) if indices or sides else None,
             "goedee": fmt(goedee.get("explanation"))
@@ -380,6 +382,36 @@ def _site_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "status": f"{r.get('status')} (borderline)" if r.get("borderline") else r.get("status"),
         "source": source,
     }
+
+
+def _patient_mismatch(results: StudyResults, a: Mapping[str, Any]) -> str | None:
+    """A warning when the assessment's patient (its age and sex, which chose its limits and notes)
+    is not the report's: a sex that differs, or an age more than a year from the age at the study
+    date. None when they agree or one side does not say."""
+    p = a.get("patient")
+    if not isinstance(p, Mapping):
+        return None
+    problems = []
+    sex, own = p.get("sex"), results.patient.sex
+    if sex and own and str(sex).upper()[:1] != str(own).upper()[:1]:
+        problems.append(f"sex {sex} (the report's patient: {own})")
+    age, born, date = p.get("age"), results.patient.birth_date, results.study.date
+    if isinstance(age, int | float) and not isinstance(age, bool) and born and date:
+        try:
+            b, d = dt.date.fromisoformat(str(born)[:10]), dt.date.fromisoformat(str(date)[:10])
+        except ValueError:  # a de-identified year, or an unreadable date: no age to compare
+            pass
+        else:
+            real = d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+            if abs(float(age) - real) > 1:
+                problems.append(f"age {age:g} (the report's patient: {real} at the study date)")
+    if not problems:
+        return None
+    return (
+        "The nerve assessment was made for a patient of "
+        + " and ".join(problems)
+        + ": its limits and notes may not apply to this patient; assess again with this patient's data."
+    )
 
 
 def _index_row(r: Mapping[str, Any]) -> dict[str, Any]:

@@ -514,3 +514,35 @@ def test_an_inconsistent_or_foreign_assessment_is_named_in_the_notes() -> None:
     assert nested["inputs"]["median_enlarged_carpal_tunnel"]["state"] == "present"
     notes = rank({"nerve_assessment": {**na, "measurements": None}}).to_dict()["notes"]
     assert any("measurements is not a list" in n for n in notes)
+
+
+def test_two_abnormal_muscles_never_count_as_echo_not_increased() -> None:
+    """Biceps z 4.5 and tibialis anterior z 4.2: too few muscles for the diffuse pattern, so it is
+    unknown (was absent, counted against dystrophy and SMA); the [B] z >= 2 limit is named."""
+    d = rank(
+        {
+            "muscle_assessment": {
+                "muscles": [
+                    {"muscle": "biceps_brachii", "echo_z": 4.5},
+                    {"muscle": "tibialis_anterior", "echo_z": 4.2},
+                ]
+            }
+        }
+    ).to_dict()
+    assert "muscle_echo_increased_diffuse" not in d["inputs"]
+    assert any("diffuse pattern needs at least 3 muscles" in n for n in d["notes"])
+    assert any(
+        n.startswith("muscle echo intensity counted abnormal at z >= 2 [B, diagnijmegen") for n in d["notes"]
+    )
+    # a normal muscle among them still rules the diffuse pattern out
+    d = rank(
+        {
+            "muscle_assessment": {
+                "muscles": [
+                    {"muscle": "biceps_brachii", "echo_z": 4.5},
+                    {"muscle": "tibialis_anterior", "echo_z": 0.5},
+                ]
+            }
+        }
+    ).to_dict()
+    assert d["inputs"]["muscle_echo_increased_diffuse"]["state"] == "absent"

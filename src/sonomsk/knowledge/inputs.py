@@ -126,7 +126,7 @@ def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
     if data.get("nerve_assessment"):
         _parse_nerve(data["nerve_assessment"], obs, kb)
     if data.get("muscle_assessment"):
-        _parse_muscle(data["muscle_assessment"], obs)
+        _parse_muscle(data["muscle_assessment"], obs, kb)
     _apply_exclusive(obs, kb)
     _apply_excludes(obs, kb)
     return obs
@@ -513,7 +513,7 @@ def _muscle_items(ma: Mapping[str, Any]) -> list[tuple[str, float | None, Any]]:
     return out
 
 
-def _parse_muscle(ma: Any, obs: Observed) -> None:
+def _parse_muscle(ma: Any, obs: Observed, kb: KnowledgeBase) -> None:
     if not isinstance(ma, Mapping):
         raise InvalidParameterError("muscle_assessment: expected an object with 'muscles' or 'measurements'")
     mp = _mapping()
@@ -533,10 +533,21 @@ def _parse_muscle(ma: Any, obs: Observed) -> None:
     dist = {k: v >= thr for k, v in z.items() if k in mp["muscle_regions"]["distal"]}
     src = "muscle_assessment"
     all_abn = all(v >= thr for v in z.values())
+    key = str(mp["muscle_echo_z_threshold"]["citation"])
+    cit = kb.citations.get(key)
+    if cit is not None and cit.evidence == "B":  # the [B] limit's caveat where its findings are made
+        obs.notes.append(
+            f"muscle echo intensity counted abnormal at z >= {thr:g} [B, {key}: {cit.caveat or 'secondary source'}]"
+        )
     if len(z) >= 3 and all_abn and prox and dist:
         obs.set("muscle_echo_increased_diffuse", FindingState.PRESENT, src)
-    else:
+    elif not all_abn:  # a normal muscle: not every sampled muscle is abnormal
         obs.set("muscle_echo_increased_diffuse", FindingState.ABSENT, src)
+    else:  # every muscle abnormal, but too few, or not both regions, to call it diffuse or not
+        obs.notes.append(
+            f"every sampled muscle is abnormal ({', '.join(sorted(z))}), but the diffuse pattern needs at least 3 "
+            "muscles, proximal and distal: muscle_echo_increased_diffuse left unknown"
+        )
     if prox:
         p_abn, d_abn = any(prox.values()), any(dist.values())
         obs.set(

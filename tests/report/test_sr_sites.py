@@ -317,3 +317,60 @@ def test_fhir_sends_the_assessments_csa_when_no_image_measured_it(tmp_path: Path
     assert wrist["interpretation"][0]["coding"][0]["code"] == "H"
     imaged = dataclasses.replace(_study(rows), nerve_assessment=na, created="2026-01-02T09:00:00+00:00")
     assert len(csa_obs(imaged, "imaged.json")) == 2
+
+
+def test_fhir_csa_carries_the_level_caveats_lower_limit_and_child_note(tmp_path: Path) -> None:
+    """What the report prints beside a CSA row goes into its Observation too: the measured level of
+    a root, the limit's [B] caveat, a lower limit that was applied (referenceRange.low) and the
+    under-18 note on adult limits."""
+    import dataclasses
+    import json
+
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.api import write_fhir
+
+    na = assess(
+        {
+            "reference_set": "korean",
+            "patient": {"age": 9},
+            "measurements": [
+                {"site": "c5_root", "side": "right", "level": "foraminal", "csa_mm2": 6.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 3.5},
+            ],
+        }
+    ).to_dict()
+    bare = StudyResults(
+        nerve_assessment=na,
+        created="2026-01-02T09:00:00+00:00",
+        study=Study(study_uid="1.2.826.0.1.3680043.8.498.77", date="2026-01-02"),
+    )
+    bundle = json.loads(write_fhir(bare, tmp_path / "b.json").read_text())
+    obs = {
+        e["resource"]["code"]["text"]: e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["text"].startswith("area cross section")
+    }
+    root = next(o for t, o in obs.items() if "c5_root" in t)
+    assert "foraminal" in root["code"]["text"]
+    forearm = next(o for t, o in obs.items() if "median_forearm" in t)
+    assert "low" not in forearm["referenceRange"][0]  # the adult lower limit is not applied below 18
+    text = " ".join(n["text"] for n in forearm.get("note", []))
+    assert "younger than 18" in text and "not mean+-2SD" in text  # the child note and Bae's caveat
+    adult = assess(
+        {
+            "reference_set": "korean",
+            "measurements": [{"site": "median_forearm", "side": "right", "csa_mm2": 3.5}],
+        }
+    ).to_dict()
+    bundle = json.loads(
+        write_fhir(dataclasses.replace(bare, nerve_assessment=adult), tmp_path / "a.json").read_text()
+    )
+    (low,) = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["text"].startswith("area cross section")
+    ]
+    assert low["referenceRange"][0]["low"]["value"] == adult["measurements"][0]["limit"]["lln_mm2"] == 4.0
+    assert low["interpretation"][0]["coding"][0]["code"] == "L"

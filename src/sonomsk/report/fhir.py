@@ -166,7 +166,9 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         csa, site, side = row.get("csa_mm2"), str(row.get("site")), str(row.get("side"))
         if not isinstance(csa, int | float) or isinstance(csa, bool) or _row_key(row) in judged:
             continue
-        where = " ".join(x for x in (site, side, row.get("trunk") and f"{row['trunk']} trunk") if x)
+        where = " ".join(
+            str(x) for x in (site, side, row.get("trunk") and f"{row['trunk']} trunk", row.get("level")) if x
+        )
         obs = {
             "code": {
                 "text": f"area cross section of {where} (as entered for the nerve assessment)",
@@ -266,20 +268,25 @@ def _limit_fields(lim_row: Mapping[str, Any], unit: str) -> dict[str, Any]:
         or nested.get("evidence")
         or (cit.get("evidence") if isinstance(cit, Mapping) else None)
     )
-    out: dict[str, Any] = {
-        "referenceRange": [
-            {
-                "high": _quantity(limit, unit),
-                "text": f"{kind}; {source}" + (f" [{evidence}]" if evidence else ""),
-            }
-        ]
+    caveat = cit.get("caveat") if isinstance(cit, Mapping) else None
+    rng: dict[str, Any] = {
+        "high": _quantity(limit, unit),
+        "text": f"{kind}; {source}"
+        + (f" [{evidence}: {caveat}]" if evidence and caveat else f" [{evidence}]" if evidence else ""),
     }
+    low = nested.get("lln_mm2")
+    if isinstance(low, int | float) and not isinstance(low, bool):  # a lower limit that was applied
+        rng["low"] = _quantity(float(low), unit)
+    out: dict[str, Any] = {"referenceRange": [rng]}
     interp = _interpretation(lim_row.get("status"))
     if interp:
         out["interpretation"] = interp
     z = lim_row.get("z", lim_row.get("z_score"))
     ratio = lim_row.get("ratio", lim_row.get("ratio_to_uln"))
-    notes = [f"z = {z}"] if z is not None else []
+    # what the report prints beside the row: the limit's fallback and population notes, and the
+    # measurement's own notes (adult limits for a child, borderline, covariates)
+    notes = [str(n) for n in (*(nested.get("notes") or ()), *(lim_row.get("notes") or ())) if n]
+    notes += [f"z = {z}"] if z is not None else []
     if ratio is not None:
         notes.append(f"ratio to limit = {ratio}")
     if notes:

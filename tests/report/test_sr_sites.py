@@ -374,3 +374,44 @@ def test_fhir_csa_carries_the_level_caveats_lower_limit_and_child_note(tmp_path:
     ]
     assert low["referenceRange"][0]["low"]["value"] == adult["measurements"][0]["limit"]["lln_mm2"] == 4.0
     assert low["interpretation"][0]["coding"][0]["code"] == "L"
+
+
+def test_fhir_names_trunk_level_and_the_side_of_each_index(tmp_path: Path) -> None:
+    """Two trunks (and an index per side) must not be Observations that differ only in value."""
+    import dataclasses
+    import json
+
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.api import write_fhir
+
+    base = _study(
+        [("brachial_plexus_trunk", "right", 9.0, 0.3), ("brachial_plexus_trunk", "right", 12.0, 0.3)]
+    )
+    extra = {
+        "s0": {"trunk": "upper", "level": "supraclavicular"},
+        "s1": {"trunk": "lower", "level": "supraclavicular"},
+    }
+    ms = tuple(
+        dataclasses.replace(m, context={**m.context, **extra[m.context["structure"]]})
+        for m in base.measurements
+    )
+    rows = [
+        {"site": "median_wrist", "side": s, "csa_mm2": c} for s, c in (("right", 14.0), ("left", 9.0))
+    ] + [{"site": "median_forearm", "side": s, "csa_mm2": 7.0} for s in ("right", "left")]
+    na = assess({"measurements": rows}).to_dict()
+    study = dataclasses.replace(
+        base, measurements=ms, nerve_assessment=na, created="2026-01-02T09:00:00+00:00"
+    )
+    texts = [
+        e["resource"]["code"]["text"]
+        for e in json.loads(write_fhir(study, tmp_path / "b.json").read_text())["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    ]
+    trunks = [t for t in texts if t.startswith("area cross section") and "brachial_plexus_trunk" in t]
+    assert any("upper trunk supraclavicular" in t for t in trunks) and any("lower trunk" in t for t in trunks)
+    wfr = [t for t in texts if "wrist-to-forearm" in t]
+    assert (
+        sorted(wfr) == sorted({t for t in wfr})
+        and any("(right)" in t for t in wfr)
+        and any("(left)" in t for t in wfr)
+    )

@@ -134,7 +134,12 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         if not m.ok:
             continue
         ctx = m.context
-        where = " ".join(str(x) for x in (m.label, ctx.get("site"), ctx.get("side")) if x)
+        trunk = ctx.get("trunk")
+        where = " ".join(
+            str(x)
+            for x in (m.label, ctx.get("site"), ctx.get("side"), trunk and f"{trunk} trunk", ctx.get("level"))
+            if x
+        )
         text = f"{m.name.replace('_', ' ')}{f' of {where}' if where else ''}"
         concept = measurement_concept(m.name)
         obs: dict[str, Any] = {
@@ -184,8 +189,9 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     for j, idx in enumerate(dict_rows(indices)):
         if not isinstance(idx.get("value"), int | float):
             continue
+        label = str(idx.get("label") or idx.get("name", "index")).replace("_", " ")
         obs = {
-            "code": {"text": str(idx.get("label") or idx.get("name", "index")).replace("_", " ")},
+            "code": {"text": label + (f" ({idx['side']})" if idx.get("side") else "")},
             "valueQuantity": _quantity(float(idx["value"]), str(idx.get("unit") or "1")),
         }
         abnormal = idx.get("abnormal")

@@ -415,3 +415,11 @@ def test_fhir_names_trunk_level_and_the_side_of_each_index(tmp_path: Path) -> No
         and any("(right)" in t for t in wfr)
         and any("(left)" in t for t in wfr)
     )
+
+
+def test_a_root_without_a_declared_level_is_coded_at_its_default_level(tmp_path: Path) -> None:
+    """The assessment judges a C5 root with no level given as an interscalene one (the site's
+    default level): the SR codes that level, as it codes a declared one."""
+    groups = _groups(write_sr(_study([("c5_root", "right", 6.0, 0.2)]), tmp_path / "sr.dcm").path)
+    assert _sites(groups[0])[0][1] == "lvl_interscalene"
+    assert "interscalene" in groups[0].tracking_identifier

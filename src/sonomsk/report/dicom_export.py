@@ -191,6 +191,22 @@ def _context(measurements: list[Any], key: str) -> str | None:
     return next((str(m.context[key]) for m in measurements if m.context.get(key)), None)
 
 
+def _level(site: str | None, measurements: list[Any]) -> str | None:
+    """The measurement level of a structure: the one declared, else the site's default level,
+    which is the level its CSA was judged at (``sonomsk.nerve.sites.default_level``: a root with
+    no level given is an interscalene one)."""
+    declared = _context(measurements, "level")
+    if declared or not site:
+        return declared
+    from sonomsk.core.errors import SonomskError
+    from sonomsk.nerve.sites import default_level
+
+    try:
+        return default_level(site)
+    except SonomskError:  # a site outside the vocabulary: no default
+        return None
+
+
 def structure_site(structure: Structure, measurements: list[Any]) -> str | None:
     """The site of a structure: its own, else the first its measurements name."""
     if structure.site:
@@ -211,10 +227,11 @@ def finding_sites(structure: Structure, measurements: list[Any]) -> tuple[list[A
     lat = side.coded_concept() if side else None
     where = None
     if structure.kind.value == "nerve":
+        site = structure_site(structure, measurements)
         where = nerve_site(
-            structure_site(structure, measurements),
+            site,
             _nerve_name(structure, measurements),
-            level=_context(measurements, "level"),
+            level=_level(site, measurements),
             trunk=_context(measurements, "trunk"),
         )
     if where is None:
@@ -249,7 +266,7 @@ def _tracking_text(structure: Structure, site: str | None, measurements: list[An
         structure.label,
         site,
         trunk and f"{trunk} trunk",
-        _context(measurements, "level"),
+        _level(site, measurements),
         structure.side,
     )
     what = ", ".join(x for x in parts if x)

@@ -319,3 +319,24 @@ def test_upload_studies_and_thumbnails_are_reachable_by_keyboard(
     tab_to(".thumb")
     page.keyboard.press("Enter")
     _wait_for(page, f"SONO.activePane().inst && SONO.activePane().inst.id === {iid}")
+
+
+def test_thumbnail_and_pane_label_name_the_trunk_and_level(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """Two images of brachial_plexus_trunk right (upper and lower trunk) must not read the same."""
+    iid, _ = _upload_one_nerve(page, tmp_path / "trunk.dcm", csa_mm2=9.0, seed=7)
+    body = {"site": "brachial_plexus_trunk", "side": "right", "trunk": "upper", "level": "supraclavicular"}
+    assert httpx.put(f"{server}{W}/instances/{iid}/site", json=body).is_success
+    page.evaluate("SONO.reloadStudy()")
+    caption = f'.thumb[data-instance-id="{iid}"] > div'
+    _wait_for(
+        page,
+        f"document.querySelector('{caption}').textContent === 'brachial_plexus_trunk upper trunk supraclavicular right'",
+    )
+    assert (
+        "upper trunk / supraclavicular / right"
+        in page.locator('.pane[data-pane="0"] .pane-label').inner_text()
+    )

@@ -371,12 +371,14 @@
     }
   }
   // the site and side (after a change in a workflow panel too) label thumbnails and panes
-  const thumbCaption = (inst) => [inst.site, inst.side].filter(Boolean).join(" ") || inst.label || String(inst.id);
+  // a plexus trunk and a root's or vagus's level tell two images of one site apart
+  const placeOf = (inst) => [inst.site, inst.trunk && `${inst.trunk} trunk`, inst.level && String(inst.level).replace(/_/g, " "), inst.side].filter(Boolean);
+  const thumbCaption = (inst) => placeOf(inst).join(" ") || inst.label || String(inst.id);
   function setPaneLabel(pane) {
     const el = pane.el.querySelector(".pane-label");
     if (!pane.inst) { el.textContent = ""; return; }
     const other = pane.study ? [`${pane.study.date || ""} (other study)`] : [];
-    el.textContent = [...other, pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" / ");
+    el.textContent = [...other, ...placeOf(pane.inst), pane.inst.label].filter(Boolean).join(" / ");
   }
   function renderThumbs() {
     const box = $("#instances");

@@ -286,3 +286,23 @@ def test_an_assessment_made_for_another_patient_is_flagged(example: StudyResults
     assert 'data-testid="nerve-patient-mismatch"' not in render_html(
         dataclasses.replace(r, nerve_assessment=same)
     )
+
+
+def test_report_shows_internerve_variability_and_what_an_uncomputed_index_needs(
+    example: StudyResults,
+) -> None:
+    """The report shows what the workstation panel shows: the internerve variability line, and for
+    an index that could not be computed the sites it needs (was a bare dash)."""
+    from sonomsk.nerve.assess import assess
+
+    rows = [
+        {"site": "median_wrist", "side": "right", "csa_mm2": 14.0},
+        {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+        {"site": "ulnar_elbow", "side": "right", "csa_mm2": 12.0},
+        {"site": "ulnar_forearm", "side": "right", "csa_mm2": 6.0},
+    ]
+    na = assess({"measurements": rows}).to_dict()
+    assert na["variability"]["internerve"] is not None
+    html = render_html(dataclasses.replace(example, nerve_assessment=na, differential=None))
+    assert "internerve variability = " in html
+    assert "not computed: needs median_pronator_quadratus" in html

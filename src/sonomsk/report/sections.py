@@ -320,8 +320,8 @@ class NerveAssessmentSection(Section):
             "variability": [
                 fmt(v.get("explanation"))
                 for group in (variability or {}).values()
-                if isinstance(group, list)
-                for v in group
+                # intranerve: a list of nerves; internerve: one result for the study
+                for v in (group if isinstance(group, list) else [group])
                 if isinstance(v, dict) and v.get("explanation")
             ],
             "pattern": fmt(pattern) if pattern is not None else None,
@@ -421,6 +421,10 @@ def _index_row(r: Mapping[str, Any]) -> dict[str, Any]:
     if r.get("caveat"):  # a [B] source's caveat, or an index's own (nerve_rules.json)
         source = f"{source} ({r['caveat']})" if r.get("evidence") != "B" else f"{source} {r['caveat']}"
     abnormal = r.get("abnormal")
+    status = r.get("status") or ("abnormal" if abnormal else ("normal" if abnormal is False else None))
+    if r.get("value") is None and "value" in r:  # not computed: say what it needs, as the panel does
+        missing = r.get("missing_sites") or []
+        status = f"not computed: {r.get('reason') or ('needs ' + ', '.join(map(str, missing)) if missing else 'no value')}"
     return {
         "index": r.get("label") or r.get("name"),
         "side": r.get("side"),
@@ -428,7 +432,7 @@ def _index_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "cut-off": f"{r.get('comparison') or ''} {fmt(cutoff)}".strip()
         if cutoff is not None
         else "information only",
-        "status": r.get("status") or ("abnormal" if abnormal else ("normal" if abnormal is False else None)),
+        "status": status,
         "source": source,
     }
 

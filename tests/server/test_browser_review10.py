@@ -70,7 +70,13 @@ def test_nerve_panel_shows_indices_side_to_side_and_variability(
     with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
         page.click('[data-testid="nerve-assess"]')
     page.wait_for_selector('[data-testid="nerve-indices"]')
-    answer = httpx.get(f"{server}{W}/studies/{study}/assessment").json()["assessment"]
+    full = httpx.get(f"{server}{W}/studies/{study}/assessment").json()
+    answer = full["assessment"]
+    # how the differential read the findings (its notes) is shown too, as the report prints it
+    notes = full["differential"]["notes"]
+    assert notes
+    shown = page.locator('[data-testid="nerve-differential-notes"]').text_content() or ""
+    assert all(n in shown for n in notes)
 
     # every index and side-to-side ratio of the answer has its row, with its value and cut-off
     listed = answer["entrapment_indices"] + answer["side_to_side"]

@@ -376,6 +376,7 @@
       <h4>Differential (decision support, not a diagnosis)</h4>
       <p class="small">${esc(d.message)}</p>
       <ol data-testid="nerve-differential">${cands.join("")}</ol>
+      ${(d.notes || []).length ? `<details data-testid="nerve-differential-notes" class="small"><summary>How the findings were read (${d.notes.length} notes)</summary><ul>${d.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul></details>` : ""}
       <p class="small muted">${esc(d.intended_use)}</p>`;
     const withdraw = box.querySelector("#nerve-withdraw");
     if (withdraw) withdraw.onclick = async () => {

@@ -346,3 +346,44 @@ def test_thumbnail_and_pane_label_name_the_trunk_and_level(
         "upper trunk / supraclavicular / right"
         in page.locator('.pane[data-pane="0"] .pane-label').inner_text()
     )
+
+
+def test_leaving_the_nerve_panel_while_its_answers_load_raises_no_error(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """Opening the Report tab while the Nerve panel still waits for its assessment answer: the late
+    answer finds no panel to fill and is dropped (was an uncaught 'Cannot set properties of null')."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    assert httpx.put(
+        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
+    ).is_success
+    row, col = truth["centroid_px"]
+    assert httpx.post(
+        f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120
+    ).is_success
+    study = page.evaluate("SONO.state.study.id")
+    assert httpx.post(f"{server}{W}/studies/{study}/assess", json={}, timeout=120).is_success
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # a slow network: every answer of the nerve workflow arrives 1.5 s late
+    page.add_init_script(
+        """(() => { const f = window.fetch; window.fetch = async (u, o) => {
+            if (String(u).includes('/api/workflows/nerve/')) await new Promise((r) => setTimeout(r, 1500));
+            return f(u, o); }; })();"""
+    )
+    page.reload()
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.evaluate(f"SONO.showStudy({study})")
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.wait_for_timeout(300)
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.wait_for_timeout(4000)
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.wait_for_timeout(4000)  # the panel fully drawn: then looked at again, and left at once
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(300)
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.wait_for_timeout(4000)
+    assert errors == []

@@ -82,7 +82,8 @@
     return parts.join(" ");
   }
   function renderImages(S) {
-    const box = root.querySelector("#nerve-images");
+    const box = root && root.querySelector("#nerve-images");
+    if (!box) return;  // another workflow's panel replaced this one while an answer was on its way
     const list = instances(S);
     if (!list.length) { box.innerHTML = '<p class="muted">Open or upload a study.</p>'; return; }
     const rows = list.map((i) => {
@@ -122,7 +123,8 @@
   // ------------------------------------------------------------------ current image
   let shownFrameKey = "";  // which outline the panel shows, and whether it is on the frame shown
   function renderCurrent(S) {
-    const box = root.querySelector("#nerve-current");
+    const box = root && root.querySelector("#nerve-current");
+    if (!box) return;  // another workflow's panel replaced this one while an answer was on its way
     const pane = S.activePane();
     const inst = pane && pane.inst;
     if (!inst) { box.innerHTML = ""; return; }
@@ -229,7 +231,8 @@
 
   // ------------------------------------------------------------------ assessment
   function renderAssessForm(S) {
-    const box = root.querySelector("#nerve-assess");
+    const box = root && root.querySelector("#nerve-assess");
+    if (!box) return;  // another workflow's panel replaced this one while an answer was on its way
     const p = (S.state.study && S.state.study.patient) || {};
     const sex = (p.sex || "").toUpperCase();
     box.innerHTML = `<div class="small">Patient (optional covariates):
@@ -343,7 +346,8 @@
   }
 
   function renderResult(S) {
-    const box = root.querySelector("#nerve-result");
+    const box = root && root.querySelector("#nerve-result");
+    if (!box) return;  // another workflow's panel replaced this one while an answer was on its way
     const r = lastAssessment;
     if (!r) { box.innerHTML = ""; return; }
     const a = r.assessment;
@@ -416,9 +420,15 @@
     S.on("instance", () => { if (active(S)) renderCurrent(S); });
     // a change made in another tab or by a colleague (a correction, a re-assessment, a
     // withdrawal) shows as soon as this tab is looked at again, not only after a reload
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible" && S.state.study && active(S)) S.reloadStudy();
-    });
+    // (a window left visible beside another one catches up when it gets the focus again)
+    let lastLook = 0;
+    const lookedAt = () => {
+      if (Date.now() - lastLook < 2000) return;  // one reload for a focus and a visibility change together
+      lastLook = Date.now();
+      if (S.state.study && active(S)) S.reloadStudy();
+    };
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") lookedAt(); });
+    window.addEventListener("focus", lookedAt);
     // a cine: re-render only when the shown outline comes onto or leaves the frame shown (not every frame of a playback)
     S.on("frame", (pane) => {
       if (!active(S) || pane !== S.activePane() || !pane.inst || pane.inst.frames < 2) return;

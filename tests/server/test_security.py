@@ -434,3 +434,12 @@ def test_logging_calls_carry_no_patient_fields() -> None:
                     text = ast.unparse(arg)
                     assert not FORBIDDEN_IN_LOGS.search(text), f"{path.name}:{node.lineno}: logs {text}"
     assert calls >= 3
+
+
+def test_no_page_loads_scripts_from_outside_hosts(client: TestClient) -> None:
+    """Swagger UI and ReDoc would fetch their scripts from a CDN (blank offline, and each opening
+    tells that host): they are off; the schema is served, and every page carries the CSP."""
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    schema = client.get("/openapi.json")
+    assert schema.status_code == 200 and schema.json()["info"]["title"] == "sonomsk workstation"
+    assert "content-security-policy" in client.get("/openapi.json").headers

@@ -52,7 +52,7 @@ OPEN_PATHS = frozenset(
     {"/api/health", "/login", "/api/login", "/favicon.ico", "/static/login.js", "/static/viewer.css"}
 )
 #: The viewer loads only its own scripts; inline styles are used by the panels; images may be
-#: data: URIs (report figures). Swagger UI (/docs, /redoc) loads its own assets and is exempt.
+#: data: URIs (report figures). Every answer carries it (no Swagger UI: it would load outside scripts).
 #: No inline scripts, event-handler attributes or eval (the browser tests poll the page through
 #: the DevTools protocol instead of compiling predicates in it).
 CONTENT_SECURITY_POLICY = (
@@ -60,7 +60,6 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
     "form-action 'self'"
 )
-_CSP_EXEMPT = ("/docs", "/redoc")
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -115,8 +114,7 @@ class RequestGuard:
                 headers.setdefault("x-content-type-options", "nosniff")
                 headers.setdefault("referrer-policy", "no-referrer")
                 headers.setdefault("x-frame-options", "SAMEORIGIN")
-                if not path.startswith(_CSP_EXEMPT):
-                    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+                headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
                 if path.startswith("/api/"):
                     headers.setdefault("cache-control", "no-store")
             await send(message)
@@ -199,6 +197,10 @@ def create_app(
         title="sonomsk workstation",
         version=__version__,
         description="Quantitative MSK and neuromuscular ultrasound: studies, analyses, corrections, reports.",
+        # Swagger UI and ReDoc load their scripts from outside hosts: blank on an offline clinic
+        # machine, and each opening tells those hosts. The schema itself is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.auth = auth

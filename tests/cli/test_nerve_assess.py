@@ -201,6 +201,7 @@ def test_references_text_gives_units_lower_limits_caveats_and_the_wrist_formula(
     assert "may over-call enlargement in Caucasian adults" in cited and "healthy Korean adults" in cited
     assert "the table-to-article attribution was not verified [B]" in out
     assert "ULN = 0.88 x wrist_circumference_cm - 4 mm2 [Olde Dubbelink 2020]" in out
+    assert "a CSA between 8.3 mm2 and the fixed ULN is not judged" in out and "never below" not in out
     assert "centimetres are assumed" in out
 
 

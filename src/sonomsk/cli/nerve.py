@@ -269,7 +269,13 @@ def _references_text(s: dict[str, Any]) -> list[str]:
                 f"with {cov['variable']}: ULN = {cov['slope']:g} x {cov['variable']} "
                 f"{'-' if cov['intercept'] < 0 else '+'} {abs(cov['intercept']):g} mm2 "
                 f"[{citation_short(cov['source'])}]"
-                + (f", never below {guard['min_uln_mm2']:g} mm2 ({guard['what']})" if guard else "")
+                + (
+                    f"; where it gives less than {guard['min_uln_mm2']:g} mm2 ({guard['what']}) it does not decide: "
+                    f"the fixed ULN stands, and a CSA between {guard['min_uln_mm2']:g} mm2 and the fixed ULN is "
+                    "not judged"
+                    if guard
+                    else ""
+                )
                 + (f"; {cav}" if cav else "")
             )
         lln = f"{lim['lln_mm2']:8.2f}" if lim.get("lln_mm2") is not None else f"{'-':>8}"

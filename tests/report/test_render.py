@@ -306,3 +306,12 @@ def test_report_shows_internerve_variability_and_what_an_uncomputed_index_needs(
     html = render_html(dataclasses.replace(example, nerve_assessment=na, differential=None))
     assert "internerve variability = " in html
     assert "not computed: needs median_pronator_quadratus" in html
+
+
+def test_report_differential_shows_how_a_ratio_was_assembled(example: StudyResults) -> None:
+    """The report prints an evidence item's note, as the command line does (Goedee's pair)."""
+    from sonomsk.knowledge.differential import rank
+
+    d = rank({"findings": {"proximal_median_or_plexus_enlarged": "present"}}).to_dict()
+    html = render_html(dataclasses.replace(example, differential=d))
+    assert "note: a pair assembled by sonomsk" in html

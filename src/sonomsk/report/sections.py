@@ -542,6 +542,8 @@ def _item_text(x: Any) -> str:
         detail = [str(x["state"])] if x.get("state") else []
         if isinstance(lr, int | float):
             detail.append(f"LR {fmt(lr)}")
+        if x.get("note"):  # how the ratio was assembled (a pair of figures, an extrapolation)
+            detail.append(f"note: {x['note']}")
         return f"{text} ({'; '.join(detail)})" if detail else text
     return fmt(x)
 

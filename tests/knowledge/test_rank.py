@@ -508,6 +508,8 @@ def test_an_inconsistent_or_foreign_assessment_is_named_in_the_notes() -> None:
     assert any(
         "median_wrist (right) 20 mm2 has status 'normal' against its own upper limit 11" in n for n in notes
     )
+    # the contradicting row decides nothing, and no note treats it as lying between two limits
+    assert not any("between the two limits" in n for n in notes)
     notes = rank({"nerve_assessment": {**na, "schema": 99}}).to_dict()["notes"]
     assert any("schema 99 of `sonomsk nerve assess` is not one this version reads" in n for n in notes)
     nested = rank({"nerve_assessment": {"assessment": na}}).to_dict()

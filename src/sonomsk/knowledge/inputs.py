@@ -467,6 +467,10 @@ def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed,
     ):
         limit = float(thr["value"])
         present = csa >= limit if thr["comparison"] == ">=" else csa > limit
+        lim = item.get("limit")
+        uln = lim.get("uln_mm2") if isinstance(lim, Mapping) else None
+        if judged and isinstance(uln, int | float) and (csa > uln) != enlarged:
+            return  # the row contradicts itself (_check_consistency says so): it decides nothing
         if judged and enlarged != present:
             # neither limit decides this site, so no other site's normal value decides the finding:
             # an ABSENT set before is withdrawn, one set after is ignored (a PRESENT still counts)

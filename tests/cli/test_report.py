@@ -111,3 +111,22 @@ def test_an_unwritable_output_is_a_one_line_error(
     assert main(["report", str(results_file), "--out", "/proc/sonomsk-r.html"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sonomsk: error: ") and "internal error" not in err and err.count("\n") == 1
+
+
+def test_export_csv_of_an_assessment_only_results_says_where_the_csas_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RESULTS made from `sonomsk nerve assess` input have no image measurements: the CSV (image
+    measurements) is then a header only, and the command says where the CSAs went."""
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.results import Study, StudyResults
+
+    na = assess({"measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.0}]}).to_dict()
+    results = StudyResults(nerve_assessment=na, study=Study(study_uid="1.2.826.0.1.3680043.8.498.78"))
+    path = save_results(results, tmp_path / "r.json")
+    assert main(["export", str(path), "--csv", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "the 1 CSA(s) of its nerve assessment are in the XLSX sheet nerve_assessment and the FHIR bundle"
+        in out
+    )

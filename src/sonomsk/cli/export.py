@@ -80,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         report["outputs"]["fhir"] = {"path": str(write_fhir(results, targets["fhir"], deidentify_key=key))}
     if "csv" in targets:
         report["outputs"]["csv"] = {"path": str(write_csv(results, targets["csv"], deidentify_key=key))}
+        rows = (results.nerve_assessment or {}).get("measurements") or []
+        if not results.measurements and rows:  # RESULTS made from `sonomsk nerve assess` input
+            report["outputs"]["csv"]["skipped"] = [
+                f"the CSV lists image measurements and this RESULTS has none: the {len(rows)} CSA(s) of its "
+                "nerve assessment are in the XLSX sheet nerve_assessment and the FHIR bundle"
+            ]
     if "xlsx" in targets:
         report["outputs"]["xlsx"] = {"path": str(write_xlsx(results, targets["xlsx"], deidentify_key=key))}
     if random_key:

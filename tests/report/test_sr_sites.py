@@ -423,3 +423,74 @@ def test_a_root_without_a_declared_level_is_coded_at_its_default_level(tmp_path:
     groups = _groups(write_sr(_study([("c5_root", "right", 6.0, 0.2)]), tmp_path / "sr.dcm").path)
     assert _sites(groups[0])[0][1] == "lvl_interscalene"
     assert "interscalene" in groups[0].tracking_identifier
+
+
+def _with_context(base: StudyResults, extra: dict[str, dict[str, str]]) -> StudyResults:
+    import dataclasses
+
+    ms = tuple(
+        dataclasses.replace(m, context={**m.context, **extra[m.context["structure"]]})
+        for m in base.measurements
+    )
+    return dataclasses.replace(base, measurements=ms)
+
+
+def _csa_observations(study: StudyResults, path: Path) -> list[dict]:
+    import json
+
+    from sonomsk.report.api import write_fhir
+
+    bundle = json.loads(write_fhir(study, path).read_text())
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["text"].startswith("area cross section")
+    ]
+
+
+def test_fhir_matches_an_image_csa_to_its_own_level_and_trunk_row(tmp_path: Path) -> None:
+    """Two C5 levels of one side: the foraminal image does not take the interscalene row's limit and
+    verdict; two assessed trunks give two CSA Observations, not a third copy 'as entered'."""
+    import dataclasses
+
+    from sonomsk.nerve.assess import assess
+
+    base = _with_context(
+        _study([("c5_root", "right", 6.0, 0.2), ("c5_root", "right", 9.0, 0.2)]),
+        {"s0": {"level": "interscalene"}, "s1": {"level": "foraminal"}},
+    )
+    na = assess(
+        {"measurements": [{"site": "c5_root", "side": "right", "csa_mm2": 6.0}]}
+    ).to_dict()  # default level
+    csa = _csa_observations(
+        dataclasses.replace(base, nerve_assessment=na, created="2026-01-02T09:00:00+00:00"),
+        tmp_path / "a.json",
+    )
+    interscalene = next(o for o in csa if o["valueQuantity"]["value"] == 6.0)
+    foraminal = next(o for o in csa if o["valueQuantity"]["value"] == 9.0)
+    assert interscalene["referenceRange"][0]["high"]["value"] == 8.0
+    assert "referenceRange" not in foraminal and "interpretation" not in foraminal
+    trunks = _with_context(
+        _study([("brachial_plexus_trunk", "right", 9.0, 0.3), ("brachial_plexus_trunk", "right", 12.0, 0.3)]),
+        {
+            "s0": {"trunk": "upper", "level": "supraclavicular"},
+            "s1": {"trunk": "lower", "level": "supraclavicular"},
+        },
+    )
+    rows = [
+        {
+            "site": "brachial_plexus_trunk",
+            "side": "right",
+            "trunk": t,
+            "level": "supraclavicular",
+            "csa_mm2": v,
+        }
+        for t, v in (("upper", 9.0), ("lower", 12.0))
+    ]
+    na = assess({"measurements": rows}).to_dict()
+    csa = _csa_observations(
+        dataclasses.replace(trunks, nerve_assessment=na, created="2026-01-02T09:00:00+00:00"),
+        tmp_path / "t.json",
+    )
+    assert len(csa) == 2

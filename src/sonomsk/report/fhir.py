@@ -111,11 +111,13 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
             study["series"] = list(series.values())
         entries.append({"fullUrl": study_url, "resource": study})
 
-    limits: dict[tuple[str, str], dict[str, Any]] = {}
+    # an assessment row by site, side, trunk and level: two C5 levels or two trunks of one side are
+    # two rows, and an image's CSA takes the limit and verdict of its own row only
+    limits: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for row in dict_rows((results.nerve_assessment or {}).get("measurements", [])):
         _, level = row_nerve_site(row)
         for site in {str(row.get("site")), str(level)}:
-            limits[(site, str(row.get("side")))] = row
+            limits[(site, str(row.get("side")), str(row.get("trunk") or ""), _level_of(row))] = row
     observations: list[str] = []
 
     def add(obs: dict[str, Any], *key: Any) -> None:
@@ -153,7 +155,9 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
                 "text": where or (m.label or ""),
                 **({"coding": [_coding(structure_code(kind))]} if kind else {}),
             }
-        lim_row = limits.get((str(ctx.get("site")), str(ctx.get("side"))))
+        lim_row = limits.get(
+            (str(ctx.get("site")), str(ctx.get("side")), str(ctx.get("trunk") or ""), _level_of(ctx))
+        )
         # the assessment judged the nerve's CSA: its limit belongs to that measurement only (never
         # to the largest fascicle's area, which has the same unit and site)
         if lim_row is not None and m.unit == "mm2" and m.name == "area_cross_section":
@@ -250,8 +254,22 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
+def _level_of(row: Mapping[str, Any]) -> str:
+    """A row's or a measurement's level, its site's default level when none is given (a C5 root
+    with no level is an interscalene one), "" for a site without levels."""
+    if row.get("level"):
+        return str(row["level"])
+    from sonomsk.core.errors import SonomskError
+    from sonomsk.nerve.sites import default_level
+
+    try:
+        return default_level(str(row.get("site"))) or ""
+    except SonomskError:  # a site outside the vocabulary (e.g. "wrist" with a nerve label)
+        return ""
+
+
 def _row_key(row: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(row.get(k)) for k in ("site", "side", "trunk", "level"))
+    return (str(row.get("site")), str(row.get("side")), str(row.get("trunk") or ""), _level_of(row))
 
 
 def _limit_fields(lim_row: Mapping[str, Any], unit: str) -> dict[str, Any]:

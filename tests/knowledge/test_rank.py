@@ -548,3 +548,26 @@ def test_two_abnormal_muscles_never_count_as_echo_not_increased() -> None:
         }
     ).to_dict()
     assert d["inputs"]["muscle_echo_increased_diffuse"]["state"] == "absent"
+
+
+def test_an_enlargement_at_guyons_canal_does_not_count_for_ulnar_neuropathy_at_the_elbow() -> None:
+    """The focal pattern belongs to the entrapment site found, not to the whole nerve: an enlarged
+    ulnar nerve at the wrist with a normal elbow is no evidence of ulnar neuropathy at the elbow."""
+    from sonomsk.nerve.assess import assess
+
+    na = assess(
+        {
+            "measurements": [
+                {"site": "ulnar_wrist", "side": "right", "csa_mm2": 11.0},
+                {"site": "ulnar_elbow", "side": "right", "csa_mm2": 7.0},
+                {"site": "ulnar_forearm", "side": "right", "csa_mm2": 5.5},
+            ]
+        }
+    ).to_dict()
+    assert na["pattern"] == "focal_entrapment"
+    d = rank({"nerve_assessment": na}).to_dict()
+    une = next((c for c in d["candidates"] if c["condition"] == "ulnar_neuropathy_elbow"), None)
+    assert une is None or "nerve_pattern_focal_entrapment" not in {e["finding"] for e in une["supporting"]}
+    assert any(
+        "not counted for Ulnar neuropathy at the elbow" in n and "ulnar_wrist" in n for n in d["notes"]
+    )

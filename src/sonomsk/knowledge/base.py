@@ -89,6 +89,7 @@ class Condition:
     entries: dict[str, Entry]
     groups: dict[str, GroupBound] = field(default_factory=dict)
     nerve: str | None = None  # an entrapment of one nerve (method.json nerve_scoped_findings)
+    entrapment_sites: tuple[str, ...] = ()  # the sites whose enlargement is this entrapment
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,14 @@ def load_knowledge() -> KnowledgeBase:
                     f"conditions.json {cid}/{e.finding}: group {e.group!r} not defined"
                 )
         conditions[cid] = Condition(
-            cid, c["name"], c["category"], c["summary"], entries, groups, c.get("nerve")
+            cid,
+            c["name"],
+            c["category"],
+            c["summary"],
+            entries,
+            groups,
+            c.get("nerve"),
+            tuple(c.get("entrapment_sites", ())),
         )
     return KnowledgeBase(cdata["version"], method, findings, conditions, citations)
 

@@ -148,13 +148,14 @@ def _score(
         if (
             state == FindingState.PRESENT
             and fid in scoped
-            and cond.nerve is not None
-            and obs.focal_nerves is not None
-            and cond.nerve not in obs.focal_nerves
+            and cond.entrapment_sites
+            and obs.focal_sites is not None
+            and not obs.focal_sites & set(cond.entrapment_sites)
         ):
             obs.notes.append(
-                f"{fid} not counted for {cond.name}: the nerve assessment found the focal enlargement at the "
-                f"{', '.join(sorted(obs.focal_nerves)) or 'no'} nerve(s), not at the {cond.nerve} nerve"
+                f"{fid} not counted for {cond.name}: the nerve assessment found the focal enlargement at "
+                f"{', '.join(sorted(obs.focal_sites)) or 'no entrapment site'}, none of its sites "
+                f"({', '.join(cond.entrapment_sites)})"
             )
             continue
         lr = e.lr_present if state == FindingState.PRESENT else e.lr_absent

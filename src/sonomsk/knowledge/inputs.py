@@ -48,9 +48,9 @@ class Observed:
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     patient: dict[str, Any] = field(default_factory=dict)
-    #: the nerves a `sonomsk nerve assess` output found enlarged at an entrapment site (None: no
-    #: such output was read, so a focal entrapment pattern cannot be tied to a nerve)
-    focal_nerves: set[str] | None = None
+    #: the entrapment sites a `sonomsk nerve assess` output found enlarged (None: no such output
+    #: was read, so a focal entrapment pattern cannot be tied to a site)
+    focal_sites: set[str] | None = None
     #: findings a site left between two limits: no other site's ABSENT decides them (a PRESENT does)
     undecided: set[str] = field(default_factory=set)
     #: the nerve assessment judged a child against adult limits: its "not enlarged" decides nothing
@@ -321,10 +321,10 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             _assess_site(item, site, status, obs, kb)
             nerve = _norm(site_info(site).nerve)
             info = site_info(site)
-            if obs.focal_nerves is None:
-                obs.focal_nerves = set()
+            if obs.focal_sites is None:
+                obs.focal_sites = set()
             if status in mp["nerve_status_enlarged"] and info.is_entrapment:
-                obs.focal_nerves.add(nerve)
+                obs.focal_sites.add(site)
             if (
                 status in mp["nerve_status_enlarged"]
                 and info.fibres == _sensorimotor()

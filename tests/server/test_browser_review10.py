@@ -387,3 +387,40 @@ def test_leaving_the_nerve_panel_while_its_answers_load_raises_no_error(
     page.click('#workflow-tabs button[data-workflow="report"]')
     page.wait_for_timeout(4000)
     assert errors == []
+
+
+def test_leaving_the_nerve_panel_during_segmentation_raises_no_error(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """'Automatic outline', then the Report tab before its (slow) answer arrives: the segmentation
+    note finds no panel and is dropped, without an uncaught error."""
+    iid, _ = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    assert httpx.put(
+        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
+    ).is_success
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(
+        """(() => { const f = window.fetch; window.fetch = async (u, o) => {
+            if (!String(u).includes('/segment')) return f(u, o);
+            await new Promise((r) => setTimeout(r, 2500));
+            const r = await f(u, o); const j = await r.clone().json();
+            j.note = j.note || 'a note of the segmentation';
+            return new Response(JSON.stringify(j), {status: r.status, headers: r.headers}); }; })();"""
+    )
+    study = page.evaluate("SONO.state.study.id")
+    page.reload()
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    page.evaluate(f"SONO.showStudy({study})")
+    page.wait_for_timeout(800)
+    page.evaluate(f"SONO.showInstance({iid})")
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.wait_for_selector('[data-testid="nerve-segment"]')
+    page.click('[data-testid="nerve-segment"]')
+    page.wait_for_timeout(300)
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    _wait_for(page, "/nerve outline/.test(document.querySelector('#status').textContent)")
+    page.wait_for_timeout(1500)
+    assert errors == []

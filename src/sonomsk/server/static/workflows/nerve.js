@@ -175,7 +175,9 @@
       box.querySelector("#nerve-note").textContent = r.note || "";
       S.setStatus(`${r.analyses.length} nerve outline(s) (${r.backend})`);
       await S.reloadStudy();
-      if (r.note) root.querySelector("#nerve-note").textContent = r.note;
+      // the panel may have been re-rendered or replaced by another workflow's meanwhile
+      const note = r.note && root && root.querySelector("#nerve-note");
+      if (note) note.textContent = r.note;
     };
     box.querySelector("#nerve-outline").onclick = () => {
       S.state.tool = "nerve-outline";

@@ -110,7 +110,8 @@ def test_report_from_the_server_path_shows_what_a_reader_needs(
     for c in d["candidates"]:
         assert c["name"] in diff and fmt(c["relative_weight"]) in diff
         for x in [*c["supporting"], *c["against"]]:
-            assert f"{x['statement']} ({x['state']}; LR {fmt(x['likelihood_ratio'])})" in diff
+            note = f"; note: {x['note']}" if x.get("note") else ""
+            assert fmt(f"{x['statement']} ({x['state']}; LR {fmt(x['likelihood_ratio'])}{note})") in diff
         for cit in c["citations"]:
             assert str(cit.get("text") or cit.get("source")) in diff
     top = d["candidates"][0]
@@ -135,11 +136,11 @@ def test_exports_of_server_results_keep_the_indices(store: Store, assessed: int,
         if e["resource"]["resourceType"] == "Observation"
     }
     wfr = next(i for i in computed if i["name"] == "wrist_forearm_ratio")
-    obs = texts[wfr["label"].replace("_", " ")]
+    obs = texts[f"{wfr['label'].replace('_', ' ')} ({wfr['side']})"]  # each index names its side
     assert obs["valueQuantity"]["value"] == wfr["value"]
     assert obs["interpretation"][0]["coding"][0]["code"] == ("A" if wfr["abnormal"] else "N")
     assert str(wfr["cutoff"]) in obs["note"][0]["text"] and wfr["citation_short"] in obs["note"][0]["text"]
-    assert all(i["label"].replace("_", " ") in texts for i in computed)
+    assert all(f"{i['label'].replace('_', ' ')} ({i['side']})" in texts for i in computed)
 
     wb = load_workbook(write_xlsx(res, tmp_path / "t.xlsx"))
     sheet = list(wb["nerve_indices"].iter_rows(values_only=True))

@@ -571,3 +571,23 @@ def test_an_enlargement_at_guyons_canal_does_not_count_for_ulnar_neuropathy_at_t
     assert any(
         "not counted for Ulnar neuropathy at the elbow" in n and "ulnar_wrist" in n for n in d["notes"]
     )
+
+
+def test_a_row_at_its_rounded_limit_is_not_called_self_contradicting() -> None:
+    """The wrist formula's ULN is printed to 3 decimals: a CSA equal to the printed limit and
+    'enlarged' against the unrounded one is a consistent row, and keeps its site finding."""
+    from sonomsk.nerve.assess import assess
+
+    na = assess(
+        {
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 10.432, "wrist_circumference_cm": 16.4},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+            ]
+        }
+    ).to_dict()
+    row = na["measurements"][0]
+    assert row["status"] == "enlarged" and row["csa_mm2"] == pytest.approx(row["limit"]["uln_mm2"], abs=0.001)
+    d = rank({"nerve_assessment": na}).to_dict()
+    assert not any("contradicts itself" in n for n in d["notes"])
+    assert d["inputs"]["median_enlarged_carpal_tunnel"]["state"] == "present"

@@ -380,6 +380,13 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         )
 
 
+def _contradicts(csa: float, uln: float, enlarged: bool) -> bool:
+    """Whether a row's status disagrees with its own CSA and ULN beyond the rounding of the printed
+    limit (the wrist formula's ULN is printed to 3 decimals, the assessment compares unrounded)."""
+    tolerance = 0.005  # mm2: half a unit of the last printed decimal, with margin
+    return csa > uln + tolerance if not enlarged else csa < uln - tolerance
+
+
 def _check_consistency(na: Mapping[str, Any], pattern: Any, any_enlarged: bool, obs: Observed) -> None:
     """Notes for an assessment that contradicts itself (edited by hand, or from another tool): a
     normal pattern beside enlarged rows, or a row whose status disagrees with its own CSA and
@@ -399,10 +406,11 @@ def _check_consistency(na: Mapping[str, Any], pattern: Any, any_enlarged: bool, 
         said = "enlarged" if status in mp["nerve_status_enlarged"] else "normal"
         if status not in (*mp["nerve_status_enlarged"], *mp["nerve_status_normal"]):
             continue
-        if (csa > uln) != (said == "enlarged"):
+        if _contradicts(csa, uln, said == "enlarged"):
             obs.notes.append(
                 f"nerve_assessment: {item.get('site')} ({item.get('side')}) {csa:g} mm2 has status {status!r} "
-                f"against its own upper limit {uln:g} mm2: the row contradicts itself; its status was used as given"
+                f"against its own upper limit {uln:g} mm2: the row contradicts itself; it sets no site finding of its own "
+                "(its status still counts for the nerve-size findings)"
             )
 
 
@@ -469,7 +477,7 @@ def _assess_site(item: Mapping[str, Any], site: str, status: str, obs: Observed,
         present = csa >= limit if thr["comparison"] == ">=" else csa > limit
         lim = item.get("limit")
         uln = lim.get("uln_mm2") if isinstance(lim, Mapping) else None
-        if judged and isinstance(uln, int | float) and (csa > uln) != enlarged:
+        if judged and isinstance(uln, int | float) and _contradicts(csa, uln, enlarged):
             return  # the row contradicts itself (_check_consistency says so): it decides nothing
         if judged and enlarged != present:
             # neither limit decides this site, so no other site's normal value decides the finding:

@@ -698,14 +698,9 @@ def apply_correction(
 
 def _outline_structure(session: Any, structure_id: int) -> Any:
     """The structure row of a nerve outline of an image (404 when absent, 422 otherwise)."""
-    from sonomsk.store.models import StructureRow
+    from sonomsk.store.repository import outline_row
 
-    s = session.get(StructureRow, structure_id)
-    if s is None:
-        raise StoreError(f"structure {structure_id}: not found")
-    if s.analysis.kind != KIND_OUTLINE or s.analysis.instance_id is None:
-        raise InvalidParameterError(f"structure {structure_id}: not a nerve outline of an image")
-    return s
+    return outline_row(session, structure_id, KIND_OUTLINE)
 
 
 def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) -> int:

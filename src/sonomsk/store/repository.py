@@ -410,7 +410,7 @@ def correct_structure(
         audit(session, actor, "correct", "structure", structure_id, n_points=len(pts))
 
 
-def _outline_row(session: Any, structure_id: int, kind: str) -> StructureRow:
+def outline_row(session: Any, structure_id: int, kind: str) -> StructureRow:
     """The structure ``structure_id`` of an image analysis of ``kind``, within an open session."""
     from sonomsk.core.errors import InvalidParameterError
 
@@ -449,7 +449,7 @@ def correct_outline(
     failed: list[str] = []
     now = dt.datetime.now(dt.UTC)
     with store.sessions() as session, session.begin():
-        row = _outline_row(session, structure_id, kind)
+        row = outline_row(session, structure_id, kind)
         row.corrected_points = pts
         row.corrected_by = actor
         row.corrected_at = now
@@ -494,7 +494,7 @@ def accept_outline(store: Store, structure_id: int, *, kind: str, actor: str) ->
     Returns the outline's analysis id."""
 
     with store.sessions() as session, session.begin():
-        row = _outline_row(session, structure_id, kind)
+        row = outline_row(session, structure_id, kind)
         others = _accept_only(session, row, kind)
         audit(session, actor, "accept", "structure", structure_id, unaccepted=others)
         return int(row.analysis_id)
@@ -527,7 +527,7 @@ def discard_outline(store: Store, structure_id: int, *, kind: str, actor: str) -
     from sqlalchemy import select
 
     with store.sessions() as session, session.begin():
-        row = _outline_row(session, structure_id, kind)
+        row = outline_row(session, structure_id, kind)
         analysis = row.analysis
         aid = int(analysis.id)
         area = next((m.value for m in analysis.measurements if m.name == "area_cross_section"), None)

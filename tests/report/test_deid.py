@@ -184,3 +184,37 @@ def test_a_deidentified_sr_is_the_same_object_on_every_export(
         assert a == b
         ds = pydicom.dcmread(tmp_path / "a.dcm")
         assert ds.ContentDate.endswith("0101") and ds.ContentTime == "000000"
+
+
+def test_ages_of_90_and_over_are_one_category_in_every_export(
+    example: StudyResults, fake_deidentify: types.ModuleType, tmp_path: Path
+) -> None:
+    """HIPAA Safe Harbor: ages over 89, and the birth year that gives them back, become one
+    category (the DICOM path writes 090Y). The assessment's age field and its covariate note
+    ("age 95 years: ...") are capped, and a 1930 birth year is dropped for a 2026 study."""
+    import dataclasses
+
+    from sonomsk.nerve.assess import assess
+    from sonomsk.report.results import Patient
+
+    na = assess(
+        {"patient": {"age": 95}, "measurements": [{"site": "median_wrist", "side": "right", "csa_mm2": 14.0}]}
+    ).to_dict()
+    assert any("age 95 years" in n for m in na["measurements"] for n in m["notes"])
+    old = dataclasses.replace(
+        example,
+        patient=Patient(name="Doe^Jane", id="P1", birth_date="1930-05-01", sex="F"),
+        study=dataclasses.replace(example.study, date="2026-01-02"),
+        nerve_assessment=na,
+        differential=None,
+    )
+    r = deidentify_results(old, "k1")
+    assert r.patient.birth_date is None and r.nerve_assessment["patient"]["age"] == 90
+    fhir = write_fhir(old, tmp_path / "b.json", deidentify_key="k1").read_text()
+    html = render_html(old, deidentify_key="k1")
+    for text in (fhir, html):
+        assert "age 95" not in text and "1930" not in text
+        assert "age 90 years or older" in text
+    # a younger patient keeps the birth year and the age
+    young = deidentify_results(dataclasses.replace(old, patient=Patient(birth_date="1972-05-01")), "k1")
+    assert young.patient.birth_date == "1972"

@@ -16,6 +16,8 @@ the images' mapping); file paths and path-like provenance (removed). Free text w
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -91,10 +93,17 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
             raise DeidentificationError(
                 f"patient {field}: the de-identifier kept the original value; refusing"
             )
+    birth_year = _opt_str(new.get("birth_date"))
+    # the age at the study (this year when the study has no date): 90 or older is one category
+    # under HIPAA Safe Harbor, and a birth year would give the age back
+    study_year = results.study.date[:4] if results.study.date else ""
+    ref_year = int(study_year) if study_year.isdigit() else dt.date.today().year
+    if birth_year and birth_year[:4].isdigit() and ref_year - int(birth_year[:4]) >= _AGE_CAP:
+        birth_year = None
     patient = Patient(
         name=_opt_str(new.get("name")),
         id=_opt_str(new.get("id")),
-        birth_date=_opt_str(new.get("birth_date")),
+        birth_date=birth_year,
         sex=_opt_str(new.get("sex")),
         pseudonymised=True,
     )
@@ -147,7 +156,37 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         ),
         signoff=signoff,
         created=None,  # made on the exam's day: a full timestamp would give the date back (FHIR issued)
+        nerve_assessment=_cap_ages(results.nerve_assessment),
+        differential=_cap_ages(results.differential),
+        muscle=_cap_ages(results.muscle),
+        procedure=_cap_ages(results.procedure),
+        extra=_cap_ages(results.extra),
     )
+
+
+#: Ages of 90 and above are one category under HIPAA Safe Harbor (the DICOM path writes 090Y).
+_AGE_CAP = 90
+_AGE_TEXT = re.compile(r"\bage (\d+(?:\.\d+)?) years?")
+
+
+def _cap_ages(value: Any) -> Any:
+    """A copy of a results section with every age of 90 or more made 90: ``age`` fields and the
+    "age N years" of generated notes (the assessment's covariate notes quote the age)."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if k == "age" and isinstance(v, int | float) and not isinstance(v, bool) and v >= _AGE_CAP:
+                out[k] = _AGE_CAP
+            else:
+                out[k] = _cap_ages(v)
+        return out
+    if isinstance(value, list | tuple):
+        return type(value)(_cap_ages(v) for v in value)
+    if isinstance(value, str):
+        return _AGE_TEXT.sub(
+            lambda m: f"age {_AGE_CAP} years or older" if float(m.group(1)) >= _AGE_CAP else m.group(0), value
+        )
+    return value
 
 
 def _opt_str(value: Any) -> str | None:

@@ -48,6 +48,23 @@ def _stored_nerve(
     return {"instance": iid, "study": up.json()["study_id"]}
 
 
+def _left_median_outlined(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """A simulated median nerve uploaded, set to median_wrist left and outlined by a click at its
+    centre: (instance id, the simulator's truth, the outline answer)."""
+    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    assert httpx.put(
+        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
+    ).is_success
+    row, col = truth["centroid_px"]
+    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
+    assert made.status_code == 200, made.text
+    return iid, truth, made.json()
+
+
 def _row(page: Any, name: str, side: str) -> Any:  # noqa: F811
     return page.locator(f'[data-testid="nerve-index"][data-index="{name}"][data-side="{side}"]')
 
@@ -132,14 +149,7 @@ def test_point_jitter_stores_no_correction_and_a_correction_can_be_undone(
     server: str,
     tmp_path: Path,
 ) -> None:
-    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
-    assert httpx.put(
-        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
-    ).is_success
-    row, col = truth["centroid_px"]
-    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
-    assert made.status_code == 200, made.text
-    auto = made.json()
+    _, _, auto = _left_median_outlined(page, server, tmp_path)
     sid = auto["structures"][0]["id"]
     auto_csa = next(m for m in auto["measurements"] if m["name"] == "area_cross_section")["value"]
     page.click('#workflow-tabs button[data-workflow="nerve"]')
@@ -274,14 +284,9 @@ def test_a_tab_looked_at_again_shows_an_assessment_made_out_of_date_elsewhere(
 ) -> None:
     """Tab A shows a current assessment; another tab (here the API) corrects the outline. When A
     is looked at again (visibilitychange), its panel says Out of date without a reload."""
-    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
-    assert httpx.put(
-        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
-    ).is_success
+    _, truth, made = _left_median_outlined(page, server, tmp_path)
     row, col = truth["centroid_px"]
-    made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
-    assert made.status_code == 200, made.text
-    sid = made.json()["structures"][0]["id"]
+    sid = made["structures"][0]["id"]
     page.click('#workflow-tabs button[data-workflow="nerve"]')
     page.evaluate("SONO.reloadStudy()")
     with page.expect_response(lambda r: r.url.endswith("/assess") and r.status == 200):
@@ -355,14 +360,7 @@ def test_leaving_the_nerve_panel_while_its_answers_load_raises_no_error(
 ) -> None:
     """Opening the Report tab while the Nerve panel still waits for its assessment answer: the late
     answer finds no panel to fill and is dropped (was an uncaught 'Cannot set properties of null')."""
-    iid, truth = _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
-    assert httpx.put(
-        f"{server}{W}/instances/{iid}/site", json={"site": "median_wrist", "side": "left"}
-    ).is_success
-    row, col = truth["centroid_px"]
-    assert httpx.post(
-        f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120
-    ).is_success
+    _left_median_outlined(page, server, tmp_path)
     study = page.evaluate("SONO.state.study.id")
     assert httpx.post(f"{server}{W}/studies/{study}/assess", json={}, timeout=120).is_success
     errors: list[str] = []

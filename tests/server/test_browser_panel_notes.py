@@ -11,19 +11,9 @@ from typing import Any
 import httpx
 
 from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
-from .test_workflow_nerve import SPACING, require_dicom_reader
+from .test_workflow_nerve import require_dicom_reader, square_outline
 
 W = "/api/workflows/nerve"
-
-
-def _square(row: float, col: float, area_mm2: float) -> list[list[float]]:
-    half = (area_mm2 / SPACING**2) ** 0.5 / 2
-    return [
-        [row - half, col - half],
-        [row - half, col + half],
-        [row + half, col + half],
-        [row + half, col - half],
-    ]
 
 
 def test_borderline_and_fallback_notes_are_shown_and_kept(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811
@@ -36,7 +26,7 @@ def test_borderline_and_fallback_notes_are_shown_and_kept(page: Any, server: str
     sid = made["structures"][0]["id"]
     # 10.5 mm2 against the median forearm limit of 10 (Bae 2021, a Korean fallback): borderline
     assert httpx.put(
-        f"{server}{W}/structures/{sid}/points", json={"points": _square(row, col, 10.5)}
+        f"{server}{W}/structures/{sid}/points", json={"points": square_outline(row, col, 10.5)}
     ).is_success
     page.click('#workflow-tabs button[data-workflow="nerve"]')
     page.evaluate("SONO.reloadStudy()")

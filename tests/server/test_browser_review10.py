@@ -12,19 +12,9 @@ from typing import Any
 import httpx
 
 from .test_browser import _screen_xy, _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
-from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
+from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom, square_outline
 
 W = "/api/workflows/nerve"
-
-
-def _square(row: float, col: float, csa_mm2: float) -> list[list[float]]:
-    half = (csa_mm2 / SPACING**2) ** 0.5 / 2
-    return [
-        [row - half, col - half],
-        [row - half, col + half],
-        [row + half, col + half],
-        [row + half, col - half],
-    ]
 
 
 def _stored_nerve(
@@ -43,7 +33,9 @@ def _stored_nerve(
     made = httpx.post(f"{server}{W}/instances/{iid}/outline", json={"row": row, "col": col}, timeout=120)
     assert made.status_code == 200, made.text
     sid = made.json()["structures"][0]["id"]
-    fixed = httpx.put(f"{server}{W}/structures/{sid}/points", json={"points": _square(row, col, csa_mm2)})
+    fixed = httpx.put(
+        f"{server}{W}/structures/{sid}/points", json={"points": square_outline(row, col, csa_mm2)}
+    )
     assert fixed.status_code == 200, fixed.text
     return {"instance": iid, "study": up.json()["study_id"]}
 
@@ -294,7 +286,7 @@ def test_a_tab_looked_at_again_shows_an_assessment_made_out_of_date_elsewhere(
     page.wait_for_selector('[data-testid="nerve-pattern"], [data-testid="nerve-indices"]')
     assert page.locator('[data-testid="nerve-stale"]').count() == 0
     # "another tab": a correction through the API
-    fixed = httpx.put(f"{server}{W}/structures/{sid}/points", json={"points": _square(row, col, 9.0)})
+    fixed = httpx.put(f"{server}{W}/structures/{sid}/points", json={"points": square_outline(row, col, 9.0)})
     assert fixed.status_code == 200, fixed.text
     page.wait_for_timeout(500)
     assert page.locator('[data-testid="nerve-stale"]').count() == 0  # nothing told this tab yet

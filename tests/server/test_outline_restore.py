@@ -18,7 +18,7 @@ with warnings.catch_warnings():  # starlette 1.x warns at import that it prefers
 from sonomsk.server.app import create_app
 from sonomsk.store.db import Store
 
-from .test_workflow_nerve import SPACING, require_dicom_reader, simulated_nerve_dicom
+from .test_workflow_nerve import require_dicom_reader, simulated_nerve_dicom, square_outline
 
 W = "/api/workflows/nerve"
 
@@ -57,16 +57,6 @@ def _csa(analysis: dict[str, Any]) -> dict[str, Any]:
     return dict(next(m for m in analysis["measurements"] if m["name"] == "area_cross_section"))
 
 
-def _square(row: float, col: float, csa_mm2: float) -> list[list[float]]:
-    half = (csa_mm2 / SPACING**2) ** 0.5 / 2
-    return [
-        [row - half, col - half],
-        [row - half, col + half],
-        [row + half, col + half],
-        [row + half, col - half],
-    ]
-
-
 def _audit(store: Store, action: str) -> list[Any]:
     from sqlalchemy import select
 
@@ -85,7 +75,8 @@ def test_restore_brings_back_the_automatic_outline_and_values(
     auto_points = auto["structures"][0]["points"]
     auto_csa = _csa(auto)["value"]
     fixed = client.put(
-        f"{W}/structures/{sid}/points", json={"points": _square(outlined["row"], outlined["col"], 20.0)}
+        f"{W}/structures/{sid}/points",
+        json={"points": square_outline(outlined["row"], outlined["col"], 20.0)},
     )
     assert fixed.status_code == 200, fixed.text
     assert _csa(fixed.json())["value"] == pytest.approx(20.0, rel=1e-3)
@@ -130,7 +121,7 @@ def test_restore_refuses_what_it_cannot_restore(client: TestClient, outlined: di
     assert r.status_code == 409 and f"structure {sid}" in r.json()["detail"]
     assert client.post(f"{W}/structures/999999/restore").status_code == 404
     # a second restore after one correction: nothing left to restore
-    sq = _square(outlined["row"], outlined["col"], 15.0)
+    sq = square_outline(outlined["row"], outlined["col"], 15.0)
     assert client.put(f"{W}/structures/{sid}/points", json={"points": sq}).status_code == 200
     assert client.post(f"{W}/structures/{sid}/restore").status_code == 200
     assert client.post(f"{W}/structures/{sid}/restore").status_code == 409

@@ -28,6 +28,17 @@ def require_dicom_reader() -> None:
 SPACING = 0.05859375  # mm per px of the simulator's default 30 mm / 512 px field
 
 
+def square_outline(row: float, col: float, csa_mm2: float) -> list[list[float]]:
+    """A square outline of ``csa_mm2`` centred on (row, col) at the simulator's SPACING."""
+    half = (csa_mm2 / SPACING**2) ** 0.5 / 2
+    return [
+        [row - half, col - half],
+        [row - half, col + half],
+        [row + half, col + half],
+        [row + half, col - half],
+    ]
+
+
 def simulated_nerve_dicom(
     path: Path,
     *,

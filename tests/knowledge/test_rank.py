@@ -591,3 +591,90 @@ def test_a_row_at_its_rounded_limit_is_not_called_self_contradicting() -> None:
     d = rank({"nerve_assessment": na}).to_dict()
     assert not any("contradicts itself" in n for n in d["notes"])
     assert d["inputs"]["median_enlarged_carpal_tunnel"]["state"] == "present"
+
+
+def _ranked(d: dict[str, Any]) -> list[str]:
+    return [c["condition"] for c in d["candidates"]]
+
+
+def test_slowing_at_a_named_site_supports_only_the_entrapment_there() -> None:
+    """Focal slowing at the wrist supports carpal tunnel syndrome, not fibular or ulnar
+    neuropathy (the unnamed-site finding ranked fibular neuropathy second in a pure CTS)."""
+    unnamed = rank({"findings": {"focal_slowing_across_entrapment_site": "present"}}).to_dict()
+    assert {"fibular_neuropathy_fibular_head", "ulnar_neuropathy_elbow"} <= set(_ranked(unnamed))
+    for finding, own, others in (
+        (
+            "focal_slowing_median_wrist",
+            "carpal_tunnel_syndrome",
+            ("ulnar_neuropathy_elbow", "fibular_neuropathy_fibular_head"),
+        ),
+        (
+            "focal_slowing_ulnar_elbow",
+            "ulnar_neuropathy_elbow",
+            ("carpal_tunnel_syndrome", "fibular_neuropathy_fibular_head"),
+        ),
+        (
+            "focal_slowing_fibular_head",
+            "fibular_neuropathy_fibular_head",
+            ("carpal_tunnel_syndrome", "ulnar_neuropathy_elbow"),
+        ),
+    ):
+        d = rank({"findings": {finding: "present"}}).to_dict()
+        assert _ranked(d)[0] == own, (finding, _ranked(d))
+        assert not set(others) & set(_ranked(d)), (finding, _ranked(d))
+        assert "hnpp" in _ranked(d)  # slowing at an entrapment site is still HNPP-compatible
+
+
+def test_the_unnamed_slowing_is_not_counted_again_beside_a_named_one() -> None:
+    d = rank(
+        {
+            "findings": {
+                "focal_slowing_across_entrapment_site": "present",
+                "focal_slowing_median_wrist": "present",
+            }
+        }
+    ).to_dict()
+    assert _ranked(d)[0] == "carpal_tunnel_syndrome"
+    assert "fibular_neuropathy_fibular_head" not in _ranked(d)
+    assert "focal_slowing_across_entrapment_site" not in d["inputs"]
+    assert any("counted through focal_slowing_median_wrist" in n for n in d["notes"])
+    asked = [m["finding"] for m in d["missing_discriminators"]]
+    assert "focal_slowing_across_entrapment_site" not in asked
+    with pytest.raises(InvalidParameterError, match="focal_slowing_across_entrapment_site is absent but"):
+        rank(
+            {
+                "findings": {
+                    "focal_slowing_across_entrapment_site": "absent",
+                    "focal_slowing_ulnar_elbow": "present",
+                }
+            }
+        )
+    with pytest.raises(
+        InvalidParameterError, match="normal_ncs is present but so is focal_slowing_fibular_head"
+    ):
+        rank({"findings": {"normal_ncs": "present", "focal_slowing_fibular_head": "present"}})
+
+
+def test_slowing_at_several_named_sites_adds_up_for_hnpp_within_the_clamp() -> None:
+    one = rank({"findings": {"focal_slowing_median_wrist": "present"}}).to_dict()
+    two = rank(
+        {"findings": {"focal_slowing_median_wrist": "present", "focal_slowing_ulnar_elbow": "present"}}
+    ).to_dict()
+    three = rank(
+        {
+            "findings": {
+                "focal_slowing_median_wrist": "present",
+                "focal_slowing_ulnar_elbow": "present",
+                "focal_slowing_fibular_head": "present",
+            }
+        }
+    ).to_dict()
+
+    def hnpp(d: dict[str, Any]) -> dict[str, Any]:
+        return next(c for c in d["candidates"] if c["condition"] == "hnpp")
+
+    assert hnpp(one)["score_log10"] == pytest.approx(math.log10(3.0), abs=0.01)
+    assert hnpp(two)["score_log10"] == pytest.approx(math.log10(9.0), abs=0.01)
+    assert hnpp(three)["score_log10"] == pytest.approx(math.log10(20.0), abs=0.01)  # bounded
+    assert hnpp(three)["group_adjustments"][0]["group"] == "entrapment_slowing"
+    assert _ranked(three)[0] == "hnpp"

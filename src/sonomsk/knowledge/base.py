@@ -53,6 +53,7 @@ class FindingDefinition:
     exclusive: str | None = None
     excludes: tuple[str, ...] = ()  # present, this finding makes these absent (and they it)
     threshold: dict[str, Any] | None = None
+    specialises: str | None = None  # the unnamed-site finding this one names the site of
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,15 @@ def load_knowledge() -> KnowledgeBase:
             exclusive=v.get("exclusive"),
             excludes=tuple(v.get("excludes", ())),
             threshold=v.get("threshold"),
+            specialises=v.get("specialises"),
         )
         for k, v in fdata["findings"].items()
     }
     for f in findings.values():
+        if f.specialises is not None and f.specialises not in fdata["findings"]:
+            raise InvalidParameterError(
+                f"findings.json {f.id}: specialises unknown finding {f.specialises!r}"
+            )
         for other in f.excludes:
             if other not in fdata["findings"]:
                 raise InvalidParameterError(f"findings.json {f.id}: excludes unknown finding {other!r}")
@@ -250,6 +256,7 @@ def vocabulary() -> dict[str, dict[str, Any]]:
             "definition": f.definition,
             "exclusive": f.exclusive,
             "threshold": f.threshold,
+            "specialises": f.specialises,
         }
         for k, f in kb.findings.items()
     }

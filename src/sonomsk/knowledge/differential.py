@@ -215,7 +215,7 @@ def _discriminators(names: list[str], obs: Observed, kb: KnowledgeBase, limit: i
     out: list[dict[str, Any]] = []
     conds = [kb.conditions[n] for n in names]
     for fid, fdef in kb.findings.items():
-        if obs.states.get(fid, FindingState.UNKNOWN) != FindingState.UNKNOWN:
+        if obs.states.get(fid, FindingState.UNKNOWN) != FindingState.UNKNOWN or fid in obs.superseded:
             continue
         lrs = {c.id: _best_lrs(c, fid) for c in conds}
         sep = 0.0

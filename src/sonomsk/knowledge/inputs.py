@@ -55,6 +55,8 @@ class Observed:
     undecided: set[str] = field(default_factory=set)
     #: the nerve assessment judged a child against adult limits: its "not enlarged" decides nothing
     adult_limits_child: bool = False
+    #: unnamed-site findings made redundant by a present site-specific one: not counted, not asked for
+    superseded: set[str] = field(default_factory=set)
 
     def set(self, name: str, state: FindingState, source: str) -> None:
         if name in self.undecided and state == FindingState.ABSENT and source != "findings":
@@ -128,6 +130,7 @@ def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
     if data.get("muscle_assessment"):
         _parse_muscle(data["muscle_assessment"], obs, kb)
     _apply_exclusive(obs, kb)
+    _apply_specialised(obs, kb)
     _apply_excludes(obs, kb)
     return obs
 
@@ -600,6 +603,32 @@ def _apply_excludes(obs: Observed, kb: KnowledgeBase) -> None:
         elif clashing and obs.states.get(f.id, FindingState.UNKNOWN) == FindingState.UNKNOWN:
             obs.states[f.id] = FindingState.ABSENT
             obs.sources[f.id] = f"implied by {clashing[0]}"
+
+
+def _apply_specialised(obs: Observed, kb: KnowledgeBase) -> None:
+    """A site-specific finding (``focal_slowing_median_wrist``) present makes its unnamed-site
+    finding (``focal_slowing_across_entrapment_site``) redundant: the unnamed one is not counted
+    again (it would support every entrapment alike) and is not asked for. The unnamed one given as
+    absent contradicts a named one present and is refused."""
+    named: dict[str, list[str]] = {}
+    for f in kb.findings.values():
+        if f.specialises is not None and obs.states.get(f.id) == FindingState.PRESENT:
+            named.setdefault(f.specialises, []).append(f.id)
+    for generic, sites in named.items():
+        state = obs.states.get(generic, FindingState.UNKNOWN)
+        if state == FindingState.ABSENT:
+            raise InvalidParameterError(
+                f"findings: {generic} is absent but {', '.join(sites)} is present, which is such a "
+                "finding at a named site; give one of them"
+            )
+        obs.superseded.add(generic)
+        if state == FindingState.PRESENT:
+            del obs.states[generic]
+            obs.sources.pop(generic, None)
+            obs.notes.append(
+                f"{generic}: counted through {', '.join(sites)}, which names the site; the unnamed "
+                "finding is not counted again (it would support every entrapment alike)"
+            )
 
 
 def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:

@@ -5,7 +5,8 @@
 Accuracy is measured with the inference pipeline the product uses (ONNX backend + post-processing),
 with the second look at each nerve (``onnx-unet``, the default) and without it (``onnx-unet-frame``),
 on the usgra-seg images of the held-out fold that the shipped model never saw in training (the
-fold is recorded in the model card), automatically, with one click per expert nerve region
+card records them), less those that show a picture it trained on under another file name or a
+second copy of a held-out picture (:mod:`sonomsk.training.duplicates`), automatically, with one click per expert nerve region
 (the workstation's click-to-outline) and with one box drawn around each (exact, and with its
 edges moved as a hand-drawn box's would be), and on simulated calibrated nerves of known CSA written as
 DICOM and read back. Speed is the median time to segment and measure one 512x512 frame.
@@ -24,6 +25,7 @@ from typing import Any
 
 from sonomsk.nerve.segment import segment_frame
 from sonomsk.training.datasets import Sample, load_usgra_seg, split_holdout
+from sonomsk.training.duplicates import independent_holdout, picture_groups, same_picture_pairs
 from sonomsk.vision.backends import get_backend
 from sonomsk.vision.metrics import dice, segmentation_scores, summarise_scores
 from sonomsk.vision.postprocess import labels_from_probabilities
@@ -31,14 +33,24 @@ from sonomsk.vision.postprocess import labels_from_probabilities
 BACKENDS = ("onnx-unet", "onnx-unet-frame")
 
 
-def holdout_samples(data: Path, name: str) -> tuple[list[Sample], int, int]:
-    """The usgra-seg images of the fold the backend's model card says it never saw in training,
-    with that fold and the number of folds."""
+def holdout_samples(data: Path, name: str) -> tuple[list[Sample], int, int, dict[str, str]]:
+    """The usgra-seg images the backend's model card says it never saw in training
+    (``validation_ids``), less those that show a picture it trained on or a second copy of a
+    held-out picture (:mod:`sonomsk.training.duplicates`); with the fold, the number of folds and
+    why each left-out image is left out."""
     validation = get_backend(name).card.validation
     fold, n_folds = int(validation.get("holdout_fold", 0)), int(validation.get("n_folds", 5))
     samples = load_usgra_seg(data)
-    _, val = split_holdout(samples, fold=fold, n_folds=n_folds)
-    return [samples[i] for i in val], fold, n_folds
+    held = {str(i) for i in validation.get("validation_ids") or []}
+    if not held:  # an older card: the split of its fold
+        _, val = split_holdout(samples, fold=fold, n_folds=n_folds)
+        held = {samples[i].ident for i in val}
+    groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
+    kept, dropped = independent_holdout(
+        sorted(held), [s.ident for s in samples if s.ident not in held], groups
+    )
+    keep = set(kept)
+    return [s for s in samples if s.ident in keep], fold, n_folds, dropped
 
 
 def usgra_holdout(held_out: list[Sample], name: str) -> dict[str, object]:
@@ -160,9 +172,12 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for name in BACKENDS:
         print(f"== backend {name}")
-        held_out, fold, n_folds = holdout_samples(args.data, name)
+        held_out, fold, n_folds, dropped = holdout_samples(args.data, name)
         acc = usgra_holdout(held_out, name)
-        print(f"usgra-seg held-out fold {fold} of {n_folds}: {acc['n_images']} images")
+        print(
+            f"usgra-seg held-out fold {fold} of {n_folds}: {acc['n_images']} images independent of the "
+            f"training images ({len(dropped)} left out: {'; '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})"
+        )
         for cls in ("nerve", "vessel"):
             s = acc[cls]
             assert isinstance(s, dict)

@@ -1,11 +1,13 @@
 """Pool the held-out scores of several training runs of one recipe (a cross-validation).
 
 Each run is a folder written by :mod:`sonomsk.training.train_nerve` with ``--holdout-fold K``:
-its ``metrics.json`` holds the per-image scores of the images that run held out (raw arg-max at
-the training size, no post-processing, no refinement). The runs must share the recipe (the
+its ``metrics.json`` holds the per-image scores of the images that run held out (the network's
+probabilities resized back to each frame, arg-max there, no post-processing, no refinement). The runs must share the recipe (the
 command without ``--out`` and ``--holdout-fold``) and hold out different images; :func:`pool`
 refuses others. Pooled figures are over images (each held-out image counts once), with the
-95 % bootstrap interval of the mean the model card uses. Used by ``benchmarks/bench_crossval.py``
+95 % bootstrap interval of the mean the model card uses. Given the images' picture groups, only
+the held-out images independent of each run's training set count (a twin of a training image
+would score what the network memorised). Used by ``benchmarks/bench_crossval.py``
 and by ``python -m sonomsk.training.card --crossval``.
 """
 
@@ -48,6 +50,7 @@ def load_run(run: Path) -> dict[str, Any]:
         "fold": fold_of(str(data["split"])),
         "seconds": float(data.get("train_seconds", float("nan"))),
         "per_image": list(data["validation"]["per_image"]),
+        "train_ids": [str(i) for i in data.get("train_ids", []) if not str(i).startswith("sim")],
     }
 
 
@@ -70,9 +73,23 @@ def check_runs(runs: list[dict[str, Any]]) -> str:
 
 def class_summary(rows: list[dict[str, Any]], cls: str) -> dict[str, Any]:
     """Dice (mean, 95 % bootstrap interval, median), median |area error| and near-misses of one
-    class over the images where it is present."""
+    class over the images where its truth has it; and the images without it in truth where the
+    model drew it anyway (any pixel: false-positive images)."""
     present = [r[cls] for r in rows if r[cls]["present"]]
+    absent = [r[cls] for r in rows if not r[cls]["present"]]
     dice = np.asarray([p["dice"] for p in present], dtype=float)
+    false_positive = sum(1 for a in absent if a.get("area_pred_px", 0) > 0)
+    if not present:
+        return {
+            "n_present": 0,
+            "dice_mean": None,
+            "dice_ci95": None,
+            "dice_median": None,
+            "area_error_rel_median": None,
+            "dice_below_0_1": 0,
+            "n_absent": len(absent),
+            "false_positive_images": false_positive,
+        }
     lo, hi = bootstrap_mean_ci(dice)
     return {
         "n_present": len(present),
@@ -81,24 +98,48 @@ def class_summary(rows: list[dict[str, Any]], cls: str) -> dict[str, Any]:
         "dice_median": float(statistics.median(dice.tolist())),
         "area_error_rel_median": float(statistics.median(abs(p["area_error_rel"]) for p in present)),
         "dice_below_0_1": int((dice < 0.1).sum()),
+        "n_absent": len(absent),
+        "false_positive_images": false_positive,
     }
 
 
-def pool(run_folders: list[Path]) -> dict[str, Any]:
-    """Per-fold and pooled summaries of ``run_folders`` (see the module docstring)."""
+def independent_rows(
+    run: dict[str, Any], groups: dict[str, str] | None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The run's held-out rows that are independent of its training images, one per picture
+    (:func:`sonomsk.training.duplicates.independent_holdout`), and why each other one is left out.
+    Without ``groups`` every row is kept."""
+    if groups is None:
+        return list(run["per_image"]), {}
+    from sonomsk.training.duplicates import independent_holdout
+
+    kept, dropped = independent_holdout([row["id"] for row in run["per_image"]], run["train_ids"], groups)
+    keep = set(kept)
+    return [row for row in run["per_image"] if row["id"] in keep], dropped
+
+
+def pool(run_folders: list[Path], groups: dict[str, str] | None = None) -> dict[str, Any]:
+    """Per-fold and pooled summaries of ``run_folders`` (see the module docstring). With
+    ``groups`` (each image's picture, :func:`sonomsk.training.duplicates.picture_groups`), a
+    held-out image whose picture the run trained on, or a second copy of a held-out picture, is
+    left out, and ``excluded`` says why."""
     runs = [load_run(r) for r in run_folders]
     found = check_runs(runs)
-    pooled = [row for r in runs for row in r["per_image"]]
+    kept = [independent_rows(r, groups) for r in runs]
+    pooled = [row for rows, _ in kept for row in rows]
     return {
         "recipe": found,
+        "independent_of_training": groups is not None,
         "folds": [
             {
                 "fold": r["fold"],
                 "run": str(r["run"]),
                 "train_seconds": r["seconds"],
-                **{c: class_summary(r["per_image"], c) for c in CLASSES},
+                "n_images": len(rows),
+                "excluded": dropped,
+                **{c: class_summary(rows, c) for c in CLASSES},
             }
-            for r in runs
+            for r, (rows, dropped) in zip(runs, kept, strict=True)
         ],
         "pooled": {"n_images": len(pooled), **{c: class_summary(pooled, c) for c in CLASSES}},
     }

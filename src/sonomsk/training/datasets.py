@@ -62,17 +62,36 @@ def load_usgra_seg(root: str | Path) -> list[Sample]:
     return out
 
 
-def split_holdout(samples: list[Sample], *, fold: int = 0, n_folds: int = 5) -> tuple[list[int], list[int]]:
+def split_holdout(
+    samples: list[Sample],
+    *,
+    fold: int = 0,
+    n_folds: int = 5,
+    pairs: list[tuple[str, str, float]] | None = None,
+) -> tuple[list[int], list[int]]:
     """Grouped interleaved hold-out: groups (blocks of :data:`GROUP_SIZE` file numbers) whose
     index modulo ``n_folds`` equals ``fold`` are held out; returns (train, validation) indices.
 
     Interleaving spreads the held-out part over the whole file order (and so over the anatomical
     sites, which the files appear to be ordered by) while neighbouring files stay together.
+    Images of one picture (``pairs``, by default found by
+    :func:`sonomsk.training.duplicates.same_picture_pairs`) go together to the fold of the block
+    of their first file, so that no held-out image has a twin in training. (Joining their whole
+    blocks instead would chain most of usgra-seg into one fold: its twins link files 0000-0039
+    to blocks all over the file order.)
     """
-    groups = sorted({s.group for s in samples})
-    held = {g for i, g in enumerate(groups) if i % n_folds == fold}
-    train = [i for i, s in enumerate(samples) if s.group not in held]
-    val = [i for i, s in enumerate(samples) if s.group in held]
+    from sonomsk.training.duplicates import picture_groups, same_picture_pairs
+
+    if pairs is None:
+        pairs = same_picture_pairs(samples)
+    blocks = sorted({s.group for s in samples})
+    fold_of_block = {g: i % n_folds for i, g in enumerate(blocks)}
+    block = {s.ident: s.group for s in samples}
+    picture = picture_groups(block, [p for p in pairs if p[0] in block and p[1] in block])
+    # the group's name is its smallest ident: its first file
+    held = {i for i in block if fold_of_block[block[picture[i]]] == fold}
+    train = [i for i, s in enumerate(samples) if s.ident not in held]
+    val = [i for i, s in enumerate(samples) if s.ident in held]
     return train, val
 
 

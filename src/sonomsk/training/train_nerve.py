@@ -134,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulated_scenes": sim_used,
         "split": (
             f"grouped interleaved hold-out: blocks of 10 file numbers, block index mod {args.n_folds} == "
-            f"{args.holdout_fold} held out"
+            f"{args.holdout_fold} held out; images of one picture kept in one fold "
+            "(sonomsk.training.duplicates)"
             if args.holdout_fold is not None
             else "all images used for training"
         ),

@@ -47,7 +47,8 @@ def test_zaidman_none_mild_regional_diffuse() -> None:
 
 def test_zaidman_factor_is_strictly_above_two() -> None:
     # median upper arm ULN 9: 18 is exactly 2x -> still mild
-    r = run(("median_upper_arm", "right", 18.0), ("median_forearm", "right", 6.0))
+    # every region measured: Zaidman's classes need all four (review ws14b finding 8)
+    r = run(("median_upper_arm", "right", 18.0), ("median_forearm", "right", 6.0), *NORMAL_ALL_REGIONS[2:])
     assert zaidman_pattern(r.measurements)[0] == "mild"
 
 
@@ -211,9 +212,10 @@ def test_goedee_positive_trunk_counts_without_a_normal_limit() -> None:
     }
     r = assess(body)
     assert r.goedee.met
-    # Goedee 2017: enlargement of ANY criterion site is 99% specific for CIN, whose pattern is
-    # multifocal non-entrapment; a single positive criterion site is therefore enough.
-    assert r.pattern.pattern is Pattern.MULTIFOCAL_NONENTRAPMENT
+    # Goedee 2017: enlargement of ANY criterion site is 99% specific for CIN, reported as met; but
+    # one enlarged site is not a multifocal pattern (review ws14b finding 1)
+    assert r.pattern.pattern is Pattern.INDETERMINATE
+    assert "multifocal_nonentrapment" in r.pattern.candidates
     assert "goedee_cin" in r.pattern.rules_fired and "Goedee 2017" in r.pattern.explanation
 
 

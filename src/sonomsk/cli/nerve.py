@@ -100,11 +100,15 @@ def run_assess(args: argparse.Namespace) -> int:
     child = paediatric_note(result.patient)
     if child is not None:  # once, near the top: it applies to every row
         out.append(f"note: {child} (every measurement)")
-    out.append(f"{'site':<32}{'side':<7}{'CSA mm2':>8}{'ULN mm2':>9}{'ratio':>7}{'z':>7}  status")
+    out.append(
+        f"{'site':<32}{'side':<7}{'CSA mm2':>8}{'ULN mm2':>9}{'LLN mm2':>9}{'ratio':>7}{'z':>7}  status"
+    )
     for m in d["measurements"]:
         lim = m["limit"]
         # a limit that was not applied (status no_reference) is not printed as if it had been
         uln = "-" if lim["uln_mm2"] is None or m["status"] == "no_reference" else f"{lim['uln_mm2']:.1f}"
+        # the lower limit that decides a reduced row (review ws14b finding 7); empty where none
+        lln = "" if lim.get("lln_mm2") is None or m["status"] == "no_reference" else f"{lim['lln_mm2']:.2f}"
         ratio = "-" if m["ratio_to_uln"] is None else f"{m['ratio_to_uln']:.2f}"
         z = "-" if m["z_score"] is None else f"{m['z_score']:.1f}"
         src = (
@@ -116,7 +120,7 @@ def run_assess(args: argparse.Namespace) -> int:
         status = m["status"] + (" (borderline)" if m.get("borderline") else "")
         where = m["site"] + (f" ({m['trunk']})" if m.get("trunk") else "")
         out.append(
-            f"{where:<32}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>9}{ratio:>7}{z:>7}  {status}"
+            f"{where:<32}{m['side']:<7}{m['csa_mm2']:>8.1f}{uln:>9}{lln:>9}{ratio:>7}{z:>7}  {status}"
             f"  [{lim['source'] or 'no reference'}: {src}]"
         )
     caveats: list[str] = []  # fallbacks, population notes and source caveats, shown once each

@@ -39,6 +39,14 @@ PATIENT_KEYS = (
 
 _BOOL_STATES = {True: FindingState.PRESENT, False: FindingState.ABSENT}
 
+#: nerve patterns that assert "not diffuse": not read from a child judged on adult limits
+#: (review ws14b finding 2)
+_CHILD_UNASSERTED_PATTERNS = frozenset({"multifocal_nonentrapment"})
+#: rules of `sonomsk nerve assess` under which a diffuse pattern is still a candidate because every
+#: region is enlarged (or a child's normal regions are judged on adult limits): a met Goedee
+#: criterion is then read as in a diffuse pattern (nerve_rules.json goedee.controls_note)
+_DIFFUSE_OPEN_RULES = frozenset({"uniform_mild_enlargement", "child_regions_adult_limits"})
+
 
 @dataclass
 class Observed:
@@ -109,6 +117,13 @@ def parse_findings(data: Mapping[str, Any], kb: KnowledgeBase) -> Observed:
     """Validate a FINDINGS mapping and return the finding states it implies."""
     if not isinstance(data, Mapping):
         raise InvalidParameterError(f"findings document: expected a JSON object, got {type(data).__name__}")
+    if data.get("analysis") == "nerve_assess" or ("pattern" in data and "measurements" in data):
+        # the raw output of `sonomsk nerve assess --json` (review ws14b finding 9): never read as
+        # a findings document, which would drop the patient's clinical data silently
+        raise InvalidParameterError(
+            "findings document: this is a nerve assessment (the output of `sonomsk nerve assess --json`); "
+            'put it under "nerve_assessment": {"nerve_assessment": <this document>, "patient": {...}}'
+        )
     for key in data:
         if key not in SECTIONS and not str(key).startswith("_"):
             raise InvalidParameterError(
@@ -267,6 +282,16 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         )
         if pattern == "normal":
             pattern = None
+        elif pattern in _CHILD_UNASSERTED_PATTERNS:
+            # a region within adult limits may be enlarged for a child's size: "not diffuse" from
+            # adult limits must not count against a hereditary diffuse neuropathy (review ws14b
+            # finding 2)
+            obs.notes.append(
+                f"nerve_assessment.pattern is {pattern!r} judged on adult limits in a child: a region within "
+                "them may be enlarged for the child's size, so 'not diffuse' is not asserted and no nerve "
+                "pattern finding was set"
+            )
+            pattern = None
     if pattern is not None:
         if pattern not in mp["nerve_patterns"]:
             raise InvalidParameterError(
@@ -292,13 +317,17 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
                 "nerve_assessment.goedee is met by the C5 root only (a cut-off of the Dutch table, not one of "
                 "Goedee's three sites): proximal_median_or_plexus_enlarged left unknown"
             )
-        elif val in mp["goedee_outcome_positive"] and pattern == "diffuse":
+        elif val in mp["goedee_outcome_positive"] and (
+            pattern == "diffuse"
+            or (isinstance(rules, list) and bool(_DIFFUSE_OPEN_RULES & set(map(str, rules))))
+        ):
             # a diffuse enlargement (the CMT1 pattern) enlarges Goedee's sites too: its 99 %
             # specificity against disease controls does not separate CIN from CMT1 here
             # (nerve_rules.json goedee.controls_note)
             obs.notes.append(
-                "nerve_assessment.goedee is met within a diffuse pattern, which enlarges Goedee's sites in CMT1 "
-                "as well: proximal_median_or_plexus_enlarged left unknown"
+                "nerve_assessment.goedee is met within a diffuse pattern (or a generalized enlargement that may "
+                "be one), which enlarges Goedee's sites in CMT1 as well: proximal_median_or_plexus_enlarged left "
+                "unknown"
             )
         elif val in mp["goedee_outcome_positive"]:
             obs.set("proximal_median_or_plexus_enlarged", FindingState.PRESENT, "nerve_assessment")
@@ -632,6 +661,8 @@ def _apply_specialised(obs: Observed, kb: KnowledgeBase) -> None:
 
 
 def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:
+    """At most one finding of an exclusive group present; the others become absent, except a nerve
+    pattern from a child judged on adult limits, which implies no other pattern absent."""
     groups: dict[str, list[str]] = {}
     for f in kb.findings.values():
         if f.exclusive:
@@ -642,6 +673,15 @@ def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:
             raise InvalidParameterError(
                 f"findings: {present} are mutually exclusive ({gid}); give at most one as present"
             )
+        if (
+            present
+            and obs.adult_limits_child
+            and obs.sources.get(present[0], "").startswith("nerve_assessment")
+        ):
+            obs.notes.append(
+                f"{present[0]} comes from a child judged on adult limits: the other {gid} findings are left unknown"
+            )
+            continue
         if present:
             for m in members:
                 if m not in obs.states or obs.states[m] == FindingState.UNKNOWN:

@@ -328,6 +328,13 @@ class AssessmentRequest:
                         "level per site and side (decision 013): assess the other level separately, never "
                         "as an average of the two"
                     )
+                if m.site == "brachial_plexus_trunk" and m.trunk is None:
+                    # the upper, middle and lower trunks are different structures: never averaged
+                    raise InvalidParameterError(
+                        f"measurements[{m.index}]: second brachial_plexus_trunk ({m.side}) without 'trunk' beside "
+                        f'measurements[{seen[k]}]; name each trunk with "trunk": "upper|middle|lower" '
+                        "(different trunks are never averaged into one value)"
+                    )
                 raise InvalidParameterError(
                     f"measurements[{m.index}]: duplicate of measurements[{seen[k]}] ({m.site}, {m.side}); "
                     "give one CSA per site and side (the maximum, or the mean of repeats at the same level)"

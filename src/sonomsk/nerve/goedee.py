@@ -17,6 +17,7 @@ from typing import Any
 from sonomsk.core.results import Finding
 from sonomsk.nerve.assess_model import NerveMeasurementInput
 from sonomsk.reference.loader import citation, citation_short, load_data
+from sonomsk.reference.nerve_csa import measurement_reliability
 
 __all__ = ["GoedeeResult", "evaluate_goedee", "goedee_criteria"]
 
@@ -87,6 +88,13 @@ class GoedeeResult:
             spec = load_data("nerve_rules.json")["goedee"]
             items = "; ".join(
                 f"{goedee_where(p)} {p['csa_mm2']:g} > {p['cutoff']:g} [{citation_short(p['source'])}]"
+                + (
+                    f" (borderline: {p['csa_mm2'] - p['cutoff']:.2f} mm2 above the cut-off, within the "
+                    f"between-investigator SD {p['sd_mm2']:g} mm2 [{citation_short(p['sd_source'])}]; a second "
+                    "measurement may not meet it)"
+                    if p.get("borderline")
+                    else ""
+                )
                 for p in self.positive
             )
             return (
@@ -194,7 +202,21 @@ def evaluate_goedee(
                 m.csa_mm2 > crit["cutoff"] if crit["comparison"] == ">" else m.csa_mm2 >= crit["cutoff"]
             )
             also = [crit["also"]] if crit.get("also") else []
-            evaluated.append({**item, "positive": positive, "source": crit["source"], "also": also})
+            # within the between-investigator SD of the cut-off (decision 011 applied to the Goedee
+            # cut-offs; review ws14b finding 3): reported, the outcome is unchanged
+            rel = measurement_reliability(m.site)
+            border = None if rel.sd_mm2 is None else round(abs(m.csa_mm2 - crit["cutoff"]), 9) < rel.sd_mm2
+            evaluated.append(
+                {
+                    **item,
+                    "positive": positive,
+                    "source": crit["source"],
+                    "also": also,
+                    "borderline": border,
+                    "sd_mm2": rel.sd_mm2,
+                    "sd_source": rel.source,
+                }
+            )
     positive_items = tuple(e for e in evaluated if e["positive"])
     if positive_items:
         outcome = "met"

@@ -45,7 +45,7 @@ from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria,
 from sonomsk.nerve.sites import regions, site_info, site_names
 from sonomsk.nerve.sparing import sensory_sites, sensory_sparing
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import lookup_limit
+from sonomsk.reference.nerve_csa import csa_input_bounds, lookup_limit
 
 __all__ = [
     "GoedeeResult",
@@ -78,25 +78,35 @@ def _rules() -> dict[str, Any]:
 
 def zaidman_pattern(csa: Sequence[CsaAssessment]) -> tuple[str, dict[str, str], list[str]]:
     """Zaidman 2013 class (none, mild, regional, diffuse or undetermined), region states, and the
-    regions that would decide an undetermined class."""
+    regions that would decide an undetermined class.
+
+    Zaidman's classes are defined over four regions, so a region with no judged site (state
+    ``unmeasured``, or ``unjudged`` where its measured sites have no applicable limit) leaves the
+    class ``undetermined`` (review ws14b finding 8); only ``regional`` (a normal region and a site
+    above the factor) is decided whatever the open regions hold."""
     factor = float(_rules()["zaidman"]["factor"])
     state: dict[str, str] = {}
     for region in regions():
-        items = [a for a in csa if a.evaluable and site_info(a.site).region == region]
+        measured = [a for a in csa if site_info(a.site).region == region]
+        items = [a for a in measured if a.evaluable]
         if not items:
-            state[region] = "unmeasured"
+            state[region] = "unjudged" if measured else "unmeasured"
         else:
             state[region] = "enlarged" if any(a.status == "enlarged" for a in items) else "normal"
     enlarged = [a for a in csa if a.status == "enlarged"]
+    above = bool(enlarged) and max(a.ratio_to_uln or 0.0 for a in enlarged) > factor
+    if above and any(s == "normal" for s in state.values()):
+        return "regional", state, []
+    open_regions = [r for r, s in state.items() if s in ("unmeasured", "unjudged")]
+    if open_regions:
+        return "undetermined", state, open_regions
     if not enlarged:
         return "none", state, []
-    if max(a.ratio_to_uln or 0.0 for a in enlarged) <= factor:
+    if not above:
         return "mild", state, []
     if all(s == "enlarged" for s in state.values()):
         return "diffuse", state, []
-    if any(s == "normal" for s in state.values()):
-        return "regional", state, []
-    return "undetermined", state, [r for r, s in state.items() if s == "unmeasured"]
+    return "regional", state, []
 
 
 # --------------------------------------------------------------------------- pattern
@@ -203,7 +213,15 @@ def _decisive(
 
 
 def _has_lln(site: str, reference_set: str) -> bool:
-    return lookup_limit(site, reference_set=reference_set, side="right", trunk="upper").lln is not None
+    """Whether the site has a lower limit that can detect reduction: one above the input floor of
+    plausible values (a lower limit at or below the floor is never undercut by an accepted value;
+    review ws14b finding 6)."""
+    lln = lookup_limit(site, reference_set=reference_set, side="right", trunk="upper").lln
+    return lln is not None and _lln_above_floor(site, lln)
+
+
+def _lln_above_floor(site: str, lln: float) -> bool:
+    return lln > csa_input_bounds(site)[0]
 
 
 def _entrapment_ratios(
@@ -243,6 +261,7 @@ class _Facts:
     lone_support: list[IndexResult]
     no_lln: list[CsaAssessment]
     lln_motor: list[CsaAssessment]
+    floor_lln: list[CsaAssessment]
 
 
 def _facts(
@@ -281,7 +300,10 @@ def _facts(
         key = next(k for k in entrap if site_info(k[0]).nerve == site_info(i.site).nerve and k[1] == i.side)
         entrap[key].append(i.describe())
     no_lln = [a for a in evaluable if site_info(a.site).fibres in motor and not a.reduction_assessable]
-    lln_motor = [a for a in evaluable if site_info(a.site).fibres in motor and a.reduction_assessable]
+    with_lln = [a for a in evaluable if site_info(a.site).fibres in motor and a.reduction_assessable]
+    # a lower limit at or below the input floor cannot be undercut by any accepted value
+    floor_lln = [a for a in with_lln if a.limit.lln is not None and not _lln_above_floor(a.site, a.limit.lln)]
+    lln_motor = [a for a in with_lln if a not in floor_lln]
     return _Facts(
         evaluable=evaluable,
         reduced=reduced,
@@ -294,6 +316,7 @@ def _facts(
         lone_support=[i for i in lone if not _is_evidence_b(i) and not i.decides_alone],
         no_lln=no_lln,
         lln_motor=lln_motor,
+        floor_lln=floor_lln,
     )
 
 
@@ -324,30 +347,55 @@ def _note_lone_indices(b: _Builder, f: _Facts) -> None:
 
 
 def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: set[str]) -> tuple[str, ...]:
-    """Say where reduction cannot be checked (no lower limit) and whether enough sites could."""
+    """Say where reduction cannot be checked (no lower limit, or one at the input floor) and
+    whether enough sites on enough nerves could (the rule counts nerves, decision 006)."""
     spec = _rules()["reduced"]
-    if b.paediatric is not None and (f.no_lln or f.lln_motor):
+    if b.paediatric is not None and (f.no_lln or f.lln_motor or f.floor_lln):
         b.add(
             "reduction_not_assessable",
             f"{b.paediatric}: their lower limits are not applied, so reduced CSA (as in motor neuron "
             "disease) is not judged at any site",
         )
-        return tuple(f"{a.site} ({a.side})" for a in f.no_lln)
+        return tuple(f"{a.site} ({a.side})" for a in (*f.no_lln, *f.floor_lln))
     if f.no_lln:
         b.add(
             "reduction_not_assessable",
             f"no published lower limit in the '{reference_set}' set at the measured motor site(s) "
             f"{_label(f.no_lln)}: reduced CSA (as in motor neuron disease) cannot be checked there",
         )
-    if len(f.lln_motor) < spec["min_sites"]:
+    if f.floor_lln:
+        floor = "; ".join(
+            f"{a.site} ({a.side}) LLN {a.limit.lln:.2f} mm2, lowest accepted value "
+            f"{csa_input_bounds(a.site)[0]:g} mm2"
+            for a in f.floor_lln
+        )
+        b.add(
+            "reduction_not_assessable",
+            f"lower limit at or below the lowest accepted value ({floor}): no accepted value can fall below "
+            "it, so reduced CSA cannot be detected there; these sites do not count for the reduced pattern",
+        )
+    nerves = {site_info(a.site).nerve for a in f.lln_motor}
+    if len(f.lln_motor) < spec["min_sites"] or len(nerves) < spec["min_nerves"]:
         could = [s for s in _motor_sites_with_lln(reference_set) if s not in measured]
+        none_at_all = (
+            "; reduction could not be judged at any measured site, so this pattern says nothing about "
+            "reduced CSA (as in motor neuron disease)"
+            if not f.lln_motor and (f.no_lln or f.floor_lln)
+            else ""
+        )
         b.add(
             "reduction_scope",
-            f"only {len(f.lln_motor)} measured motor site(s) have a lower limit; the reduced pattern needs "
-            f"{spec['min_sites']} reduced sites on {spec['min_nerves']} nerves (decision 006); sites with a lower "
-            f"limit: {', '.join(could) or 'none in this set'}",
+            f"only {len(f.lln_motor)} measured motor site(s) on {len(nerves)} nerve(s) have a lower limit that can "
+            f"detect reduction; the reduced pattern needs {spec['min_sites']} reduced sites on "
+            f"{spec['min_nerves']} nerves (decision 006){none_at_all}; sites with such a lower limit: "
+            f"{', '.join(could) or 'none in this set'}",
         )
-    return tuple(f"{a.site} ({a.side})" for a in f.no_lln)
+    return tuple(f"{a.site} ({a.side})" for a in (*f.no_lln, *f.floor_lln))
+
+
+def _reliability_source() -> str:
+    """The citation key of the between-investigator SD (decision 011)."""
+    return str(load_data("nerve_csa.json")["measurement_reliability"]["source"])
 
 
 def _motor_sites_with_lln(reference_set: str) -> list[str]:
@@ -443,9 +491,19 @@ def classify_pattern(
             f"reduced CSA at {len(reduced)} sites with motor fibres on {len(reduced_nerves)} nerves "
             f"({'; '.join(a.describe() for a in reduced)}), no enlargement; motor neuron disease shows reduced "
             f"root/nerve CSA [{citation_short(mnd_src)}]; at least {spec_red['min_sites']} sites on "
-            f"{spec_red['min_nerves']} nerves is a sonomsk convention (decision 006), not a published criterion",
+            f"{spec_red['min_nerves']} nerves is a sonomsk convention (decision 006), not a published criterion; "
+            f"{_healthy_below(reduced)}"
+            + (
+                f"; every reduced site lies within the between-investigator SD of its lower limit (borderline, "
+                f"decision 011): a second measurement may not confirm the reduction at any of them "
+                f"[{citation_short(_reliability_source())}]"
+                if all(a.borderline for a in reduced)
+                else ""
+            ),
             mnd_src,
+            spec_red["count_source"],
             *limit_sources,
+            *([_reliability_source()] if all(a.borderline for a in reduced) else []),
         )
         _note_lone_indices(b, f)
         no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
@@ -802,16 +860,16 @@ def _non_entrapment(
     regions_now = dict(state)
     for site, _side in non:
         regions_now[site_info(site).region] = "enlarged"
-    unmeasured = [r for r, s in regions_now.items() if s == "unmeasured"]
+    unmeasured = [r for r, s in regions_now.items() if s in ("unmeasured", "unjudged")]
     if unmeasured and not any(s == "normal" for s in regions_now.values()):
         need = [
             s for s in site_names() if site_info(s).region in unmeasured and not site_info(s).is_entrapment
         ]
         deciding = _decisive(need, reference_set, measured_sites)
-        measured_regions = [r for r, s in regions_now.items() if s != "unmeasured"]
+        measured_regions = [r for r, s in regions_now.items() if s not in ("unmeasured", "unjudged")]
         degree = (
             f"with a site > {factor:g}x the limit"
-            if zaid == "undetermined"
+            if any((a.ratio_to_uln or 0.0) > factor for a in f.enlarged)
             else f"mildly (never > {factor:g}x the limit)"
             if any(not site_info(a.site).is_entrapment for a in f.enlarged)
             else "(by a Goedee criterion only: these sites have no normal limit here)"
@@ -819,7 +877,7 @@ def _non_entrapment(
         b.add(
             "diffuse_undetermined",
             f"every measured region ({', '.join(measured_regions)}) is enlarged {degree} ({reasons}) but "
-            f"region(s) {', '.join(unmeasured)} were not measured: diffuse vs multifocal undecided "
+            f"region(s) {', '.join(unmeasured)} were not measured or not judged: diffuse vs multifocal undecided "
             f"[{citation_short(zaid_src)}]; deciding sites: {', '.join(deciding)}",
             zaid_src,
             *sources,
@@ -834,6 +892,30 @@ def _non_entrapment(
             deciding_sites=deciding,
             candidates=("diffuse", "multifocal_nonentrapment"),
         )
+    if all(s == "enlarged" for s in regions_now.values()) and not any(
+        (a.ratio_to_uln or 0.0) > factor for a in f.enlarged
+    ):
+        return _uniform_mild(b, csa, f, goedee, zaid, zaid_text, state, reasons, sources)
+    if b.paediatric is not None and len(non) >= 2:
+        b.add(
+            "child_regions_adult_limits",
+            f"enlargement at non-entrapment sites ({reasons}) judged against adult limits, with region(s) "
+            f"{', '.join(r for r, s in regions_now.items() if s == 'normal')} within them: a child's nerves are "
+            "smaller, so a region within the adult limits may still be enlarged for the child's size and a "
+            f"diffuse pattern (CMT1 is diffuse in {rules['zaidman']['cmt1_diffuse_pct']:g}% "
+            f"[{citation_short(rules['zaidman']['cmt1_diffuse_source'])}]) is not excluded: diffuse vs multifocal "
+            "undecided (sonomsk convention, review ws14b finding 2)",
+            rules["zaidman"]["cmt1_diffuse_source"],
+            *sources,
+        )
+        if goedee.outcome != "not_evaluable":
+            b.add(
+                "goedee_cin",
+                f"{goedee.explanation()}; {rules['goedee']['controls_note']}",
+                *goedee.citation_keys(),
+            )
+        _note_lone_indices(b, f)
+        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("diffuse", "multifocal_nonentrapment"))
     isolated_mild = (
         len({s for s, _ in non}) == 1
         and not goedee.met
@@ -878,6 +960,53 @@ def _non_entrapment(
             else ("normal", "multifocal_nonentrapment")
         )
         return b.build(Pattern.INDETERMINATE, zaid, state, deciding_sites=deciding, candidates=candidates)
+    if len(non) == 1:
+        return _single_focus(
+            b,
+            f,
+            goedee,
+            variability,
+            zaid,
+            zaid_text,
+            state,
+            reasons,
+            entrap_text,
+            sources,
+            reference_set,
+            measured_sites,
+        )
+    border = {k: _key_borderline(k, f, goedee, factor) for k in non}
+    if all(v is not False for v in border.values()) and any(v is True for v in border.values()):
+        unassessable = [f"{k[0]} ({k[1]})" for k, v in border.items() if v is None]
+        b.add(
+            "nonentrapment_borderline",
+            f"every enlargement at non-entrapment sites ({reasons}) lies within the between-investigator SD of "
+            "its limit (borderline, decision 011)"
+            + (
+                f", or has no published SD and is not > {factor:g}x its limit ({', '.join(unassessable)})"
+                if unassessable
+                else ""
+            )
+            + f" [{citation_short(_reliability_source())}]"
+            + (f"; also at entrapment sites ({entrap_text})" if entrap else "")
+            + f": a second measurement may find them normal; enlargement occurs in "
+            f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
+            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; normal vs multifocal undecided "
+            f"(sonomsk convention, decision 006 addendum); {zaid_text}",
+            _reliability_source(),
+            rules["zaidman"]["axonal_pnp_enlarged_source"],
+            zaid_src,
+            *sources,
+        )
+        if goedee.outcome != "not_evaluable" or goedee.not_applied:
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
+        _note_lone_indices(b, f)
+        return b.build(
+            Pattern.INDETERMINATE,
+            zaid,
+            state,
+            candidates=("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ())),
+        )
     b.add(
         "multifocal_nonentrapment",
         f"enlargement at non-entrapment sites ({reasons})"
@@ -889,13 +1018,23 @@ def _non_entrapment(
     if goedee.met:
         b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
     prox = rules["proximal_enlargement"]
-    proximal = sorted({s for s, _ in non if s in prox["sites"]})
+    proximal = sorted({(s, side) for s, side in non if s in prox["sites"]})
     if proximal:
+        # a borderline value is named as such beside the CIN claim (review ws14b finding 3)
+        border_prox = [f"{s} ({side})" for s, side in proximal if border[(s, side)]]
         b.add(
             "proximal_enlargement",
-            f"proximal enlargement at {', '.join(proximal)}; {prox['claim']} "
-            f"[{citation_short(prox['claim_source'])}]",
+            f"proximal enlargement at {', '.join(dict.fromkeys(s for s, _ in proximal))}; {prox['claim']} "
+            f"[{citation_short(prox['claim_source'])}]"
+            + (
+                f"; borderline (within the between-investigator SD of its limit, decision 011): "
+                f"{', '.join(border_prox)}, so the claim may rest on a value a second measurement does not "
+                f"confirm [{citation_short(_reliability_source())}]"
+                if border_prox
+                else ""
+            ),
             prox["claim_source"],
+            *([_reliability_source()] if border_prox else []),
         )
     if variability.any_high:
         parts = [i["explanation"] for i in variability.intranerve if i["high"]]
@@ -912,3 +1051,138 @@ def _non_entrapment(
         )
     _note_lone_indices(b, f)
     return b.build(Pattern.MULTIFOCAL_NONENTRAPMENT, zaid, state)
+
+
+def _key_borderline(key: tuple[str, str], f: _Facts, goedee: GoedeeResult, factor: float) -> bool | None:
+    """Whether the non-entrapment enlargement at ``key`` (site, side) is borderline (decision 011):
+    True when every enlarged CSA and every met Goedee cut-off there lies within the between-
+    investigator SD; None when some value has no published SD and is not above ``factor`` times
+    its limit (and none is clearly beyond its SD); False otherwise."""
+    states: list[bool | None] = []
+    for a in f.enlarged:
+        if (a.site, a.side) == key:
+            if a.borderline is None:
+                states.append(None if (a.ratio_to_uln or 0.0) <= factor else False)
+            else:
+                states.append(bool(a.borderline))
+    for p in goedee.positive:
+        if (p["site"], p["side"]) == key:
+            b = p.get("borderline")
+            states.append(None if b is None else bool(b))
+    if not states or any(x is False for x in states):
+        return False
+    return True if all(x is True for x in states) else None
+
+
+def _uniform_mild(
+    b: _Builder,
+    csa: Sequence[CsaAssessment],
+    f: _Facts,
+    goedee: GoedeeResult,
+    zaid: str,
+    zaid_text: str,
+    state: dict[str, str],
+    reasons: str,
+    sources: list[str],
+) -> PatternResult:
+    """Enlargement in all four regions, none above Zaidman's factor (Zaidman "mild"): homogeneous,
+    generalized enlargement is not the regional/inhomogeneous multifocal pattern, and CMT1 is not
+    always diffuse by Zaidman's definition (review ws14b finding 2)."""
+    rules = _rules()
+    zs = rules["zaidman"]
+    b.add(
+        "uniform_mild_enlargement",
+        f"enlarged in all four regions, none > {zs['factor']:g}x the limit ({reasons}): generalized enlargement "
+        f"without a normal region; CMT1 is diffuse in {zs['cmt1_diffuse_pct']:g}%, and acquired neuropathies were "
+        f"mostly none, mild or regional "
+        f"({', '.join(f'{k} {v:g}%' for k, v in zs['acquired_not_diffuse_pct'].items())}) "
+        f"[{citation_short(zs['cmt1_diffuse_source'])}]: diffuse (hereditary) vs multifocal (acquired) undecided; "
+        f"{zaid_text}",
+        zs["cmt1_diffuse_source"],
+        *sources,
+    )
+    spec = rules["hereditary_entrapment_ratio"]
+    ratios = _entrapment_ratios(csa)
+    if ratios:
+        low = all(r < spec["cmt1a_below"] for _, _, r in ratios)
+        b.add(
+            "hereditary_entrapment_ratio",
+            f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
+            f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
+            f"[{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
+            spec["source"],
+        )
+    if goedee.outcome != "not_evaluable":
+        # the Goedee caveat of the diffuse pattern: a generalized enlargement enlarges its sites too
+        b.add(
+            "goedee_cin",
+            f"{goedee.explanation()}; {rules['goedee']['controls_note']}",
+            *goedee.citation_keys(),
+        )
+    _note_lone_indices(b, f)
+    return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("diffuse", "multifocal_nonentrapment"))
+
+
+def _single_focus(
+    b: _Builder,
+    f: _Facts,
+    goedee: GoedeeResult,
+    variability: VariabilityResult,
+    zaid: str,
+    zaid_text: str,
+    state: dict[str, str],
+    reasons: str,
+    entrap_text: str,
+    sources: list[str],
+    reference_set: str,
+    measured_sites: set[str],
+) -> PatternResult:
+    """One enlarged non-entrapment site (one site and side; not the mild case of
+    ``isolated_mild_enlargement``) with every other measured non-entrapment site normal: one focus
+    is not multifocal (review ws14b finding 1). The Goedee criterion is reported beside it."""
+    (key,) = f.non
+    need = [s for s in site_names() if not site_info(s).is_entrapment and s != key[0]]
+    deciding = _decisive(need, reference_set, measured_sites)
+    borderline = _key_borderline(key, f, goedee, float(_rules()["zaidman"]["factor"]))
+    b.add(
+        "single_nonentrapment_site",
+        f"enlargement at a single non-entrapment site ({reasons})"
+        + (
+            " within the between-investigator SD of its limit (borderline, decision 011) "
+            f"[{citation_short(_reliability_source())}]"
+            if borderline
+            else ""
+        )
+        + (f", together with enlargement at entrapment sites ({entrap_text})" if f.entrap else "")
+        + ", every other measured non-entrapment site normal: one focus is not a multifocal pattern; "
+        "multifocal (another site enlarged) vs a focal non-entrapment lesion undecided; "
+        f"deciding sites: {', '.join(deciding) or 'none left with a limit in this set'}; {zaid_text}",
+        *sources,
+        *([_reliability_source()] if borderline else []),
+        _rules()["zaidman"]["source"],
+    )
+    if goedee.outcome != "not_evaluable" or goedee.not_applied:
+        b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
+    high = [i for i in variability.intranerve if i["high"]]
+    if high:
+        which = "; ".join(f"{i['nerve']} ({i['side']}) {i['value']:.2f} > {i['uln']:g}" for i in high)
+        b.add(
+            "variability_high",
+            f"intranerve variability above the healthy limit ({which}) "
+            f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform along the nerve; it "
+            "does not decide the pattern",
+            "padua_2012",
+            "kerasnoudis_2013",
+        )
+    _note_lone_indices(b, f)
+    return b.build(
+        Pattern.INDETERMINATE,
+        zaid,
+        state,
+        deciding_sites=deciding,
+        candidates=(
+            "multifocal_nonentrapment",
+            "focal_nonentrapment",
+            *(("focal_entrapment",) if f.entrap else ()),
+        ),
+    )

@@ -37,7 +37,8 @@ def test_sr_reads_back_with_measurements_and_coordinates(example: StudyResults, 
         assert got.value == pytest.approx(m.value)
         region = g.roi
         xy = np.asarray(region.value)
-        assert np.allclose(xy[:-1], np.asarray(s.contour)[:, ::-1], atol=1e-3)  # (col, row)
+        # (col, row) in DICOM image coordinates: pixel centres at +0.5 (review ws14c F2)
+        assert np.allclose(xy[:-1], np.asarray(s.contour)[:, ::-1] + 0.5, atol=1e-3)
         assert np.allclose(xy[0], xy[-1])  # closed polyline
         ref = region.ContentSequence[0].ReferencedSOPSequence[0]
         assert ref.ReferencedSOPInstanceUID == example.image(s.image).sop_instance_uid

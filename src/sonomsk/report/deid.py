@@ -49,6 +49,35 @@ def deidentify_source(ds: Any, key: str) -> Any:
     return work if out is None else out
 
 
+def mark_deidentified(ds: Any, key: str, patient_name: str | None = None) -> Any:
+    """Declare an SR or SEG made from de-identified RESULTS as de-identified, as
+    :func:`sonomsk.io.deidentify.deidentify_dataset` declares the images: PatientIdentityRemoved
+    YES (these objects hold no burned-in text), DeidentificationMethod (with the key fingerprint)
+    and its code sequence (PS3.15 basic profile and the options the images' de-identification
+    uses), and the pseudonym ``patient_name`` written as the de-identified images carry it
+    (without the component separator a single-component PN otherwise gets). Returns ``ds``."""
+    import copy
+
+    api = _api()
+    from pydicom.dataset import Dataset
+
+    probe = Dataset()
+    probe.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    probe.Modality = "US"
+    out = api.deidentify_dataset(probe, key=key)
+    probe = probe if out is None else out
+    ds.PatientIdentityRemoved = "YES"
+    if patient_name:
+        ds.PatientName = patient_name
+    # the de-identifier's own method text; one that writes none: what was done, named here
+    ds.DeidentificationMethod = copy.deepcopy(probe.get("DeidentificationMethod")) or (
+        "sonomsk: RESULTS de-identified with keyed pseudonyms and UIDs"
+    )
+    if "DeidentificationMethodCodeSequence" in probe:
+        ds.DeidentificationMethodCodeSequence = copy.deepcopy(probe.DeidentificationMethodCodeSequence)
+    return ds
+
+
 def map_uids(uids: Mapping[str, str | None], key: str) -> dict[str, str | None]:
     """Replacement UIDs for ``{keyword: uid}`` (keywords of ``_UID_KEYWORDS``), as the images get them."""
     from pydicom.dataset import Dataset
@@ -160,8 +189,24 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         differential=_cap_ages(results.differential),
         muscle=_cap_ages(results.muscle),
         procedure=_cap_ages(results.procedure),
-        extra=_cap_ages(results.extra),
+        extra=_cap_ages(_map_supersedes(results.extra, key)),
     )
+
+
+def _map_supersedes(extra: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``extra`` without the UIDs and signer of the report it supersedes (``extra["supersedes"]``):
+    a de-identified SR gets UIDs made from its de-identified content, which a mapping of the
+    original SR's UIDs would not name, so a de-identified SR has no Predecessor Documents
+    Sequence; the earlier report's number and year stay."""
+    out = dict(extra)
+    prev = out.get("supersedes")
+    if not isinstance(prev, Mapping):
+        return out
+    kept = {k: v for k, v in prev.items() if k in ("report", "signed_at")}
+    if isinstance(kept.get("signed_at"), str):
+        kept["signed_at"] = kept["signed_at"][:4]
+    out["supersedes"] = kept
+    return out
 
 
 #: Ages of 90 and above are one category under HIPAA Safe Harbor (the DICOM path writes 090Y).

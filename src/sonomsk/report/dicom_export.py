@@ -172,8 +172,23 @@ def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
 
 
 def _closed_xy(contour: tuple[tuple[float, float], ...]) -> np.ndarray:
-    pts = np.array([[c, r] for r, c in contour], dtype=float)  # DICOM SCOORD is (column, row)
+    """A closed SCOORD polyline in DICOM image coordinates from a (row, col) outline.
+
+    sonomsk's pixel r covers r - 0.5 .. r + 0.5 (its centre is r); DICOM image coordinates
+    (PS3.3 C.18.6.1.2) put the top-left corner of the top-left pixel at 0.0\\0.0, its centre at
+    0.5\\0.5, in (column, row) order: each point is shifted by +0.5 in both axes (a reader of the
+    SCOORD subtracts it again, :func:`contour_from_scoord`)."""
+    pts = np.array([[c + 0.5, r + 0.5] for r, c in contour], dtype=float)
     return np.vstack([pts, pts[:1]])
+
+
+def contour_from_scoord(graphic_data: Any) -> tuple[tuple[float, float], ...]:
+    """The (row, col) pixel-centre outline of a closed SCOORD POLYLINE in DICOM image
+    coordinates (column, row): the inverse of the writer's +0.5 shift, the closing point dropped."""
+    xy = np.asarray(graphic_data, dtype=float).reshape(-1, 2)
+    if len(xy) > 1 and np.array_equal(xy[0], xy[-1]):
+        xy = xy[:-1]
+    return tuple((float(y - 0.5), float(x - 0.5)) for x, y in xy)
 
 
 def _nerve_name(structure: Structure, measurements: list[Any]) -> str | None:
@@ -402,12 +417,45 @@ def sr_dataset(
         verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
         coding_schemes=_local_scheme_items() if local_used else None,
     )
+    _set_predecessor(sr, results)
     when = _dicom_datetime(results.signoff.at) if signed else None
     if when is not None:  # verified when it was signed, not when this copy was made
         sr.VerifyingObserverSequence[0].VerificationDateTime = when
     # a de-identified draft has no creation time left: the study's year stands in
     _date_from_results(sr, results.signoff.at if signed else (results.created or results.study.date))
     return sr, skipped
+
+
+def sr_uids(results: StudyResults, uid_seed: str = "") -> dict[str, str]:
+    """The Series and SOP Instance UIDs the SR of ``results`` (with ``uid_seed``) gets, without
+    building it: a later report names them as its predecessor."""
+    uid = _content_uids(results, uid_seed)
+    return {"series_uid": uid("sr-series"), "sop_instance_uid": uid("sr")}
+
+
+#: SOP Class of the SR (Comprehensive 3D SR).
+COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
+
+
+def _set_predecessor(sr: Any, results: StudyResults) -> None:
+    """Predecessor Documents Sequence (PS3.3 C.17.2.3): the SR of the signed report this one
+    replaces, as ``results.extra["supersedes"]`` names it (``study_uid``, ``series_uid``,
+    ``sop_instance_uid``)."""
+    from pydicom.dataset import Dataset
+
+    prev = results.extra.get("supersedes")
+    if not isinstance(prev, Mapping) or not prev.get("sop_instance_uid") or not prev.get("series_uid"):
+        return
+    sop = Dataset()
+    sop.ReferencedSOPClassUID = COMPREHENSIVE_3D_SR
+    sop.ReferencedSOPInstanceUID = str(prev["sop_instance_uid"])
+    series = Dataset()
+    series.SeriesInstanceUID = str(prev["series_uid"])
+    series.ReferencedSOPSequence = [sop]
+    study = Dataset()
+    study.StudyInstanceUID = str(prev.get("study_uid") or sr.StudyInstanceUID)
+    study.ReferencedSeriesSequence = [series]
+    sr.PredecessorDocumentsSequence = [study]
 
 
 def _local_scheme_items() -> list[Any]:
@@ -444,6 +492,8 @@ def _date_from_results(ds: Any, value: str | None) -> None:
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
     for item in ds.get("ContributingEquipmentSequence", []):
         item.ContributionDateTime = date + time
+    if "SeriesDate" in ds:
+        ds.SeriesDate, ds.SeriesTime = date, time
 
 
 def write_sr(
@@ -464,6 +514,10 @@ def write_sr(
     r = _prepare(results, deidentify_key)
     observer = r.signoff.by if r.signoff.state.value != "draft" else None
     sr, skipped = sr_dataset(r, observer=observer, uid_seed=uid_seed)
+    if deidentify_key is not None:
+        from sonomsk.report.deid import mark_deidentified
+
+        mark_deidentified(sr, deidentify_key, r.patient.name)
     out = Path(path)
     sr.save_as(out, enforce_file_format=True)
     n = sum(1 for s in r.structures if not any(x.startswith(f"structure {s.id}:") for x in skipped))
@@ -563,6 +617,14 @@ def write_seg(
         )
         if "PatientOrientation" not in seg:
             seg.PatientOrientation = ""  # type 2C in the General Image module (no frame of reference)
+        signed = r.signoff.state.value != "draft" and bool(r.signoff.by)
+        # content and creation times from the frozen results (a de-identified export has only the
+        # year left), as the SR's: never the time (on the exam day, the date) of this copy
+        _date_from_results(seg, r.signoff.at if signed else (r.created or r.study.date))
+        if deidentify_key is not None:
+            from sonomsk.report.deid import mark_deidentified
+
+            mark_deidentified(seg, deidentify_key, r.patient.name)
         target = out if len(by_image) == 1 else out.with_name(f"{out.stem}_{_safe(image_id)}{out.suffix}")
         seg.save_as(target, enforce_file_format=True)
         summaries.append(ExportSummary(path=target, written=len(structs), skipped=tuple(skipped)))

@@ -61,7 +61,12 @@ def _interpretation(status: Any) -> list[dict[str, Any]] | None:
 
 def bundle_dict(results: StudyResults) -> dict[str, Any]:
     """The FHIR Bundle (type collection) as a JSON dict; codes checked, not yet model-validated."""
-    seed = results.study.study_uid or results.created or results.to_json()[:200]
+    import hashlib
+
+    # resource ids from the whole frozen content: the same report downloaded again gives the same
+    # ids, a later report of the same study (other values, another signature) other ids, so a
+    # FHIR server never overwrites a final Observation with another value
+    seed = hashlib.sha256(results.to_json(indent=None).encode("utf-8")).hexdigest()
     status = "final" if results.signoff.state.value != "draft" else "preliminary"
     patient_url = _urn(seed, "patient")
     patient: dict[str, Any] = {"resourceType": "Patient"}
@@ -250,6 +255,16 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     conclusion = _conclusion(results)
     if conclusion:
         report["conclusion"] = conclusion
+    prev = results.extra.get("supersedes")
+    if isinstance(prev, Mapping) and prev.get("report") is not None:
+        # a later signed report of the study: a new DiagnosticReport (its own id), which says
+        # which earlier one it replaces; the earlier one stays as it was sent
+        when = f", signed {prev['signed_at']}" if prev.get("signed_at") else ""
+        uid = f" (SR {prev['sop_instance_uid']})" if prev.get("sop_instance_uid") else ""
+        report["conclusion"] = " ".join(
+            x for x in (f"Replaces report {prev['report']}{when}{uid}.", report.get("conclusion")) if x
+        )
+    report["identifier"] = [{"system": "urn:ietf:rfc:3986", "value": _urn(seed, "report")}]
     entries.insert(0, {"fullUrl": _urn(seed, "report"), "resource": report})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 

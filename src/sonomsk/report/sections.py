@@ -11,6 +11,7 @@ assessment, muscle, procedure, differential, methods, other results and disclaim
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.report import figures
-from sonomsk.report.results import StudyResults, dict_rows, flatten_row, measurement_rows
+from sonomsk.report.results import Structure, StudyResults, dict_rows, flatten_row, measurement_rows
 
 
 @dataclass
@@ -216,25 +217,32 @@ class ImagesSection(Section):
         for im, src in zip(results.images, source.images, strict=True):
             if not im.key:
                 continue
-            pixels, reason = figures.load_frame(src)
-            structs = results.structures_of(im.id)
-            png = figures.overlay_png(im, structs, frame=pixels)
-            cal = (
-                f"{im.spacing_mm[0]:.3f} x {im.spacing_mm[1]:.3f} mm per px (row x col)"
-                if im.spacing_mm
-                else "not calibrated: lengths and areas in px"
-            )
-            items.append(
-                {
-                    "id": im.id,
-                    "uri": figures.png_data_uri(png),
-                    "caption": im.description or im.id,
-                    "calibration": cal,
-                    "frame": im.frame,
-                    "labels": ", ".join(s.label for s in structs),
-                    "note": reason,
-                }
-            )
+            # one picture per outlined frame, showing the frame its outlines were drawn on (a
+            # cine's outline is never drawn over another frame); an image without outlines: its
+            # key frame
+            by_frame: dict[int, list[Structure]] = {}
+            for s in results.structures_of(im.id):
+                by_frame.setdefault(s.frame if 0 <= s.frame < max(im.n_frames, 1) else im.frame, []).append(s)
+            for frame, structs in sorted(by_frame.items()) or [(im.frame, [])]:
+                shown = dataclasses.replace(im, frame=frame)
+                pixels, reason = figures.load_frame(dataclasses.replace(src, frame=frame))
+                png = figures.overlay_png(shown, structs, frame=pixels)
+                cal = (
+                    f"{im.spacing_mm[0]:.3f} x {im.spacing_mm[1]:.3f} mm per px (row x col)"
+                    if im.spacing_mm
+                    else "not calibrated: lengths and areas in px"
+                )
+                items.append(
+                    {
+                        "id": im.id,
+                        "uri": figures.png_data_uri(png),
+                        "caption": im.description or im.id,
+                        "calibration": cal,
+                        "frame": frame,
+                        "labels": ", ".join(s.label for s in structs),
+                        "note": reason,
+                    }
+                )
         return {"images": items}
 
 

@@ -687,12 +687,79 @@ def apply_correction(
         rows_px, cols_px, sha, frame = inst.rows, inst.columns, inst.sha256, s.frame
         analysis_id = a.id
         info = {"instance": inst.id, "site": inst.site, "side": inst.side}
+        units = {(m.name, m.label): m.unit for m in a.measurements}
     pts = _check_points(points, rows_px, cols_px)
     image = request.app.state.load_image(sha)
     ms = measure_outline(image, pts, frame=frame, context={**info, "corrected": True})
+    if any(
+        m.value is not None and (m.name, m.label) in units and units[m.name, m.label] != m.unit
+        for m in ms.measurements
+    ):
+        return _correction_in_other_units(store, structure_id, pts, ms, frame=frame, actor=actor)
     failed = correct_outline(store, structure_id, pts, ms, kind=KIND_OUTLINE, actor=actor)
     out = _analysis(store, analysis_id)
     out["not_corrected"] = failed
+    return out
+
+
+def _correction_in_other_units(
+    store: Store,
+    structure_id: int,
+    points: list[list[float]],
+    ms: MeasurementSet,
+    *,
+    frame: int,
+    actor: str,
+) -> dict[str, Any]:
+    """A corrected outline measured in other units than the outline it corrects (it left its
+    calibrated tissue region: px2 where the outline had mm2, or came back into it).
+
+    A stored measurement keeps one unit for its automatic and corrected values (a px2 number is
+    never stored beside an mm2 one under one unit), so the corrected outline is stored as a new
+    outline of the image (``source`` "corrected", ``corrects`` the structure id), measured as a
+    click or box outline of the same geometry is (px2 with the reason "outline leaves the
+    calibrated tissue region"), and chosen as the image's outline; the outline it corrects stays
+    stored with its own values (the clinician may accept it again). Returns the new analysis,
+    with ``not_corrected`` empty and ``corrects`` the structure id."""
+    from sonomsk.store.repository import accept_outline, record_analysis
+
+    with store.sessions() as session:
+        s = _outline_structure(session, structure_id)
+        a = s.analysis
+        inst = _instance(session, a.instance_id)
+        info = {"instance": inst.id, "study_id": a.study_id, "site": inst.site, "side": inst.side}
+        label, kind = s.label, s.kind
+    why = next(
+        (
+            str(m.context["uncalibrated_reason"])
+            for m in ms.measurements
+            if m.context.get("uncalibrated_reason")
+        ),
+        None,
+    )
+    new_id = record_analysis(
+        store,
+        study_id=info["study_id"],
+        instance_id=info["instance"],
+        kind=KIND_OUTLINE,
+        method_version=METHOD_VERSION,
+        measurements=ms,
+        structures=[{"label": label, "kind": kind, "frame": frame, "points": points, "accepted": True}],
+        result={
+            "source": "corrected",
+            "corrects": structure_id,
+            **({"note": f"measured in px: {why}"} if why else {}),
+            "frame": frame,
+            "site": info["site"],
+            "side": info["side"],
+        },
+        actor=actor,
+    )
+    out = _analysis(store, new_id)
+    accept_outline(store, int(out["structures"][0]["id"]), kind=KIND_OUTLINE, actor=actor)
+    out = _analysis(store, new_id)
+    out["not_corrected"] = []
+    out["corrects"] = structure_id
     return out
 
 

@@ -60,12 +60,51 @@ def render_pdf_bytes(results: dict[str, Any]) -> bytes:
         return out.read_bytes()
 
 
+def supersedes(store: Store, study_id: int, *, exclude: int | None = None) -> dict[str, Any] | None:
+    """The latest signed report of the study (other than report ``exclude``), as a later signed
+    report names it in ``extra["supersedes"]``: its number, signer and time, and the Study,
+    Series and SOP Instance UIDs of its SR (which the SR of the later report lists in its
+    Predecessor Documents Sequence); None when the study has no earlier signed report."""
+    from sqlalchemy import select
+
+    from sonomsk.core.errors import SonomskError
+    from sonomsk.report.dicom_export import sr_uids
+    from sonomsk.report.results import StudyResults
+    from sonomsk.store.models import Report
+
+    with store.sessions() as session:
+        q = select(Report).where(Report.study_id == study_id, Report.status != "draft")
+        if exclude is not None:
+            q = q.where(Report.id != exclude)
+        prev = session.scalars(q.order_by(Report.id.desc())).first()
+        if prev is None:
+            return None
+        rid, results = int(prev.id), dict(prev.results or {})
+        by, at = prev.signed_by, prev.signed_at.isoformat() if prev.signed_at else None
+    out: dict[str, Any] = {"report": rid, "signed_by": by, "signed_at": at}
+    try:
+        r = StudyResults.from_dict(results)
+        out.update(sr_uids(r, f"report {rid}"), study_uid=r.study.study_uid)
+    except SonomskError:  # an earlier report whose RESULTS no longer read: named, without its SR
+        pass
+    return out
+
+
+def _with_supersedes(results: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
+    if prev is None:
+        return results
+    return {**results, "extra": {**dict(results.get("extra") or {}), "supersedes": prev}}
+
+
 def create_report(store: Store, study_id: int, *, actor: str, sign: bool) -> dict[str, Any]:
-    """Freeze the study's RESULTS and PDF as a report; sign it when ``sign``."""
+    """Freeze the study's RESULTS and PDF as a report; sign it when ``sign``. A signed report of a
+    study that already has one names the latest earlier one (``extra["supersedes"]``)."""
     from sonomsk.server.results_builder import build_results
     from sonomsk.store.repository import save_report, sign_report
 
     results = build_results(store, study_id, signed_by=actor if sign else None, for_record=True)
+    if sign:
+        results = _with_supersedes(results, supersedes(store, study_id))
     pdf = render_pdf_bytes(results)
     report_id = save_report(store, study_id, results, actor=actor, pdf=pdf)
     if sign:
@@ -112,6 +151,7 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
             f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}); "
             "make a new report from the current results"
         )
+    signed = _with_supersedes(signed, supersedes(store, int(row["study_id"]), exclude=report_id))
     sign_report(store, report_id, actor=actor, results=signed, pdf=render_pdf_bytes(signed))
 
 

@@ -14,6 +14,7 @@ from sonomsk.knowledge.base import FindingState, load_knowledge
 from sonomsk.knowledge.differential import rank
 from sonomsk.knowledge.inputs import parse_findings
 from sonomsk.nerve.assess import assess
+from tests.nerve.test_review14_patterns import V21_CMT1A_UNIFORM_MILD as V21
 
 
 def assessment(rows: list[tuple[str, str, float]], **patient: Any) -> dict[str, Any]:
@@ -115,24 +116,6 @@ def test_child_multifocal_from_adult_limits_does_not_count_against_cmt1a() -> No
     na["pattern"] = "focal_entrapment"
     obs = parse_findings({"nerve_assessment": na}, kb)
     assert obs.states.get("nerve_pattern_diffuse", FindingState.UNKNOWN) == FindingState.UNKNOWN
-
-
-V21 = [
-    ("median_wrist", "right", 17.0),
-    ("median_forearm", "right", 16.0),
-    ("median_upper_arm", "right", 16.5),
-    ("ulnar_wrist", "right", 11.0),
-    ("ulnar_forearm", "right", 15.0),
-    ("ulnar_elbow", "right", 15.5),
-    ("ulnar_upper_arm", "right", 16.0),
-    ("c5_root", "right", 14.0),
-    ("c6_root", "right", 18.0),
-    ("fibular_head", "right", 18.0),
-    ("fibular_popliteal", "right", 16.0),
-    ("tibial_popliteal", "right", 40.0),
-    ("tibial_ankle", "right", 23.0),
-    ("sural_calf", "right", 5.5),
-]
 
 
 def test_uniform_mild_enlargement_with_family_history_does_not_put_cidp_first() -> None:

@@ -238,6 +238,21 @@ def _entrapment_ratios(
     return out
 
 
+def _add_cmt1a_ratios(b: _Builder, csa: Sequence[CsaAssessment]) -> None:
+    """The entrapment ratios against the CMT1A limit (uniform enlargement keeps them low)."""
+    spec = _rules()["hereditary_entrapment_ratio"]
+    ratios = _entrapment_ratios(csa)
+    if ratios:
+        low = all(r < spec["cmt1a_below"] for _, _, r in ratios)
+        b.add(
+            "hereditary_entrapment_ratio",
+            f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
+            f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
+            f"[{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
+            spec["source"],
+        )
+
+
 def _is_evidence_b(index: IndexResult) -> bool:
     return bool(index.source) and citation(str(index.source)).evidence == "B"
 
@@ -828,17 +843,7 @@ def _non_entrapment(
             f"so a diffuse pattern does not exclude one [{citation_short(zs['cmt1_diffuse_source'])}]",
             zs["cmt1_diffuse_source"],
         )
-        spec = rules["hereditary_entrapment_ratio"]
-        ratios = _entrapment_ratios(csa)
-        if ratios:
-            low = all(r < spec["cmt1a_below"] for _, _, r in ratios)
-            b.add(
-                "hereditary_entrapment_ratio",
-                f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
-                f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
-                f"[{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
-                spec["source"],
-            )
+        _add_cmt1a_ratios(b, csa)
         if variability.any_high:
             b.add(
                 "variability_high",
@@ -1101,17 +1106,7 @@ def _uniform_mild(
         zs["cmt1_diffuse_source"],
         *sources,
     )
-    spec = rules["hereditary_entrapment_ratio"]
-    ratios = _entrapment_ratios(csa)
-    if ratios:
-        low = all(r < spec["cmt1a_below"] for _, _, r in ratios)
-        b.add(
-            "hereditary_entrapment_ratio",
-            f"entrapment ratios {', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in ratios)}"
-            f"{' all' if low else ' not all'} < {spec['cmt1a_below']:g} (CMT1A) "
-            f"[{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
-            spec["source"],
-        )
+    _add_cmt1a_ratios(b, csa)
     if goedee.outcome != "not_evaluable":
         # the Goedee caveat of the diffuse pattern: a generalized enlargement enlarges its sites too
         b.add(

@@ -28,25 +28,26 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sonomsk.training.datasets import load_usgra_seg
-    from sonomsk.training.duplicates import independent_holdout, picture_groups, same_picture_pairs
-    from sonomsk.training.train_refine import evaluate
+    from sonomsk.training.duplicates import picture_groups, same_picture_pairs
+    from sonomsk.training.train_refine import evaluate, independent_windows
     from sonomsk.training.unet import CompactUNet
 
     metrics = json.loads((args.run / "metrics.json").read_text())
+    samples = load_usgra_seg(args.data)
+    groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
     model = CompactUNet(tuple(int(w) for w in metrics["widths"]), n_classes=2)
     model.load_state_dict(torch.load(args.run / "nerve_refine.pt", weights_only=True))
     model.eval()
-    samples = load_usgra_seg(args.data)
     held = {str(i) for i in metrics["validation_ids"]}
-    train = [str(i) for i in metrics["train_ids"] if not str(i).startswith("sim")]
-    groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
-    kept, dropped = independent_holdout(sorted(held), train, groups)
-    size = int(metrics["input_size"])
-    every = evaluate(model, [s for s in samples if s.ident in held], size)
-    independent = evaluate(model, [s for s in samples if s.ident in set(kept)], size)
+    every = evaluate(model, [s for s in samples if s.ident in held], int(metrics["input_size"]))
+    independent = independent_windows(args.run, samples, groups)
     print(f"run {args.run.name}: trainer's validation_real {metrics.get('validation_real')}")
     print(f"every held-out image ({len(held)}): {every}")
-    print(f"independent of training, one per picture ({len(kept)}; {len(dropped)} left out): {independent}")
+    print(
+        f"independent of training, one per picture ({independent['n_images']}; "
+        f"{len(independent['excluded'])} left out): "
+        f"{ {k: independent[k] for k in ('n_windows', 'dice_mean', 'dice_median')} }"
+    )
     return 0
 
 

@@ -678,3 +678,30 @@ def test_slowing_at_several_named_sites_adds_up_for_hnpp_within_the_clamp() -> N
     assert hnpp(three)["score_log10"] == pytest.approx(math.log10(20.0), abs=0.01)  # bounded
     assert hnpp(three)["group_adjustments"][0]["group"] == "entrapment_slowing"
     assert _ranked(three)[0] == "hnpp"
+
+
+def test_unnamed_slowing_is_not_counted_where_the_named_site_is_absent() -> None:
+    """Slowing at an unnamed entrapment site with the wrist's slowing absent is slowing elsewhere:
+    it no longer supports CTS (review ws15a finding 7); with every named site absent it is refused."""
+    d = rank(
+        {
+            "findings": {
+                "focal_slowing_across_entrapment_site": "present",
+                "focal_slowing_median_wrist": "absent",
+            }
+        }
+    ).to_dict()
+    assert "carpal_tunnel_syndrome" not in _ranked(d)
+    assert "ulnar_neuropathy_elbow" in _ranked(d)
+    assert any("not counted for Carpal tunnel syndrome" in n for n in d["notes"])
+    with pytest.raises(InvalidParameterError, match="every named site"):
+        rank(
+            {
+                "findings": {
+                    "focal_slowing_across_entrapment_site": "present",
+                    "focal_slowing_median_wrist": "absent",
+                    "focal_slowing_ulnar_elbow": "absent",
+                    "focal_slowing_fibular_head": "absent",
+                }
+            }
+        )

@@ -165,3 +165,30 @@ def test_usgra_seg_twins_are_found_and_no_fold_holds_out_a_twin_of_its_training_
         assert not trained & held, fold
         seen |= {samples[i].ident for i in val}
     assert len(seen) == len(samples)
+
+
+def test_the_card_gives_the_refinement_windows_of_independent_images_first() -> None:
+    refine = {
+        "input_size": 160,
+        "window_factor": 2.0,
+        "min_window_px": 32,
+        "command": "python -m sonomsk.training.train_refine --data D --out R",
+        "parameters": 1,
+        "train_seconds": 1.0,
+        "machine": "x",
+        "simulated_scenes": 2,
+        "validation_real": {"n_windows": 69, "dice_mean": 0.757, "dice_median": 0.813},
+        "validation_real_independent": {"n_windows": 57, "dice_mean": 0.737, "dice_median": 0.776},
+    }
+    summary = {
+        c: {"n_present": 1, "dice_mean": 0.6, "dice_median": 0.6, "area_error_rel_median": 0.1}
+        for c in ("nerve", "vessel")
+    }
+    metrics = {"command": "c", "split": "mod 5 == 0", "validation": {"summary": summary}}
+    text = card_markdown(card_from_metrics(metrics, "test", refine))
+    ind = text.index("57 held-out real windows of images independent of training")
+    every = text.index("69 held-out real windows of every held-out image (copies of training images included)")
+    assert ind < every
+    del refine["validation_real_independent"]
+    text = card_markdown(card_from_metrics(metrics, "test", refine))
+    assert "69 held-out real windows centred" in text and "copies" not in text.split("## Refinement")[1]

@@ -158,6 +158,19 @@ def _score(
                 f"({', '.join(cond.entrapment_sites)})"
             )
             continue
+        named = [f.id for f in kb.findings.values() if f.specialises == fid and f.id in cond.entries]
+        if (
+            state == FindingState.PRESENT
+            and named
+            and all(obs.states.get(n) == FindingState.ABSENT for n in named)
+        ):
+            # slowing "at an entrapment site" is not slowing at this condition's site when that site's
+            # own finding is absent (review ws15a finding 7)
+            obs.notes.append(
+                f"{fid} not counted for {cond.name}: {', '.join(named)} is absent, so the slowing is "
+                "at another site"
+            )
+            continue
         lr = e.lr_present if state == FindingState.PRESENT else e.lr_absent
         contribs.append(
             Contribution(

@@ -640,9 +640,20 @@ def _apply_specialised(obs: Observed, kb: KnowledgeBase) -> None:
     again (it would support every entrapment alike) and is not asked for. The unnamed one given as
     absent contradicts a named one present and is refused."""
     named: dict[str, list[str]] = {}
+    every: dict[str, list[str]] = {}
     for f in kb.findings.values():
-        if f.specialises is not None and obs.states.get(f.id) == FindingState.PRESENT:
-            named.setdefault(f.specialises, []).append(f.id)
+        if f.specialises is not None:
+            every.setdefault(f.specialises, []).append(f.id)
+            if obs.states.get(f.id) == FindingState.PRESENT:
+                named.setdefault(f.specialises, []).append(f.id)
+    for generic, sites in every.items():
+        if obs.states.get(generic) == FindingState.PRESENT and all(
+            obs.states.get(s) == FindingState.ABSENT for s in sites
+        ):
+            raise InvalidParameterError(
+                f"findings: {generic} is present but every named site ({', '.join(sites)}) is absent; "
+                "give the site that is slowed"
+            )
     for generic, sites in named.items():
         state = obs.states.get(generic, FindingState.UNKNOWN)
         if state == FindingState.ABSENT:

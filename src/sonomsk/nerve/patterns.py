@@ -45,7 +45,7 @@ from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria,
 from sonomsk.nerve.sites import regions, site_info, site_names
 from sonomsk.nerve.sparing import sensory_sites, sensory_sparing
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import csa_input_bounds, lookup_limit
+from sonomsk.reference.nerve_csa import csa_input_bounds, lookup_limit, pattern_sd_mm2
 
 __all__ = [
     "GoedeeResult",
@@ -213,15 +213,17 @@ def _decisive(
 
 
 def _has_lln(site: str, reference_set: str) -> bool:
-    """Whether the site has a lower limit that can detect reduction: one above the input floor of
-    plausible values (a lower limit at or below the floor is never undercut by an accepted value;
-    review ws14b finding 6)."""
+    """Whether the site has a lower limit that can detect reduction: one more than the
+    between-investigator SD above the input floor of plausible values (a lower limit at the floor,
+    C6 in the Dutch set, is never undercut by an accepted value, and one within the measurement
+    error of it, the vagus at 0.32 against 0.3 mm2, only by values that are noise; review ws14b
+    finding 6, ws15a finding 6)."""
     lln = lookup_limit(site, reference_set=reference_set, side="right", trunk="upper").lln
     return lln is not None and _lln_above_floor(site, lln)
 
 
 def _lln_above_floor(site: str, lln: float) -> bool:
-    return lln > csa_input_bounds(site)[0]
+    return lln - csa_input_bounds(site)[0] > pattern_sd_mm2(site)[0]
 
 
 def _entrapment_ratios(
@@ -316,7 +318,7 @@ def _facts(
         entrap[key].append(i.describe())
     no_lln = [a for a in evaluable if site_info(a.site).fibres in motor and not a.reduction_assessable]
     with_lln = [a for a in evaluable if site_info(a.site).fibres in motor and a.reduction_assessable]
-    # a lower limit at or below the input floor cannot be undercut by any accepted value
+    # a lower limit within the measurement SD of the input floor cannot be undercut by a real value
     floor_lln = [a for a in with_lln if a.limit.lln is not None and not _lln_above_floor(a.site, a.limit.lln)]
     lln_motor = [a for a in with_lln if a not in floor_lln]
     return _Facts(
@@ -897,7 +899,7 @@ def _non_entrapment(
             deciding_sites=deciding,
             candidates=("diffuse", "multifocal_nonentrapment"),
         )
-    if all(s == "enlarged" for s in regions_now.values()) and not any(
+    if all(s == "enlarged" for s in _non_entrapment_regions(f, state).values()) and not any(
         (a.ratio_to_uln or 0.0) > factor for a in f.enlarged
     ):
         return _uniform_mild(b, csa, f, goedee, zaid, zaid_text, state, reasons, sources)
@@ -922,7 +924,7 @@ def _non_entrapment(
         _note_lone_indices(b, f)
         return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("diffuse", "multifocal_nonentrapment"))
     isolated_mild = (
-        len({s for s, _ in non}) == 1
+        len(non) == 1
         and not goedee.met
         and all((a.ratio_to_uln or 0.0) <= factor for a in f.enlarged if (a.site, a.side) in non)
     )
@@ -980,24 +982,34 @@ def _non_entrapment(
             reference_set,
             measured_sites,
         )
-    border = {k: _key_borderline(k, f, goedee, factor) for k in non}
-    if all(v is not False for v in border.values()) and any(v is True for v in border.values()):
-        unassessable = [f"{k[0]} ({k[1]})" for k, v in border.items() if v is None]
+    border = {k: _key_borderline(k, f, goedee) for k in non}
+    if all(v[0] for v in border.values()):
+        stand_in = [f"{k[0]} ({k[1]})" for k, v in border.items() if v[1]]
+        # an entrapment CSA beyond the measurement SD stands on its own: "normal" is then no
+        # candidate (review ws15a finding 2); an index alone decides nothing (decision 006)
+        entrap_firm = any(a.borderline is not True for a in f.enlarged if (a.site, a.side) in entrap)
         b.add(
             "nonentrapment_borderline",
             f"every enlargement at non-entrapment sites ({reasons}) lies within the between-investigator SD of "
-            "its limit (borderline, decision 011)"
+            f"its limit (borderline, decision 011) [{citation_short(_reliability_source())}]"
             + (
-                f", or has no published SD and is not > {factor:g}x its limit ({', '.join(unassessable)})"
-                if unassessable
+                f"; at {', '.join(stand_in)} the source gives no SD and "
+                f"{pattern_sd_mm2(_key_site(stand_in[0]))[0]:g} mm2, the smallest it reports at any site, "
+                "stands in (sonomsk convention)"
+                if stand_in
                 else ""
             )
-            + f" [{citation_short(_reliability_source())}]"
-            + (f"; also at entrapment sites ({entrap_text})" if entrap else "")
-            + f": a second measurement may find them normal; enlargement occurs in "
+            + ": a second measurement may find them normal; enlargement occurs in "
             f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
-            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; normal vs multifocal undecided "
-            f"(sonomsk convention, decision 006 addendum); {zaid_text}",
+            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; "
+            + (
+                f"the enlargement at entrapment sites ({entrap_text}) is beyond it: focal entrapment vs "
+                "multifocal undecided"
+                if entrap_firm
+                else (f"also at entrapment sites, within the SD too ({entrap_text}); " if entrap else "")
+                + "normal vs multifocal undecided"
+            )
+            + f" (sonomsk convention, decision 006 addendum); {zaid_text}",
             _reliability_source(),
             rules["zaidman"]["axonal_pnp_enlarged_source"],
             zaid_src,
@@ -1006,12 +1018,12 @@ def _non_entrapment(
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
             b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         _note_lone_indices(b, f)
-        return b.build(
-            Pattern.INDETERMINATE,
-            zaid,
-            state,
-            candidates=("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ())),
+        candidates = (
+            ("focal_entrapment", "multifocal_nonentrapment")
+            if entrap_firm
+            else ("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ()))
         )
+        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=candidates)
     b.add(
         "multifocal_nonentrapment",
         f"enlargement at non-entrapment sites ({reasons})"
@@ -1026,7 +1038,7 @@ def _non_entrapment(
     proximal = sorted({(s, side) for s, side in non if s in prox["sites"]})
     if proximal:
         # a borderline value is named as such beside the CIN claim (review ws14b finding 3)
-        border_prox = [f"{s} ({side})" for s, side in proximal if border[(s, side)]]
+        border_prox = [f"{s} ({side})" for s, side in proximal if border[(s, side)][0]]
         b.add(
             "proximal_enlargement",
             f"proximal enlargement at {', '.join(dict.fromkeys(s for s, _ in proximal))}; {prox['claim']} "
@@ -1058,25 +1070,47 @@ def _non_entrapment(
     return b.build(Pattern.MULTIFOCAL_NONENTRAPMENT, zaid, state)
 
 
-def _key_borderline(key: tuple[str, str], f: _Facts, goedee: GoedeeResult, factor: float) -> bool | None:
+def _key_borderline(key: tuple[str, str], f: _Facts, goedee: GoedeeResult) -> tuple[bool, bool]:
     """Whether the non-entrapment enlargement at ``key`` (site, side) is borderline (decision 011):
-    True when every enlarged CSA and every met Goedee cut-off there lies within the between-
-    investigator SD; None when some value has no published SD and is not above ``factor`` times
-    its limit (and none is clearly beyond its SD); False otherwise."""
-    states: list[bool | None] = []
+    every enlarged CSA and every met Goedee cut-off there within the between-investigator SD of its
+    limit; and whether a stand-in SD was used (a site the source gives no SD for:
+    :func:`sonomsk.reference.nerve_csa.pattern_sd_mm2`)."""
+    states: list[bool] = []
+    stand_in = False
     for a in f.enlarged:
         if (a.site, a.side) == key:
             if a.borderline is None:
-                states.append(None if (a.ratio_to_uln or 0.0) <= factor else False)
+                sd, note = pattern_sd_mm2(a.site)
+                stand_in = stand_in or note is not None
+                uln = a.limit.uln
+                states.append(uln is not None and a.measurement.csa_mm2 - uln < sd)
             else:
                 states.append(bool(a.borderline))
     for p in goedee.positive:
         if (p["site"], p["side"]) == key:
-            b = p.get("borderline")
-            states.append(None if b is None else bool(b))
-    if not states or any(x is False for x in states):
-        return False
-    return True if all(x is True for x in states) else None
+            states.append(bool(p.get("borderline")))
+    return bool(states) and all(states), stand_in
+
+
+def _key_site(label: str) -> str:
+    """The site of a "site (side)" label."""
+    return label.split(" (", 1)[0]
+
+
+def _non_entrapment_regions(f: _Facts, state: dict[str, str]) -> dict[str, str]:
+    """Zaidman's regions judged from their non-entrapment sites only: enlarged where such a site is
+    enlarged (or meets a Goedee criterion), normal where one was measured and none is, else
+    unmeasured. A region enlarged only at an entrapment site (a carpal tunnel beside a normal
+    forearm) is not a generalized enlargement (review ws15a finding 1)."""
+    regions = dict.fromkeys(state, "unmeasured")
+    for a in f.evaluable:
+        info = site_info(a.site)
+        if not info.is_entrapment and info.region in regions and regions[info.region] == "unmeasured":
+            regions[info.region] = "normal"
+    for site, _side in f.non:
+        if site_info(site).region in regions:
+            regions[site_info(site).region] = "enlarged"
+    return regions
 
 
 def _uniform_mild(
@@ -1138,13 +1172,19 @@ def _single_focus(
     (key,) = f.non
     need = [s for s in site_names() if not site_info(s).is_entrapment and s != key[0]]
     deciding = _decisive(need, reference_set, measured_sites)
-    borderline = _key_borderline(key, f, goedee, float(_rules()["zaidman"]["factor"]))
+    borderline, stand_in = _key_borderline(key, f, goedee)
     b.add(
         "single_nonentrapment_site",
         f"enlargement at a single non-entrapment site ({reasons})"
         + (
             " within the between-investigator SD of its limit (borderline, decision 011) "
             f"[{citation_short(_reliability_source())}]"
+            + (
+                f" (no SD published for the site: {pattern_sd_mm2(key[0])[0]:g} mm2, the smallest the "
+                "source reports at any site, stands in; sonomsk convention)"
+                if stand_in
+                else ""
+            )
             if borderline
             else ""
         )

@@ -327,6 +327,17 @@ def measurement_reliability(site: str) -> MeasurementReliability:
     return MeasurementReliability(site, rel["source"], note=rel["no_figure"]["note"])
 
 
+def pattern_sd_mm2(site: str) -> tuple[float, str | None]:
+    """The between-investigator SD the pattern rules use at ``site``: its own
+    (:func:`measurement_reliability`), or, for a site the source gives no figure for, the smallest
+    SD it reports at any site as a stand-in, with the note that says so (None for a site's own)."""
+    own = measurement_reliability(site)
+    if own.sd_mm2 is not None:
+        return own.sd_mm2, None
+    no_figure = load_data("nerve_csa.json")["measurement_reliability"]["no_figure"]
+    return float(no_figure["stand_in_sd_mm2"]), str(no_figure["stand_in_note"])
+
+
 def adult_min_age() -> float:
     return float(load_data("nerve_covariates.json")["adult_only"]["min_age_years"])
 

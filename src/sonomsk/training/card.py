@@ -41,6 +41,8 @@ def refinement_entry(metrics: dict[str, Any]) -> dict[str, Any]:
         # an average of several runs (sonomsk.training.average) lists their training here
         "members": metrics.get("members"),
         "validation_real": metrics.get("validation_real"),
+        # the held-out images independent of training, one per picture (card --data)
+        "validation_real_independent": metrics.get("validation_real_independent"),
         "validation_simulated": metrics.get("validation_simulated"),
     }
 
@@ -236,11 +238,24 @@ def card_markdown(card: dict[str, Any]) -> str:
         ]
         for m in r.get("members") or []:
             lines.append(f"- Averaged member: `{m['command']}` ({m['train_seconds']} s).")
-        for key, what in (("validation_real", "held-out real"), ("validation_simulated", "unseen simulated")):
+        keys = (
+            (
+                "validation_real_independent",
+                "held-out real windows of images independent of training, one per picture,",
+            ),
+            (
+                "validation_real",
+                "held-out real windows of every held-out image (copies of training images included),"
+                if r.get("validation_real_independent")
+                else "held-out real windows",
+            ),
+            ("validation_simulated", "unseen simulated windows"),
+        )
+        for key, what in keys:
             v2 = r.get(key)
             if v2:
                 lines.append(
-                    f"- Nerve Dice in {v2['n_windows']} {what} windows centred on the true nerve: "
+                    f"- Nerve Dice in {v2['n_windows']} {what} centred on the true nerve: "
                     f"mean {v2['dice_mean']:.3f}, median {v2['dice_median']:.3f}."
                 )
     lines += ["", "## Limitations", "", card["limitations"], ""]
@@ -288,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         for f in crossval["folds"]:
             f["run"] = Path(f["run"]).name  # the folder name, not this machine's path
     independent = independent_validation(metrics, groups) if groups is not None else None
+    if refine is not None and groups is not None and args.refine is not None:
+        from sonomsk.training.train_refine import independent_windows
+
+        refine["validation_real_independent"] = independent_windows(args.refine, samples, groups)
     card = card_from_metrics(metrics, __version__, refine, crossval, independent)
     out = MODELS if args.install else args.run
     out.mkdir(parents=True, exist_ok=True)

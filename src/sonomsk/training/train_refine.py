@@ -111,6 +111,29 @@ def evaluate(model: Any, samples: list[Sample], size: int) -> dict[str, Any]:
     return {"n_windows": int(d.size), "dice_mean": float(d.mean()), "dice_median": float(np.median(d))}
 
 
+def independent_windows(run: Path, samples: list[Sample], groups: dict[str, str]) -> dict[str, Any]:
+    """The run's weights (``nerve_refine.pt``) scored by :func:`evaluate` on its held-out images
+    that are independent of its training images, one per picture
+    (:func:`sonomsk.training.duplicates.independent_holdout`)."""
+    import torch
+
+    from sonomsk.training.duplicates import independent_holdout
+    from sonomsk.training.unet import CompactUNet
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    model = CompactUNet(tuple(int(w) for w in metrics["widths"]), n_classes=2)
+    model.load_state_dict(torch.load(run / "nerve_refine.pt", weights_only=True))
+    model.eval()
+    train = [str(i) for i in metrics["train_ids"] if not str(i).startswith("sim")]
+    kept, dropped = independent_holdout([str(i) for i in metrics["validation_ids"]], train, groups)
+    keep = set(kept)
+    return {
+        "n_images": len(kept),
+        "excluded": dropped,
+        **evaluate(model, [s for s in samples if s.ident in keep], int(metrics["input_size"])),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     import torch

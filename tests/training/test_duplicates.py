@@ -187,7 +187,9 @@ def test_the_card_gives_the_refinement_windows_of_independent_images_first() -> 
     metrics = {"command": "c", "split": "mod 5 == 0", "validation": {"summary": summary}}
     text = card_markdown(card_from_metrics(metrics, "test", refine))
     ind = text.index("57 held-out real windows of images independent of training")
-    every = text.index("69 held-out real windows of every held-out image (copies of training images included)")
+    every = text.index(
+        "69 held-out real windows of every held-out image (copies of training images included)"
+    )
     assert ind < every
     del refine["validation_real_independent"]
     text = card_markdown(card_from_metrics(metrics, "test", refine))

@@ -202,6 +202,29 @@ class HeaderSection(Section):
 
 
 @register_section
+class SupersedesSection(Section):
+    """A later signed report says, under the header, which report it replaces (the SR lists the
+    earlier SR in its Predecessor Documents Sequence, FHIR in its conclusion); no UIDs."""
+
+    name = "supersedes"
+    title = "Replaces an earlier report"
+    order = 11
+    template = "sections/supersedes.html"
+
+    def applies(self, results: StudyResults) -> bool:
+        return isinstance(results.extra.get("supersedes"), Mapping)
+
+    def context(self, results: StudyResults, env: RenderEnv) -> dict[str, Any]:
+        prev = results.extra["supersedes"]
+        by = f", signed by {prev['signed_by']}" if prev.get("signed_by") else ""
+        at = f" ({prev['signed_at']})" if prev.get("signed_at") else ""
+        return {
+            "text": f"This report replaces report {prev.get('report', '?')}{by}{at} of the same study; "
+            "the earlier report is kept unchanged."
+        }
+
+
+@register_section
 class ImagesSection(Section):
     name = "images"
     title = "Key images"

@@ -9,7 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from sonomsk.core.errors import InvalidParameterError, MeasurementError
+from sonomsk.core.errors import MeasurementError
 from sonomsk.core.results import Measurement, Method
 from sonomsk.report.dicom_export import structure_mask, write_seg, write_sr
 from sonomsk.report.results import ImageRef, Structure, StudyResults
@@ -138,8 +138,13 @@ def test_nothing_to_export_is_an_error(example: StudyResults, tmp_path: Path) ->
     no_uid = dataclasses.replace(
         example, images=tuple(dataclasses.replace(im, sop_instance_uid=None) for im in example.images)
     )
-    with pytest.raises(InvalidParameterError, match="sop_instance_uid"):
-        write_sr(no_uid, tmp_path / "sr.dcm")
+    # images without a SOP Instance UID are not DICOM objects: the SR references none of them
+    # (review ws14c F3), the SEG has nothing to segment
+    summary = write_sr(no_uid, tmp_path / "sr.dcm")
+    assert any("not a DICOM object" in x for x in summary.skipped)
+    assert "CurrentRequestedProcedureEvidenceSequence" not in pydicom.dcmread(tmp_path / "sr.dcm")
+    with pytest.raises(MeasurementError, match="SEG"):
+        write_seg(no_uid, tmp_path / "seg.dcm")
 
 
 def test_a_signer_name_not_made_for_dicom_still_gives_a_valid_sr(

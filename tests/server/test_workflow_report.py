@@ -190,7 +190,9 @@ def test_send_sr_to_dcmtk_storescp(
         assert len(files) == 1
         ds = pydicom.dcmread(files[0])
         assert ds.SOPInstanceUID == body["sop_instance_uid"] and ds.SOPClassUID == COMPREHENSIVE_3D_SR
-        assert ds.VerificationFlag == "VERIFIED" and ds.CompletionFlag == "COMPLETE"  # signed
+        # signed, but by the test client's unauthenticated user "local": nobody identified, so the SR
+        # is complete and unverified (review ws14c F6)
+        assert ds.VerificationFlag == "UNVERIFIED" and ds.CompletionFlag == "COMPLETE"
         from sqlalchemy import select
 
         from sonomsk.store.models import AuditLog
@@ -573,14 +575,13 @@ def test_a_signed_report_is_one_sr_object_verified_when_it_was_signed(
     # one object, byte for byte (content and creation times too: a PACS given it twice holds one)
     assert (tmp_path / "sr0.dcm").read_bytes() == (tmp_path / "sr1.dcm").read_bytes()
     assert a.SOPInstanceUID == b.SOPInstanceUID and a.SeriesInstanceUID == b.SeriesInstanceUID
-    verified_at = dt.datetime.strptime(
-        str(a.VerifyingObserverSequence[0].VerificationDateTime), "%Y%m%d%H%M%S%z"
-    )
+    # signed by the test client's unauthenticated user "local": nobody identified, so the SR has no
+    # Verifying Observer (review ws14c F6; a named signer's verification time: test_review14d_exports)
+    assert a.VerificationFlag == "UNVERIFIED" and "VerifyingObserverSequence" not in a
     # content written at the signing time, in local time as the study's own times are
-    assert a.ContentDate + a.ContentTime == verified_at.astimezone().strftime("%Y%m%d%H%M%S")
-    verified = a.VerifyingObserverSequence[0].VerificationDateTime
-    assert verified == b.VerifyingObserverSequence[0].VerificationDateTime
-    assert dt.datetime.strptime(str(verified), "%Y%m%d%H%M%S%z") == dt.datetime.fromisoformat(at)
+    signed_at = dt.datetime.fromisoformat(at)
+    assert a.ContentDate + a.ContentTime == signed_at.astimezone().strftime("%Y%m%d%H%M%S")
+    assert (a.ContentDate, a.ContentTime) == (b.ContentDate, b.ContentTime)
     # another report of the same study is another object
     other = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
     (tmp_path / "other.dcm").write_bytes(client.get(f"{base}/reports/{other['id']}/sr").content)
@@ -634,3 +635,25 @@ def test_the_report_names_the_images_left_out_of_the_assessment(
     assert signed.status_code == 200, signed.text
     html = client.get(f"/api/workflows/report/studies/{analysed['study']}/preview").text
     assert "Not assessed:" in html and "ulnar_elbow, right (image img" in html
+
+
+def test_a_draft_of_another_sonomsk_version_says_so_when_it_cannot_be_signed(
+    client: TestClient, analysed: dict[str, Any], store: Any
+) -> None:
+    """A draft written by an older sonomsk whose RESULTS differ only in how they are written:
+    the refusal names the version change, not only "the study changed"."""
+    from sonomsk.store.models import Report
+
+    base = "/api/workflows/report"
+    draft = client.post(f"{base}/studies/{analysed['study']}/reports", json={"sign": False}).json()
+    with store.sessions() as session:
+        row = session.get(Report, draft["id"])
+        old = dict(row.results)
+        old["software_version"] = "0.0.1"
+        old["study"] = {**old["study"], "description": "written by the old version"}
+        row.results = old
+        session.commit()
+    r = client.post(f"{base}/reports/{draft['id']}/sign")
+    assert r.status_code == 422, r.text
+    assert "or sonomsk changed how it writes them (draft made by 0.0.1, now" in r.json()["detail"]
+    assert client.get(f"{base}/reports/{draft['id']}").json()["status"] == "draft"

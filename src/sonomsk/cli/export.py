@@ -9,7 +9,7 @@ from typing import Any
 
 from sonomsk.cli._common import add_common_options, print_json
 from sonomsk.cli.report import add_deidentify_options, deidentify_key
-from sonomsk.core.errors import InvalidParameterError
+from sonomsk.core.errors import InvalidParameterError, SonomskError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,27 +67,40 @@ def run(args: argparse.Namespace) -> int:
                 )
     key, random_key = deidentify_key(args)
     results = load_results(args.results)
-    report: dict[str, Any] = {"deidentified": key is not None, "outputs": {}}
-    if "sr" in targets:
+    report: dict[str, Any] = {"deidentified": key is not None, "outputs": {}, "failed": {}}
+    errors: list[SonomskError] = []
+
+    def attempt(name: str, write: Any) -> None:
+        """Write one output; a failure is recorded and the other outputs are still written
+        (review ws14c F8), the command then ends with the failure."""
+        if name not in targets:
+            return
+        try:
+            report["outputs"][name] = write()
+        except SonomskError as exc:
+            report["failed"][name] = str(exc)
+            errors.append(exc)
+
+    def write_sr_out() -> dict[str, Any]:
         s = write_sr(results, targets["sr"], deidentify_key=key)
-        report["outputs"]["sr"] = {"path": str(s.path), "structures": s.written, "skipped": list(s.skipped)}
-    if "seg" in targets:
+        return {"path": str(s.path), "structures": s.written, "skipped": list(s.skipped)}
+
+    def write_seg_out() -> list[dict[str, Any]]:
         segs = write_seg(results, targets["seg"], deidentify_key=key)
-        report["outputs"]["seg"] = [
-            {"path": str(s.path), "segments": s.written, "skipped": list(s.skipped)} for s in segs
-        ]
-    if "fhir" in targets:
-        report["outputs"]["fhir"] = {"path": str(write_fhir(results, targets["fhir"], deidentify_key=key))}
-    if "csv" in targets:
-        report["outputs"]["csv"] = {"path": str(write_csv(results, targets["csv"], deidentify_key=key))}
+        return [{"path": str(s.path), "segments": s.written, "skipped": list(s.skipped)} for s in segs]
+
+    attempt("sr", write_sr_out)
+    attempt("seg", write_seg_out)
+    attempt("fhir", lambda: {"path": str(write_fhir(results, targets["fhir"], deidentify_key=key))})
+    attempt("csv", lambda: {"path": str(write_csv(results, targets["csv"], deidentify_key=key))})
+    if "csv" in report["outputs"]:
         rows = (results.nerve_assessment or {}).get("measurements") or []
         if not results.measurements and rows:  # RESULTS made from `sonomsk nerve assess` input
             report["outputs"]["csv"]["skipped"] = [
                 f"the CSV lists image measurements and this RESULTS has none: the {len(rows)} CSA(s) of its "
                 "nerve assessment are in the XLSX sheet nerve_assessment and the FHIR bundle"
             ]
-    if "xlsx" in targets:
-        report["outputs"]["xlsx"] = {"path": str(write_xlsx(results, targets["xlsx"], deidentify_key=key))}
+    attempt("xlsx", lambda: {"path": str(write_xlsx(results, targets["xlsx"], deidentify_key=key))})
     if random_key:
         print(
             "sonomsk: note: no --key given; pseudonyms use a random key and cannot be linked", file=sys.stderr
@@ -100,4 +113,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name}: {item['path']}")
                 for reason in item.get("skipped", []):
                     print(f"  not encoded: {reason}")
+    if report["failed"]:
+        done = ", ".join(f"--{n}" for n in report["outputs"]) or "none"
+        why = "; ".join(f"--{n} {targets[n]}: {msg}" for n, msg in report["failed"].items())
+        raise errors[0].__class__(f"export: not written: {why} (written: {done})")
     return 0

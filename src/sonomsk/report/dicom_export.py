@@ -155,6 +155,8 @@ def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
     ds.StudyID = ""
     ds.AccessionNumber = (results.study.accession or "")[:16]
     ds.ReferringPhysicianName = _person_name(results.study.referring)
+    if results.study.description:  # General Study: the SR repeats the study's own (review ws14c F6)
+        ds.StudyDescription = _long_string(results.study.description)
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
     ds.Rows = image.rows
@@ -169,6 +171,67 @@ def evidence_dataset(results: StudyResults, image: ImageRef) -> Any:
     if image.n_frames > 1:
         ds.NumberOfFrames = image.n_frames
     return ds
+
+
+def is_dicom_image(image: ImageRef) -> bool:
+    """Whether ``image`` is a DICOM object that can be referenced: it has a SOP Instance UID.
+
+    An image read from a PNG, JPEG, TIFF or video has none in RESULTS (the workstation gives such
+    an upload a store key, never a UID in RESULTS; review ws14c F3): an SR or FHIR bundle never
+    names an instance that no archive holds."""
+    return bool(image.sop_instance_uid)
+
+
+def non_dicom_source(results: StudyResults, image: ImageRef) -> str:
+    """How an export names a non-DICOM source image: its id, format and sha256 as RESULTS keeps
+    them (``extra["non_dicom_images"][id]``, written by the workstation), else its file name."""
+    info = results.extra.get("non_dicom_images")
+    entry = info.get(image.id) if isinstance(info, Mapping) else None
+    if isinstance(entry, Mapping) and entry.get("sha256"):
+        fmt = f"{entry['format']} " if entry.get("format") else ""
+        return f"image {image.id} ({fmt}file sha256 {entry['sha256']})"
+    name = Path(image.path).name if image.path else None
+    return f"image {image.id}" + (f" (file {name})" if name else "")
+
+
+def _study_dataset(results: StudyResults) -> Any:
+    """Patient and study attributes for an SR that references no DICOM image (every outline is
+    on a non-DICOM image): the same as an evidence data set, with a UID that is never recorded."""
+    from pydicom.dataset import Dataset
+
+    if not results.study.study_uid:
+        raise InvalidParameterError("study: study_uid is required for a DICOM export")
+    ref = ImageRef(
+        id="study",
+        sop_instance_uid=_content_uids(results)("study-placeholder"),
+        study_uid=results.study.study_uid,
+        series_uid=_content_uids(results)("study-placeholder-series"),
+        rows=1,
+        cols=1,
+    )
+    ds: Dataset = evidence_dataset(results, ref)
+    return ds
+
+
+def _outline_text(image: ImageRef, contour: tuple[tuple[float, float], ...], source: str) -> str:
+    """The outline of a structure on a non-DICOM image as text: no SCOORD (it would need a DICOM
+    source image), the same DICOM image coordinates the SCOORD would hold."""
+    pts = " ".join(f"{x:.2f}/{y:.2f}" for x, y in _closed_xy(contour)[:-1])
+    frame = f", frame {image.frame + 1} of {image.n_frames}" if image.n_frames > 1 else ""
+    return (
+        f"Outline on {source}{frame}, which is not a DICOM object (no image reference): closed polygon "
+        f"in image coordinates (column/row, top-left pixel corner 0/0): {pts}"
+    )
+
+
+def _comment(text: str) -> Any:
+    import highdicom as hd
+
+    return hd.sr.TextContentItem(
+        name=code("DCM", "121106").coded_concept(),
+        value=text,
+        relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
+    )
 
 
 def _closed_xy(contour: tuple[tuple[float, float], ...]) -> np.ndarray:
@@ -314,10 +377,12 @@ def sr_dataset(
             continue
         image = results.image(s.image)
         items = []
+        failed: list[str] = []
         for m in ms:
             concept = measurement_concept(m.name)
             if not m.ok:
                 skipped.append(f"measurement {m.name} of {s.id}: failed ({m.failure})")
+                failed.append(f"{m.name.replace('_', ' ')} not measured: {m.failure}")
             elif concept is None:
                 skipped.append(f"measurement {m.name} of {s.id}: no code in the code table")
             else:
@@ -335,36 +400,54 @@ def sr_dataset(
                     )
                 )
                 used.add(id(m))
-        if not items:
+        if not items and not failed:
             skipped.append(f"structure {s.id}: no coded measurement")
             continue
-        ev = evidence.setdefault(image.id, evidence_dataset(results, image))
-        frames = [s.frame + 1] if image.n_frames > 1 else None
-        source = hd.sr.SourceImageForRegion(
-            referenced_sop_class_uid=ev.SOPClassUID,
-            referenced_sop_instance_uid=ev.SOPInstanceUID,
-            referenced_frame_numbers=frames,
-        )
-        region = hd.sr.ImageRegion(
-            graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
-            graphic_data=_closed_xy(s.contour),
-            source_image=source,
-        )
+        # an outline whose measurements all failed is still reported: the outline, with the
+        # reasons as text (review ws14c F1: a signed report with outlines always has an SR)
+        texts = [_comment(f"{s.id}: {why}") for why in failed] if not items else []
         kind = structure_code(s.kind.value).coded_concept()
         sites, local = finding_sites(s, ms)
         local_used |= local
-        groups.append(
-            hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=uid("tracking", s.id),
-                    identifier=_tracking_text(s, structure_site(s, ms), ms),
-                ),
+        tracking = hd.sr.TrackingIdentifier(
+            uid=uid("tracking", s.id), identifier=_tracking_text(s, structure_site(s, ms), ms)
+        )
+        group: Any
+        if not is_dicom_image(image):
+            # no SCOORD (it needs a DICOM source image) and no invented UID: a measurement group
+            # (TID 1501) with the outline's coordinates and the source file as text (review ws14c F3)
+            source_text = non_dicom_source(results, image)
+            skipped.append(f"image reference of {s.id}: {source_text} is not a DICOM object")
+            group = hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=tracking,
+                finding_type=kind,
+                finding_sites=sites,
+                measurements=items or None,
+            )
+            texts.append(_comment(_outline_text(image, s.contour, source_text)))
+        else:
+            ev = evidence.setdefault(image.id, evidence_dataset(results, image))
+            frames = [s.frame + 1] if image.n_frames > 1 else None
+            source = hd.sr.SourceImageForRegion(
+                referenced_sop_class_uid=ev.SOPClassUID,
+                referenced_sop_instance_uid=ev.SOPInstanceUID,
+                referenced_frame_numbers=frames,
+            )
+            region = hd.sr.ImageRegion(
+                graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+                graphic_data=_closed_xy(s.contour),
+                source_image=source,
+            )
+            group = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=tracking,
                 referenced_region=region,
                 finding_type=kind,
                 finding_sites=sites,
-                measurements=items,
+                measurements=items or None,
             )
-        )
+        if texts:
+            group[0].ContentSequence.extend(texts)
+        groups.append(group)
     for m in results.measurements:
         if (
             id(m) not in used
@@ -373,7 +456,7 @@ def sr_dataset(
         ):
             skipped.append(f"measurement {m.name}: not tied to an outlined structure")
     if not groups:
-        raise MeasurementError("SR: no outlined structure with a coded measurement to report")
+        raise MeasurementError("SR: no outlined structure to report (each needs a contour)")
     if observer:
         obs = hd.sr.ObserverContext(
             observer_type=code("DCM", "121006").coded_concept(),
@@ -399,8 +482,11 @@ def sr_dataset(
         imaging_measurements=groups,
     )
     signed = results.signoff.state.value != "draft" and bool(results.signoff.by)
+    # verified only by a named person: a report signed on a workstation without sign-in has no
+    # identified signer (results.UNIDENTIFIED_SIGNER_NOTE; review ws14c F6)
+    verified = signed and not signer_unidentified(results)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=list(evidence.values()),
+        evidence=list(evidence.values()) or [_study_dataset(results)],
         content=report[0],
         series_number=series_number,
         series_instance_uid=uid("sr-series"),
@@ -412,18 +498,32 @@ def sr_dataset(
         # (VerificationFlag VERIFIED with the signer as Verifying Observer); a draft is none of these
         is_complete=signed,
         is_final=signed,
-        is_verified=signed,
-        verifying_observer_name=_person_name(results.signoff.by, login=True) if signed else None,
-        verifying_organization=_long_string(results.study.institution or "not recorded") if signed else None,
+        is_verified=verified,
+        verifying_observer_name=_person_name(results.signoff.by, login=True) if verified else None,
+        verifying_organization=_long_string(results.study.institution or "not recorded")
+        if verified
+        else None,
+        institution_name=_long_string(results.study.institution) if results.study.institution else None,
         coding_schemes=_local_scheme_items() if local_used else None,
     )
+    if not evidence:  # the placeholder gave only patient and study attributes: it is no evidence
+        for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
+            if keyword in sr:
+                delattr(sr, keyword)
     _set_predecessor(sr, results)
-    when = _dicom_datetime(results.signoff.at) if signed else None
+    when = _dicom_datetime(results.signoff.at) if verified else None
     if when is not None:  # verified when it was signed, not when this copy was made
         sr.VerifyingObserverSequence[0].VerificationDateTime = when
     # a de-identified draft has no creation time left: the study's year stands in
     _date_from_results(sr, results.signoff.at if signed else (results.created or results.study.date))
     return sr, skipped
+
+
+def signer_unidentified(results: StudyResults) -> bool:
+    """Whether the report was signed without an identified person (its sign-off note says so)."""
+    from sonomsk.report.results import UNIDENTIFIED_SIGNER_NOTE
+
+    return (results.signoff.note or "").startswith(UNIDENTIFIED_SIGNER_NOTE)
 
 
 def sr_uids(results: StudyResults, uid_seed: str = "") -> dict[str, str]:
@@ -509,10 +609,10 @@ def write_sr(
     Raises
     ------
     MeasurementError
-        When no outlined structure has a measurement with a code in the code table.
+        When no structure has an outline (contour).
     """
     r = _prepare(results, deidentify_key)
-    observer = r.signoff.by if r.signoff.state.value != "draft" else None
+    observer = r.signoff.by if r.signoff.state.value != "draft" and not signer_unidentified(r) else None
     sr, skipped = sr_dataset(r, observer=observer, uid_seed=uid_seed)
     if deidentify_key is not None:
         from sonomsk.report.deid import mark_deidentified
@@ -572,6 +672,11 @@ def write_seg(
     by_image: dict[str, list[Structure]] = {}
     skipped: list[str] = []
     for s in outlined:
+        if not is_dicom_image(r.image(s.image)):
+            skipped.append(
+                f"structure {s.id}: on {non_dicom_source(r, r.image(s.image))}, not a DICOM object"
+            )
+            continue
         if r.image(s.image).n_frames > 1:
             skipped.append(
                 f"structure {s.id}: on a frame of a cine, which highdicom cannot segment without a frame of reference"

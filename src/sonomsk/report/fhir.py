@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from sonomsk.core.errors import InvalidParameterError
-from sonomsk.report.codes import Code, check_coding, code, measurement_concept, structure_code, unit_code
+from sonomsk.report.codes import (
+    LOCAL_SCHEME,
+    Code,
+    check_coding,
+    code,
+    measurement_concept,
+    nerve_site,
+    structure_code,
+    unit_code,
+)
 from sonomsk.report.results import StudyResults, as_results, dict_rows, row_limit, row_nerve_site
 
 _GENDER = {"F": "female", "M": "male", "O": "other"}
@@ -84,7 +93,10 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     entries = [{"fullUrl": patient_url, "resource": patient}]
 
     study_url = None
-    if results.study.study_uid:
+    # an ImagingStudy says the study is available in DICOM: not for a study whose images are all
+    # PNG/JPEG/TIFF/video (no SOP Instance UID; review ws14c F3)
+    dicom_images = [im for im in results.images if im.sop_instance_uid]
+    if results.study.study_uid and (dicom_images or not results.images):
         study_url = _urn(seed, "study")
         series: dict[str, dict[str, Any]] = {}
         for im in results.images:
@@ -138,8 +150,6 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
 
     judged: set[tuple[str, ...]] = set()  # assessment rows whose CSA an image measurement gives
     for i, m in enumerate(results.measurements):
-        if not m.ok:
-            continue
         ctx = m.context
         trunk = ctx.get("trunk")
         where = " ".join(
@@ -151,23 +161,36 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         concept = measurement_concept(m.name)
         obs: dict[str, Any] = {
             "code": {"text": text, **({"coding": [_coding(concept)]} if concept else {})},
-            "valueQuantity": _quantity(float(m.value), m.unit),  # type: ignore[arg-type]
         }
+        if m.ok:
+            obs["valueQuantity"] = _quantity(float(m.value), m.unit)  # type: ignore[arg-type]
+        else:
+            # a failed measurement is sent as failed, with its reason, never left out (review ws14c F1)
+            obs["dataAbsentReason"] = {
+                "coding": [_coding(code("HL7-DATA-ABSENT-REASON", "error"))],
+                "text": str(m.failure or "failed"),
+            }
         struct = next((s for s in results.structures if s.id == ctx.get("structure")), None)
         kind = struct.kind.value if struct else None
         if kind or where:
             obs["bodySite"] = {
                 "text": where or (m.label or ""),
-                **({"coding": [_coding(structure_code(kind))]} if kind else {}),
+                **({"coding": _site_codings(kind, struct, ctx)} if kind else {}),
             }
         lim_row = limits.get(
             (str(ctx.get("site")), str(ctx.get("side")), str(ctx.get("trunk") or ""), _level_of(ctx))
         )
         # the assessment judged the nerve's CSA: its limit belongs to that measurement only (never
         # to the largest fascicle's area, which has the same unit and site)
-        if lim_row is not None and m.unit == "mm2" and m.name == "area_cross_section":
+        if lim_row is not None and m.ok and m.unit == "mm2" and m.name == "area_cross_section":
             obs.update(_limit_fields(lim_row, m.unit))
             judged.add(_row_key(lim_row))
+        image = next((im for im in results.images if im.id == ctx.get("image")), None)
+        if image is not None and not image.sop_instance_uid:
+            from sonomsk.report.dicom_export import non_dicom_source
+
+            source = f"measured on {non_dicom_source(results, image)}, not a DICOM object"
+            obs["note"] = [{"text": source}, *obs.get("note", [])]
         add(obs, "m", i)
 
     a = results.nerve_assessment or {}
@@ -189,7 +212,7 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
                 "coding": [_coding(csa_concept)],
             },
             "valueQuantity": _quantity(float(csa), "mm2"),
-            "bodySite": {"text": where, "coding": [_coding(structure_code("nerve"))]},
+            "bodySite": {"text": where, "coding": _site_codings("nerve", None, row)},
             **_limit_fields(row, "mm2"),
         }
         add(obs, "a", j)
@@ -267,6 +290,26 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     report["identifier"] = [{"system": "urn:ietf:rfc:3986", "value": _urn(seed, "report")}]
     entries.insert(0, {"fullUrl": _urn(seed, "report"), "resource": report})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _site_codings(kind: str, struct: Any, ctx: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The body site codings of a measurement: the structure's kind, and for a nerve at a site of
+    the code table the nerve itself (its SNOMED CT code where the table has one, replacing
+    "Peripheral nerve"; else the local code beside it, as the SR's finding site; review ws14c F10).
+    Laterality, level and trunk stay in the text (R4 Observation has no laterality element)."""
+    kind_code = structure_code(kind)
+    where = None
+    if kind == "nerve":
+        from sonomsk.report.dicom_export import _nerve_name
+
+        site = (struct.site if struct is not None else None) or ctx.get("site")
+        nerve = ctx.get("nerve") or (_nerve_name(struct, []) if struct is not None else None)
+        where = nerve_site(None if site is None else str(site), None if nerve is None else str(nerve))
+    if where is None:
+        return [_coding(kind_code)]
+    if where.nerve.scheme == LOCAL_SCHEME:
+        return [_coding(kind_code), _coding(where.nerve)]
+    return [_coding(where.nerve)]
 
 
 def _level_of(row: Mapping[str, Any]) -> str:

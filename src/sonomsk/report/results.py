@@ -188,6 +188,11 @@ class SignOff:
             raise InvalidParameterError(f"signoff: a {self.state.value} report needs 'by' and 'at'")
 
 
+#: The start of ``signoff.note`` of a report signed without an identified person (a workstation
+#: without sign-in records its requests as the user "local"): the SR is then not VERIFIED and
+#: names no Verifying Observer (review ws14c F6).
+UNIDENTIFIED_SIGNER_NOTE = "signed without an identified user"
+
 _SECTION_FIELDS = ("nerve_assessment", "differential", "muscle", "procedure")
 #: Units that need a pixel spacing (no silent millimetres).
 _SPATIAL = frozenset({"mm", "mm2"})

@@ -384,7 +384,10 @@ def _import_upload(store: Store, tmp: Path, actor: str, label: str, into_study: 
     from sonomsk.store.repository import import_file
 
     try:
-        return import_file(store, tmp, actor=actor, original_name=label, into_study=into_study)
+        result = import_file(store, tmp, actor=actor, original_name=label, into_study=into_study)
+        if result.created:
+            _name_upload_in_warnings(store, int(result.instance_id), tmp, label)
+        return result
     except SonomskError as exc:
         message = " ".join(str(exc).replace(str(tmp), label).replace(tmp.name, label).split())
         try:
@@ -396,6 +399,20 @@ def _import_upload(store: Store, tmp: Path, actor: str, label: str, into_study: 
         # a reader that fails on hostile input without its own error: still the client's bad file
         log.warning("upload refused: the reader raised %s", type(exc).__name__)
         raise CorruptDataError(f"{label}: the file could not be read ({type(exc).__name__})") from None
+
+
+def _name_upload_in_warnings(store: Store, instance_id: int, tmp: Path, label: str) -> None:
+    """The reader's warnings stored with a new upload name the uploaded file (its label), never
+    the server's temporary copy (review ws14c F11)."""
+    from sonomsk.store.models import Instance
+
+    with store.sessions() as session, session.begin():
+        inst = session.get(Instance, instance_id)
+        info = dict(inst.info or {}) if inst is not None else {}
+        found = [str(w) for w in info.get("warnings") or ()]
+        renamed = [" ".join(w.replace(str(tmp), label).replace(tmp.name, label).split()) for w in found]
+        if inst is not None and renamed != found:
+            inst.info = {**info, "warnings": renamed}
 
 
 def _safe_label(filename: str | None) -> str:

@@ -25,6 +25,41 @@ from sonomsk.store.db import Store
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
 
+#: The names the workstation gives requests without a person behind them: "local" (no sign-in,
+#: server.app.RequestGuard) and "token" (the shared bearer token, server.auth). A report signed
+#: by one of them records that no identified person signed it (review ws14c F6).
+UNIDENTIFIED_ACTORS = frozenset({"local", "token"})
+#: The prefix of the store's placeholder patient key of a file without a Patient ID (decision
+#: 015): a store key, never written into RESULTS as the patient's identifier (review ws14c F7).
+PLACEHOLDER_PATIENT_PREFIX = "UNIDENTIFIED-"
+
+
+def _study_header(store: Store, instances: list[Any]) -> dict[str, str | None]:
+    """Study-level attributes the RESULTS schema carries that the store does not keep, from the
+    first stored DICOM image of the study that has them: institution and referring physician
+    (review ws14c F6: the SR repeats the images' study attributes)."""
+    import pydicom
+
+    found: dict[str, str | None] = {"institution": None, "referring": None}
+    for inst in instances:
+        if str(inst.file_format).upper() != "DICOM":
+            continue
+        try:
+            ds = pydicom.dcmread(
+                store.blobs.open_path(inst.sha256),
+                stop_before_pixels=True,
+                specific_tags=["SpecificCharacterSet", "InstitutionName", "ReferringPhysicianName"],
+            )
+        except Exception:  # the stored file was read when it came in; a header this fails on has none
+            continue
+        for key, keyword in (("institution", "InstitutionName"), ("referring", "ReferringPhysicianName")):
+            value = str(ds.get(keyword) or "").strip()
+            if value and found[key] is None:
+                found[key] = value
+        if all(found.values()):
+            break
+    return found
+
 
 def _iso_date(value: str | None) -> str | None:
     digits = re.sub(r"\D", "", value or "")
@@ -116,9 +151,16 @@ def build_results(
         study, analyses = study_and_analyses(session, study_id)
         outlined = {a.instance_id for a in analyses if a.kind == KIND_OUTLINE}
         images, image_ids = [], {}
+        non_dicom: dict[str, dict[str, str]] = {}
         for se in study.series:
             for inst in se.instances:
                 iid = f"img{inst.id}"
+                # a PNG, JPEG, TIFF or video has no DICOM identity: the store's key for it (a UID
+                # made from its content) names no object an archive holds, so RESULTS gives no
+                # SOP/series UID and names the file by its format and sha256 (review ws14c F3)
+                dicom = str(inst.file_format).upper() == "DICOM"
+                if not dicom:
+                    non_dicom[iid] = {"format": str(inst.file_format), "sha256": str(inst.sha256)}
                 image_ids[inst.id] = iid
                 where = (
                     inst.site,
@@ -131,10 +173,12 @@ def build_results(
                     {
                         "id": iid,
                         "path": str(store.blobs.open_path(inst.sha256)),
-                        "sop_instance_uid": inst.sop_uid,
-                        "sop_class_uid": US_MULTIFRAME_STORAGE if inst.frames > 1 else US_IMAGE_STORAGE,
+                        "sop_instance_uid": inst.sop_uid if dicom else None,
+                        "sop_class_uid": (US_MULTIFRAME_STORAGE if inst.frames > 1 else US_IMAGE_STORAGE)
+                        if dicom
+                        else None,
                         "study_uid": study.study_uid,
-                        "series_uid": _series_uid(inst),
+                        "series_uid": _series_uid(inst) if dicom else None,
                         "rows": inst.rows,
                         "cols": inst.columns,
                         "spacing_mm": _spacing(inst.info or {}),
@@ -210,6 +254,8 @@ def build_results(
         if last_assessment is not None:  # its method is listed only if it is the one reported
             methods[KIND_ASSESSMENT] = last_assessment.method_version
         patient = study.patient
+        header = _study_header(store, [i for se in study.series for i in se.instances])
+        key = patient.patient_key or ""
         results: dict[str, Any] = {
             "schema": "sonomsk.study-results",
             "schema_version": 1,
@@ -218,10 +264,13 @@ def build_results(
                 "accession": study.accession,
                 "date": _iso_date(study.study_date),
                 "description": study.description,
+                "institution": header["institution"],
+                "referring": header["referring"],
             },
             "patient": {
                 "name": patient.name,
-                "id": patient.patient_key,
+                # the images' Patient ID: the store's placeholder for none is no identifier
+                "id": None if key.startswith(PLACEHOLDER_PATIENT_PREFIX) else (key or None),
                 "birth_date": _iso_date(patient.birth_date),
                 "sex": patient.sex,
                 "pseudonymised": bool(patient.pseudonymised),
@@ -234,6 +283,8 @@ def build_results(
             "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "software_version": __version__,
         }
+        if non_dicom:
+            results["extra"] = {"non_dicom_images": non_dicom}
         used = None if last_assessment is None else int(last_assessment.id)
         withdrawals = [a for a in analyses if a.kind == KIND_WITHDRAWN]
         if last_assessment is None and withdrawals:
@@ -241,9 +292,10 @@ def build_results(
             # store), without the time or the actor: both would survive a de-identified copy
             reasons = (max(withdrawals, key=lambda a: int(a.id)).result or {}).get("stale_reasons") or []
             results["extra"] = {
+                **results.get("extra", {}),
                 "nerve_assessment_withdrawn": "a nerve assessment was made and then withdrawn by the clinician"
                 + (f" (it was out of date: {'; '.join(str(r) for r in reasons)})" if reasons else "")
-                + "; this report has no nerve assessment"
+                + "; this report has no nerve assessment",
             }
         if last_assessment is not None:
             # the same shape as ``sonomsk demo`` (report.assemble): the full assess and rank dicts
@@ -270,9 +322,15 @@ def build_results(
         )
     check_current(latest, study_id)
     if signed_by:
+        from sonomsk.report.results import UNIDENTIFIED_SIGNER_NOTE
+
         results["signoff"] = {
             "state": "signed",
             "by": signed_by,
             "at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         }
+        if signed_by in UNIDENTIFIED_ACTORS:
+            results["signoff"]["note"] = (
+                f"{UNIDENTIFIED_SIGNER_NOTE} (workstation user {signed_by!r}: no sign-in names the person)"
+            )
     return StudyResults.from_dict(results).to_dict()

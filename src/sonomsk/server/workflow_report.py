@@ -147,9 +147,15 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
     # a key a draft of an older version lacks is the same as an empty one now
     changed = sorted(k for k in draft.keys() | now.keys() if (draft.get(k) or None) != (now.get(k) or None))
     if changed:
+        made_by, now_by = row["results"].get("software_version"), signed.get("software_version")
+        upgraded = (
+            f", or sonomsk changed how it writes them (draft made by {made_by}, now {now_by})"
+            if made_by != now_by
+            else ""
+        )
         raise InvalidParameterError(
-            f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}); "
-            "make a new report from the current results"
+            f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}"
+            f"{upgraded}); make a new report from the current results"
         )
     signed = _with_supersedes(signed, supersedes(store, int(row["study_id"]), exclude=report_id))
     sign_report(store, report_id, actor=actor, results=signed, pdf=render_pdf_bytes(signed))

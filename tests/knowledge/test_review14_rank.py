@@ -90,11 +90,21 @@ V30 = [
 
 def test_one_enlarged_goedee_site_is_counted_once() -> None:
     kb = load_knowledge()
-    obs = parse_findings({"nerve_assessment": assessment(V30, age=38)}, kb)
+    firm = [("median_forearm", "right", 12.0), *V30[1:]]  # 2 mm2 over the cut-off: beyond the SD 1.7
+    obs = parse_findings({"nerve_assessment": assessment(firm, age=38)}, kb)
     assert obs.states.get("proximal_median_or_plexus_enlarged") == FindingState.PRESENT
     assert (
         obs.states.get("nerve_pattern_multifocal_nonentrapment", FindingState.UNKNOWN) == FindingState.UNKNOWN
     )
+
+
+def test_a_goedee_criterion_met_within_the_measurement_sd_is_not_counted() -> None:
+    """Median forearm 10.5 against the cut-off 10 (SD 1.7): a second measurement may not meet it,
+    so Goedee's 99 % specificity is not given to it (review ws15c N1)."""
+    kb = load_knowledge()
+    obs = parse_findings({"nerve_assessment": assessment(V30, age=38)}, kb)
+    assert obs.states.get("proximal_median_or_plexus_enlarged", FindingState.UNKNOWN) == FindingState.UNKNOWN
+    assert any("met only within the between-investigator SD" in n for n in obs.notes)
 
 
 V10_CHILD_REGIONAL = [

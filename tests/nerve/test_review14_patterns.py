@@ -105,7 +105,8 @@ def test_single_enlarged_nonentrapment_site_is_not_multifocal() -> None:
     r = assess(body(V30_GOEDEE_FOREARM_ONLY, **ADULT))
     p = r.pattern
     assert p.pattern is Pattern.INDETERMINATE, p.explanation
-    assert p.candidates == ("multifocal_nonentrapment", "focal_nonentrapment")
+    # borderline: a second measurement may find it normal (review ws15c N9)
+    assert p.candidates == ("normal", "multifocal_nonentrapment", "focal_nonentrapment")
     assert "single_nonentrapment_site" in p.rules_fired
     # the deciding sites are other non-entrapment sites, Goedee's trunk among them
     assert "brachial_plexus_trunk" in p.deciding_sites and "median_forearm" not in p.deciding_sites

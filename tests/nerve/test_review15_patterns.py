@@ -91,3 +91,27 @@ def test_the_vagus_cannot_decide_reduction_its_lower_limit_is_within_noise_of_th
     normal = assess(body([("median_forearm", "right", 6.0), ("vagus_neck", "right", 2.5)], **WOMAN)).pattern
     assert normal.pattern is Pattern.NORMAL
     assert "reduction_scope" in normal.rules_fired, normal.explanation
+
+
+def test_a_lower_limit_near_the_floor_is_explained_as_a_convention_not_an_impossibility() -> None:
+    """A left vagus of 0.5 mm2 below its LLN 0.56 was said to be a value that "no accepted value
+    can fall below" (review ws15c N2)."""
+    p = assess(body([("vagus_neck", "left", 0.5), ("median_forearm", "right", 6.0)], **WOMAN)).pattern
+    assert "no accepted value can fall below" not in p.explanation
+    assert "within one between-investigator SD of the lowest accepted value" in p.explanation
+    assert "stand-in: no SD published for the site" in p.explanation and "sonomsk convention" in p.explanation
+
+
+def test_the_borderline_sentence_names_every_candidate_it_returns() -> None:
+    """Three candidates (normal, multifocal, focal entrapment) were described as "normal vs
+    multifocal undecided" (review ws15c N8)."""
+    rows = [
+        ("median_upper_arm", "right", 10.0),  # ULN 9: borderline
+        ("tibial_popliteal", "right", 23.0),  # ULN 22: borderline
+        ("median_wrist", "right", 11.5),  # ULN 11: borderline entrapment
+        ("median_forearm", "right", 7.5),
+        ("c5_root", "right", 6.0),
+    ]
+    p = assess(body(rows, **WOMAN)).pattern
+    assert p.candidates == ("normal", "multifocal_nonentrapment", "focal_entrapment"), p.explanation
+    assert "normal vs multifocal vs focal entrapment undecided" in p.explanation

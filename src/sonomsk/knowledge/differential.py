@@ -374,6 +374,20 @@ def rank(findings: Mapping[str, Any]) -> Differential:
             )
         ][: k - 1]
     disc = _discriminators(leaders, obs, kb, limit)
+    # a slowing localised to an entrapment site that the leading candidate does not explain
+    # (review ws15c N5): said, with the rank of the conditions that do
+    lead = kb.conditions[candidates[0].condition]
+    for f in kb.findings.values():
+        if f.specialises and obs.states.get(f.id) == FindingState.PRESENT and f.id not in lead.entries:
+            by = [
+                f"{c.name} (rank {i + 1})"
+                for i, c in enumerate(candidates)
+                if f.id in kb.conditions[c.condition].entries
+            ]
+            obs.notes.append(
+                f"{f.id} is present but not explained by the leading candidate ({lead.name}); it localises a "
+                f"lesion to its site: {', '.join(by) or 'no ranked condition explains it'}"
+            )
     separated = len(candidates) == 1 or candidates[0].score_log10 - candidates[1].score_log10 >= margin
     if separated:
         msg = (

@@ -298,8 +298,41 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
                 f"nerve_assessment.pattern: expected one of {sorted(mp['nerve_patterns'])}, got {pattern!r}"
             )
         finding = mp["nerve_patterns"][pattern]
+        if isinstance(rules, list) and mp["reduction_scope_rule"] in rules:
+            # no measured site could show reduced CSA (the assessment says so): a normal or other
+            # pattern says nothing about it (review ws15c N3)
+            obs.undecided.add(mp["nerve_patterns"]["reduced"])
+            obs.notes.append(
+                "nerve_assessment could not judge reduced CSA at any measured site (reduction_scope): "
+                f"{mp['nerve_patterns']['reduced']} left unknown"
+            )
         if finding is None:
-            obs.notes.append("nerve_assessment.pattern is 'indeterminate': no nerve pattern finding was set")
+            candidates = na.get("candidates")
+            if candidates is None and isinstance(detail, Mapping):
+                candidates = detail.get("candidates")
+            ruled_out = (
+                [f for p, f in mp["nerve_patterns"].items() if f is not None and p not in candidates]
+                if isinstance(candidates, list) and candidates
+                else []
+            )
+            for f in ruled_out:
+                # the patterns the indeterminate result leaves out are not the study's (review
+                # ws15c N4: a generalized enlargement undecided between diffuse and multifocal is no
+                # focal entrapment)
+                obs.set(f, FindingState.ABSENT, "nerve_assessment (indeterminate: not a candidate)")
+            obs.notes.append(
+                "nerve_assessment.pattern is 'indeterminate'"
+                + (
+                    f" between {', '.join(map(str, candidates))}: "
+                    + (
+                        f"{', '.join(ruled_out)} set absent"
+                        if ruled_out
+                        else "no nerve pattern finding was set"
+                    )
+                    if isinstance(candidates, list) and candidates
+                    else ": no nerve pattern finding was set"
+                )
+            )
         else:
             obs.set(finding, FindingState.PRESENT, "nerve_assessment")
     goedee, goedee_positive = _find_goedee(na)
@@ -316,6 +349,18 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             obs.notes.append(
                 "nerve_assessment.goedee is met by the C5 root only (a cut-off of the Dutch table, not one of "
                 "Goedee's three sites): proximal_median_or_plexus_enlarged left unknown"
+            )
+        elif (
+            val in mp["goedee_outcome_positive"]
+            and goedee_positive
+            and all(isinstance(p, Mapping) and p.get("borderline") is True for p in goedee_positive)
+        ):
+            # met only within the between-investigator SD of its cut-off (decision 011): a second
+            # measurement may not meet it, so its 99 % specificity is not counted (review ws15c N1)
+            obs.notes.append(
+                "nerve_assessment.goedee is met only within the between-investigator SD of its cut-off "
+                "(borderline; a second measurement may not meet it): proximal_median_or_plexus_enlarged left "
+                "unknown"
             )
         elif val in mp["goedee_outcome_positive"] and (
             pattern == "diffuse"
@@ -695,6 +740,8 @@ def _apply_exclusive(obs: Observed, kb: KnowledgeBase) -> None:
             continue
         if present:
             for m in members:
+                if m in obs.undecided and obs.sources.get(present[0]) != "findings":
+                    continue  # the assessment could not judge it (e.g. reduced CSA): not implied
                 if m not in obs.states or obs.states[m] == FindingState.UNKNOWN:
                     obs.states[m] = FindingState.ABSENT
                     obs.sources[m] = f"implied by {present[0]}"

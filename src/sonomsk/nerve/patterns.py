@@ -383,13 +383,17 @@ def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: 
     if f.floor_lln:
         floor = "; ".join(
             f"{a.site} ({a.side}) LLN {a.limit.lln:.2f} mm2, lowest accepted value "
-            f"{csa_input_bounds(a.site)[0]:g} mm2"
+            f"{csa_input_bounds(a.site)[0]:g} mm2, SD {pattern_sd_mm2(a.site)[0]:g} mm2"
+            + (" (stand-in: no SD published for the site)" if pattern_sd_mm2(a.site)[1] else "")
             for a in f.floor_lln
         )
         b.add(
             "reduction_not_assessable",
-            f"lower limit at or below the lowest accepted value ({floor}): no accepted value can fall below "
-            "it, so reduced CSA cannot be detected there; these sites do not count for the reduced pattern",
+            f"lower limit within one between-investigator SD of the lowest accepted value ({floor}) "
+            f"[{citation_short(_reliability_source())}]: a value below it cannot be told from measurement "
+            "error near the floor, so these sites do not count for the reduced pattern, whatever their row "
+            "status (sonomsk convention, decision 006 addendum)",
+            _reliability_source(),
         )
     nerves = {site_info(a.site).nerve for a in f.lln_motor}
     if len(f.lln_motor) < spec["min_sites"] or len(nerves) < spec["min_nerves"]:
@@ -503,6 +507,7 @@ def classify_pattern(
             candidates=("reduced", "focal_entrapment", "multifocal_nonentrapment"),
         )
     if reduced_enough:
+        all_border = all(a.borderline for a in reduced)
         b.add(
             "reduced_motor_csa",
             f"reduced CSA at {len(reduced)} sites with motor fibres on {len(reduced_nerves)} nerves "
@@ -514,13 +519,13 @@ def classify_pattern(
                 f"; every reduced site lies within the between-investigator SD of its lower limit (borderline, "
                 f"decision 011): a second measurement may not confirm the reduction at any of them "
                 f"[{citation_short(_reliability_source())}]"
-                if all(a.borderline for a in reduced)
+                if all_border
                 else ""
             ),
             mnd_src,
             spec_red["count_source"],
             *limit_sources,
-            *([_reliability_source()] if all(a.borderline for a in reduced) else []),
+            *([_reliability_source()] if all_border else []),
         )
         _note_lone_indices(b, f)
         no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
@@ -1006,8 +1011,12 @@ def _non_entrapment(
                 f"the enlargement at entrapment sites ({entrap_text}) is beyond it: focal entrapment vs "
                 "multifocal undecided"
                 if entrap_firm
-                else (f"also at entrapment sites, within the SD too ({entrap_text}); " if entrap else "")
-                + "normal vs multifocal undecided"
+                else (
+                    f"also at entrapment sites, within the SD too ({entrap_text}); normal vs multifocal vs "
+                    "focal entrapment undecided"
+                    if entrap
+                    else "normal vs multifocal undecided"
+                )
             )
             + f" (sonomsk convention, decision 006 addendum); {zaid_text}",
             _reliability_source(),
@@ -1216,6 +1225,8 @@ def _single_focus(
         state,
         deciding_sites=deciding,
         candidates=(
+            # a borderline single site may measure normal a second time (review ws15c N9)
+            *(("normal",) if borderline and not f.entrap else ()),
             "multifocal_nonentrapment",
             "focal_nonentrapment",
             *(("focal_entrapment",) if f.entrap else ()),

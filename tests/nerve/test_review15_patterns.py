@@ -115,3 +115,45 @@ def test_the_borderline_sentence_names_every_candidate_it_returns() -> None:
     p = assess(body(rows, **WOMAN)).pattern
     assert p.candidates == ("normal", "multifocal_nonentrapment", "focal_entrapment"), p.explanation
     assert "normal vs multifocal vs focal entrapment undecided" in p.explanation
+
+
+CTS_ARM = [
+    ("median_wrist", "right", 14.8),  # ULN 11: 3.8 mm2 over, beyond the SD 1.7
+    ("median_wrist", "left", 9.5),
+    ("median_forearm", "right", 10.65),  # ULN 10: borderline
+    ("median_upper_arm", "right", 9.98),  # ULN 9: borderline
+    ("median_forearm", "left", 7.3),
+]
+
+
+def test_an_arm_only_carpal_tunnel_with_borderline_arm_sites_is_not_diffuse_vs_multifocal() -> None:
+    """The browser re-check's study (review ws15b F1): legs and neck unmeasured made it "diffuse vs
+    multifocal undecided" and dropped the carpal tunnel; the borderline guard comes first."""
+    p = assess(body(CTS_ARM, **WOMAN)).pattern
+    assert "diffuse_undetermined" not in p.rules_fired, p.explanation
+    assert "nonentrapment_borderline" in p.rules_fired
+    assert p.candidates == ("focal_entrapment", "multifocal_nonentrapment")
+    assert "median_wrist (right) 14.8 mm2" in p.explanation
+
+
+def test_a_single_forearm_focus_beside_a_normal_other_side_is_one_focus_not_diffuse() -> None:
+    rows = [r for r in CTS_ARM if r[0] != "median_upper_arm"]
+    p = assess(body(rows, **WOMAN)).pattern
+    assert "diffuse_undetermined" not in p.rules_fired, p.explanation
+    assert "focal_entrapment" in p.candidates and "diffuse" not in p.candidates
+
+
+def test_patchy_enlargement_with_normal_sites_is_not_a_generalized_enlargement() -> None:
+    """Every region enlarged somewhere but with normal sites beside (review ws15b F2): not
+    "generalized enlargement without a normal region"."""
+    rows = [
+        *CTS_ARM,
+        ("fibular_popliteal", "left", 10.3),
+        ("fibular_popliteal", "right", 6.4),
+        ("c5_root", "left", 9.8),
+        ("c5_root", "right", 6.3),
+    ]
+    p = assess(body(rows, **WOMAN)).pattern
+    assert "uniform_mild_enlargement" not in p.rules_fired, p.explanation
+    assert "without a normal region" not in p.explanation
+    assert "diffuse" not in p.candidates

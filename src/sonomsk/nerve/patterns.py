@@ -868,12 +868,61 @@ def _non_entrapment(
         _note_lone_indices(b, f)
         return b.build(Pattern.DIFFUSE, zaid, state)
 
-    # region states counting Goedee-positive sites (a site without a normal limit) as enlarged
-    regions_now = dict(state)
-    for site, _side in non:
-        regions_now[site_info(site).region] = "enlarged"
-    unmeasured = [r for r, s in regions_now.items() if s in ("unmeasured", "unjudged")]
-    if unmeasured and not any(s == "normal" for s in regions_now.values()):
+    # every non-entrapment enlargement within the measurement SD: checked before the region rules, so
+    # that an arm-only study is not called "diffuse vs multifocal" on borderline values (review ws15b F1)
+    border = {k: _key_borderline(k, f, goedee) for k in non}
+    if len(non) >= 2 and all(v[0] for v in border.values()):
+        stand_in = [f"{k[0]} ({k[1]})" for k, v in border.items() if v[1]]
+        # an entrapment CSA beyond the measurement SD stands on its own: "normal" is then no
+        # candidate (review ws15a finding 2); an index alone decides nothing (decision 006)
+        entrap_firm = any(a.borderline is not True for a in f.enlarged if (a.site, a.side) in entrap)
+        b.add(
+            "nonentrapment_borderline",
+            f"every enlargement at non-entrapment sites ({reasons}) lies within the between-investigator SD of "
+            f"its limit (borderline, decision 011) [{citation_short(_reliability_source())}]"
+            + (
+                f"; at {', '.join(stand_in)} the source gives no SD and "
+                f"{pattern_sd_mm2(_key_site(stand_in[0]))[0]:g} mm2, the smallest it reports at any site, "
+                "stands in (sonomsk convention)"
+                if stand_in
+                else ""
+            )
+            + ": a second measurement may find them normal; enlargement occurs in "
+            f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
+            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; "
+            + (
+                f"the enlargement at entrapment sites ({entrap_text}) is beyond it: focal entrapment vs "
+                "multifocal undecided"
+                if entrap_firm
+                else (
+                    f"also at entrapment sites, within the SD too ({entrap_text}); normal vs multifocal vs "
+                    "focal entrapment undecided"
+                    if entrap
+                    else "normal vs multifocal undecided"
+                )
+            )
+            + f" (sonomsk convention, decision 006 addendum); {zaid_text}",
+            _reliability_source(),
+            rules["zaidman"]["axonal_pnp_enlarged_source"],
+            zaid_src,
+            *sources,
+        )
+        if goedee.outcome != "not_evaluable" or goedee.not_applied:
+            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
+        _note_lone_indices(b, f)
+        candidates = (
+            ("focal_entrapment", "multifocal_nonentrapment")
+            if entrap_firm
+            else ("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ()))
+        )
+        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=candidates)
+    # region states from non-entrapment sites, Goedee-positive sites (without a normal limit)
+    # counted as enlarged; a measured normal non-entrapment site anywhere (the other side
+    # included) speaks against a generalized enlargement (review ws15b F1, F2)
+    regions_now = _non_entrapment_regions(f, state)
+    any_normal_non = any(a.status == "normal" for a in f.evaluable if not site_info(a.site).is_entrapment)
+    unmeasured = [r for r, s in regions_now.items() if s == "unmeasured"]
+    if unmeasured and not any_normal_non:
         need = [
             s for s in site_names() if site_info(s).region in unmeasured and not site_info(s).is_entrapment
         ]
@@ -904,8 +953,10 @@ def _non_entrapment(
             deciding_sites=deciding,
             candidates=("diffuse", "multifocal_nonentrapment"),
         )
-    if all(s == "enlarged" for s in _non_entrapment_regions(f, state).values()) and not any(
-        (a.ratio_to_uln or 0.0) > factor for a in f.enlarged
+    if (
+        all(s == "enlarged" for s in regions_now.values())
+        and not any_normal_non
+        and not any((a.ratio_to_uln or 0.0) > factor for a in f.enlarged)
     ):
         return _uniform_mild(b, csa, f, goedee, zaid, zaid_text, state, reasons, sources)
     if b.paediatric is not None and len(non) >= 2:
@@ -987,52 +1038,6 @@ def _non_entrapment(
             reference_set,
             measured_sites,
         )
-    border = {k: _key_borderline(k, f, goedee) for k in non}
-    if all(v[0] for v in border.values()):
-        stand_in = [f"{k[0]} ({k[1]})" for k, v in border.items() if v[1]]
-        # an entrapment CSA beyond the measurement SD stands on its own: "normal" is then no
-        # candidate (review ws15a finding 2); an index alone decides nothing (decision 006)
-        entrap_firm = any(a.borderline is not True for a in f.enlarged if (a.site, a.side) in entrap)
-        b.add(
-            "nonentrapment_borderline",
-            f"every enlargement at non-entrapment sites ({reasons}) lies within the between-investigator SD of "
-            f"its limit (borderline, decision 011) [{citation_short(_reliability_source())}]"
-            + (
-                f"; at {', '.join(stand_in)} the source gives no SD and "
-                f"{pattern_sd_mm2(_key_site(stand_in[0]))[0]:g} mm2, the smallest it reports at any site, "
-                "stands in (sonomsk convention)"
-                if stand_in
-                else ""
-            )
-            + ": a second measurement may find them normal; enlargement occurs in "
-            f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
-            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; "
-            + (
-                f"the enlargement at entrapment sites ({entrap_text}) is beyond it: focal entrapment vs "
-                "multifocal undecided"
-                if entrap_firm
-                else (
-                    f"also at entrapment sites, within the SD too ({entrap_text}); normal vs multifocal vs "
-                    "focal entrapment undecided"
-                    if entrap
-                    else "normal vs multifocal undecided"
-                )
-            )
-            + f" (sonomsk convention, decision 006 addendum); {zaid_text}",
-            _reliability_source(),
-            rules["zaidman"]["axonal_pnp_enlarged_source"],
-            zaid_src,
-            *sources,
-        )
-        if goedee.outcome != "not_evaluable" or goedee.not_applied:
-            b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
-        _note_lone_indices(b, f)
-        candidates = (
-            ("focal_entrapment", "multifocal_nonentrapment")
-            if entrap_firm
-            else ("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ()))
-        )
-        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=candidates)
     b.add(
         "multifocal_nonentrapment",
         f"enlargement at non-entrapment sites ({reasons})"

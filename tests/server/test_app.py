@@ -93,3 +93,29 @@ def test_password_hashing() -> None:
     assert verify_password("long enough", h) and not verify_password("long enougH", h)
     with pytest.raises(InvalidParameterError):
         hash_password("short")
+
+
+def test_the_study_gives_the_age_at_the_study_for_the_assessment_form(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The Assess form left age empty although birth and study dates were known, so a child was
+    judged with adult lower limits (review ws15b F4); the study now gives the age it was made at."""
+    import pydicom
+
+    f = make_dicom(tmp_path / "a.dcm")
+    ds = pydicom.dcmread(f)
+    ds.PatientBirthDate, ds.StudyDate = "20150620", "20250619"
+    ds.save_as(f)
+    body = client.post("/api/upload", files={"file": ("a.dcm", f.read_bytes())}).json()
+    patient = client.get(f"/api/studies/{body['study_id']}").json()["patient"]
+    assert patient["age_at_study"] == 9  # one day short of ten
+
+
+def test_age_at_reads_dicom_and_iso_dates_and_refuses_nonsense() -> None:
+    from sonomsk.server.views import age_at
+
+    assert age_at("19700301", "2025-01-15") == 54
+    assert age_at("1970-03-01", "20250301") == 55
+    assert age_at(None, "20250101") is None and age_at("19700101", "") is None
+    assert age_at("20300101", "20250101") is None  # born after the study
+    assert age_at("19701301", "20250101") is None  # month 13

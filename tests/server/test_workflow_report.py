@@ -359,8 +359,8 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     moved = [[p[0] + 2, p[1]] for p in analysed["square"]]  # same area: the assessment holds
     _put_points(client, analysed["structure"], moved)
     r = client.post(f"{base}/reports/{draft['id']}/sign")
-    assert r.status_code == 422 and "the study changed since this draft" in r.json()["detail"], r.text
-    assert "structures" in r.json()["detail"]
+    assert r.status_code == 422 and "the study changed since it was made" in r.json()["detail"], r.text
+    assert "this draft can no longer be signed" in r.json()["detail"] and "outlines" in r.json()["detail"]
     assert client.get(f"{base}/reports/{draft['id']}").json()["status"] == "draft"
     new = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
     (r0, c0), (r2, c2) = moved[0], moved[2]
@@ -369,6 +369,7 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     _put_points(client, analysed["structure"], smaller)
     r = client.post(f"{base}/reports/{new['id']}/sign")
     assert r.status_code == 422 and "cannot sign this draft" in r.json()["detail"], r.text
+    assert r.json()["detail"].endswith("then make a new report from the current results")
     assert "nerve assessment is out of date" in r.json()["detail"]
     assert client.post(f"{nerve}/studies/{study}/assess", json={"patient": {"age": 60}}).status_code == 200
     final = client.post(f"{base}/studies/{study}/reports", json={"sign": True})

@@ -84,6 +84,27 @@ def _analysis_dict(a: Analysis) -> dict[str, Any]:
     }
 
 
+def age_at(birth_date: str | None, study_date: str | None) -> int | None:
+    """Whole years between a birth date and a study date (DICOM DA or ISO), or None when either is
+    missing, unreadable or the birth is after the study."""
+    import datetime as dt
+    import re
+
+    def parse(value: str | None) -> dt.date | None:
+        digits = re.sub(r"\D", "", value or "")
+        if len(digits) != 8:
+            return None
+        try:
+            return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            return None
+
+    born, seen = parse(birth_date), parse(study_date)
+    if born is None or seen is None or born > seen:
+        return None
+    return seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+
+
 def study_detail(store: Store, study_id: int) -> dict[str, Any]:
     """The study with its images, analyses and reports, and ``assessment_id``: the analysis that
     is the study's nerve assessment now (None when never assessed or withdrawn), so a client
@@ -106,6 +127,8 @@ def study_detail(store: Store, study_id: int) -> dict[str, Any]:
                 "name": study.patient.name,
                 "sex": study.patient.sex,
                 "birth_date": study.patient.birth_date,
+                # for the assessment form: the age the study was made at (review ws15b F4)
+                "age_at_study": age_at(study.patient.birth_date, study.study_date),
             },
             "series": [
                 {

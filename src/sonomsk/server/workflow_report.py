@@ -142,7 +142,11 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
     try:
         signed = build_results(store, int(row["study_id"]), signed_by=actor, for_record=True)
     except InvalidParameterError as exc:
-        raise InvalidParameterError(f"report {report_id}: cannot sign this draft: {exc}") from None
+        # what to do is to make a new report: this draft describes the study as it was (review ws15b F5)
+        raise InvalidParameterError(
+            f"report {report_id}: cannot sign this draft, which no longer describes the study: {exc}; "
+            "then make a new report from the current results"
+        ) from None
     draft, now = _content(row["results"]), _content(signed)
     # a key a draft of an older version lacks is the same as an empty one now
     changed = sorted(k for k in draft.keys() | now.keys() if (draft.get(k) or None) != (now.get(k) or None))
@@ -153,9 +157,11 @@ def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
             if made_by != now_by
             else ""
         )
+        words = {"structures": "outlines", "nerve_assessment": "nerve assessment", "images": "images"}
         raise InvalidParameterError(
-            f"report {report_id}: the study changed since this draft was made ({', '.join(changed)}"
-            f"{upgraded}); make a new report from the current results"
+            f"report {report_id}: this draft can no longer be signed: the study changed since it was made "
+            f"({', '.join(words.get(k, k.replace('_', ' ')) for k in changed)}{upgraded}); make a new report "
+            "from the current results"
         )
     signed = _with_supersedes(signed, supersedes(store, int(row["study_id"]), exclude=report_id))
     sign_report(store, report_id, actor=actor, results=signed, pdf=render_pdf_bytes(signed))

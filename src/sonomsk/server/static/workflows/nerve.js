@@ -238,7 +238,7 @@
     const p = (S.state.study && S.state.study.patient) || {};
     const sex = (p.sex || "").toUpperCase();
     box.innerHTML = `<div class="small">Patient (optional covariates):
-      age <input id="np-age" type="number" min="0" max="120" style="width:4em">
+      age <input id="np-age" type="number" min="0" max="120" style="width:4em"${Number.isInteger(p.age_at_study) ? ` value="${p.age_at_study}" title="from the birth date and the study date"` : ""}>
       sex <select id="np-sex"><option value=""></option><option${sex === "F" ? " selected" : ""}>F</option><option${sex === "M" ? " selected" : ""}>M</option></select>
       height <input id="np-height" type="number" style="width:4em"> cm
       weight <input id="np-weight" type="number" style="width:4em"> kg</div>

@@ -26,4 +26,10 @@ def test_a_report_that_replaces_another_says_so_under_the_header_without_uids(ex
     assert "1.2.3.4.5" not in html and "sop_instance_uid" not in html
     assert "report-supersedes" not in render_html(example)
     anonymous = render_html(later, deidentify_key="k")
-    assert "This report replaces report 1 (2026)" in anonymous and "Dr A" not in anonymous
+    from sonomsk.report.deid import date_shift, shift_time
+
+    # de-identified: the signing time shifted as the images' dates are (review ws15d N3)
+    shifted = shift_time(prev["signed_at"], date_shift("k"))
+    assert shifted and shifted[:10] != "2026-11-20"
+    assert f"This report replaces report 1 ({shifted})" in anonymous and "Dr A" not in anonymous
+    assert "2026-11-20" not in anonymous

@@ -6,8 +6,11 @@ made with the same key carry the same pseudonyms and the same replacement UIDs a
 de-identified images.
 
 What changes: patient name/id/birth date/sex (by ``deidentify_record``); accession, operator,
-referring physician and signer (pseudonyms); institution (removed); study date and signing time
-(year only) and the results' creation time (removed: it is usually the exam's day); every
+referring physician and signer (pseudonyms); institution and study description (removed, as
+the images' de-identification removes them); study date, signing and correction times (shifted
+by the keyed offset the images' dates get, :func:`date_shift`; the year only where the
+de-identifier shifts no dates) and the results' creation time (removed: it is usually the
+exam's day); the sha256 of a non-DICOM source file (a keyed hash, :func:`keyed_file_hash`); every
 Study/Series/SOP Instance UID (through ``deidentify_dataset`` on a tiny data set, so the mapping is
 the images' mapping); file paths and path-like provenance (removed). Free text written by people
 (indication, notes, sign-off note) is kept as written.
@@ -23,7 +26,7 @@ from typing import Any
 
 from sonomsk.core.errors import BackendUnavailableError, DeidentificationError
 from sonomsk.core.results import Measurement
-from sonomsk.report.results import ImageRef, Patient, StudyResults
+from sonomsk.report.results import UNIDENTIFIED_LOGINS, ImageRef, Patient, StudyResults
 
 _UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
@@ -69,6 +72,14 @@ def mark_deidentified(ds: Any, key: str, patient_name: str | None = None) -> Any
     ds.PatientIdentityRemoved = "YES"
     if patient_name:
         ds.PatientName = patient_name
+    # every pseudonymised person name in the images' form: a pseudonym is one component, written
+    # without the trailing '^' the SR writer gives a family-name-only PN (review ws15d N3)
+    for keyword in ("PatientName", "ReferringPhysicianName"):
+        value = str(ds.get(keyword) or "")
+        if value.endswith("^") and "^" not in value.rstrip("^") and "=" not in value:
+            setattr(ds, keyword, value.rstrip("^"))
+    if "StudyDescription" in ds:  # the images' de-identification removes it (PS3.15 basic profile)
+        del ds.StudyDescription
     # the de-identifier's own method text; one that writes none: what was done, named here
     ds.DeidentificationMethod = copy.deepcopy(probe.get("DeidentificationMethod")) or (
         "sonomsk: RESULTS de-identified with keyed pseudonyms and UIDs"
@@ -140,13 +151,24 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
     def pseudo(value: str | None) -> str | None:
         return None if not value else str(api.pseudonym(value, key))
 
+    def person(value: str | None) -> str | None:
+        """A signer or corrector: pseudonymised, unless the login names nobody ("local")."""
+        return value if value in UNIDENTIFIED_LOGINS else pseudo(value)
+
+    shift = date_shift(key)
+
+    def when(value: str | None) -> str | None:
+        return shift_time(value, shift)
+
     s = results.study
     study_uid = map_uids({"StudyInstanceUID": s.study_uid}, key)["StudyInstanceUID"] if s.study_uid else None
     study = dataclasses.replace(
         s,
         study_uid=study_uid,
         accession=pseudo(s.accession),
-        date=s.date[:4] if s.date else None,
+        date=shift_date(s.date, shift),
+        # removed, as the images' de-identification removes it (PS3.15 basic profile; ws15d N3)
+        description=None,
         institution=None,
         operator=pseudo(s.operator),
         referring=pseudo(s.referring),
@@ -172,8 +194,8 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         )
     signoff = dataclasses.replace(
         results.signoff,
-        by=pseudo(results.signoff.by),
-        at=results.signoff.at[:4] if results.signoff.at else None,  # year only, as the study date
+        by=person(results.signoff.by),
+        at=when(results.signoff.at),  # shifted as the study date (or its year only)
     )
     return dataclasses.replace(
         results,
@@ -181,7 +203,8 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         study=study,
         images=tuple(images),
         measurements=tuple(
-            _scrub_measurement(m, images, results.images, pseudo) for m in results.measurements
+            _scrub_measurement(m, images, results.images, person, lambda h: keyed_file_hash(h, key), when)
+            for m in results.measurements
         ),
         signoff=signoff,
         created=None,  # made on the exam's day: a full timestamp would give the date back (FHIR issued)
@@ -189,11 +212,97 @@ def deidentify_results(results: StudyResults, key: str, *, keep_paths: bool = Fa
         differential=_cap_ages(results.differential),
         muscle=_cap_ages(results.muscle),
         procedure=_cap_ages(results.procedure),
-        extra=_cap_ages(_map_supersedes(results.extra, key)),
+        extra=_cap_ages(_map_file_hashes(_map_supersedes(results.extra, key, when), key)),
     )
 
 
-def _map_supersedes(extra: Mapping[str, Any], key: str) -> dict[str, Any]:
+def keyed_file_hash(sha256: str, key: str) -> str:
+    """A keyed pseudonym of a file's sha256 (HMAC-SHA256 with the de-identification key, 32 hex
+    digits): the same file and key give the same value, so a de-identified export still tells
+    its images apart, but nobody without the key can link it to the original file (review ws15d
+    N2: the plain hash names the uploaded screenshot, which may carry the patient's name)."""
+    import hashlib
+    import hmac
+
+    if not key:
+        raise DeidentificationError("key: a non-empty de-identification key is required")
+    message = b"sonomsk-file-hash\x00" + str(sha256).strip().lower().encode("ascii", "replace")
+    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _map_file_hashes(extra: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``extra`` with each non-DICOM image's ``sha256`` (``extra["non_dicom_images"]``) replaced
+    by its :func:`keyed_file_hash` (``keyed_hash``)."""
+    out = dict(extra)
+    info = out.get("non_dicom_images")
+    if not isinstance(info, Mapping):
+        return out
+    mapped: dict[str, Any] = {}
+    for image_id, entry in info.items():
+        if isinstance(entry, Mapping):
+            e = {k: v for k, v in entry.items() if k != "sha256"}
+            if entry.get("sha256"):
+                e["keyed_hash"] = keyed_file_hash(str(entry["sha256"]), key)
+            mapped[image_id] = e
+        else:
+            mapped[image_id] = entry
+    out["non_dicom_images"] = mapped
+    return out
+
+
+def date_shift(key: str) -> dt.timedelta | None:
+    """The keyed offset by which the de-identifier shifts the images' dates and times (the PS3.15
+    modified-dates option), found by de-identifying a probe data set with this key; None when the
+    de-identifier does not shift dates (then dates keep their year only)."""
+    from pydicom.dataset import Dataset
+
+    probe = Dataset()
+    probe.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    probe.Modality = "US"
+    probe.StudyDate, probe.StudyTime = "20000101", "000000"
+    out = _api().deidentify_dataset(probe, key=key)
+    probe = probe if out is None else out
+    try:
+        shifted = dt.datetime.strptime(
+            str(probe.get("StudyDate") or "")[:8] + str(probe.get("StudyTime") or "000000")[:6],
+            "%Y%m%d%H%M%S",
+        )
+    except ValueError:
+        return None
+    offset = shifted - dt.datetime(2000, 1, 1)
+    return offset or None
+
+
+def shift_date(value: str | None, shift: dt.timedelta | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) shifted as the de-identifier shifts a DICOM date without a time
+    (its midnight plus the offset); its year only when there is no shift or it cannot be read."""
+    if not value:
+        return None
+    try:
+        day = dt.datetime.strptime(re.sub(r"\D", "", value)[:8], "%Y%m%d")
+    except ValueError:
+        day = None
+    if shift is None or day is None:
+        return value[:4]
+    return (day + shift).date().isoformat()
+
+
+def shift_time(value: str | None, shift: dt.timedelta | None) -> str | None:
+    """An ISO date-time shifted by the images' offset; its year only without a shift."""
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        t = None
+    if shift is None or t is None:
+        return value[:4]
+    return (t + shift).isoformat()
+
+
+def _map_supersedes(
+    extra: Mapping[str, Any], key: str, when: Callable[[str | None], str | None]
+) -> dict[str, Any]:
     """``extra`` without the UIDs and signer of the report it supersedes (``extra["supersedes"]``):
     a de-identified SR gets UIDs made from its de-identified content, which a mapping of the
     original SR's UIDs would not name, so a de-identified SR has no Predecessor Documents
@@ -204,7 +313,7 @@ def _map_supersedes(extra: Mapping[str, Any], key: str) -> dict[str, Any]:
         return out
     kept = {k: v for k, v in prev.items() if k in ("report", "signed_at")}
     if isinstance(kept.get("signed_at"), str):
-        kept["signed_at"] = kept["signed_at"][:4]
+        kept["signed_at"] = when(kept["signed_at"])
     out["supersedes"] = kept
     return out
 
@@ -243,9 +352,11 @@ def _scrub_measurement(
     new: list[ImageRef],
     old: tuple[ImageRef, ...],
     pseudo: Callable[[str | None], str | None],
+    keyed: Callable[[str], str],
+    when: Callable[[str | None], str | None],
 ) -> Measurement:
-    """Paths out, UIDs mapped, who corrected it pseudonymised (``*_by``) and when cut to the
-    year (``*_at``), as the sign-off is."""
+    """Paths out, UIDs mapped, file hashes (``sha256``, ``*hash*``) keyed, who corrected it
+    pseudonymised (``*_by``) and when shifted (``*_at``), as the sign-off is."""
     uid_map = {
         o.sop_instance_uid: n.sop_instance_uid for o, n in zip(old, new, strict=True) if o.sop_instance_uid
     }
@@ -255,9 +366,11 @@ def _scrub_measurement(
             continue
         if isinstance(v, str) and v in uid_map:
             v = uid_map[v]
+        elif ("sha256" in k.lower() or "hash" in k.lower()) and isinstance(v, str):
+            k, v = "keyed_hash", keyed(v)
         elif k.endswith("_by") and isinstance(v, str):
             v = pseudo(v)
         elif k.endswith("_at") and isinstance(v, str):
-            v = v[:4]
+            v = when(v)
         prov[k] = v
     return dataclasses.replace(m, provenance=prov)

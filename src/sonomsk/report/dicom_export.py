@@ -108,7 +108,8 @@ def _person_name(value: str | None, *, login: bool = False) -> str:
     """A DICOM person name (PN). A single component gets a trailing caret (family name only);
     up to three component groups ('='), five components ('^') each, each group at most 64
     characters; a backslash (the value separator) becomes '/'. A ``login`` name (a workstation
-    user) is not a PN: an '=' in it is kept as '-' rather than starting a new group."""
+    user) is not a PN: an '=' in it is kept as '-' rather than starting a new group (the caret
+    highdicom asks for is taken off again by :func:`_logins_as_written`)."""
     if not value or not value.strip():
         return ""
     v = value.replace("\\", "/").strip()
@@ -184,12 +185,16 @@ def is_dicom_image(image: ImageRef) -> bool:
 
 def non_dicom_source(results: StudyResults, image: ImageRef) -> str:
     """How an export names a non-DICOM source image: its id, format and sha256 as RESULTS keeps
-    them (``extra["non_dicom_images"][id]``, written by the workstation), else its file name."""
+    them (``extra["non_dicom_images"][id]``, written by the workstation), in de-identified
+    RESULTS the keyed hash that replaces the sha256 (review ws15d N2), else its file name."""
     info = results.extra.get("non_dicom_images")
     entry = info.get(image.id) if isinstance(info, Mapping) else None
     if isinstance(entry, Mapping) and entry.get("sha256"):
         fmt = f"{entry['format']} " if entry.get("format") else ""
         return f"image {image.id} ({fmt}file sha256 {entry['sha256']})"
+    if isinstance(entry, Mapping) and entry.get("keyed_hash"):
+        fmt = f"{entry['format']} " if entry.get("format") else ""
+        return f"image {image.id} ({fmt}file, keyed hash {entry['keyed_hash']})"
     name = Path(image.path).name if image.path else None
     return f"image {image.id}" + (f" (file {name})" if name else "")
 
@@ -510,6 +515,8 @@ def sr_dataset(
         for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
             if keyword in sr:
                 delattr(sr, keyword)
+    if observer:
+        _logins_as_written(sr, {_person_name(observer, login=True)})
     _set_predecessor(sr, results)
     when = _dicom_datetime(results.signoff.at) if verified else None
     if when is not None:  # verified when it was signed, not when this copy was made
@@ -517,6 +524,24 @@ def sr_dataset(
     # a de-identified draft has no creation time left: the study's year stands in
     _date_from_results(sr, results.signoff.at if signed else (results.created or results.study.date))
     return sr, skipped
+
+
+def _logins_as_written(ds: Any, written: set[str]) -> None:
+    """Write the signer's login back as it is (review ws15d N5): the store keeps no display name,
+    and highdicom's person-name check asks for a single component to end in '^', which declares
+    the login a family name ("asmith^"). Every PN element (nested ones too) holding one of
+    ``written`` with such a caret loses it; a name the signer gave in PN form keeps its own."""
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _logins_as_written(item, written)
+        elif (
+            elem.VR == "PN"
+            and str(elem.value) in written
+            and str(elem.value).endswith("^")
+            and "^" not in str(elem.value).rstrip("^")
+        ):
+            elem.value = str(elem.value).rstrip("^")
 
 
 def signer_unidentified(results: StudyResults) -> bool:
@@ -684,7 +709,26 @@ def write_seg(
             continue
         by_image.setdefault(s.image, []).append(s)
     if not by_image:
-        raise MeasurementError("SEG: the study has no outlined single-frame image")
+        non_dicom = sorted({s.image for s in outlined if not is_dicom_image(r.image(s.image))})
+        cine = sorted({s.image for s in outlined if is_dicom_image(r.image(s.image))})
+        if non_dicom and not cine:  # the real reason (review ws15d N4)
+            info = r.extra.get("non_dicom_images")
+            formats = sorted(
+                {
+                    str(e["format"])
+                    for e in (info.values() if isinstance(info, Mapping) else ())
+                    if isinstance(e, Mapping) and e.get("format")
+                }
+            )
+            raise MeasurementError(
+                f"SEG: no outlined image is a DICOM object (image {', '.join(non_dicom)}"
+                f"{': ' + '/'.join(formats) + ' file' if formats else ''}), so there is no DICOM image "
+                "frame for a segmentation to reference"
+            )
+        raise MeasurementError(
+            "SEG: the study has no outlined single-frame image"
+            + (f" ({len(non_dicom)} outlined image(s) are not DICOM objects)" if non_dicom else "")
+        )
     out = Path(path)
     summaries = []
     category = code("SCT", "91723000").coded_concept()

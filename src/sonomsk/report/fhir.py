@@ -36,6 +36,19 @@ from sonomsk.report.results import StudyResults, as_results, dict_rows, row_limi
 _GENDER = {"F": "female", "M": "male", "O": "other"}
 
 
+#: Failure reasons (their start) of a measurement that does not apply to the image rather than
+#: one that failed: no colour/power Doppler region in a B-mode image (sonomsk.nerve.morphology).
+#: FHIR gets no Observation for it (review ws15d N6): ``dataAbsentReason`` ``error`` would count
+#: a failure per nerve in every B-mode study; the report and the SR still list it as not measured.
+NOT_APPLICABLE_REASONS = ("no colour/power Doppler region",)
+
+
+def not_applicable(m: Any) -> bool:
+    """Whether a measurement has no value because it does not apply to its image
+    (:data:`NOT_APPLICABLE_REASONS`), not because it failed."""
+    return not m.ok and str(m.failure or "").startswith(NOT_APPLICABLE_REASONS)
+
+
 def _coding(c: Code) -> dict[str, str]:
     coding = c.fhir_coding()
     check_coding(coding["system"], coding["code"], coding["display"])
@@ -150,6 +163,8 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
 
     judged: set[tuple[str, ...]] = set()  # assessment rows whose CSA an image measurement gives
     for i, m in enumerate(results.measurements):
+        if not_applicable(m):  # no Observation: nothing was to be measured (review ws15d N6)
+            continue
         ctx = m.context
         trunk = ctx.get("trunk")
         where = " ".join(

@@ -192,6 +192,10 @@ class SignOff:
 #: without sign-in records its requests as the user "local"): the SR is then not VERIFIED and
 #: names no Verifying Observer (review ws14c F6).
 UNIDENTIFIED_SIGNER_NOTE = "signed without an identified user"
+#: The names the workstation gives requests without a person behind them: "local" (no sign-in)
+#: and "token" (the shared bearer token). They name nobody: a de-identified copy keeps them as
+#: they are (a pseudonym would suggest a hidden person; review ws15d N5).
+UNIDENTIFIED_LOGINS = frozenset({"local", "token"})
 
 _SECTION_FIELDS = ("nerve_assessment", "differential", "muscle", "procedure")
 #: Units that need a pixel spacing (no silent millimetres).

@@ -20,6 +20,7 @@ from typing import Any
 from sonomsk import __version__
 from sonomsk.core.errors import InvalidParameterError
 from sonomsk.core.results import Measurement, Method
+from sonomsk.report.results import UNIDENTIFIED_LOGINS
 from sonomsk.store.db import Store
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -28,7 +29,7 @@ US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
 #: The names the workstation gives requests without a person behind them: "local" (no sign-in,
 #: server.app.RequestGuard) and "token" (the shared bearer token, server.auth). A report signed
 #: by one of them records that no identified person signed it (review ws14c F6).
-UNIDENTIFIED_ACTORS = frozenset({"local", "token"})
+UNIDENTIFIED_ACTORS = UNIDENTIFIED_LOGINS
 #: The prefix of the store's placeholder patient key of a file without a Patient ID (decision
 #: 015): a store key, never written into RESULTS as the patient's identifier (review ws14c F7).
 PLACEHOLDER_PATIENT_PREFIX = "UNIDENTIFIED-"
@@ -110,6 +111,15 @@ def _measurement(row: Any, context: dict[str, Any]) -> Measurement:
                 "corrected_at": row.corrected_at.isoformat() if row.corrected_at else None,
             }
         )
+        other = data.get("auto_other_unit")
+        if row.auto_value is None and isinstance(other, dict):
+            # a correction that took the outline out of (or back into) its calibrated region is
+            # stored apart in its own unit; the automatic value is the corrected outline's, in
+            # that outline's unit (review ws15d N1)
+            prov["auto_value"] = other.get("value")
+            prov["auto_unit"] = other.get("unit")
+            if other.get("failure"):
+                prov["auto_failure"] = other.get("failure")
     failure = None if value is not None else (row.failure or "no value")
     return Measurement(
         name=row.name,

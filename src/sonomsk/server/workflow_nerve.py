@@ -349,7 +349,10 @@ def csa_table(store: Store, study_id: int) -> list[dict[str, Any]]:
                     "structure_id": a.structures[0].id if a and a.structures else None,
                     "outlines": len(outlines),
                     "csa": m.value if m else None,
-                    "auto_csa": m.auto_value if m else None,
+                    # the automatic value of a correction stored apart in other units (its
+                    # outline left the calibrated region) is the outline's it corrects (ws15d N1)
+                    "auto_csa": _automatic_value(m)["value"] if m else None,
+                    "auto_unit": _automatic_value(m)["unit"] if m else None,
                     "unit": m.unit if m else None,
                     "corrected": bool(
                         m and (m.corrected_value is not None or m.corrected_failure is not None)
@@ -719,16 +722,22 @@ def _correction_in_other_units(
     outline of the image (``source`` "corrected", ``corrects`` the structure id), measured as a
     click or box outline of the same geometry is (px2 with the reason "outline leaves the
     calibrated tissue region"), and chosen as the image's outline; the outline it corrects stays
-    stored with its own values (the clinician may accept it again). Returns the new analysis,
-    with ``not_corrected`` empty and ``corrects`` the structure id."""
-    from sonomsk.store.repository import accept_outline, record_analysis
+    stored with its own values (the clinician may accept it again).
 
-    with store.sessions() as session:
-        s = _outline_structure(session, structure_id)
-        a = s.analysis
-        inst = _instance(session, a.instance_id)
-        info = {"instance": inst.id, "study_id": a.study_id, "site": inst.site, "side": inst.side}
-        label, kind = s.label, s.kind
+    It is recorded as any correction is (review ws15d N1): the new outline's points are its
+    corrected points (the automatic points of the outline it corrects kept as its automatic
+    ones), every measure's value is its corrected value with who and when, and each has no
+    automatic value in its own unit (``auto_failure`` says why); the automatic value and unit of
+    the outline it corrects are kept in the measure's data (``auto_other_unit``) for the CSA list
+    and the report's provenance. One transaction, audited as ``analyse`` then ``correct``
+    events like :func:`sonomsk.store.repository.correct_outline`. Returns the new analysis, with
+    ``not_corrected`` (measures that failed on the new outline) and ``corrects`` the structure id.
+    """
+    import datetime as dt
+
+    from sonomsk.store.models import Analysis, MeasurementRow, StructureRow
+    from sonomsk.store.repository import _accept_only, audit
+
     why = next(
         (
             str(m.context["uncalibrated_reason"])
@@ -737,30 +746,118 @@ def _correction_in_other_units(
         ),
         None,
     )
-    new_id = record_analysis(
-        store,
-        study_id=info["study_id"],
-        instance_id=info["instance"],
-        kind=KIND_OUTLINE,
-        method_version=METHOD_VERSION,
-        measurements=ms,
-        structures=[{"label": label, "kind": kind, "frame": frame, "points": points, "accepted": True}],
-        result={
-            "source": "corrected",
-            "corrects": structure_id,
-            **({"note": f"measured in px: {why}"} if why else {}),
-            "frame": frame,
-            "site": info["site"],
-            "side": info["side"],
-        },
-        actor=actor,
-    )
+    now = dt.datetime.now(dt.UTC)
+    failed: list[str] = []
+    with store.sessions() as session, session.begin():
+        s = _outline_structure(session, structure_id)
+        a = s.analysis
+        inst = _instance(session, a.instance_id)
+        old_auto = {
+            (m.name, m.label): {**_automatic_value(m), "current": m.value, "current_unit": m.unit}
+            for m in a.measurements
+        }
+        analysis = Analysis(
+            study_id=a.study_id,
+            instance_id=inst.id,
+            kind=KIND_OUTLINE,
+            method_version=METHOD_VERSION,
+            result={
+                "source": "corrected",
+                "corrects": structure_id,
+                **({"note": f"measured in px: {why}"} if why else {}),
+                "frame": frame,
+                "site": inst.site,
+                "side": inst.side,
+            },
+        )
+        session.add(analysis)
+        session.flush()
+        audit(session, actor, "analyse", "analysis", analysis.id, kind=KIND_OUTLINE, corrects=structure_id)
+        row = StructureRow(
+            analysis_id=analysis.id,
+            label=s.label,
+            kind=s.kind,
+            frame=frame,
+            auto_points=[list(map(float, p)) for p in s.auto_points],
+            corrected_points=[[float(r), float(c)] for r, c in points],
+            corrected_by=actor,
+            corrected_at=now,
+            accepted=False,
+        )
+        session.add(row)
+        session.flush()
+        others = _accept_only(session, row, KIND_OUTLINE)  # correcting an outline chooses it
+        audit(
+            session,
+            actor,
+            "correct",
+            "structure",
+            row.id,
+            n_points=len(points),
+            unaccepted=others,
+            corrects=structure_id,
+        )
+        for m in ms.measurements:
+            auto = old_auto.get((m.name, m.label))
+            data = m.to_dict()
+            in_unit = auto is not None and auto["unit"] == m.unit  # back in the automatic unit
+            if auto is not None and not in_unit:
+                data["auto_other_unit"] = {
+                    "value": auto["value"],
+                    "unit": auto["unit"],
+                    "failure": auto["failure"],
+                    "structure": structure_id,
+                }
+            mrow = MeasurementRow(
+                analysis_id=analysis.id,
+                name=m.name,
+                unit=m.unit,
+                label=m.label,
+                auto_value=auto["value"] if auto is not None and in_unit else None,
+                auto_failure=(
+                    auto["failure"]
+                    if auto is not None and in_unit
+                    else f"the automatic outline (structure {structure_id}) is measured in "
+                    f"{auto['unit'] if auto else 'other units'}"
+                ),
+                corrected_value=m.value,
+                corrected_failure=None if m.value is not None else (m.failure or "no value"),
+                corrected_by=actor,
+                corrected_at=now,
+                data=data,
+            )
+            session.add(mrow)
+            session.flush()
+            if m.value is None:
+                failed.append(f"{m.name}: {mrow.corrected_failure}")
+            audit(
+                session,
+                actor,
+                "correct",
+                "measurement",
+                mrow.id,
+                old=auto["current"] if auto else None,
+                old_unit=auto["current_unit"] if auto else None,
+                new=m.value,
+                unit=m.unit,
+                auto=auto["value"] if auto else None,
+                failure=mrow.corrected_failure,
+            )
+        new_id = int(analysis.id)
     out = _analysis(store, new_id)
-    accept_outline(store, int(out["structures"][0]["id"]), kind=KIND_OUTLINE, actor=actor)
-    out = _analysis(store, new_id)
-    out["not_corrected"] = []
+    out["not_corrected"] = failed
     out["corrects"] = structure_id
     return out
+
+
+def _automatic_value(m: Any) -> dict[str, Any]:
+    """The automatic value, unit and failure of a stored measure: its own, or, for a measure of a
+    corrected outline stored apart (:func:`_correction_in_other_units`), those it keeps of the
+    outline it corrects."""
+    other = (m.data or {}).get("auto_other_unit")
+    if m.auto_value is None and isinstance(other, dict):
+        return {"value": other.get("value"), "unit": other.get("unit"), "failure": other.get("failure")}
+    return {"value": m.auto_value, "unit": m.unit, "failure": m.auto_failure}
 
 
 def _outline_structure(session: Any, structure_id: int) -> Any:
@@ -785,6 +882,10 @@ def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) ->
 
     from sonomsk.store.repository import audit
 
+    with store.sessions() as session:
+        corrects = (_outline_structure(session, structure_id).analysis.result or {}).get("corrects")
+    if corrects is not None:
+        return _restore_stored_apart(store, structure_id, int(corrects), actor=actor)
     with store.sessions() as session, session.begin():
         s = _outline_structure(session, structure_id)
         a = s.analysis
@@ -827,6 +928,26 @@ def restore_automatic_outline(store: Store, structure_id: int, *, actor: str) ->
                 failure=m.auto_failure,
             )
         return int(a.id)
+
+
+def _restore_stored_apart(store: Store, structure_id: int, corrects: int, *, actor: str) -> int:
+    """Undo a correction stored as a new outline in other units (:func:`_correction_in_other_units`):
+    the outline it corrects, still stored with its own values, is the image's outline again
+    (accepted) and the correction is discarded (both audited). Returns the analysis id of the
+    outline it corrects."""
+    from sonomsk.store.repository import accept_outline, discard_outline
+
+    with store.sessions() as session:
+        try:
+            _outline_structure(session, corrects)
+        except StoreError:
+            raise ConflictError(
+                f"structure {structure_id}: the outline it corrects (structure {corrects}) was discarded, "
+                "nothing to restore"
+            ) from None
+    aid = accept_outline(store, corrects, kind=KIND_OUTLINE, actor=actor)
+    discard_outline(store, structure_id, kind=KIND_OUTLINE, actor=actor)
+    return aid
 
 
 # --------------------------------------------------------------------------- router

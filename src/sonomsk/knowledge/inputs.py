@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sonomsk.core.errors import InvalidParameterError
+from sonomsk.core.errors import InvalidParameterError, SonomskError
 from sonomsk.knowledge.base import FindingState, KnowledgeBase
 from sonomsk.reference.nerve_csa import site_info
 
@@ -388,6 +388,7 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
     any_enlarged = any_normal = False
     motor_enlarged = False
     root_vagus_enlarged = False  # the sparing pattern's source found it with enlarged roots/vagus
+    trigger_firm = False  # a root/vagus enlargement beyond the measurement SD of its limit
     sensory: list[bool] = []
     sensorimotor_enlarged: list[str] = []  # mixed nerves enlarged at non-entrapment sites
     for item in _site_items(na):
@@ -427,7 +428,9 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             sensory.append(enlarged)
         elif enlarged:
             motor_enlarged = True
-            root_vagus_enlarged |= nerve in mp["sparing_trigger_nerves"]
+            if nerve in mp["sparing_trigger_nerves"]:
+                root_vagus_enlarged = True
+                trigger_firm |= not _row_borderline(item)
         sites = mp["nerve_site_findings"].get(nerve, {}) if site else {}
         finding = sites.get(site, sites.get("*"))
         if finding:
@@ -448,6 +451,13 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
         )
     elif sensory and motor_enlarged and any(sensory):
         obs.set("sensory_nerve_sparing", FindingState.ABSENT, "nerve_assessment")
+    elif sensory and root_vagus_enlarged and not trigger_firm:
+        # every enlarged root/vagus within the measurement SD of its limit: the GBS figures are
+        # not counted on it, as a borderline Goedee criterion is not (review ws16a R4)
+        obs.notes.append(
+            "sensory nerves within their limits beside enlarged roots/vagus that all lie within the "
+            "between-investigator SD of their limits (borderline): sensory_nerve_sparing left unknown"
+        )
     elif sensory and root_vagus_enlarged:
         obs.set("sensory_nerve_sparing", FindingState.PRESENT, "nerve_assessment")
     elif sensory and motor_enlarged:
@@ -455,6 +465,25 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             "sensory nerves within their limits but no enlarged root or vagus: sensory_nerve_sparing left "
             "unknown (its published figures are for sparing beside enlarged roots/vagus)"
         )
+
+
+def _row_borderline(item: Mapping[str, Any]) -> bool:
+    """Whether an assessed row lies within the measurement SD of its limit: its own ``borderline``,
+    or, where the source gives no SD (``null``), the pattern rules' stand-in
+    (:func:`sonomsk.reference.nerve_csa.pattern_sd_mm2`). A row without the numbers is not."""
+    if isinstance(item.get("borderline"), bool):
+        return bool(item["borderline"])
+    from sonomsk.reference.nerve_csa import pattern_sd_mm2
+
+    limit = item.get("limit")
+    uln = limit.get("uln_mm2") if isinstance(limit, Mapping) else item.get("uln_mm2")
+    site, csa = item.get("site"), item.get("csa_mm2")
+    if not isinstance(site, str) or not isinstance(csa, int | float) or not isinstance(uln, int | float):
+        return False
+    try:
+        return bool(csa - uln < pattern_sd_mm2(site)[0])
+    except SonomskError:
+        return False
 
 
 def _contradicts(csa: float, uln: float, enlarged: bool) -> bool:

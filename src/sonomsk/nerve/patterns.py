@@ -286,7 +286,15 @@ def _facts(
 ) -> _Facts:
     motor = set(_rules()["reduced"]["motor_fibres"])
     evaluable = [a for a in csa if a.evaluable]
-    reduced = [a for a in evaluable if a.status == "reduced" and site_info(a.site).fibres in motor]
+    # a reduced row at a site whose lower limit lies within the measurement SD of the input floor
+    # does not count for the reduced pattern (decision 006 addendum; review ws16a R1)
+    reduced = [
+        a
+        for a in evaluable
+        if a.status == "reduced"
+        and site_info(a.site).fibres in motor
+        and (a.limit.lln is None or _lln_above_floor(a.site, a.limit.lln))
+    ]
     enlarged = [a for a in evaluable if a.status == "enlarged"]
     reduced_keys = {(a.site, a.side) for a in evaluable if a.status == "reduced"}
     abnormal_idx = [i for i in indices if i.abnormal and i.site]
@@ -504,7 +512,13 @@ def classify_pattern(
             Pattern.INDETERMINATE,
             zaid,
             state,
-            candidates=("reduced", "focal_entrapment", "multifocal_nonentrapment"),
+            candidates=(
+                # normal when every abnormal value is within the measurement SD (review ws16a R5)
+                *(("normal",) if all(a.borderline for a in (*reduced, *f.enlarged)) else ()),
+                "reduced",
+                *(("focal_entrapment",) if entrap else ()),
+                *(("multifocal_nonentrapment",) if non else ()),
+            ),
         )
     if reduced_enough:
         all_border = all(a.borderline for a in reduced)
@@ -935,13 +949,30 @@ def _non_entrapment(
             if any(not site_info(a.site).is_entrapment for a in f.enlarged)
             else "(by a Goedee criterion only: these sites have no normal limit here)"
         )
+        # an entrapment enlarged beyond the measurement SD stays a candidate and is named, and
+        # non-entrapment values all within it leave "normal" open (review ws16a R2, R3)
+        all_soft = all(v[0] for v in border.values())
+        entrap_firm = any(a.borderline is not True for a in f.enlarged if (a.site, a.side) in entrap)
         b.add(
             "diffuse_undetermined",
             f"every measured region ({', '.join(measured_regions)}) is enlarged {degree} ({reasons}) but "
             f"region(s) {', '.join(unmeasured)} were not measured or not judged: diffuse vs multifocal undecided "
-            f"[{citation_short(zaid_src)}]; deciding sites: {', '.join(deciding)}",
+            f"[{citation_short(zaid_src)}]"
+            + (
+                f"; every one lies within the between-investigator SD of its limit (borderline, decision 011) "
+                f"[{citation_short(_reliability_source())}], so a second measurement may find it normal"
+                if all_soft
+                else ""
+            )
+            + (
+                f"; the enlargement at entrapment sites ({entrap_text}) may be a focal entrapment on its own"
+                if entrap
+                else ""
+            )
+            + f"; deciding sites: {', '.join(deciding)}",
             zaid_src,
             *sources,
+            *([_reliability_source()] if all_soft else []),
         )
         if goedee.outcome != "not_evaluable":
             b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
@@ -951,7 +982,12 @@ def _non_entrapment(
             zaid,
             state,
             deciding_sites=deciding,
-            candidates=("diffuse", "multifocal_nonentrapment"),
+            candidates=(
+                *(("normal",) if all_soft and not entrap_firm else ()),
+                *(("focal_entrapment",) if entrap else ()),
+                "diffuse",
+                "multifocal_nonentrapment",
+            ),
         )
     if (
         all(s == "enlarged" for s in regions_now.values())
@@ -1204,7 +1240,10 @@ def _single_focus(
         )
         + (f", together with enlargement at entrapment sites ({entrap_text})" if f.entrap else "")
         + ", every other measured non-entrapment site normal: one focus is not a multifocal pattern; "
-        "multifocal (another site enlarged) vs a focal non-entrapment lesion undecided; "
+        + ("normal (a second measurement), " if borderline and not f.entrap else "")
+        + "multifocal (another site enlarged) vs a focal non-entrapment lesion"
+        + (" vs focal entrapment" if f.entrap else "")
+        + " undecided; "
         f"deciding sites: {', '.join(deciding) or 'none left with a limit in this set'}; {zaid_text}",
         *sources,
         *([_reliability_source()] if borderline else []),

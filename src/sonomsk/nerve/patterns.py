@@ -255,6 +255,22 @@ def _add_cmt1a_ratios(b: _Builder, csa: Sequence[CsaAssessment]) -> None:
         )
 
 
+def _note_intranerve_high(b: _Builder, variability: VariabilityResult) -> None:
+    """Intranerve variability above the healthy limit, named beside a single site: the nerve is
+    not uniform along its length, which does not decide the pattern."""
+    high = [i for i in variability.intranerve if i["high"]]
+    if high:
+        which = "; ".join(f"{i['nerve']} ({i['side']}) {i['value']:.2f} > {i['uln']:g}" for i in high)
+        b.add(
+            "variability_high",
+            f"intranerve variability above the healthy limit ({which}) "
+            f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform along the nerve; it "
+            "does not decide the pattern",
+            "padua_2012",
+            "kerasnoudis_2013",
+        )
+
+
 def _is_evidence_b(index: IndexResult) -> bool:
     return bool(index.source) and citation(str(index.source)).evidence == "B"
 
@@ -1041,17 +1057,7 @@ def _non_entrapment(
         )
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
             b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
-        high = [i for i in variability.intranerve if i["high"]]
-        if high:  # named beside the single site: the nerve is not uniform along its length
-            which = "; ".join(f"{i['nerve']} ({i['side']}) {i['value']:.2f} > {i['uln']:g}" for i in high)
-            b.add(
-                "variability_high",
-                f"intranerve variability above the healthy limit ({which}) "
-                f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform along the nerve; it "
-                "does not decide the pattern",
-                "padua_2012",
-                "kerasnoudis_2013",
-            )
+        _note_intranerve_high(b, variability)  # named beside the single site
         _note_lone_indices(b, f)
         candidates = (
             ("focal_entrapment", "multifocal_nonentrapment")
@@ -1251,17 +1257,7 @@ def _single_focus(
     )
     if goedee.outcome != "not_evaluable" or goedee.not_applied:
         b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
-    high = [i for i in variability.intranerve if i["high"]]
-    if high:
-        which = "; ".join(f"{i['nerve']} ({i['side']}) {i['value']:.2f} > {i['uln']:g}" for i in high)
-        b.add(
-            "variability_high",
-            f"intranerve variability above the healthy limit ({which}) "
-            f"[{citation_short('kerasnoudis_2013')}]: the enlargement is not uniform along the nerve; it "
-            "does not decide the pattern",
-            "padua_2012",
-            "kerasnoudis_2013",
-        )
+    _note_intranerve_high(b, variability)
     _note_lone_indices(b, f)
     return b.build(
         Pattern.INDETERMINATE,

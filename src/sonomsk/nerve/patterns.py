@@ -255,6 +255,18 @@ def _add_cmt1a_ratios(b: _Builder, csa: Sequence[CsaAssessment]) -> None:
         )
 
 
+def _add_goedee_with_controls_note(b: _Builder, goedee: GoedeeResult) -> None:
+    """The Goedee sentence with the caveat of a (possibly) diffuse pattern: a generalized
+    enlargement enlarges Goedee's sites too, so its specificity against controls does not separate
+    CIN from CMT1 there."""
+    if goedee.outcome != "not_evaluable":
+        b.add(
+            "goedee_cin",
+            f"{goedee.explanation()}; {_rules()['goedee']['controls_note']}",
+            *goedee.citation_keys(),
+        )
+
+
 def _note_intranerve_high(b: _Builder, variability: VariabilityResult) -> None:
     """Intranerve variability above the healthy limit, named beside a single site: the nerve is
     not uniform along its length, which does not decide the pattern."""
@@ -1023,12 +1035,7 @@ def _non_entrapment(
             rules["zaidman"]["cmt1_diffuse_source"],
             *sources,
         )
-        if goedee.outcome != "not_evaluable":
-            b.add(
-                "goedee_cin",
-                f"{goedee.explanation()}; {rules['goedee']['controls_note']}",
-                *goedee.citation_keys(),
-            )
+        _add_goedee_with_controls_note(b, goedee)
         _note_lone_indices(b, f)
         return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("diffuse", "multifocal_nonentrapment"))
     isolated_mild = (
@@ -1197,13 +1204,7 @@ def _uniform_mild(
         *sources,
     )
     _add_cmt1a_ratios(b, csa)
-    if goedee.outcome != "not_evaluable":
-        # the Goedee caveat of the diffuse pattern: a generalized enlargement enlarges its sites too
-        b.add(
-            "goedee_cin",
-            f"{goedee.explanation()}; {rules['goedee']['controls_note']}",
-            *goedee.citation_keys(),
-        )
+    _add_goedee_with_controls_note(b, goedee)
     _note_lone_indices(b, f)
     return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("diffuse", "multifocal_nonentrapment"))
 

@@ -30,7 +30,7 @@ def test_a_study_that_cannot_judge_reduction_leaves_the_reduced_pattern_unknown(
     obs = parse_findings({"nerve_assessment": na}, load_knowledge())
     assert obs.states.get("nerve_pattern_normal") == FindingState.PRESENT
     assert obs.states.get("nerve_pattern_reduced", FindingState.UNKNOWN) == FindingState.UNKNOWN
-    assert any("could not judge reduced CSA" in n for n in obs.notes)
+    assert any("too few measured sites could show reduced CSA" in n for n in obs.notes)
 
 
 def test_an_indeterminate_pattern_rules_out_the_patterns_it_does_not_offer() -> None:

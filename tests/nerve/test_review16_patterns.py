@@ -82,3 +82,53 @@ def test_the_single_site_sentence_names_normal_when_it_is_a_candidate() -> None:
         "normal (a second measurement), multifocal (another site enlarged) vs a focal non-entrapment lesion"
         in (p.explanation)
     )
+
+
+def test_all_regions_borderline_keeps_diffuse_open() -> None:
+    """Every region enlarged, every value within the SD: the borderline rule dropped `diffuse`,
+    and the differential then counted "not diffuse" against CMT1A (review ws16b 1)."""
+    rows = [
+        ("median_forearm", "right", 10.5),
+        ("ulnar_upper_arm", "right", 9.5),
+        ("tibial_popliteal", "right", 23.0),
+        ("c5_root", "right", 9.0),
+    ]
+    p = assess(body(rows, **WOMAN)).pattern
+    assert "nonentrapment_borderline" in p.rules_fired
+    assert p.candidates == ("normal", "multifocal_nonentrapment", "diffuse")
+    rows.append(("median_upper_arm", "right", 7.0))  # a normal non-entrapment site: diffuse is out
+    assert "diffuse" not in assess(body(rows, **WOMAN)).pattern.candidates
+
+
+def test_reduced_beside_a_firm_goedee_trunk_does_not_offer_normal() -> None:
+    rows = [("median_forearm", "right", 3.0), ("ulnar_forearm", "right", 3.0)]
+    trunk = {"site": "brachial_plexus_trunk", "side": "right", "csa_mm2": 20.0, "trunk": "upper"}
+    trunk["level"] = "utrecht_protocol"
+    doc = body(rows, age=60, sex="M")
+    doc["measurements"].append(trunk)
+    p = assess(doc).pattern
+    assert "reduced_and_enlarged" in p.rules_fired and "normal" not in p.candidates, p.explanation
+    vagus = assess(body([*rows, ("vagus_neck", "right", 5.6)], age=60, sex="M")).pattern  # 0.2 over
+    assert vagus.candidates[0] == "normal", vagus.explanation
+
+
+def test_a_single_borderline_focus_beside_a_borderline_wrist_keeps_normal() -> None:
+    rows = [
+        ("median_forearm", "right", 10.5),
+        ("median_wrist", "right", 11.5),  # ULN 11: borderline
+        ("median_upper_arm", "right", 8.0),
+        ("c5_root", "right", 6.0),
+        ("tibial_popliteal", "right", 18.0),
+    ]
+    p = assess(body(rows, **WOMAN)).pattern
+    assert "single_nonentrapment_site" in p.rules_fired, p.explanation
+    assert p.candidates[0] == "normal" and "focal_entrapment" in p.candidates
+
+
+def test_a_floor_limited_reduced_row_is_not_called_within_its_limits() -> None:
+    p = assess(
+        body([("vagus_neck", "right", 0.3), ("median_forearm", "right", 7.0)], age=60, sex="M")
+    ).pattern
+    assert p.pattern is Pattern.NORMAL
+    assert "all 2 evaluable measurements are within their limits" not in p.explanation
+    assert "reduced only where the lower limit cannot decide (vagus_neck (right)" in p.explanation

@@ -303,8 +303,8 @@ def _parse_nerve(na: Any, obs: Observed, kb: KnowledgeBase) -> None:
             # pattern says nothing about it (review ws15c N3)
             obs.undecided.add(mp["nerve_patterns"]["reduced"])
             obs.notes.append(
-                "nerve_assessment could not judge reduced CSA at any measured site (reduction_scope): "
-                f"{mp['nerve_patterns']['reduced']} left unknown"
+                "nerve_assessment: too few measured sites could show reduced CSA for the reduced pattern "
+                f"(reduction_scope): {mp['nerve_patterns']['reduced']} left unknown"
             )
         if finding is None:
             candidates = na.get("candidates")

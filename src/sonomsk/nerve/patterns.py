@@ -267,6 +267,17 @@ def _add_goedee_with_controls_note(b: _Builder, goedee: GoedeeResult) -> None:
         )
 
 
+def _soft(a: CsaAssessment) -> bool:
+    """A row within the measurement SD of its limit: its own flag, or the stand-in SD where the
+    source gives none (as :func:`_key_borderline` reads it)."""
+    if a.borderline is not None:
+        return bool(a.borderline)
+    limit = a.limit.uln if a.status == "enlarged" else a.limit.lln
+    if limit is None:
+        return False
+    return abs(a.measurement.csa_mm2 - limit) < pattern_sd_mm2(a.site)[0]
+
+
 def _note_intranerve_high(b: _Builder, variability: VariabilityResult) -> None:
     """Intranerve variability above the healthy limit, named beside a single site: the nerve is
     not uniform along its length, which does not decide the pattern."""
@@ -542,7 +553,12 @@ def classify_pattern(
             state,
             candidates=(
                 # normal when every abnormal value is within the measurement SD (review ws16a R5)
-                *(("normal",) if all(a.borderline for a in (*reduced, *f.enlarged)) else ()),
+                *(
+                    ("normal",)
+                    if all(_soft(a) for a in (*reduced, *f.enlarged))
+                    and all(_key_borderline(k, f, goedee)[0] for k in non)
+                    else ()
+                ),
                 "reduced",
                 *(("focal_entrapment",) if entrap else ()),
                 *(("multifocal_nonentrapment",) if non else ()),
@@ -625,8 +641,13 @@ def classify_pattern(
             )
         b.add(
             "all_within_limits",
-            f"all {len(evaluable)} evaluable measurements are within their limits "
-            f"[{', '.join(citation_short(s) for s in limit_sources)}] and no entrapment index with [A] "
+            (
+                f"all {len(evaluable)} evaluable measurements are within their limits "
+                if not [a for a in evaluable if a.status != "normal"]
+                else f"the evaluable measurements are within their limits, or reduced only where the lower limit "
+                f"cannot decide ({_label([a for a in evaluable if a.status != 'normal'])}, below), "
+            )
+            + f"[{', '.join(citation_short(s) for s in limit_sources)}] and no entrapment index with [A] "
             f"evidence{' that decides alone' if f.lone_support else ''} is abnormal",
             *limit_sources,
         )
@@ -952,11 +973,15 @@ def _non_entrapment(
         if goedee.outcome != "not_evaluable" or goedee.not_applied:
             b.add("goedee_cin", goedee.explanation(), *goedee.citation_keys())
         _note_lone_indices(b, f)
+        # diffuse stays open while no measured non-entrapment site is normal (review ws16b 1)
+        diffuse_open = not any(
+            a.status == "normal" for a in f.evaluable if not site_info(a.site).is_entrapment
+        )
         candidates = (
             ("focal_entrapment", "multifocal_nonentrapment")
             if entrap_firm
             else ("normal", "multifocal_nonentrapment", *(("focal_entrapment",) if entrap else ()))
-        )
+        ) + (("diffuse",) if diffuse_open else ())
         return b.build(Pattern.INDETERMINATE, zaid, state, candidates=candidates)
     # region states from non-entrapment sites, Goedee-positive sites (without a normal limit)
     # counted as enlarged; a measured normal non-entrapment site anywhere (the other side
@@ -1230,6 +1255,7 @@ def _single_focus(
     need = [s for s in site_names() if not site_info(s).is_entrapment and s != key[0]]
     deciding = _decisive(need, reference_set, measured_sites)
     borderline, stand_in = _key_borderline(key, f, goedee)
+    entrap_firm = any(a.borderline is not True for a in f.enlarged if (a.site, a.side) in f.entrap)
     b.add(
         "single_nonentrapment_site",
         f"enlargement at a single non-entrapment site ({reasons})"
@@ -1247,7 +1273,7 @@ def _single_focus(
         )
         + (f", together with enlargement at entrapment sites ({entrap_text})" if f.entrap else "")
         + ", every other measured non-entrapment site normal: one focus is not a multifocal pattern; "
-        + ("normal (a second measurement), " if borderline and not f.entrap else "")
+        + ("normal (a second measurement), " if borderline and not entrap_firm else "")
         + "multifocal (another site enlarged) vs a focal non-entrapment lesion"
         + (" vs focal entrapment" if f.entrap else "")
         + " undecided; "
@@ -1267,7 +1293,7 @@ def _single_focus(
         deciding_sites=deciding,
         candidates=(
             # a borderline single site may measure normal a second time (review ws15c N9)
-            *(("normal",) if borderline and not f.entrap else ()),
+            *(("normal",) if borderline and not entrap_firm else ()),
             "multifocal_nonentrapment",
             "focal_nonentrapment",
             *(("focal_entrapment",) if f.entrap else ()),

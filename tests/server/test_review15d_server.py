@@ -120,3 +120,36 @@ def test_restoring_the_automatic_outline_brings_back_the_outline_it_corrects(
     row = next(x for x in table if x["instance_id"] == corrected["instance"])
     assert row["outlines"] == 1 and row["unit"] == "mm2" and row["corrected"] is False
     assert row["csa"] == pytest.approx(corrected["auto"]["value"])
+
+
+def test_restore_after_an_in_place_and_an_out_of_region_correction_returns_to_the_automatic_outline(
+    client: TestClient,
+) -> None:
+    """A correction inside the pane, then one across the border: "Restore automatic outline"
+    brought back the first correction, not the automatic outline (review ws16b 2)."""
+    pytest.importorskip("data_store", reason="pydicom-data (data_store) is not installed")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("gdcm-US-ALOKA-16.dcm")
+    if path is None:
+        pytest.skip("gdcm-US-ALOKA-16.dcm is not in the installed pydicom-data")
+    up = client.post("/api/upload", files={"file": ("a.dcm", Path(path).read_bytes(), "application/dicom")})
+    inst, study = up.json()["instance_id"], up.json()["study_id"]
+    client.put(f"{W}/instances/{inst}/site", json={"site": "median_wrist", "side": "right"})
+    a = client.post(
+        f"{W}/instances/{inst}/outline-box",
+        json={"top": 250, "left": 250, "bottom": 300, "right": 320, "frame": 0},
+    ).json()
+    s = a["structures"][0]
+    auto = next(m["value"] for m in a["measurements"] if m["name"] == "area_cross_section")
+    pts = [list(p) for p in s["points"]]
+    right = max(range(len(pts)), key=lambda i: pts[i][1])
+    pts[right][1] = 330.0  # still in the calibrated pane: corrected in place
+    assert client.put(f"{W}/structures/{s['id']}/points", json={"points": pts}).status_code == 200
+    pts[right][1] = 350.0  # across the border: stored apart in px2
+    new = client.put(f"{W}/structures/{s['id']}/points", json={"points": pts}).json()
+    newest = max(st["id"] for st in new["structures"])
+    r = client.post(f"{W}/structures/{newest}/restore")
+    assert r.status_code == 200, r.text
+    (row,) = client.get(f"{W}/studies/{study}/csa").json()
+    assert row["corrected"] is False and row["csa"] == pytest.approx(auto), row

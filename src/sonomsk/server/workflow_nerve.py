@@ -947,6 +947,16 @@ def _restore_stored_apart(store: Store, structure_id: int, corrects: int, *, act
             ) from None
     aid = accept_outline(store, corrects, kind=KIND_OUTLINE, actor=actor)
     discard_outline(store, structure_id, kind=KIND_OUTLINE, actor=actor)
+    # the outline it corrects may itself carry a correction (in place, or stored apart): the
+    # button promises the automatic outline, so restore that one too (review ws16b 2)
+    with store.sessions() as session:
+        earlier = _outline_structure(session, corrects)
+        still_corrected = (
+            earlier.corrected_points is not None
+            or (earlier.analysis.result or {}).get("corrects") is not None
+        )
+    if still_corrected:
+        return restore_automatic_outline(store, corrects, actor=actor)
     return aid
 
 

@@ -27,6 +27,7 @@ from sonomsk.reference.nerve_csa import (
     doppler_count_bounds,
     measurement_reliability,
     patient_input_bounds,
+    pattern_sd_mm2,
     wrist_circumference_bounds,
 )
 
@@ -430,6 +431,19 @@ class CsaAssessment:
             "notes": list(self.notes),
             "explanation": self.describe(),
         }
+
+
+def within_measurement_sd(a: CsaAssessment) -> bool:
+    """Whether the pattern rules read a row as within the measurement SD of the limit that decides
+    its status: its own ``borderline`` flag (decision 011), or, where the source gives no SD for
+    the site, the stand-in SD (:func:`sonomsk.reference.nerve_csa.pattern_sd_mm2`). A row without
+    that limit is not."""
+    if a.borderline is not None:
+        return bool(a.borderline)
+    limit = a.limit.uln if a.status == "enlarged" else a.limit.lln
+    if limit is None:
+        return False
+    return abs(a.measurement.csa_mm2 - limit) < pattern_sd_mm2(a.site)[0]
 
 
 def paediatric_note(patient: PatientInfo) -> str | None:

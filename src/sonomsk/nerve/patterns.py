@@ -39,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from sonomsk.core.results import Citation, Finding
-from sonomsk.nerve.assess_model import CsaAssessment
+from sonomsk.nerve.assess_model import CsaAssessment, within_measurement_sd
 from sonomsk.nerve.entrapment import IndexResult, VariabilityResult, evaluate_severity
 from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria, goedee_where
 from sonomsk.nerve.sites import regions, site_info, site_names
@@ -265,17 +265,6 @@ def _add_goedee_with_controls_note(b: _Builder, goedee: GoedeeResult) -> None:
             f"{goedee.explanation()}; {_rules()['goedee']['controls_note']}",
             *goedee.citation_keys(),
         )
-
-
-def _soft(a: CsaAssessment) -> bool:
-    """A row within the measurement SD of its limit: its own flag, or the stand-in SD where the
-    source gives none (as :func:`_key_borderline` reads it)."""
-    if a.borderline is not None:
-        return bool(a.borderline)
-    limit = a.limit.uln if a.status == "enlarged" else a.limit.lln
-    if limit is None:
-        return False
-    return abs(a.measurement.csa_mm2 - limit) < pattern_sd_mm2(a.site)[0]
 
 
 def _note_intranerve_high(b: _Builder, variability: VariabilityResult) -> None:
@@ -555,7 +544,7 @@ def classify_pattern(
                 # normal when every abnormal value is within the measurement SD (review ws16a R5)
                 *(
                     ("normal",)
-                    if all(_soft(a) for a in (*reduced, *f.enlarged))
+                    if all(within_measurement_sd(a) for a in (*reduced, *f.enlarged))
                     and all(_key_borderline(k, f, goedee)[0] for k in non)
                     else ()
                 ),
@@ -1167,13 +1156,8 @@ def _key_borderline(key: tuple[str, str], f: _Facts, goedee: GoedeeResult) -> tu
     stand_in = False
     for a in f.enlarged:
         if (a.site, a.side) == key:
-            if a.borderline is None:
-                sd, note = pattern_sd_mm2(a.site)
-                stand_in = stand_in or note is not None
-                uln = a.limit.uln
-                states.append(uln is not None and a.measurement.csa_mm2 - uln < sd)
-            else:
-                states.append(bool(a.borderline))
+            stand_in = stand_in or (a.borderline is None and pattern_sd_mm2(a.site)[1] is not None)
+            states.append(within_measurement_sd(a))
     for p in goedee.positive:
         if (p["site"], p["side"]) == key:
             states.append(bool(p.get("borderline")))

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sonomsk.core.results import Finding
-from sonomsk.nerve.assess_model import CsaAssessment
+from sonomsk.nerve.assess_model import CsaAssessment, within_measurement_sd
 from sonomsk.nerve.sites import site_info, site_names
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import lookup_limit, pattern_sd_mm2
+from sonomsk.reference.nerve_csa import lookup_limit
 
 __all__ = ["sensory_sites", "sensory_sparing"]
 
@@ -50,7 +50,7 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
         and not site_info(a.site).is_entrapment
     ]
     head = f"enlarged root/vagus ({'; '.join(a.describe() for a in roots)})"
-    if all(_borderline(a) for a in roots):  # decision 011: within measurement error of the limit
+    if all(within_measurement_sd(a) for a in roots):  # decision 011: within measurement error of the limit
         head += (
             " (every one within the between-investigator SD of its limit: a second measurement may "
             "not confirm the enlargement this hint rests on)"
@@ -104,11 +104,3 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
         explanation=text,
     )
 
-
-def _borderline(a: CsaAssessment) -> bool:
-    """A row within the measurement SD of its limit: its own flag, or the pattern rules' stand-in SD
-    where the source gives none (the vagus; review ws16a R4)."""
-    if a.borderline is not None:
-        return bool(a.borderline)
-    uln = a.limit.uln
-    return uln is not None and a.measurement.csa_mm2 - uln < pattern_sd_mm2(a.site)[0]

@@ -138,6 +138,30 @@ def test_isolated_mild_guard_holds_with_an_entrapment_site() -> None:
     assert "focal_entrapment" in r.pattern.candidates
 
 
+def test_isolated_mild_site_names_the_same_site_on_the_other_side() -> None:
+    """A mild single focus (sural 1.2x) is decided by a second focus: the right sural when only
+    the left leg was measured, and not when both surals were (the other side is then known)."""
+    left_only = run(
+        ("median_forearm", "left", 6.0),
+        ("median_upper_arm", "left", 8.0),
+        ("tibial_popliteal", "left", 18.0),
+        ("sural_calf", "left", 3.6),
+    )
+    assert "isolated_mild_enlargement" in left_only.pattern.rules_fired
+    assert left_only.pattern.deciding_other_side == ("sural_calf (right)",)
+    assert "the same site on the other side: sural_calf (right)" in left_only.pattern.explanation
+    both = run(
+        ("median_forearm", "left", 6.0),
+        ("median_upper_arm", "left", 8.0),
+        ("tibial_popliteal", "left", 18.0),
+        ("sural_calf", "left", 3.6),
+        ("sural_calf", "right", 2.5),
+    )
+    assert "isolated_mild_enlargement" in both.pattern.rules_fired
+    assert both.pattern.deciding_other_side == ()
+    assert "other side" not in both.pattern.explanation
+
+
 def test_single_region_enlargement_names_deciding_sites() -> None:
     r = run(("median_upper_arm", "right", 14.0))
     assert r.goedee.met and r.pattern.pattern is Pattern.INDETERMINATE

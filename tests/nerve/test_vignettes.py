@@ -59,6 +59,11 @@ def test_vignette(path: Path) -> None:
         assert hits and any(i["abnormal"] for i in hits), name
     for site in expect.get("deciding_sites_include", []):
         assert site in d["deciding_sites"], d["deciding_sites"]
+    for site in expect.get("deciding_other_side_include", []):
+        assert site in d["deciding_other_side"], d["deciding_other_side"]
+        assert site in d["explanation"], d["explanation"]
+    for site in expect.get("deciding_other_side_exclude", []):
+        assert site not in d["deciding_other_side"], d["deciding_other_side"]
     if "candidates" in expect:
         assert set(expect["candidates"]) <= set(d["candidates"])
     if expect.get("internerve_high"):

@@ -147,6 +147,8 @@ def run_assess(args: argparse.Namespace) -> int:
     out.append(d["explanation"])
     if d["deciding_sites"]:
         out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
+    if d["deciding_other_side"]:
+        out.append(f"deciding, the same site on the other side: {', '.join(d['deciding_other_side'])}")
     print("\n".join(out))
     return 0
 

@@ -120,6 +120,8 @@ class PatternResult:
     rules_fired: tuple[str, ...]
     citations: tuple[Citation, ...]
     deciding_sites: tuple[str, ...] = ()
+    #: measurements on the other side of a measured site that would decide, "site (side)"
+    deciding_other_side: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
     region_states: dict[str, str] = field(default_factory=dict)
     no_lower_limit_sites: tuple[str, ...] = ()
@@ -143,6 +145,7 @@ class PatternResult:
             "explanation": self.explanation,
             "rules_fired": list(self.rules_fired),
             "deciding_sites": list(self.deciding_sites),
+            "deciding_other_side": list(self.deciding_other_side),
             "candidates": list(self.candidates),
             "region_states": dict(self.region_states),
             "no_lower_limit_sites": list(self.no_lower_limit_sites),
@@ -210,6 +213,27 @@ def _decisive(
         for s in site_names()
         if s in sites and s not in measured and (_has_limit(s, reference_set) or s in goedee)
     )
+
+
+def _other_side(
+    keys: Sequence[tuple[str, str]], csa: Sequence[CsaAssessment], reference_set: str, *, lower: bool = False
+) -> tuple[str, ...]:
+    """The same sites as ``keys`` (site, side) on the other side, "site (side)", where that side
+    is not measured and the site has a limit in the set (``lower``: a lower limit that can show
+    reduction): a homologous site enlarged (or reduced) too would make a second focus, one
+    within its limit keeps the finding single."""
+    measured = {(a.site, a.side) for a in csa}
+    judged = _has_lln if lower else _has_limit
+    out = []
+    for site, side in keys:
+        other = "left" if side == "right" else "right"
+        if (site, other) not in measured and judged(site, reference_set):
+            out.append(f"{site} ({other})")
+    return tuple(dict.fromkeys(out))
+
+
+def _other_side_text(other: Sequence[str]) -> str:
+    return f"; also deciding, the same site on the other side: {', '.join(other)}" if other else ""
 
 
 def _has_lln(site: str, reference_set: str) -> bool:
@@ -584,11 +608,13 @@ def classify_pattern(
             if s not in measured_sites or site_info(s).nerve not in reduced_nerves
         ]
         deciding = tuple(s for s in could if s not in measured_sites)
+        other = _other_side([(a.site, a.side) for a in reduced], csa, reference_set, lower=True)
         b.add(
             "reduced_insufficient",
             f"reduced CSA at {_label(reduced)} only ({'; '.join(a.describe() for a in reduced)}); {need_text}: "
             f"one low site is not the reduced pattern [{citation_short(mnd_src)}]; deciding sites (motor sites "
-            f"with a lower limit, or the same sites on the other side): {', '.join(deciding) or 'none left in this set'}",
+            f"with a lower limit, or the same sites on the other side): {', '.join(deciding) or 'none left in this set'}"
+            + _other_side_text(other),
             mnd_src,
             spec_red["count_source"],
             *limit_sources,
@@ -600,6 +626,7 @@ def classify_pattern(
             zaid,
             state,
             deciding_sites=deciding,
+            deciding_other_side=other,
             candidates=("reduced", "normal"),
             no_lower_limit_sites=no_lln,
         )
@@ -1060,6 +1087,7 @@ def _non_entrapment(
     if isolated_mild:
         need = [s for s in site_names() if not site_info(s).is_entrapment]
         deciding = _decisive(need, reference_set, measured_sites)
+        other = _other_side(list(non), csa, reference_set)
         with_entrap = (
             f" together with enlargement at entrapment sites ({entrap_text}): focal entrapment with a mild "
             "non-specific finding, or a generalized (e.g. axonal) neuropathy"
@@ -1071,7 +1099,8 @@ def _non_entrapment(
             f"mild enlargement at a single non-entrapment site ({reasons}), not > {factor:g}x the limit and Goedee "
             f"criteria not met{',' if entrap else ''}{with_entrap}: {zaid_text}; enlargement occurs in "
             f"{rules['zaidman']['axonal_pnp_enlarged_pct']:g}% of axonal polyneuropathy "
-            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; one site cannot show a multifocal pattern",
+            f"[{citation_short(rules['zaidman']['axonal_pnp_enlarged_source'])}]; one site cannot show a multifocal pattern"
+            + _other_side_text(other),
             zaid_src,
             rules["zaidman"]["axonal_pnp_enlarged_source"],
             *sources,
@@ -1085,7 +1114,14 @@ def _non_entrapment(
             if entrap
             else ("normal", "multifocal_nonentrapment")
         )
-        return b.build(Pattern.INDETERMINATE, zaid, state, deciding_sites=deciding, candidates=candidates)
+        return b.build(
+            Pattern.INDETERMINATE,
+            zaid,
+            state,
+            deciding_sites=deciding,
+            deciding_other_side=other,
+            candidates=candidates,
+        )
     if len(non) == 1:
         return _single_focus(
             b,
@@ -1100,6 +1136,7 @@ def _non_entrapment(
             sources,
             reference_set,
             measured_sites,
+            _other_side(list(non), csa, reference_set),
         )
     b.add(
         "multifocal_nonentrapment",
@@ -1231,6 +1268,7 @@ def _single_focus(
     sources: list[str],
     reference_set: str,
     measured_sites: set[str],
+    other: tuple[str, ...],
 ) -> PatternResult:
     """One enlarged non-entrapment site (one site and side; not the mild case of
     ``isolated_mild_enlargement``) with every other measured non-entrapment site normal: one focus
@@ -1261,7 +1299,8 @@ def _single_focus(
         + "multifocal (another site enlarged) vs a focal non-entrapment lesion"
         + (" vs focal entrapment" if f.entrap else "")
         + " undecided; "
-        f"deciding sites: {', '.join(deciding) or 'none left with a limit in this set'}; {zaid_text}",
+        f"deciding sites: {', '.join(deciding) or 'none left with a limit in this set'}"
+        f"{_other_side_text(other)}; {zaid_text}",
         *sources,
         *([_reliability_source()] if borderline else []),
         _rules()["zaidman"]["source"],
@@ -1275,6 +1314,7 @@ def _single_focus(
         zaid,
         state,
         deciding_sites=deciding,
+        deciding_other_side=other,
         candidates=(
             # a borderline single site may measure normal a second time (review ws15c N9)
             *(("normal",) if borderline and not entrap_firm else ()),

@@ -339,7 +339,11 @@ class NerveAssessmentSection(Section):
         if ref:
             a["reference_set"] = ref
         other = generic_parts(
-            {k: v for k, v in a.items() if not isinstance(v, list | dict) or k == "deciding_sites"}
+            {
+                k: v
+                for k, v in a.items()
+                if not isinstance(v, list | dict) or k in ("deciding_sites", "deciding_other_side")
+            }
         )
         return {
             "patient_mismatch": _patient_mismatch(results, results.nerve_assessment or {}),

@@ -182,3 +182,53 @@ def test_fhir_body_site_codes_the_nerve(example: StudyResults) -> None:
         == [("http://snomed.info/sct", "88882009")]
         for o in vagus
     )
+
+
+def test_fhir_body_site_codes_the_side(example: StudyResults, tmp_path: Path) -> None:
+    """The side of a measured nerve is coded, not only written in the text: the core extensions
+    registry's observation-structureLaterality on bodySite, SNOMED CT Right/Left (the SR's codes);
+    the written bundle still validates."""
+    from sonomsk.report.fhir import LATERALITY_EXTENSION
+
+    expected = {
+        "right": ("http://snomed.info/sct", "24028007", "Right"),
+        "left": ("http://snomed.info/sct", "7771000", "Left"),
+    }
+
+    def csa_sides(r: StudyResults) -> list[tuple[str, tuple[str, str, str]]]:
+        out = []
+        for e in bundle_dict(r)["entry"]:
+            o = e["resource"]
+            if o["resourceType"] != "Observation" or not o["code"]["text"].startswith(
+                "area cross section of"
+            ):
+                continue
+            (ext,) = [x for x in o["bodySite"].get("extension", []) if x["url"] == LATERALITY_EXTENSION]
+            (coding,) = ext["valueCodeableConcept"]["coding"]
+            side = ext["valueCodeableConcept"]["text"]
+            assert o["bodySite"]["text"].endswith(side), o["bodySite"]["text"]
+            out.append((side, (coding["system"], coding["code"], coding["display"])))
+        return out
+
+    found = csa_sides(example)
+    assert found and all(code_ == expected[side] for side, code_ in found)
+    # the same study measured on the left
+    left = tuple(
+        dataclasses.replace(m, context={**m.context, "side": "left"}) if m.context.get("side") else m
+        for m in example.measurements
+    )
+    r = dataclasses.replace(example, measurements=left, nerve_assessment=None)
+    found = csa_sides(r)
+    assert found and {side for side, _ in found} == {"left"}
+    assert all(code_ == expected["left"] for _, code_ in found)
+    # a measurement without a side carries no laterality
+    m = example.measurements[0]
+    no_side = dataclasses.replace(m, context={k: v for k, v in m.context.items() if k != "side"})
+    r = dataclasses.replace(example, measurements=(no_side, *example.measurements[1:]))
+    first = next(
+        e["resource"] for e in bundle_dict(r)["entry"] if e["resource"]["resourceType"] == "Observation"
+    )
+    assert "side" not in m.context or "extension" not in first["bodySite"]
+    assert "side" in m.context
+    write_fhir(example, tmp_path / "fhir.json")  # validated by fhir.resources before it is written
+    assert LATERALITY_EXTENSION in (tmp_path / "fhir.json").read_text()

@@ -6,7 +6,9 @@ R4B models, which for Bundle, Patient, ImagingStudy, Observation and DiagnosticR
 same structure as R4 4.0.1) before anything is written.
 
 Observations: one per successful measurement (SNOMED CT concept when the code table has one,
-always a text), with UCUM units, the body site, and — when the nerve assessment has a matching
+always a text), with UCUM units, the body site (its side as the core extensions registry's
+``observation-structureLaterality``, SNOMED CT left/right, since R4 Observation has no
+laterality element), and — when the nerve assessment has a matching
 site/side row — the reference limit (``referenceRange.high``, with its kind and source as text)
 and an interpretation (H/N). Nerve indices and muscle z-scores become Observations too.
 """
@@ -28,6 +30,7 @@ from sonomsk.report.codes import (
     code,
     measurement_concept,
     nerve_site,
+    side_code,
     structure_code,
     unit_code,
 )
@@ -188,10 +191,13 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         struct = next((s for s in results.structures if s.id == ctx.get("structure")), None)
         kind = struct.kind.value if struct else None
         if kind or where:
-            obs["bodySite"] = {
-                "text": where or (m.label or ""),
-                **({"coding": _site_codings(kind, struct, ctx)} if kind else {}),
-            }
+            obs["bodySite"] = _with_side(
+                {
+                    "text": where or (m.label or ""),
+                    **({"coding": _site_codings(kind, struct, ctx)} if kind else {}),
+                },
+                ctx.get("side"),
+            )
         lim_row = limits.get(
             (str(ctx.get("site")), str(ctx.get("side")), str(ctx.get("trunk") or ""), _level_of(ctx))
         )
@@ -227,7 +233,7 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
                 "coding": [_coding(csa_concept)],
             },
             "valueQuantity": _quantity(float(csa), "mm2"),
-            "bodySite": {"text": where, "coding": _site_codings("nerve", None, row)},
+            "bodySite": _with_side({"text": where, "coding": _site_codings("nerve", None, row)}, side),
             **_limit_fields(row, "mm2"),
         }
         add(obs, "a", j)
@@ -269,10 +275,13 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
         obs = {
             "code": {"text": what.replace("_", " ")},
             "valueQuantity": _quantity(float(mu["z"]), "1"),
-            "bodySite": {
-                "text": f"{mu.get('muscle')} {mu.get('side') or ''}".strip(),
-                "coding": [_coding(structure_code("muscle"))],
-            },
+            "bodySite": _with_side(
+                {
+                    "text": f"{mu.get('muscle')} {mu.get('side') or ''}".strip(),
+                    "coding": [_coding(structure_code("muscle"))],
+                },
+                mu.get("side"),
+            ),
         }
         add(obs, "z", k)
 
@@ -307,11 +316,26 @@ def bundle_dict(results: StudyResults) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
+#: FHIR core extensions registry (trial use): the side of Observation.bodySite where the code does
+#: not carry it (http://hl7.org/fhir/extensions/StructureDefinition-observation-structureLaterality.html)
+LATERALITY_EXTENSION = "http://hl7.org/fhir/StructureDefinition/observation-structureLaterality"
+
+
+def _with_side(body_site: dict[str, Any], side: object) -> dict[str, Any]:
+    """``body_site`` with its side coded (SNOMED CT left/right/bilateral of the code table) in the
+    laterality extension; unchanged when the side is unknown."""
+    sc = side_code(side) if isinstance(side, str) else None
+    if sc is None:
+        return body_site
+    ext = {"url": LATERALITY_EXTENSION, "valueCodeableConcept": {"coding": [_coding(sc)], "text": str(side)}}
+    return {"extension": [ext], **body_site}
+
+
 def _site_codings(kind: str, struct: Any, ctx: Mapping[str, Any]) -> list[dict[str, str]]:
     """The body site codings of a measurement: the structure's kind, and for a nerve at a site of
     the code table the nerve itself (its SNOMED CT code where the table has one, replacing
     "Peripheral nerve"; else the local code beside it, as the SR's finding site; review ws14c F10).
-    Laterality, level and trunk stay in the text (R4 Observation has no laterality element)."""
+    Level and trunk stay in the text; the side is added by :func:`_with_side`."""
     kind_code = structure_code(kind)
     where = None
     if kind == "nerve":

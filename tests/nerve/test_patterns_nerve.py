@@ -76,10 +76,13 @@ def test_evidence_b_index_alone_never_decides() -> None:
 
 
 def test_evidence_a_index_alone_is_at_most_indeterminate() -> None:
-    # ulnar elbow 8.5 (<= ULN 9), Guyon 4.2: ratio 2.02 >= 1.99 [A, Ann Rehabil Med 2015]
-    r = run(("ulnar_elbow", "right", 8.5), ("ulnar_wrist", "right", 4.2), ("ulnar_forearm", "right", 6.0))
+    # ulnar elbow 8.5 (<= ULN 9), mid-forearm 5.5: ratio 1.55 >= 1.48 [A, Ann Rehabil Med 2015,
+    # specificity 95%, decides alone]; Guyon 4.5: ratio 1.89 < 1.99. (The Guyon ratio, 73% specific,
+    # no longer decides alone: review c1 finding 2.)
+    r = run(("ulnar_elbow", "right", 8.5), ("ulnar_wrist", "right", 4.5), ("ulnar_forearm", "right", 5.5))
     assert r.pattern.pattern is Pattern.INDETERMINATE
     assert "index_without_enlargement" in r.pattern.rules_fired
+    assert "ulnar_max_to_forearm (right) = 1.55" in r.pattern.explanation
     assert set(r.pattern.candidates) == {"normal", "focal_entrapment"}
 
 
@@ -138,9 +141,9 @@ def test_isolated_mild_guard_holds_with_an_entrapment_site() -> None:
     assert "focal_entrapment" in r.pattern.candidates
 
 
-def test_isolated_mild_site_names_the_same_site_on_the_other_side() -> None:
-    """A mild single focus (sural 1.2x) is decided by a second focus: the right sural when only
-    the left leg was measured, and not when both surals were (the other side is then known)."""
+def test_isolated_mild_site_names_the_sites_of_the_other_side() -> None:
+    """A mild single focus (sural 1.2x) is decided by a second focus: the sites of the right leg
+    and arm when only the left was measured; a site measured on both sides is not offered again."""
     left_only = run(
         ("median_forearm", "left", 6.0),
         ("median_upper_arm", "left", 8.0),
@@ -148,8 +151,13 @@ def test_isolated_mild_site_names_the_same_site_on_the_other_side() -> None:
         ("sural_calf", "left", 3.6),
     )
     assert "isolated_mild_enlargement" in left_only.pattern.rules_fired
-    assert left_only.pattern.deciding_other_side == ("sural_calf (right)",)
-    assert "the same site on the other side: sural_calf (right)" in left_only.pattern.explanation
+    assert set(left_only.pattern.deciding_other_side) == {
+        "sural_calf (right)",
+        "median_forearm (right)",
+        "median_upper_arm (right)",
+        "tibial_popliteal (right)",
+    }
+    assert "on the side not measured: " in left_only.pattern.explanation
     both = run(
         ("median_forearm", "left", 6.0),
         ("median_upper_arm", "left", 8.0),
@@ -158,8 +166,8 @@ def test_isolated_mild_site_names_the_same_site_on_the_other_side() -> None:
         ("sural_calf", "right", 2.5),
     )
     assert "isolated_mild_enlargement" in both.pattern.rules_fired
-    assert both.pattern.deciding_other_side == ()
-    assert "other side" not in both.pattern.explanation
+    assert "sural_calf (right)" not in both.pattern.deciding_other_side
+    assert "sural_calf (right)" not in both.pattern.explanation.split("on the side not measured")[1]
 
 
 def test_single_region_enlargement_names_deciding_sites() -> None:

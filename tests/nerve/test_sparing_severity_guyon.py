@@ -177,15 +177,17 @@ def test_severity_only_inside_a_focal_entrapment() -> None:
 
 
 def test_une_severe_range_uses_the_maximal_elbow_csa() -> None:
+    # the maximal CSA 11.0 is more than the between-investigator SD (1.7) above the ULN 9, so it is
+    # not borderline (a borderline one does not claim the severe range: review c1 finding 3)
     d = run(
         ("ulnar_elbow", "left", 9.5),
-        ("ulnar_above_elbow", "left", 10.0),
+        ("ulnar_above_elbow", "left", 11.0),
         ("ulnar_forearm", "left", 6.0),
         ("median_wrist", "right", 9.0),
     )
     assert d["pattern"] == "focal_entrapment"
     h = hints(d)["une_severe_range"]
-    assert h["inputs"]["side"] == "left" and h["inputs"]["ulnar_above_elbow_mm2"] == 10.0
+    assert h["inputs"]["side"] == "left" and h["inputs"]["ulnar_above_elbow_mm2"] == 11.0
     assert "(sensitivity 82%, specificity 72%)" in h["explanation"] and "72% specific" in h["explanation"]
     d = run(("ulnar_elbow", "left", 9.9), ("ulnar_forearm", "left", 6.0))
     assert d["pattern"] == "focal_entrapment" and "une_severe_range" not in hints(d)

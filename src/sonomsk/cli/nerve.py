@@ -142,13 +142,15 @@ def run_assess(args: argparse.Namespace) -> int:
         out.append(f"variability: {item['explanation']}")
     if d["variability"]["internerve"]:
         out.append(f"variability: {d['variability']['internerve']['explanation']}")
+    elif d["variability"].get("internerve_not_computed"):
+        out.append(f"variability: {d['variability']['internerve_not_computed']['explanation']}")
     out.append(result.goedee.explanation())
     out.append(f"pattern: {d['pattern']} (Zaidman: {d['zaidman_pattern']})")
     out.append(d["explanation"])
     if d["deciding_sites"]:
         out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
     if d["deciding_other_side"]:
-        out.append(f"deciding, the same site on the other side: {', '.join(d['deciding_other_side'])}")
+        out.append(f"deciding, on the side not measured: {', '.join(d['deciding_other_side'])}")
     print("\n".join(out))
     return 0
 

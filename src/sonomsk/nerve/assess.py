@@ -230,7 +230,13 @@ def assess(
     variability = compute_variability(by_level)
     goedee = evaluate_goedee(req.measurements, set_name)
     pattern = classify_pattern(
-        judged, (*indices, *sides), goedee, variability, set_name, paediatric=paediatric_note(req.patient)
+        judged,
+        (*indices, *sides),
+        goedee,
+        variability,
+        set_name,
+        paediatric=paediatric_note(req.patient),
+        age=req.patient.age,
     )
     return AssessmentResult(
         reference_set=set_name,

@@ -16,7 +16,7 @@ from typing import Any
 from sonomsk.core.results import Finding
 from sonomsk.nerve.sites import SIDES, site_info
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import sd_factor
+from sonomsk.reference.nerve_csa import measurement_reliability, sd_factor
 
 __all__ = [
     "IndexResult",
@@ -195,7 +195,13 @@ def _index_value(
 @dataclass(frozen=True)
 class SeverityHint:
     """A focal entrapment whose CSA or ratio lies in the range a source found in severe cases
-    (``nerve_rules.json`` ``severity``; decision 010). A hint, never a grade."""
+    (``nerve_rules.json`` ``severity``; decision 010). A hint, never a grade.
+
+    ``outcome`` is ``severe_range``, or ``severe_range_not_established`` where every CSA the met
+    cut-offs rest on is borderline (within the between-investigator SD of its upper limit,
+    decision 011): the value reaches the cut-off but the enlargement itself may not be confirmed by
+    a second measurement, so the severe range is not claimed (review c1 finding 3).
+    ``extra_sources`` holds the citation key of that SD."""
 
     name: str
     side: str
@@ -204,15 +210,22 @@ class SeverityHint:
     thresholds: Mapping[str, Any]
     source: str
     explanation: str
+    outcome: str = "severe_range"
+    extra_sources: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every citation key the hint names: the severity source, then the SD's (if any)."""
+        return (self.source, *self.extra_sources)
 
     def to_finding(self) -> Finding:
         return Finding(
             rule_id=self.name,
             rule_version=RULE_VERSION,
-            outcome="severe_range",
+            outcome=self.outcome,
             inputs={"side": self.side, "site": self.site, **{k: round(v, 3) for k, v in self.inputs.items()}},
             thresholds=dict(self.thresholds),
-            citations=(citation(self.source),),
+            citations=tuple(citation(k) for k in self.sources),
             explanation=self.explanation,
         )
 
@@ -223,13 +236,23 @@ def _performance(crit: Mapping[str, Any]) -> str:
     return f"sensitivity {crit['sensitivity_pct']:g}%, specificity {crit['specificity_pct']:g}%"
 
 
-def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[SeverityHint]:
+def evaluate_severity(
+    values: Values, focal: Iterable[tuple[str, str]], borderline: Iterable[tuple[str, str]] = ()
+) -> list[SeverityHint]:
     """Severity hints for the focal entrapments ``focal`` (``(site, side)`` of enlarged entrapment
     sites in a ``focal_entrapment`` pattern): CTS (median wrist CSA or WFR) and UNE (maximal
     elbow CSA) at or above the cut-off a source found in severe cases. Values in mm2 keyed by
-    ``(site, side)``; the caller decides that the pattern is a focal entrapment."""
+    ``(site, side)``; the caller decides that the pattern is a focal entrapment.
+
+    ``borderline`` holds the ``(site, side)`` whose CSA lies within the between-investigator SD of
+    its limit (the assessment's ``borderline`` flag, decision 011). Where every met cut-off rests
+    on such a CSA (the largest numerator CSA of the criterion), the hint does not claim the severe
+    range: it says that the value reaches the cut-off but the enlargement is borderline, so the
+    severe range is not established (outcome ``severe_range_not_established``; review c1 finding
+    3). Left empty, every CSA is taken as firm."""
     spec = _rules()["severity"]
     focal = set(focal)
+    border = set(borderline)
     out: list[SeverityHint] = []
     for rule in spec["rules"]:
         for side in SIDES:
@@ -237,6 +260,7 @@ def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[
             if not here:
                 continue
             met, inputs, parts = [], {}, []
+            rests_on: list[str] = []  # the CSA each met criterion rests on (its largest numerator site)
             for crit in rule["criteria"]:
                 num = [s for s in crit["numerator"] if (s, side) in values]
                 den = crit["denominator"]
@@ -247,11 +271,17 @@ def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[
                 if _exceeds(value, crit["cutoff"], crit["comparison"]):
                     unit = "" if crit["unit"] == "1" else f" {crit['unit']}"
                     met.append(crit)
+                    rests_on.append(max(num, key=lambda s: values[(s, side)]))
                     parts.append(
                         f"{crit['what']} ({side}) {value:.3g}{unit} {crit['comparison']} {crit['cutoff']:g}{unit} "
                         f"({_performance(crit)})"
                     )
             if not met:
+                continue
+            if all((s, side) in border for s in rests_on):
+                out.append(
+                    _severity_not_established(rule, side, here[0], met, inputs, parts, rests_on, values)
+                )
                 continue
             specs = [c for c in met if c["specificity_pct"] is not None]
             modest = (
@@ -275,6 +305,44 @@ def evaluate_severity(values: Values, focal: Iterable[tuple[str, str]]) -> list[
                 )
             )
     return out
+
+
+def _severity_not_established(
+    rule: Mapping[str, Any],
+    side: str,
+    site: str,
+    met: list[Mapping[str, Any]],
+    inputs: dict[str, float],
+    parts: list[str],
+    rests_on: list[str],
+    values: Values,
+) -> SeverityHint:
+    """A met severity cut-off whose every CSA is borderline (decision 011): said plainly, and the
+    severe range not claimed (review c1 finding 3)."""
+    sites = list(dict.fromkeys(rests_on))
+    rels = [measurement_reliability(s) for s in sites]
+    sds = sorted({r.sd_mm2 for r in rels if r.sd_mm2 is not None})
+    sd_text = f" ({', '.join(f'{x:g}' for x in sds)} mm2)" if sds else ""
+    rel_src = rels[0].source
+    csa_text = ", ".join(f"{s} ({side}) {values[(s, side)]:g} mm2" for s in sites)
+    return SeverityHint(
+        name=rule["name"],
+        side=side,
+        site=site,
+        inputs=inputs,
+        thresholds={c["what"]: {"cutoff": c["cutoff"], "comparison": c["comparison"]} for c in met},
+        source=rule["source"],
+        outcome="severe_range_not_established",
+        extra_sources=(rel_src,),
+        explanation=(
+            f"{'; '.join(parts)}: {'the values reach the cut-offs' if len(parts) > 1 else 'the value reaches the cut-off'}"
+            " the source used to separate severe "
+            f"{rule['condition']} [{citation_short(rule['source'])}], but the severe range is not established: the "
+            f"CSA it rests on ({csa_text}) is within the between-investigator SD{sd_text} of its upper limit "
+            f"(borderline, decision 011) [{citation_short(rel_src)}], so a second measurement may not confirm the "
+            f"enlargement; {rule['caveat']}"
+        ),
+    )
 
 
 def _level_text(level: str | None) -> str:
@@ -401,6 +469,8 @@ class VariabilityResult:
     intranerve: tuple[dict[str, Any], ...]
     internerve: dict[str, Any] | None
     not_compared: tuple[dict[str, Any], ...] = ()
+    # why the internerve value was not computed although an intranerve value was (one nerve only)
+    internerve_note: dict[str, Any] | None = None
 
     @property
     def any_high(self) -> bool:
@@ -436,6 +506,18 @@ class VariabilityResult:
                     explanation=self.internerve["explanation"],
                 )
             )
+        elif self.internerve_note is not None:
+            out.append(
+                Finding(
+                    rule_id="internerve_variability",
+                    rule_version=RULE_VERSION,
+                    outcome="not_computed",
+                    inputs={"nerves": list(self.internerve_note["nerves"])},
+                    thresholds={},
+                    citations=cits,
+                    explanation=self.internerve_note["explanation"],
+                )
+            )
         for item in self.not_compared:
             out.append(
                 Finding(
@@ -454,13 +536,16 @@ class VariabilityResult:
         return {
             "intranerve": [dict(i) for i in self.intranerve],
             "internerve": self.internerve,
+            "internerve_not_computed": None if self.internerve_note is None else dict(self.internerve_note),
             "not_compared": [dict(n) for n in self.not_compared],
         }
 
 
 def compute_variability(values: LevelValues) -> VariabilityResult:
     """Intranerve variability = max/min CSA along one nerve (one side, one level); internerve =
-    max/min of the intranerve values of the peripheral nerves (plexus excluded) in one patient.
+    max/min of the intranerve values of the peripheral nerves (plexus excluded) in one patient,
+    always between **different** nerves (the two sides of one nerve are never divided; see
+    :func:`_internerve`). Values are printed and divided unrounded (rounded once, for output).
 
     The intraplexus value is computed over the roots of ``plexus_members`` (C5-C7) only; trunks
     are left out, and sites of one nerve at different levels are not compared with each other
@@ -513,6 +598,7 @@ def compute_variability(values: LevelValues) -> VariabilityResult:
                 }
             )
     intra: list[dict[str, Any]] = []
+    raw: list[float] = []  # the unrounded value of each intra entry: printed and divided once (review c1 F10)
     for nerve, side, level, sites in groups:
         if len(sites) < 2:
             continue
@@ -553,25 +639,64 @@ def compute_variability(values: LevelValues) -> VariabilityResult:
                 ),
             }
         )
-    peripheral = [i for i in intra if i["nerve"] != "brachial_plexus"]
-    inter = None
-    if len(peripheral) >= 2:
-        hi = max(peripheral, key=lambda i: i["value"])
-        lo = min(peripheral, key=lambda i: i["value"])
-        value = hi["value"] / lo["value"]
-        ref = spec["internerve"]
-        uln = round(ref["mean"] + sd_factor() * ref["sd"], 3)
-        inter = {
-            "value": round(value, 3),
-            "max": f"{hi['nerve']} ({hi['side']})",
-            "min": f"{lo['nerve']} ({lo['side']})",
-            "uln": uln,
-            "high": value > uln,
+        raw.append(value)
+    peripheral = [(i, v) for i, v in zip(intra, raw, strict=True) if i["nerve"] != "brachial_plexus"]
+    inter, inter_note = _internerve(peripheral, spec, src_def, src_h)
+    return VariabilityResult(
+        intranerve=tuple(intra),
+        internerve=inter,
+        not_compared=tuple(not_compared),
+        internerve_note=inter_note,
+    )
+
+
+def _internerve(
+    peripheral: list[tuple[dict[str, Any], float]], spec: Mapping[str, Any], src_def: str, src_h: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Internerve variability (Padua 2012: maximal / minimal intranerve variability within one
+    patient) over pairs of **different** nerves: each intranerve value (one per nerve, side and
+    level, unrounded) is an entry, and the largest ratio of two entries of different nerves is
+    taken. The two sides of one nerve are never divided: that is a side-to-side comparison, and
+    Kerasnoudis 2013's healthy internerve value (1.76+-0.37) does not describe one (review c1
+    finding 11). Returns the result, or None with a note where fewer than two nerves have an
+    intranerve value (the note only where one nerve has two values, e.g. both sides)."""
+    nerves = sorted({i["nerve"] for i, _ in peripheral})
+    if len(nerves) < 2:
+        if len(peripheral) < 2:
+            return None, None
+        sides = sorted({i["side"] for i, _ in peripheral})
+        return None, {
+            "nerves": nerves,
             "explanation": (
-                f"internerve variability = {hi['value']:.2f} ({hi['nerve']} {hi['side']}) / {lo['value']:.2f} "
-                f"({lo['nerve']} {lo['side']}) = {value:.2f} [{src_def}]; healthy {ref['mean']}+-{ref['sd']}, "
-                f"ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]: "
-                + ("high" if value > uln else "within the healthy limit")
+                f"internerve variability not computed: it divides the intranerve variability of different "
+                f"nerves [{src_def}], and only the {nerves[0]} nerve ({', '.join(sides)}) has one; the two sides "
+                "of one nerve are compared under side-to-side, not against the healthy internerve value"
             ),
         }
-    return VariabilityResult(intranerve=tuple(intra), internerve=inter, not_compared=tuple(not_compared))
+    (hi, hv), (lo, lv) = max(
+        ((a, b) for a in peripheral for b in peripheral if a[0]["nerve"] != b[0]["nerve"]),
+        key=lambda pair: pair[0][1] / pair[1][1],
+    )
+    value = hv / lv
+    both_sides = sorted(n for n in nerves if len({i["side"] for i, _ in peripheral if i["nerve"] == n}) > 1)
+    sides_text = (
+        f" (between different nerves only; the two sides of the {', '.join(both_sides)} nerve"
+        f"{'s' if len(both_sides) > 1 else ''} are not divided here: that is a side-to-side comparison)"
+        if both_sides
+        else ""
+    )
+    ref = spec["internerve"]
+    uln = round(ref["mean"] + sd_factor() * ref["sd"], 3)
+    return {
+        "value": round(value, 3),
+        "max": f"{hi['nerve']} ({hi['side']})",
+        "min": f"{lo['nerve']} ({lo['side']})",
+        "uln": uln,
+        "high": value > uln,
+        "explanation": (
+            f"internerve variability = {hv:.2f} ({hi['nerve']} {hi['side']}) / {lv:.2f} "
+            f"({lo['nerve']} {lo['side']}) = {value:.2f}{sides_text} [{src_def}]; healthy {ref['mean']}+-{ref['sd']}, "
+            f"ULN (mean+{sd_factor():g}SD) {uln} [{src_h}]: "
+            + ("high" if value > uln else "within the healthy limit")
+        ),
+    }, None

@@ -42,10 +42,10 @@ from sonomsk.core.results import Citation, Finding
 from sonomsk.nerve.assess_model import CsaAssessment, within_measurement_sd
 from sonomsk.nerve.entrapment import IndexResult, VariabilityResult, evaluate_severity
 from sonomsk.nerve.goedee import GoedeeResult, evaluate_goedee, goedee_criteria, goedee_where
-from sonomsk.nerve.sites import regions, site_info, site_names
+from sonomsk.nerve.sites import SIDES, regions, site_info, site_names
 from sonomsk.nerve.sparing import sensory_sites, sensory_sparing
 from sonomsk.reference.loader import citation, citation_short, load_data
-from sonomsk.reference.nerve_csa import csa_input_bounds, lookup_limit, pattern_sd_mm2
+from sonomsk.reference.nerve_csa import ReferenceLimit, csa_input_bounds, lookup_limit, pattern_sd_mm2
 
 __all__ = [
     "GoedeeResult",
@@ -166,6 +166,7 @@ class _Builder:
         self.tail: list[tuple[str, str, tuple[str, ...]]] = []
         self.hints: list[Finding] = []  # findings of the hint rules (decision 010)
         self.paediatric: str | None = None  # the note for a patient younger than every reference set
+        self.age: float | None = None  # the patient's age in years, when given
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
@@ -216,24 +217,64 @@ def _decisive(
 
 
 def _other_side(
-    keys: Sequence[tuple[str, str]], csa: Sequence[CsaAssessment], reference_set: str, *, lower: bool = False
+    rows: Sequence[CsaAssessment], csa: Sequence[CsaAssessment], reference_set: str, *, lower: bool = False
 ) -> tuple[str, ...]:
-    """The same sites as ``keys`` (site, side) on the other side, "site (side)", where that side
-    is not measured and the site has a limit in the set (``lower``: a lower limit that can show
-    reduction): a homologous site enlarged (or reduced) too would make a second focus, one
-    within its limit keeps the finding single."""
+    """The sites of ``rows`` on the side where they were not measured, as "site (side)", where a
+    value there could decide: the site has a limit there (``lower``: a lower limit that can show
+    reduction) or is a Goedee criterion site. A site whose limit depends on the level is named
+    with the level that has one: the measured row's level, else the reference's own (the left
+    vagus has no limit at the thyroid level). An enlarged (or reduced) value there makes a second
+    focus; one within its limit keeps the finding single."""
     measured = {(a.site, a.side) for a in csa}
-    judged = _has_lln if lower else _has_limit
+    goedee = set() if lower else {c["site"] for c in goedee_criteria()}
     out = []
-    for site, side in keys:
-        other = "left" if side == "right" else "right"
-        if (site, other) not in measured and judged(site, reference_set):
-            out.append(f"{site} ({other})")
+    for a in rows:
+        other = "left" if a.side == "right" else "right"
+        if (a.site, other) in measured:
+            continue
+        where = _judged_at(a, other, reference_set, lower=lower)
+        if where is None and a.site in goedee:
+            where = ""
+        if where is not None:
+            out.append(f"{a.site} ({other}{where})")
     return tuple(dict.fromkeys(out))
 
 
+def _judged_at(a: CsaAssessment, side: str, reference_set: str, *, lower: bool) -> str | None:
+    """Where ``a``'s site on ``side`` has the limit the question needs: "" (as measured), ", LEVEL
+    level" (another level than ``a``'s), or None (no limit at any level)."""
+    level, trunk = a.measurement.level, a.measurement.trunk
+
+    def usable(lvl: str | None) -> ReferenceLimit | None:
+        lim = lookup_limit(a.site, reference_set=reference_set, side=side, trunk=trunk or "upper", level=lvl)
+        if lower:
+            return lim if lim.lln is not None and _lln_above_floor(a.site, lim.lln) else None
+        return lim if lim.has_limit else None
+
+    if usable(level) is not None:
+        return f", {level} level" if level else ""
+    ref = usable(None) if level is not None else None
+    if ref is not None and ref.protocol and ref.protocol.get("level"):
+        return f", {ref.protocol['level']} level"
+    return None
+
+
 def _other_side_text(other: Sequence[str]) -> str:
-    return f"; also deciding, the same site on the other side: {', '.join(other)}" if other else ""
+    return f"; also deciding, on the side not measured: {', '.join(other)}" if other else ""
+
+
+def _non_entrapment_rows(csa: Sequence[CsaAssessment]) -> list[CsaAssessment]:
+    return [a for a in csa if not site_info(a.site).is_entrapment]
+
+
+def _split_deciding(
+    pairs: Sequence[tuple[str, str]], measured_sites: set[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(deciding_sites, deciding_other_side) of unmeasured (site, side) pairs: a site measured on
+    neither side is named alone, one measured on the other side only as "site (side)"."""
+    sites = tuple(dict.fromkeys(site for site, _ in pairs if site not in measured_sites))
+    other = tuple(dict.fromkeys(f"{site} ({side})" for site, side in pairs if site in measured_sites))
+    return sites, other
 
 
 def _has_lln(site: str, reference_set: str) -> bool:
@@ -331,6 +372,8 @@ class _Facts:
     no_lln: list[CsaAssessment]
     lln_motor: list[CsaAssessment]
     floor_lln: list[CsaAssessment]
+    #: (site, side) of enlarged non-entrapment sites read as the proximal part of an entrapment
+    extended: frozenset[tuple[str, str]] = frozenset()
 
 
 def _facts(
@@ -367,6 +410,7 @@ def _facts(
         non.setdefault((p["site"], p["side"]), []).append(
             f"{goedee_where(p)} {p['csa_mm2']:g} > {p['cutoff']:g} (goedee_cin)"
         )
+    extended = _join_proximal_extensions(entrap, non, b)
     # an index supports an entrapment only where a CSA of that nerve and side is enlarged at an
     # entrapment site; alone it never makes the pattern (decision 006)
     enlarged_nerves = {(site_info(s).nerve, side) for s, side in entrap}
@@ -394,16 +438,66 @@ def _facts(
         no_lln=no_lln,
         lln_motor=lln_motor,
         floor_lln=floor_lln,
+        extended=extended,
     )
 
 
-def _note_lone_indices(b: _Builder, f: _Facts) -> None:
+def _unmeasured_levels(indices: Sequence[IndexResult]) -> tuple[tuple[str, str], ...]:
+    """The sites of each index's numerator not measured on its side, (site, side): an index on
+    the largest CSA around the elbow measured at one level only may be decided by the others."""
+    spec = _rules()["entrapment_indices"]
+    out = []
+    for i in indices:
+        for site in spec.get(i.name, {}).get("numerator", []):
+            if f"{site}_mm2" not in i.inputs:
+                out.append((site, i.side))
+    return tuple(dict.fromkeys(out))
+
+
+def _join_proximal_extensions(
+    entrap: dict[tuple[str, str], list[str]], non: dict[tuple[str, str], list[str]], b: _Builder
+) -> frozenset[tuple[str, str]]:
+    """Move an enlarged non-entrapment site just proximal to an enlarged entrapment site of the
+    same nerve and side (``proximal_extension`` pairs) from ``non`` to that entrapment: the proximal
+    part of one focal lesion, not a second focus (review c1 finding 8). Returns the keys moved."""
+    spec = _rules()["proximal_extension"]
+    moved = set()
+    for ent, prox in spec["pairs"]:
+        for side in SIDES:
+            if (ent, side) not in entrap or (prox, side) not in non:
+                continue
+            reasons = non.pop((prox, side))
+            moved.add((prox, side))
+            entrap[(ent, side)].extend(f"{r} (proximal extension)" for r in reasons)
+            b.add(
+                "proximal_extension",
+                f"{prox} ({side}) enlarged together with {ent} ({side}) ({'; '.join(reasons)}): read as the "
+                f"proximal part of one focal lesion at {ent}, not as a second focus: {spec['finding']} "
+                f"[{citation_short(spec['source'])}] (sonomsk interpretation: the source localised lesions, "
+                "it did not classify patterns)",
+                spec["source"],
+            )
+    return frozenset(moved)
+
+
+def _note_lone_indices(b: _Builder, f: _Facts) -> tuple[tuple[str, str], ...]:
+    """Say what the abnormal indices without an enlarged CSA of their nerve mean; returns the
+    unmeasured levels of those that decide alone (:func:`_unmeasured_levels`), which may decide."""
+    levels = _unmeasured_levels(f.lone_a)
     if f.lone_a:
         b.add(
             "index_without_enlargement",
             f"abnormal index without an enlarged CSA of that nerve ({'; '.join(i.describe() for i in f.lone_a)}): "
-            "an index alone does not establish a focal entrapment; it rests on sites already measured, so no "
-            "further site decides it (a repeat measurement, or the clinical and electrodiagnostic findings, may)",
+            "an index alone does not establish a focal entrapment; "
+            + (
+                f"it takes the largest CSA of levels of which {', '.join(f'{s} ({side})' for s, side in levels)} "
+                "were not measured: an "
+                "enlarged CSA there decides it (or a repeat measurement, or the clinical and electrodiagnostic "
+                "findings)"
+                if levels
+                else "it rests on sites already measured, so no further site decides it (a repeat measurement, "
+                "or the clinical and electrodiagnostic findings, may)"
+            ),
             *(i.source for i in f.lone_a if i.source),
         )
     if f.lone_b:
@@ -421,6 +515,7 @@ def _note_lone_indices(b: _Builder, f: _Facts) -> None:
             f"{'; '.join(dict.fromkeys(str(i.why_not_alone) for i in f.lone_support))}",
             *(i.source for i in f.lone_support if i.source),
         )
+    return levels
 
 
 def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: set[str]) -> tuple[str, ...]:
@@ -492,8 +587,12 @@ def classify_pattern(
     reference_set: str,
     *,
     paediatric: str | None = None,
+    age: float | None = None,
 ) -> PatternResult:
     """The overall pattern with its explanation (rule ids and citations that fired).
+
+    ``age`` (years, when given) adds the consensus caveat on electrodiagnosis over 70 beside a
+    carpal tunnel entrapment (``cts_age_edx``); it never changes the pattern.
 
     ``paediatric`` is the note for a patient younger than every reference set's adults: it is
     named in the explanation, enlargement is judged against the adult upper limits (a child's
@@ -502,6 +601,7 @@ def classify_pattern(
     zaid, state, undecided_regions = zaidman_pattern(csa)
     b = _Builder()
     b.paediatric = paediatric
+    b.age = age
     if paediatric is not None:
         b.add(
             "adult_references",
@@ -608,7 +708,10 @@ def classify_pattern(
             if s not in measured_sites or site_info(s).nerve not in reduced_nerves
         ]
         deciding = tuple(s for s in could if s not in measured_sites)
-        other = _other_side([(a.site, a.side) for a in reduced], csa, reference_set, lower=True)
+        motor = set(_rules()["reduced"]["motor_fibres"])
+        other = _other_side(
+            [a for a in csa if site_info(a.site).fibres in motor], csa, reference_set, lower=True
+        )
         b.add(
             "reduced_insufficient",
             f"reduced CSA at {_label(reduced)} only ({'; '.join(a.describe() for a in reduced)}); {need_text}: "
@@ -646,12 +749,14 @@ def classify_pattern(
                 f"[{', '.join(citation_short(s) for s in limit_sources)}]",
                 *limit_sources,
             )
-            _note_lone_indices(b, f)
+            deciding, other = _split_deciding(_note_lone_indices(b, f), measured_sites)
             no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
             return b.build(
                 Pattern.INDETERMINATE,
                 zaid,
                 state,
+                deciding_sites=deciding,
+                deciding_other_side=other,
                 candidates=("normal", "focal_entrapment"),
                 no_lower_limit_sites=no_lln,
             )
@@ -738,9 +843,12 @@ def _focal(
     affected = sorted({(site_info(s).nerve, side) for s, side in f.entrap})
     unconfirmed = []
     for nerve, side in affected:
-        # a nerve with no non-entrapment site in the vocabulary (radial) is confirmed by any
-        # normal non-entrapment site on the same side
-        own = any(site_info(s).nerve == nerve and not site_info(s).is_entrapment for s in site_names())
+        # a nerve with no non-entrapment site in the vocabulary (radial), or whose own are part of
+        # the lesion (proximal extension), is confirmed by any normal non-entrapment site on the side
+        own = any(
+            site_info(s).nerve == nerve and not site_info(s).is_entrapment and (s, side) not in f.extended
+            for s in site_names()
+        )
         normal_here = [
             a
             for a in f.evaluable
@@ -756,10 +864,15 @@ def _focal(
     if unconfirmed:
         nerves_open = {n for n, _ in unconfirmed}
         need = [
-            s for s in site_names() if site_info(s).nerve in nerves_open and not site_info(s).is_entrapment
+            s
+            for s in site_names()
+            if site_info(s).nerve in nerves_open
+            and not site_info(s).is_entrapment
+            and not any((s, side) in f.extended for _, side in unconfirmed)
         ]
-        if not need:  # e.g. radial: any non-entrapment site decides
-            need = [s for s in site_names() if not site_info(s).is_entrapment]
+        if not need:  # e.g. radial: any non-entrapment site decides (not one that is part of the lesion)
+            extended = {s for s, _ in f.extended}
+            need = [s for s in site_names() if not site_info(s).is_entrapment and s not in extended]
         deciding = _decisive(need, reference_set, set())
         b.add(
             "focal_unconfirmed",
@@ -808,8 +921,16 @@ def _focal(
         *sources,
     )
     values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa if a.measurement.level is None}
-    for hint in evaluate_severity(values, kept):
-        b.hint(hint.to_finding(), (hint.source,))
+    border_keys = {(a.site, a.side) for a in csa if a.measurement.level is None and a.borderline}
+    for hint in evaluate_severity(values, kept, border_keys):
+        b.hint(hint.to_finding(), hint.sources)
+    edx = rules["cts_age_edx"]
+    if b.age is not None and b.age > edx["age_above"] and any(s in edx["entrapment_sites"] for s, _ in kept):
+        b.add(
+            "cts_age_edx",
+            f"patient aged {b.age:g} (> {edx['age_above']:g}): {edx['text']} [{citation_short(edx['source'])}]",
+            edx["source"],
+        )
     _note_lone_indices(b, f)
     nerves = {n for n, _ in affected}
     if len(nerves) >= 2:
@@ -818,8 +939,20 @@ def _focal(
         rtxt = ", ".join(f"{name} ({side}) {r:.2f}" for name, side, r in ratios)
         low = [(name, side, r) for name, side, r in ratios if not r > spec["hnpp_above"]]
         head = f"focal enlargement at entrapment sites of {len(nerves)} nerves with normal sites elsewhere"
+        with_ratio = {site_info(name.split("/")[0]).nerve for name, _, _ in ratios}
+        without = sorted(nerves - with_ratio)
         if ratios and not low:
-            text = f"{head}: every entrapment ratio > {spec['hnpp_above']:g} ({rtxt}), the HNPP feature"
+            text = (
+                f"{head}: {'every' if len(ratios) > 1 else 'the one'} entrapment ratio computed is > "
+                f"{spec['hnpp_above']:g} ({rtxt})"
+                + (
+                    f", the HNPP feature at {'that nerve' if len(with_ratio) == 1 else 'those nerves'}; no ratio "
+                    f"for the {', '.join(without)} nerve{'s' if len(without) > 1 else ''} (no pair measured or "
+                    "defined), so the feature is not shown for every affected nerve"
+                    if without
+                    else ", the HNPP feature"
+                )
+            )
         elif ratios:
             text = (
                 f"{head}; the HNPP entrapment-ratio feature (> {spec['hnpp_above']:g}) is not met at "
@@ -830,10 +963,17 @@ def _focal(
                 f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here (needs "
                 f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
             )
+        all_borderline = bool(borderline_all) and {(a.site, a.side) for a in borderline_all} >= set(kept)
+        if all_borderline:
+            text += (
+                f"; every one of these enlargements is borderline ({_label(borderline_all)}): within the "
+                "between-investigator SD of its limit, so a second measurement may not confirm them"
+            )
         b.add(
             "hnpp_hint",
             f"{text} [{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
             spec["source"],
+            *([_reliability_source()] if all_borderline else []),
         )
     b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
     return b.build(Pattern.FOCAL_ENTRAPMENT, zaid, state)
@@ -1087,7 +1227,7 @@ def _non_entrapment(
     if isolated_mild:
         need = [s for s in site_names() if not site_info(s).is_entrapment]
         deciding = _decisive(need, reference_set, measured_sites)
-        other = _other_side(list(non), csa, reference_set)
+        other = _other_side(_non_entrapment_rows(csa), csa, reference_set)
         with_entrap = (
             f" together with enlargement at entrapment sites ({entrap_text}): focal entrapment with a mild "
             "non-specific finding, or a generalized (e.g. axonal) neuropathy"
@@ -1136,7 +1276,7 @@ def _non_entrapment(
             sources,
             reference_set,
             measured_sites,
-            _other_side(list(non), csa, reference_set),
+            _other_side(_non_entrapment_rows(csa), csa, reference_set),
         )
     b.add(
         "multifocal_nonentrapment",

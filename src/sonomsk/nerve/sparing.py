@@ -50,6 +50,8 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
         and not site_info(a.site).is_entrapment
     ]
     head = f"enlarged root/vagus ({'; '.join(a.describe() for a in roots)})"
+    if len({(a.site, a.side) for a in roots}) == 1:  # review c1 finding 12
+        head += f" ({spec['single_site_note']})"
     if all(within_measurement_sd(a) for a in roots):  # decision 011: within measurement error of the limit
         head += (
             " (every one within the between-investigator SD of its limit: a second measurement may "
@@ -103,4 +105,3 @@ def sensory_sparing(csa: Sequence[CsaAssessment], reference_set: str, rule_versi
         citations=(citation(src),),
         explanation=text,
     )
-

@@ -372,7 +372,7 @@
     box.innerHTML = `${stale}<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
       <p class="small">${esc(a.explanation)}</p>
       ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted">Sites that would decide: ${esc(a.deciding_sites.join(", "))}</p>` : ""}
-      ${a.deciding_other_side && a.deciding_other_side.length ? `<p class="small muted" data-testid="nerve-deciding-other-side">The same site on the other side would decide: ${esc(a.deciding_other_side.join(", "))}</p>` : ""}
+      ${a.deciding_other_side && a.deciding_other_side.length ? `<p class="small muted" data-testid="nerve-deciding-other-side">On the side not measured, these would decide: ${esc(a.deciding_other_side.join(", "))}</p>` : ""}
       ${chartSvg(r.profile)}
       <table><tr><th>site</th><th>side</th><th>CSA mm²</th><th>ULN</th><th>status</th><th>source</th></tr>${rows.join("")}</table>
       ${caveats.length ? `<p class="small muted">Caveats: ${caveats.map(esc).join(" · ")}</p>` : ""}

@@ -87,7 +87,10 @@ def test_the_vagus_cannot_decide_reduction_its_lower_limit_is_within_noise_of_th
     reduction, and a study whose only other motor site is one nerve gets the scope note."""
     low = assess(body([("median_forearm", "right", 3.0), ("ulnar_forearm", "right", 5.0)], **WOMAN)).pattern
     assert "reduced_insufficient" in low.rules_fired
-    assert "vagus_neck" not in low.deciding_sites and "radial_spiral_groove" in low.deciding_sites
+    assert "radial_spiral_groove" in low.deciding_sites
+    # at its default level the vagus cannot decide; at the thyroid level (right LLN 1.4 mm2) it can,
+    # and the level is named (review c2 finding 5)
+    assert "vagus_neck (thyroid level)" in low.explanation
     normal = assess(body([("median_forearm", "right", 6.0), ("vagus_neck", "right", 2.5)], **WOMAN)).pattern
     assert normal.pattern is Pattern.NORMAL
     assert "reduction_scope" in normal.rules_fired, normal.explanation

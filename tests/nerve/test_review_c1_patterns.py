@@ -139,11 +139,12 @@ def test_proximal_fibular_swelling_is_part_of_the_fibular_head_lesion() -> None:
     assert "proximal_extension" in r.pattern.rules_fired
     assert "Visser 2013" in r.pattern.explanation
     assert "generalized (e.g. axonal)" not in r.pattern.explanation
-    # without a normal site elsewhere on that side, focality is still not confirmed
+    # without the tibial nerve measured normal beside it, a sciatic lesion is not excluded: not
+    # read as an extension, and the tibial nerve in the popliteal fossa decides (review c2 finding 3)
     alone = run(("fibular_head", "right", 15.0), ("fibular_popliteal", "right", 12.5), age=58)
     assert alone.pattern.pattern is Pattern.INDETERMINATE
-    assert "focal_unconfirmed" in alone.pattern.rules_fired
-    assert "fibular_popliteal" not in alone.pattern.deciding_sites  # measured, and part of the lesion
+    assert "proximal_extension_not_applied" in alone.pattern.rules_fired
+    assert "tibial_popliteal (right) is not measured" in alone.pattern.explanation
     assert "tibial_popliteal" in alone.pattern.deciding_sites
     # a popliteal enlargement without an enlarged fibular head stays a non-entrapment finding
     no_head = run(

@@ -167,6 +167,10 @@ class _Builder:
         self.hints: list[Finding] = []  # findings of the hint rules (decision 010)
         self.paediatric: str | None = None  # the note for a patient younger than every reference set
         self.age: float | None = None  # the patient's age in years, when given
+        # measurements a rule outside the deciding branch found deciding (site; "site (side)"),
+        # added to an indeterminate result's deciding_sites / deciding_other_side
+        self.also_deciding: list[str] = []
+        self.also_deciding_other_side: list[str] = []
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
@@ -187,6 +191,11 @@ class _Builder:
         self.tail = []
         keys = list(dict.fromkeys(self.cits))
         head = f"Pattern {pattern.value}"
+        if pattern is Pattern.INDETERMINATE:
+            kw["deciding_sites"] = tuple(dict.fromkeys((*kw.get("deciding_sites", ()), *self.also_deciding)))
+            kw["deciding_other_side"] = tuple(
+                dict.fromkeys((*kw.get("deciding_other_side", ()), *self.also_deciding_other_side))
+            )
         return PatternResult(
             pattern=pattern,
             zaidman=zaid,
@@ -226,7 +235,8 @@ def _other_side(
     vagus has no limit at the thyroid level). An enlarged (or reduced) value there makes a second
     focus; one within its limit keeps the finding single."""
     measured = {(a.site, a.side) for a in csa}
-    goedee = set() if lower else {c["site"] for c in goedee_criteria()}
+    # a Goedee site judged by its criterion, at the criterion's declared level (the trunk)
+    goedee = {} if lower else {c["site"]: (c.get("protocol") or {}).get("level") for c in goedee_criteria()}
     out = []
     for a in rows:
         other = "left" if a.side == "right" else "right"
@@ -234,7 +244,8 @@ def _other_side(
             continue
         where = _judged_at(a, other, reference_set, lower=lower)
         if where is None and a.site in goedee:
-            where = ""
+            level = goedee[a.site]
+            where = f", {level} level" if level else ""
         if where is not None:
             out.append(f"{a.site} ({other}{where})")
     return tuple(dict.fromkeys(out))
@@ -292,9 +303,13 @@ def _lln_above_floor(site: str, lln: float) -> bool:
 
 
 def _entrapment_ratios(
-    csa: Sequence[CsaAssessment], nerves: set[str] | None = None
+    csa: Sequence[CsaAssessment],
+    nerves: set[str] | None = None,
+    skip: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[tuple[str, str, float]]:
-    values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa}
+    """Hereditary entrapment ratios (entrapment / reference site of one nerve and side); a pair
+    whose reference is in ``skip`` (part of the lesion, :func:`_join_proximal_extensions`) is left out."""
+    values = {(a.site, a.side): a.measurement.csa_mm2 for a in csa if (a.site, a.side) not in skip}
     out = []
     for ent, ref in _rules()["hereditary_entrapment_ratio"]["pairs"]:
         if nerves is not None and site_info(ent).nerve not in nerves:
@@ -410,7 +425,7 @@ def _facts(
         non.setdefault((p["site"], p["side"]), []).append(
             f"{goedee_where(p)} {p['csa_mm2']:g} > {p['cutoff']:g} (goedee_cin)"
         )
-    extended = _join_proximal_extensions(entrap, non, b)
+    extended = _join_proximal_extensions(entrap, non, evaluable, b)
     # an index supports an entrapment only where a CSA of that nerve and side is enlarged at an
     # entrapment site; alone it never makes the pattern (decision 006)
     enlarged_nerves = {(site_info(s).nerve, side) for s, side in entrap}
@@ -455,16 +470,62 @@ def _unmeasured_levels(indices: Sequence[IndexResult]) -> tuple[tuple[str, str],
 
 
 def _join_proximal_extensions(
-    entrap: dict[tuple[str, str], list[str]], non: dict[tuple[str, str], list[str]], b: _Builder
+    entrap: dict[tuple[str, str], list[str]],
+    non: dict[tuple[str, str], list[str]],
+    evaluable: Sequence[CsaAssessment],
+    b: _Builder,
 ) -> frozenset[tuple[str, str]]:
     """Move an enlarged non-entrapment site just proximal to an enlarged entrapment site of the
     same nerve and side (``proximal_extension`` pairs) from ``non`` to that entrapment: the proximal
-    part of one focal lesion, not a second focus (review c1 finding 8). Returns the keys moved."""
+    part of one focal lesion, not a second focus (review c1 finding 8). Only where it cannot hide
+    another lesion (review c2 findings 1-3): the entrapment site is at least as large as the
+    proximal one, the pair's ``normal_beside`` site on that side is measured and normal, and no
+    other non-entrapment site is enlarged. Otherwise the sites stay as they are and a sentence
+    says why. Returns the keys moved."""
     spec = _rules()["proximal_extension"]
+    values = {(a.site, a.side): a.measurement.csa_mm2 for a in evaluable}
+    status = {(a.site, a.side): a.status for a in evaluable}
     moved = set()
-    for ent, prox in spec["pairs"]:
+    for pair in spec["pairs"]:
+        ent, prox, beside = pair["entrapment"], pair["proximal"], pair["normal_beside"]
         for side in SIDES:
             if (ent, side) not in entrap or (prox, side) not in non:
+                continue
+            why_not = [
+                *(
+                    [f"{prox} ({side}) is larger than {ent} ({side}): the lesion is not centred at {ent}"]
+                    if values.get((prox, side), 0.0) > values.get((ent, side), 0.0)
+                    else []
+                ),
+                *(
+                    [
+                        f"{beside} ({side}) is {'not measured' if (beside, side) not in status else 'not normal'}: "
+                        "a lesion proximal to the fibular nerve (sciatic) is not excluded"
+                    ]
+                    if status.get((beside, side)) != "normal"
+                    else []
+                ),
+                *(
+                    [
+                        f"other non-entrapment sites are enlarged ({', '.join(f'{k[0]} ({k[1]})' for k in non if k != (prox, side))})"
+                    ]
+                    if any(k != (prox, side) for k in non)
+                    else []
+                ),
+            ]
+            if why_not:
+                if len(why_not) == 1 and (beside, side) not in status:  # measuring it would decide
+                    if any(k[0] == beside for k in status):
+                        b.also_deciding_other_side.append(f"{beside} ({side})")
+                    else:
+                        b.also_deciding.append(beside)
+                b.add(
+                    "proximal_extension_not_applied",
+                    f"{prox} ({side}) enlarged beside an enlarged {ent} ({side}) is not read as the proximal part of "
+                    f"one lesion: {'; '.join(why_not)}; it counts as a non-entrapment site "
+                    f"[{citation_short(spec['source'])}: {spec['finding']}]",
+                    spec["source"],
+                )
                 continue
             reasons = non.pop((prox, side))
             moved.add((prox, side))
@@ -478,6 +539,23 @@ def _join_proximal_extensions(
                 spec["source"],
             )
     return frozenset(moved)
+
+
+def _uncomputed_deciders(
+    support: Sequence[IndexResult], indices: Sequence[IndexResult]
+) -> tuple[tuple[str, str], ...]:
+    """(site, side) that an abnormal support-only index of ``support`` still needs: the sites of
+    its ``companions`` (nerve_rules.json: indices of the same source that decide alone) that could
+    not be computed on its side (the ulnar max/mid-forearm ratio without the forearm beside an
+    abnormal Guyon ratio)."""
+    spec = _rules()["entrapment_indices"]
+    out: list[tuple[str, str]] = []
+    for i in support:
+        companions = set(spec.get(i.name, {}).get("companions", []))
+        for j in indices:
+            if j.name in companions and j.side == i.side and j.value is None and not j.reason:
+                out.extend((s, j.side) for s in j.missing_sites)
+    return tuple(dict.fromkeys(out))
 
 
 def _note_lone_indices(b: _Builder, f: _Facts) -> tuple[tuple[str, str], ...]:
@@ -552,7 +630,9 @@ def _note_reduction_scope(b: _Builder, f: _Facts, reference_set: str, measured: 
         )
     nerves = {site_info(a.site).nerve for a in f.lln_motor}
     if len(f.lln_motor) < spec["min_sites"] or len(nerves) < spec["min_nerves"]:
-        could = [s for s in _motor_sites_with_lln(reference_set) if s not in measured]
+        could = [
+            _with_level(s, reference_set) for s in _motor_sites_with_lln(reference_set) if s not in measured
+        ]
         none_at_all = (
             "; reduction could not be judged at any measured site, so this pattern says nothing about "
             "reduced CSA (as in motor neuron disease)"
@@ -575,8 +655,27 @@ def _reliability_source() -> str:
 
 
 def _motor_sites_with_lln(reference_set: str) -> list[str]:
+    """Motor sites with a lower limit that can show reduction at some level (:func:`_lln_level`)."""
     motor = set(_rules()["reduced"]["motor_fibres"])
-    return [s for s in site_names() if site_info(s).fibres in motor and _has_lln(s, reference_set)]
+    return [
+        s for s in site_names() if site_info(s).fibres in motor and _lln_level(s, reference_set) is not None
+    ]
+
+
+def _lln_level(site: str, reference_set: str, side: str = "right") -> str | None:
+    """Where ``site`` on ``side`` has a lower limit that can show reduction (:func:`_has_lln`):
+    "" at its default level, "LEVEL" at another of its levels (the right vagus at the thyroid
+    level, 1.4 mm2, where the default limit, 0.32, lies at the input floor), None nowhere."""
+    for level in (None, *site_info(site).levels):
+        lim = lookup_limit(site, reference_set=reference_set, side=side, trunk="upper", level=level)
+        if lim.lln is not None and _lln_above_floor(site, lim.lln):
+            return "" if level is None else str(level)
+    return None
+
+
+def _with_level(site: str, reference_set: str) -> str:
+    level = _lln_level(site, reference_set)
+    return f"{site} ({level} level)" if level else site
 
 
 def classify_pattern(
@@ -619,6 +718,17 @@ def classify_pattern(
         b.tail.append(("levels_not_compared", "; ".join(not_compared), ()))
     measured_sites = {a.site for a in csa}
     f = _facts(csa, indices, goedee, b)
+    edx = rules["cts_age_edx"]
+    if age is not None and age > edx["age_above"] and any(s in edx["entrapment_sites"] for s, _ in f.entrap):
+        # whatever the pattern: carpal tunnel syndrome is among its readings (review c2 finding 6)
+        b.tail.append(
+            (
+                "cts_age_edx",
+                f"patient aged {age:g} (> {edx['age_above']:g}), carpal tunnel enlarged: {edx['text']} "
+                f"[{citation_short(edx['source'])}]",
+                (edx["source"],),
+            )
+        )
     evaluable, reduced, entrap, non = f.evaluable, f.reduced, f.entrap, f.non
     zaid_src = rules["zaidman"]["source"]
     zaid_text = f"Zaidman pattern {zaid} [{citation_short(zaid_src)}]"
@@ -702,21 +812,30 @@ def classify_pattern(
         no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
         return b.build(Pattern.REDUCED, zaid, state, no_lower_limit_sites=no_lln)
     if reduced and not (entrap or non):
-        could = [
-            s
-            for s in _motor_sites_with_lln(reference_set)
-            if s not in measured_sites or site_info(s).nerve not in reduced_nerves
-        ]
-        deciding = tuple(s for s in could if s not in measured_sites)
+
+        def completes(site: str) -> bool:
+            """Whether one more reduced site here would meet the rule (sites and nerves, decision 006)."""
+            return (
+                len(reduced) + 1 >= spec_red["min_sites"]
+                and len(reduced_nerves | {site_info(site).nerve}) >= spec_red["min_nerves"]
+            )
+
+        deciding = tuple(
+            s for s in _motor_sites_with_lln(reference_set) if s not in measured_sites and completes(s)
+        )
         motor = set(_rules()["reduced"]["motor_fibres"])
         other = _other_side(
-            [a for a in csa if site_info(a.site).fibres in motor], csa, reference_set, lower=True
+            [a for a in csa if site_info(a.site).fibres in motor and completes(a.site)],
+            csa,
+            reference_set,
+            lower=True,
         )
         b.add(
             "reduced_insufficient",
             f"reduced CSA at {_label(reduced)} only ({'; '.join(a.describe() for a in reduced)}); {need_text}: "
             f"one low site is not the reduced pattern [{citation_short(mnd_src)}]; deciding sites (motor sites "
-            f"with a lower limit, or the same sites on the other side): {', '.join(deciding) or 'none left in this set'}"
+            "with a lower limit on a nerve not yet counted): "
+            f"{', '.join(_with_level(s, reference_set) for s in deciding) or 'none left in this set'}"
             + _other_side_text(other),
             mnd_src,
             spec_red["count_source"],
@@ -742,6 +861,32 @@ def classify_pattern(
         )
 
     if not entrap and not non:
+        waiting = _uncomputed_deciders(f.lone_support, indices)
+        if waiting and not f.lone_a:
+            deciding, other = _split_deciding(waiting, measured_sites)
+            b.add(
+                "all_csa_within_limits",
+                f"all {len(evaluable)} evaluable CSA measurements are within their limits "
+                f"[{', '.join(citation_short(s) for s in limit_sources)}]",
+                *limit_sources,
+            )
+            _note_lone_indices(b, f)
+            b.add(
+                "support_index_without_its_deciders",
+                "an index that only supports is abnormal while its specific companion, which decides alone, "
+                f"could not be computed (it needs {', '.join(f'{s} ({side})' for s, side in waiting)}): normal "
+                "vs focal entrapment undecided until that site is measured (review c2 finding 4)",
+            )
+            no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
+            return b.build(
+                Pattern.INDETERMINATE,
+                zaid,
+                state,
+                deciding_sites=deciding,
+                deciding_other_side=other,
+                candidates=("normal", "focal_entrapment"),
+                no_lower_limit_sites=no_lln,
+            )
         if f.lone_a:
             b.add(
                 "all_csa_within_limits",
@@ -901,8 +1046,37 @@ def _focal(
         )
     if len(contradicted) == len(affected):
         _note_lone_indices(b, f)
+        # an index of that nerve that decides alone but could not be computed may still confirm
+        # the entrapment: the sites it needs decide (review c2 finding 4)
+        waiting = tuple(
+            dict.fromkeys(
+                (s, j.side)
+                for j in indices
+                if j.decides_alone
+                and j.value is None
+                and not j.reason
+                and j.site is not None
+                and (site_info(j.site).nerve, j.side) in contradicted
+                for s in j.missing_sites
+            )
+        )
+        if waiting:
+            b.add(
+                "borderline_deciders_not_computed",
+                "an index that decides alone could not be computed (it needs "
+                f"{', '.join(f'{s} ({side})' for s, side in waiting)}): measured, it may confirm or contradict "
+                "the borderline enlargement",
+            )
+        deciding, other = _split_deciding(waiting, {a.site for a in csa})
         b.add("zaidman_pattern", zaid_text, rules["zaidman"]["source"])
-        return b.build(Pattern.INDETERMINATE, zaid, state, candidates=("focal_entrapment", "normal"))
+        return b.build(
+            Pattern.INDETERMINATE,
+            zaid,
+            state,
+            deciding_sites=deciding,
+            deciding_other_side=other,
+            candidates=("focal_entrapment", "normal"),
+        )
     # the focal entrapment is the nerves not contradicted: only they are named, counted and graded
     kept = {k: v for k, v in f.entrap.items() if (site_info(k[0]).nerve, k[1]) not in contradicted}
     reasons = "; ".join(r for rs in kept.values() for r in rs)
@@ -913,6 +1087,7 @@ def _focal(
     b.add(
         "focal_entrapment",
         f"enlarged CSA only at entrapment sites: {reasons}; non-entrapment sites normal"
+        + (" apart from the proximal extension above" if f.extended else "")
         + (
             f"; within the between-investigator SD of the limit (borderline): {_label(borderline_all)}"
             if borderline_all
@@ -924,18 +1099,11 @@ def _focal(
     border_keys = {(a.site, a.side) for a in csa if a.measurement.level is None and a.borderline}
     for hint in evaluate_severity(values, kept, border_keys):
         b.hint(hint.to_finding(), hint.sources)
-    edx = rules["cts_age_edx"]
-    if b.age is not None and b.age > edx["age_above"] and any(s in edx["entrapment_sites"] for s, _ in kept):
-        b.add(
-            "cts_age_edx",
-            f"patient aged {b.age:g} (> {edx['age_above']:g}): {edx['text']} [{citation_short(edx['source'])}]",
-            edx["source"],
-        )
     _note_lone_indices(b, f)
     nerves = {n for n, _ in affected}
     if len(nerves) >= 2:
         spec = rules["hereditary_entrapment_ratio"]
-        ratios = _entrapment_ratios(csa, nerves)
+        ratios = _entrapment_ratios(csa, nerves, f.extended)
         rtxt = ", ".join(f"{name} ({side}) {r:.2f}" for name, side, r in ratios)
         low = [(name, side, r) for name, side, r in ratios if not r > spec["hnpp_above"]]
         head = f"focal enlargement at entrapment sites of {len(nerves)} nerves with normal sites elsewhere"
@@ -948,7 +1116,7 @@ def _focal(
                 + (
                     f", the HNPP feature at {'that nerve' if len(with_ratio) == 1 else 'those nerves'}; no ratio "
                     f"for the {', '.join(without)} nerve{'s' if len(without) > 1 else ''} (no pair measured or "
-                    "defined), so the feature is not shown for every affected nerve"
+                    "defined, or its reference site is part of the lesion), so the feature is not shown for every affected nerve"
                     if without
                     else ", the HNPP feature"
                 )
@@ -964,6 +1132,10 @@ def _focal(
                 f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
             )
         all_borderline = bool(borderline_all) and {(a.site, a.side) for a in borderline_all} >= set(kept)
+        wfr = rules["entrapment_indices"]["wrist_forearm_ratio"]["healthy"]
+        if any(name == "median_wrist/median_forearm" for name, _, _ in ratios):
+            # review c2 finding 9: healthy wrist-to-forearm ratios already average above the cut-off
+            text += f"; for the median nerve note {wfr['text']} [{citation_short(wfr['source'])}]"
         if all_borderline:
             text += (
                 f"; every one of these enlargements is borderline ({_label(borderline_all)}): within the "

@@ -90,7 +90,7 @@ def test_the_vagus_cannot_decide_reduction_its_lower_limit_is_within_noise_of_th
     assert "radial_spiral_groove" in low.deciding_sites
     # at its default level the vagus cannot decide; at the thyroid level (right LLN 1.4 mm2) it can,
     # and the level is named (review c2 finding 5)
-    assert "vagus_neck (thyroid level)" in low.explanation
+    assert "vagus_neck (right, thyroid level)" in low.explanation
     normal = assess(body([("median_forearm", "right", 6.0), ("vagus_neck", "right", 2.5)], **WOMAN)).pattern
     assert normal.pattern is Pattern.NORMAL
     assert "reduction_scope" in normal.rules_fired, normal.explanation

@@ -80,7 +80,7 @@ def test_an_abnormal_guyon_ratio_asks_for_the_forearm() -> None:
     p = run(*base, age=50)
     assert p.pattern is Pattern.INDETERMINATE, p.explanation
     assert "support_index_without_its_deciders" in p.rules_fired
-    assert p.deciding_sites == ("ulnar_forearm",)
+    assert p.deciding_sites == ("ulnar_forearm", "ulnar_below_elbow", "ulnar_above_elbow")
     assert run(*base, ("ulnar_forearm", "right", 7.0), age=50).pattern is Pattern.NORMAL
     # the pisiform/Guyon ratio has no companion: healthy means reach it, and it asks for nothing
     cts_free = run(
@@ -116,7 +116,7 @@ def test_the_reduced_rule_names_what_completes_it() -> None:
     assert "reduced_insufficient" in p.rules_fired
     assert "median_forearm (left)" not in p.deciding_other_side
     assert {"ulnar_forearm (left)", "radial_spiral_groove (left)"} <= set(p.deciding_other_side)
-    assert "vagus_neck" in p.deciding_sites and "vagus_neck (thyroid level)" in p.explanation
+    assert "vagus_neck" in p.deciding_sites and "vagus_neck (right, thyroid level)" in p.explanation
     # and it does decide there
     more = run(
         ("median_forearm", "right", 2.2),
@@ -167,3 +167,91 @@ def test_hnpp_hint_leaves_out_a_ratio_on_a_lesion_and_notes_the_healthy_wfr() ->
     assert "no ratio for the fibular nerve" in p.explanation
     assert "healthy Korean adults: WFR 1.57" in p.explanation.split("hnpp_hint")[1]
     assert "non-entrapment sites normal apart from the proximal extension above" in p.explanation
+
+
+def _load(name: str) -> dict[str, Any]:
+    return {
+        "pe18": {
+            "measurements": [
+                {"site": "fibular_head", "side": "right", "csa_mm2": 15.0},
+                {"site": "fibular_popliteal", "side": "right", "csa_mm2": 12.5},
+                {"site": "tibial_popliteal", "side": "right", "csa_mm2": 18.0},
+                {"site": "fibular_head", "side": "left", "csa_mm2": 14.0},
+                {"site": "fibular_popliteal", "side": "left", "csa_mm2": 12.0},
+                {"site": "tibial_popliteal", "side": "left", "csa_mm2": 18.0},
+            ]
+        },
+        "g12": {
+            "patient": {"age": 50},
+            "measurements": [
+                {"site": "ulnar_wrist", "side": "right", "csa_mm2": 6.0},
+                {"site": "ulnar_elbow", "side": "right", "csa_mm2": 9.0},
+                {"site": "ulnar_upper_arm", "side": "right", "csa_mm2": 7.0},
+            ],
+        },
+        "e06": {
+            "patient": {"age": 80, "sex": "F"},
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 10.5},
+                {"site": "median_pronator_quadratus", "side": "right", "csa_mm2": 7.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 7.0},
+            ],
+        },
+    }[name]
+
+
+def test_bilateral_fibular_neuropathy_at_the_head_is_focal() -> None:
+    """Re-check c3 finding 1: each leg's qualifying extension does not block the other's."""
+    p = assess(_load("pe18")).pattern
+    assert p.pattern is Pattern.FOCAL_ENTRAPMENT, p.explanation
+    assert (
+        p.rules_fired.count("proximal_extension") == 1
+        and "proximal_extension_not_applied" not in p.rules_fired
+    )
+    assert "fibular_popliteal (left) enlarged together with fibular_head (left)" in p.explanation
+
+
+def test_a_borderline_enlargement_elsewhere_does_not_block_the_extension() -> None:
+    """Re-check c3 finding 1: a borderline ulnar upper arm (9.5, ULN 9) is not the other lesion
+    the extension could hide; it is judged on its own (one borderline focus)."""
+    p = run(
+        ("fibular_head", "right", 15.0),
+        ("fibular_popliteal", "right", 12.5),
+        ("tibial_popliteal", "right", 18.0),
+        ("ulnar_upper_arm", "right", 9.5),
+    )
+    assert "proximal_extension" in p.rules_fired
+    assert p.pattern is not Pattern.MULTIFOCAL_NONENTRAPMENT, p.explanation
+
+
+def test_a_normal_elbow_study_names_the_forearm_among_the_sites_not_measured() -> None:
+    """Re-check c3 finding 3: the forearm the elbow ratio needs is named in the normal scope."""
+    p = assess(_load("g12")).pattern
+    assert p.pattern is Pattern.NORMAL
+    scope = p.explanation.split("normal_scope: ")[1].split(".")[0]
+    assert "ulnar_forearm" in scope
+
+
+def test_the_over_70_caveat_also_beside_an_index_alone() -> None:
+    """Re-check c3 finding 10: a delta CSA abnormal at 80 with the wrist CSA within its limit."""
+    p = assess(_load("e06")).pattern
+    assert "index_without_enlargement" in p.rules_fired
+    assert "cts_age_edx" in p.rules_fired
+
+
+def test_two_low_sites_of_one_nerve_are_not_called_one_low_site() -> None:
+    """Re-check c3 finding 11."""
+    p = assess(
+        {
+            "reference_set": "korean",
+            "patient": {"age": 62},
+            "measurements": [
+                {"site": "median_wrist", "side": "right", "csa_mm2": 5.0},
+                {"site": "median_forearm", "side": "right", "csa_mm2": 2.5},
+                {"site": "ulnar_forearm", "side": "right", "csa_mm2": 5.5},
+            ],
+        }
+    ).pattern
+    assert "reduced CSA at median_wrist (right), median_forearm (right) only" in p.explanation
+    assert "one low site is" not in p.explanation
+    assert "low sites of one nerve are not the reduced pattern" in p.explanation

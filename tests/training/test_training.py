@@ -58,7 +58,9 @@ def test_train_nerve_is_reproducible_and_holds_out_a_fold(shared_data: Path, tmp
     assert m["simulated_scenes"] == 2 and m["validation"]["summary"]["nerve"]["n_present"] > 0
 
 
-def test_train_refine_is_reproducible_and_installs_a_card(shared_data: Path, tmp_path: Path) -> None:
+def test_train_refine_is_reproducible_and_installs_a_card(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sonomsk.training.card import card_from_metrics, card_markdown
     from sonomsk.training.train_refine import main
 
@@ -91,6 +93,29 @@ def test_train_refine_is_reproducible_and_installs_a_card(shared_data: Path, tmp
     assert card["refinement"]["window_factor"] == refine["window_factor"]
     assert card["refinement"]["input_size"] == 32
     assert "Refinement stage" in card_markdown(card)
+    # --replace-refinement installs this run's refinement stage and keeps the rest of the card
+    import shutil
+
+    import sonomsk.training.card as card_mod
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copyfile(card_mod.MODELS / "nerve_unet.json", models / "nerve_unet.json")
+    before = json.loads((models / "nerve_unet.json").read_text())
+    monkeypatch.setattr(card_mod, "MODELS", models)
+    assert (
+        card_mod.main(["--replace-refinement", str(runs[0]), "--data", str(shared_data / "usgra-seg")]) == 0
+    )
+    after = json.loads((models / "nerve_unet.json").read_text())
+    assert {k: v for k, v in after.items() if k != "refinement"} == {
+        k: v for k, v in before.items() if k != "refinement"
+    }
+    assert after["refinement"]["training"]["command"] == refine["command"]
+    assert after["refinement"]["validation_real_independent"]["n_images"] > 0
+    assert _same(models / "nerve_refine.onnx", runs[0] / "nerve_refine.onnx")
+    assert "Refinement stage" in (models / "nerve_unet.md").read_text()
+    with pytest.raises(SystemExit):  # a usage error: --data is needed
+        card_mod.main(["--replace-refinement", str(runs[0])])
 
 
 def test_simulated_nerves_cover_a_requested_csa_range() -> None:

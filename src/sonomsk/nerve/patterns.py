@@ -485,59 +485,73 @@ def _join_proximal_extensions(
     spec = _rules()["proximal_extension"]
     values = {(a.site, a.side): a.measurement.csa_mm2 for a in evaluable}
     status = {(a.site, a.side): a.status for a in evaluable}
+    border = {(a.site, a.side) for a in evaluable if a.borderline}
     moved = set()
-    for pair in spec["pairs"]:
-        ent, prox, beside = pair["entrapment"], pair["proximal"], pair["normal_beside"]
-        for side in SIDES:
-            if (ent, side) not in entrap or (prox, side) not in non:
-                continue
-            why_not = [
-                *(
-                    [f"{prox} ({side}) is larger than {ent} ({side}): the lesion is not centred at {ent}"]
-                    if values.get((prox, side), 0.0) > values.get((ent, side), 0.0)
-                    else []
-                ),
-                *(
-                    [
-                        f"{beside} ({side}) is {'not measured' if (beside, side) not in status else 'not normal'}: "
-                        "a lesion proximal to the fibular nerve (sciatic) is not excluded"
-                    ]
-                    if status.get((beside, side)) != "normal"
-                    else []
-                ),
-                *(
-                    [
-                        f"other non-entrapment sites are enlarged ({', '.join(f'{k[0]} ({k[1]})' for k in non if k != (prox, side))})"
-                    ]
-                    if any(k != (prox, side) for k in non)
-                    else []
-                ),
-            ]
-            if why_not:
-                if len(why_not) == 1 and (beside, side) not in status:  # measuring it would decide
-                    if any(k[0] == beside for k in status):
-                        b.also_deciding_other_side.append(f"{beside} ({side})")
-                    else:
-                        b.also_deciding.append(beside)
-                b.add(
-                    "proximal_extension_not_applied",
-                    f"{prox} ({side}) enlarged beside an enlarged {ent} ({side}) is not read as the proximal part of "
-                    f"one lesion: {'; '.join(why_not)}; it counts as a non-entrapment site "
-                    f"[{citation_short(spec['source'])}: {spec['finding']}]",
-                    spec["source"],
-                )
-                continue
-            reasons = non.pop((prox, side))
-            moved.add((prox, side))
-            entrap[(ent, side)].extend(f"{r} (proximal extension)" for r in reasons)
+    candidates = [
+        (pair["entrapment"], pair["proximal"], pair["normal_beside"], side)
+        for pair in spec["pairs"]
+        for side in SIDES
+        if (pair["entrapment"], side) in entrap and (pair["proximal"], side) in non
+    ]
+
+    def local_ok(ent: str, prox: str, beside: str, side: str) -> bool:
+        return (
+            values.get((prox, side), 0.0) <= values.get((ent, side), 0.0)
+            and status.get((beside, side)) == "normal"
+        )
+
+    # a qualifying extension on the other leg (bilateral fibular neuropathy, as in HNPP) and a
+    # borderline enlargement elsewhere do not count as the other lesion it could hide (review c3 finding 1)
+    qualifying = {(prox, side) for ent, prox, beside, side in candidates if local_ok(ent, prox, beside, side)}
+    for ent, prox, beside, side in candidates:
+        others = [k for k in non if k != (prox, side) and k not in qualifying and k not in border]
+        why_not = [
+            *(
+                [f"{prox} ({side}) is larger than {ent} ({side}): the lesion is not centred at {ent}"]
+                if values.get((prox, side), 0.0) > values.get((ent, side), 0.0)
+                else []
+            ),
+            *(
+                [
+                    f"{beside} ({side}) is {'not measured' if (beside, side) not in status else 'not normal'}: "
+                    "a lesion proximal to the fibular nerve (sciatic) is not excluded"
+                ]
+                if status.get((beside, side)) != "normal"
+                else []
+            ),
+            *(
+                [f"other non-entrapment sites are enlarged ({', '.join(f'{k[0]} ({k[1]})' for k in others)})"]
+                if others
+                else []
+            ),
+        ]
+        if why_not:
+            decides = len(why_not) == 1 and (beside, side) not in status  # measuring it would decide
+            if decides:
+                if any(k[0] == beside for k in status):
+                    b.also_deciding_other_side.append(f"{beside} ({side})")
+                else:
+                    b.also_deciding.append(beside)
             b.add(
-                "proximal_extension",
-                f"{prox} ({side}) enlarged together with {ent} ({side}) ({'; '.join(reasons)}): read as the "
-                f"proximal part of one focal lesion at {ent}, not as a second focus: {spec['finding']} "
-                f"[{citation_short(spec['source'])}] (sonomsk interpretation: the source localised lesions, "
-                "it did not classify patterns)",
+                "proximal_extension_not_applied",
+                f"{prox} ({side}) enlarged beside an enlarged {ent} ({side}) is not read as the proximal part of "
+                f"one lesion: {'; '.join(why_not)}; it counts as a non-entrapment site "
+                f"[{citation_short(spec['source'])}: {spec['finding']}]"
+                + (f"; measuring {beside} ({side}) decides it" if decides else ""),
                 spec["source"],
             )
+            continue
+        reasons = non.pop((prox, side))
+        moved.add((prox, side))
+        entrap[(ent, side)].extend(f"{r} (proximal extension)" for r in reasons)
+        b.add(
+            "proximal_extension",
+            f"{prox} ({side}) enlarged together with {ent} ({side}) ({'; '.join(reasons)}): read as the "
+            f"proximal part of one focal lesion at {ent}, not as a second focus: {spec['finding']} "
+            f"[{citation_short(spec['source'])}] (sonomsk interpretation: the source localised lesions, "
+            "it did not classify patterns)",
+            spec["source"],
+        )
     return frozenset(moved)
 
 
@@ -555,6 +569,8 @@ def _uncomputed_deciders(
         for j in indices:
             if j.name in companions and j.side == i.side and j.value is None and not j.reason:
                 out.extend((s, j.side) for s in j.missing_sites)
+        if out:  # undecided: a larger CSA at an unmeasured level around the elbow decides too (review c3 finding 2)
+            out.extend(_unmeasured_levels([i]))
     return tuple(dict.fromkeys(out))
 
 
@@ -674,8 +690,18 @@ def _lln_level(site: str, reference_set: str, side: str = "right") -> str | None
 
 
 def _with_level(site: str, reference_set: str) -> str:
-    level = _lln_level(site, reference_set)
-    return f"{site} ({level} level)" if level else site
+    """``site`` named with the level, and the side where only one has it, of a lower limit that
+    can show reduction (the right vagus at the thyroid level)."""
+    right, left = _lln_level(site, reference_set, "right"), _lln_level(site, reference_set, "left")
+    side = (
+        "right, "
+        if left is None and right is not None
+        else "left, "
+        if right is None and left is not None
+        else ""
+    )
+    level = right if right is not None else left
+    return f"{site} ({side}{level} level)" if level else (f"{site} ({side[:-2]})" if side else site)
 
 
 def classify_pattern(
@@ -719,12 +745,15 @@ def classify_pattern(
     measured_sites = {a.site for a in csa}
     f = _facts(csa, indices, goedee, b)
     edx = rules["cts_age_edx"]
-    if age is not None and age > edx["age_above"] and any(s in edx["entrapment_sites"] for s, _ in f.entrap):
+    cts_abnormal = any(s in edx["entrapment_sites"] for s, _ in f.entrap) or any(
+        i.site in edx["entrapment_sites"] for i in f.lone_a
+    )
+    if age is not None and age > edx["age_above"] and cts_abnormal:
         # whatever the pattern: carpal tunnel syndrome is among its readings (review c2 finding 6)
         b.tail.append(
             (
                 "cts_age_edx",
-                f"patient aged {age:g} (> {edx['age_above']:g}), carpal tunnel enlarged: {edx['text']} "
+                f"patient aged {age:g} (> {edx['age_above']:g}), carpal tunnel abnormal: {edx['text']} "
                 f"[{citation_short(edx['source'])}]",
                 (edx["source"],),
             )
@@ -833,7 +862,8 @@ def classify_pattern(
         b.add(
             "reduced_insufficient",
             f"reduced CSA at {_label(reduced)} only ({'; '.join(a.describe() for a in reduced)}); {need_text}: "
-            f"one low site is not the reduced pattern [{citation_short(mnd_src)}]; deciding sites (motor sites "
+            f"{'one low site is' if len(reduced) == 1 else 'low sites of one nerve are'} not the reduced pattern "
+            f"[{citation_short(mnd_src)}]; deciding sites (motor sites "
             "with a lower limit on a nerve not yet counted): "
             f"{', '.join(_with_level(s, reference_set) for s in deciding) or 'none left in this set'}"
             + _other_side_text(other),
@@ -873,9 +903,9 @@ def classify_pattern(
             _note_lone_indices(b, f)
             b.add(
                 "support_index_without_its_deciders",
-                "an index that only supports is abnormal while its specific companion, which decides alone, "
-                f"could not be computed (it needs {', '.join(f'{s} ({side})' for s, side in waiting)}): normal "
-                "vs focal entrapment undecided until that site is measured (review c2 finding 4)",
+                "the abnormal index above does not decide by itself, but its specific companion, which "
+                f"decides alone, could not be computed; {', '.join(f'{s} ({side})' for s, side in waiting)} "
+                "not measured: normal vs focal entrapment undecided until they are",
             )
             no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
             return b.build(
@@ -928,6 +958,16 @@ def classify_pattern(
             and (site_info(s).is_entrapment or s in {c["site"] for c in goedee_criteria()})
             and (_has_limit(s, reference_set) or s in {c["site"] for c in goedee_criteria()})
         ]
+        # sites an index of a measured entrapment could not be computed without (the ulnar forearm
+        # for the elbow ratio): a value there may still show a focal entrapment (review c3 finding 3)
+        scope += [
+            s
+            for i in indices
+            if i.value is None and not i.reason and i.decides_alone
+            for s in i.missing_sites
+            if s not in scope and s not in measured_sites
+        ]
+        scope = list(dict.fromkeys(scope))
         unjudged = [a for a in csa if not a.evaluable and _has_limit(a.site, reference_set)]
         if scope and not unjudged:
             b.add("normal_scope", f"normal at the measured sites only; not measured: {', '.join(scope)}")
@@ -1060,6 +1100,23 @@ def _focal(
                 for s in j.missing_sites
             )
         )
+        waiting = tuple(
+            dict.fromkeys(
+                (
+                    *waiting,
+                    *_unmeasured_levels(
+                        [
+                            j
+                            for j in indices
+                            if j.decides_alone
+                            and j.value is not None
+                            and j.site is not None
+                            and (site_info(j.site).nerve, j.side) in contradicted
+                        ]
+                    ),
+                )
+            )
+        )
         if waiting:
             b.add(
                 "borderline_deciders_not_computed",
@@ -1082,7 +1139,13 @@ def _focal(
     reasons = "; ".join(r for rs in kept.values() for r in rs)
     affected = [a for a in affected if a not in contradicted]
     borderline_all = [
-        a for a in f.enlarged if site_info(a.site).is_entrapment and a.borderline and (a.site, a.side) in kept
+        a
+        for a in f.enlarged
+        if a.borderline
+        and (
+            (site_info(a.site).is_entrapment and (a.site, a.side) in kept)
+            or (a.site, a.side) in f.extended  # the proximal extension is part of the lesion
+        )
     ]
     b.add(
         "focal_entrapment",
@@ -1127,15 +1190,24 @@ def _focal(
                 f"{', '.join(f'{n} ({s}) {r:.2f}' for n, s, r in low)} (all: {rtxt})"
             )
         else:
+            needs = [
+                ref
+                for ent, ref in spec["pairs"]
+                if site_info(ent).nerve in nerves and not any(k[0] == ref for k in f.extended)
+            ]
             text = (
-                f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here (needs "
-                f"{', '.join(ref for ent, ref in spec['pairs'] if site_info(ent).nerve in nerves)})"
+                f"{head}; HNPP shows entrapment ratios > {spec['hnpp_above']:g}, not computed here ("
+                + (f"needs {', '.join(needs)}" if needs else "the reference site is part of the lesion")
+                + ")"
             )
         all_borderline = bool(borderline_all) and {(a.site, a.side) for a in borderline_all} >= set(kept)
         wfr = rules["entrapment_indices"]["wrist_forearm_ratio"]["healthy"]
-        if any(name == "median_wrist/median_forearm" for name, _, _ in ratios):
-            # review c2 finding 9: healthy wrist-to-forearm ratios already average above the cut-off
-            text += f"; for the median nerve note {wfr['text']} [{citation_short(wfr['source'])}]"
+        # healthy wrist-to-forearm ratios already average above the cut-off (review c2 finding 9)
+        wfr_note = (
+            f"; for the median nerve note {wfr['text']} [{citation_short(wfr['source'])}]"
+            if any(name == "median_wrist/median_forearm" for name, _, _ in ratios)
+            else ""
+        )
         if all_borderline:
             text += (
                 f"; every one of these enlargements is borderline ({_label(borderline_all)}): within the "
@@ -1143,7 +1215,7 @@ def _focal(
             )
         b.add(
             "hnpp_hint",
-            f"{text} [{citation_short(spec['source'])}]; {spec['scope_note']}; {spec['pairs_note']}",
+            f"{text} [{citation_short(spec['source'])}]{wfr_note}; {spec['scope_note']}; {spec['pairs_note']}",
             spec["source"],
             *([_reliability_source()] if all_borderline else []),
         )

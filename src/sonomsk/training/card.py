@@ -1,6 +1,10 @@
 """Write the model card of a trained nerve/vessel model from its training run's metrics.json.
 
     python -m sonomsk.training.card RUN_DIR [--refine REFINE_RUN_DIR] [--crossval RUN ...]
+    python -m sonomsk.training.card --replace-refinement REFINE_RUN_DIR --data DATA
+
+The second form replaces only the installed card's refinement stage (and ``nerve_refine.onnx``),
+keeping its whole-frame model, validation and cross-validation as they are.
         [--data USGRA_SEG] [--install]
 
 ``--install`` copies the ONNX file(s) and writes ``nerve_unet.json`` (read by the ONNX backend) and
@@ -266,7 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     from sonomsk import __version__
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("run", type=Path, help="training output folder (nerve_unet.onnx, metrics.json)")
+    ap.add_argument(
+        "run", type=Path, nargs="?", help="training output folder (nerve_unet.onnx, metrics.json)"
+    )
+    ap.add_argument(
+        "--replace-refinement",
+        type=Path,
+        metavar="REFINE_RUN",
+        help="replace only the installed card's refinement stage and model with this run's (needs --data)",
+    )
     ap.add_argument(
         "--refine", type=Path, help="refinement training output (nerve_refine.onnx, metrics.json)"
     )
@@ -286,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--install", action="store_true", help="copy the model and its card into the package")
     args = ap.parse_args(argv)
+    if args.replace_refinement is not None:
+        if args.data is None or args.run is not None:
+            ap.error("--replace-refinement takes a refinement run and --data, and no RUN_DIR")
+        return _replace_refinement(args.replace_refinement, args.data)
+    if args.run is None:
+        ap.error("RUN_DIR is required")
     metrics = json.loads((args.run / "metrics.json").read_text())
     refine = json.loads((args.refine / "metrics.json").read_text()) if args.refine else None
     groups = None
@@ -319,6 +337,26 @@ def main(argv: list[str] | None = None) -> int:
     (out / "nerve_unet.json").write_text(json.dumps(card, indent=2) + "\n")
     (out / "nerve_unet.md").write_text(card_markdown(card))
     print(f"wrote the model card to {out}")
+    return 0
+
+
+def _replace_refinement(run: Path, data: Path) -> int:
+    """Install refinement run ``run`` into the package: its model, and the card's ``refinement``
+    entry scored on held-out images independent of its training (the rest of the card is kept)."""
+    from sonomsk.training.datasets import load_usgra_seg
+    from sonomsk.training.duplicates import picture_groups, same_picture_pairs
+    from sonomsk.training.train_refine import independent_windows
+
+    refine = json.loads((run / "metrics.json").read_text())
+    samples = load_usgra_seg(data)
+    groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
+    refine["validation_real_independent"] = independent_windows(run, samples, groups)
+    card = json.loads((MODELS / "nerve_unet.json").read_text())
+    card["refinement"] = refinement_entry(refine)
+    shutil.copyfile(run / "nerve_refine.onnx", MODELS / "nerve_refine.onnx")
+    (MODELS / "nerve_unet.json").write_text(json.dumps(card, indent=2) + "\n")
+    (MODELS / "nerve_unet.md").write_text(card_markdown(card))
+    print(f"replaced the refinement stage of the model card in {MODELS}")
     return 0
 
 

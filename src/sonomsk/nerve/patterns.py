@@ -494,31 +494,25 @@ def _join_proximal_extensions(
         if (pair["entrapment"], side) in entrap and (pair["proximal"], side) in non
     ]
 
-    def local_ok(ent: str, prox: str, beside: str, side: str) -> bool:
-        return (
-            values.get((prox, side), 0.0) <= values.get((ent, side), 0.0)
-            and status.get((beside, side)) == "normal"
-        )
+    def local_reasons(ent: str, prox: str, beside: str, side: str) -> list[str]:
+        """Why the pair on this side alone is not one lesion (empty: it may be)."""
+        out = []
+        if values.get((prox, side), 0.0) > values.get((ent, side), 0.0):
+            out.append(f"{prox} ({side}) is larger than {ent} ({side}): the lesion is not centred at {ent}")
+        if status.get((beside, side)) != "normal":
+            out.append(
+                f"{beside} ({side}) is {'not measured' if (beside, side) not in status else 'not normal'}: "
+                "a lesion proximal to the fibular nerve (sciatic) is not excluded"
+            )
+        return out
 
     # a qualifying extension on the other leg (bilateral fibular neuropathy, as in HNPP) and a
     # borderline enlargement elsewhere do not count as the other lesion it could hide (review c3 finding 1)
-    qualifying = {(prox, side) for ent, prox, beside, side in candidates if local_ok(ent, prox, beside, side)}
+    qualifying = {(c[1], c[3]) for c in candidates if not local_reasons(*c)}
     for ent, prox, beside, side in candidates:
         others = [k for k in non if k != (prox, side) and k not in qualifying and k not in border]
         why_not = [
-            *(
-                [f"{prox} ({side}) is larger than {ent} ({side}): the lesion is not centred at {ent}"]
-                if values.get((prox, side), 0.0) > values.get((ent, side), 0.0)
-                else []
-            ),
-            *(
-                [
-                    f"{beside} ({side}) is {'not measured' if (beside, side) not in status else 'not normal'}: "
-                    "a lesion proximal to the fibular nerve (sciatic) is not excluded"
-                ]
-                if status.get((beside, side)) != "normal"
-                else []
-            ),
+            *local_reasons(ent, prox, beside, side),
             *(
                 [f"other non-entrapment sites are enlarged ({', '.join(f'{k[0]} ({k[1]})' for k in others)})"]
                 if others
@@ -566,11 +560,14 @@ def _uncomputed_deciders(
     out: list[tuple[str, str]] = []
     for i in support:
         companions = set(spec.get(i.name, {}).get("companions", []))
-        for j in indices:
-            if j.name in companions and j.side == i.side and j.value is None and not j.reason:
-                out.extend((s, j.side) for s in j.missing_sites)
-        if out:  # undecided: a larger CSA at an unmeasured level around the elbow decides too (review c3 finding 2)
-            out.extend(_unmeasured_levels([i]))
+        mine = [
+            (s, j.side)
+            for j in indices
+            if j.name in companions and j.side == i.side and j.value is None and not j.reason
+            for s in j.missing_sites
+        ]
+        if mine:  # undecided: a larger CSA at an unmeasured level around the elbow decides too (review c3 finding 2)
+            out.extend((*mine, *_unmeasured_levels([i])))
     return tuple(dict.fromkeys(out))
 
 
@@ -891,40 +888,24 @@ def classify_pattern(
         )
 
     if not entrap and not non:
-        waiting = _uncomputed_deciders(f.lone_support, indices)
-        if waiting and not f.lone_a:
-            deciding, other = _split_deciding(waiting, measured_sites)
+        # a support-only index awaiting its companion counts only where no [A] index decides alone
+        waiting = () if f.lone_a else _uncomputed_deciders(f.lone_support, indices)
+        if f.lone_a or waiting:
             b.add(
                 "all_csa_within_limits",
                 f"all {len(evaluable)} evaluable CSA measurements are within their limits "
                 f"[{', '.join(citation_short(s) for s in limit_sources)}]",
                 *limit_sources,
             )
-            _note_lone_indices(b, f)
-            b.add(
-                "support_index_without_its_deciders",
-                "the abnormal index above does not decide by itself, but its specific companion, which "
-                f"decides alone, could not be computed; {', '.join(f'{s} ({side})' for s, side in waiting)} "
-                "not measured: normal vs focal entrapment undecided until they are",
-            )
-            no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
-            return b.build(
-                Pattern.INDETERMINATE,
-                zaid,
-                state,
-                deciding_sites=deciding,
-                deciding_other_side=other,
-                candidates=("normal", "focal_entrapment"),
-                no_lower_limit_sites=no_lln,
-            )
-        if f.lone_a:
-            b.add(
-                "all_csa_within_limits",
-                f"all {len(evaluable)} evaluable CSA measurements are within their limits "
-                f"[{', '.join(citation_short(s) for s in limit_sources)}]",
-                *limit_sources,
-            )
-            deciding, other = _split_deciding(_note_lone_indices(b, f), measured_sites)
+            levels = _note_lone_indices(b, f)
+            if waiting:
+                b.add(
+                    "support_index_without_its_deciders",
+                    "the abnormal index above does not decide by itself, but its specific companion, which "
+                    f"decides alone, could not be computed; {', '.join(f'{s} ({side})' for s, side in waiting)} "
+                    "not measured: normal vs focal entrapment undecided until they are",
+                )
+            deciding, other = _split_deciding((*levels, *waiting), measured_sites)
             no_lln = _note_reduction_scope(b, f, reference_set, measured_sites)
             return b.build(
                 Pattern.INDETERMINATE,
@@ -1088,32 +1069,21 @@ def _focal(
         _note_lone_indices(b, f)
         # an index of that nerve that decides alone but could not be computed may still confirm
         # the entrapment: the sites it needs decide (review c2 finding 4)
-        waiting = tuple(
-            dict.fromkeys(
-                (s, j.side)
-                for j in indices
-                if j.decides_alone
-                and j.value is None
-                and not j.reason
-                and j.site is not None
-                and (site_info(j.site).nerve, j.side) in contradicted
-                for s in j.missing_sites
-            )
-        )
+        deciders = [
+            j
+            for j in indices
+            if j.decides_alone and j.site is not None and (site_info(j.site).nerve, j.side) in contradicted
+        ]
         waiting = tuple(
             dict.fromkeys(
                 (
-                    *waiting,
-                    *_unmeasured_levels(
-                        [
-                            j
-                            for j in indices
-                            if j.decides_alone
-                            and j.value is not None
-                            and j.site is not None
-                            and (site_info(j.site).nerve, j.side) in contradicted
-                        ]
+                    *(
+                        (s, j.side)
+                        for j in deciders
+                        if j.value is None and not j.reason
+                        for s in j.missing_sites
                     ),
+                    *_unmeasured_levels([j for j in deciders if j.value is not None]),
                 )
             )
         )

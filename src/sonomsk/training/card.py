@@ -308,11 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     refine = json.loads((args.refine / "metrics.json").read_text()) if args.refine else None
     groups = None
     if args.data:
-        from sonomsk.training.datasets import load_usgra_seg
-        from sonomsk.training.duplicates import picture_groups, same_picture_pairs
-
-        samples = load_usgra_seg(args.data)
-        groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
+        samples, groups = _samples_and_pictures(args.data)
     crossval = None
     if args.crossval:
         from sonomsk.training.crossval import pool
@@ -340,16 +336,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _samples_and_pictures(data: Path) -> tuple[list[Any], dict[str, str]]:
+    """usgra-seg's samples and the picture each file shows (copies under two names share one)."""
+    from sonomsk.training.datasets import load_usgra_seg
+    from sonomsk.training.duplicates import picture_groups, same_picture_pairs
+
+    samples = load_usgra_seg(data)
+    return samples, picture_groups([s.ident for s in samples], same_picture_pairs(samples))
+
+
 def _replace_refinement(run: Path, data: Path) -> int:
     """Install refinement run ``run`` into the package: its model, and the card's ``refinement``
     entry scored on held-out images independent of its training (the rest of the card is kept)."""
-    from sonomsk.training.datasets import load_usgra_seg
-    from sonomsk.training.duplicates import picture_groups, same_picture_pairs
     from sonomsk.training.train_refine import independent_windows
 
     refine = json.loads((run / "metrics.json").read_text())
-    samples = load_usgra_seg(data)
-    groups = picture_groups([s.ident for s in samples], same_picture_pairs(samples))
+    samples, groups = _samples_and_pictures(data)
     refine["validation_real_independent"] = independent_windows(run, samples, groups)
     card = json.loads((MODELS / "nerve_unet.json").read_text())
     card["refinement"] = refinement_entry(refine)

@@ -118,9 +118,12 @@
     });
   }
   async function showFrame(pane, frame) {
-    if (!pane.inst) return;
-    pane.frame = Math.max(0, Math.min(frame, pane.inst.frames - 1));
+    const inst = pane.inst;
+    if (!inst) return;
+    pane.frame = Math.max(0, Math.min(frame, inst.frames - 1));
     const img = await loadFrame(pane, pane.frame);
+    // the pane was cleared or shows another image while this frame loaded: the frame is stale
+    if (pane.inst !== inst) return;
     applyWindow(pane, img);
     if (pane.index === SONO.state.active) {
       $("#frame-slider").max = pane.inst.frames - 1;

@@ -44,7 +44,9 @@ def test_save_a_draft_and_sign_it_later(page: Any, server: str, tmp_path: Path) 
     )
     with page.expect_response(lambda r: r.url.endswith(f"/reports/{second}/sign") and r.status == 422):
         page.click(f'[data-report="{second}"] [data-sign="{second}"]')
-    _wait_for(page, "document.querySelector('#status').textContent.includes('this draft can no longer be signed')")
+    _wait_for(
+        page, "document.querySelector('#status').textContent.includes('this draft can no longer be signed')"
+    )
     assert page.locator(f'[data-testid="report-status-{second}"]').inner_text() == "draft"
 
 

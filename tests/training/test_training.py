@@ -139,6 +139,46 @@ def test_bad_sim_csa_range_is_a_one_line_usage_error(bad: str, capsys: pytest.Ca
     assert "--sim-csa-range" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("bad", ["abc", "0", "1", "1.5", "-0.2"])
+def test_bad_real_share_is_a_one_line_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sonomsk.training.train_refine import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", "x", "--out", "y", "--real-share", bad])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--real-share" in err and "expected" in err and "fraction" in err
+
+
+def test_real_share_draws_that_fraction_of_each_batch_from_real_windows(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --real-share, the real windows (first in the pool) make up that share of the draws,
+    whatever their number against the simulated ones; the run records the share."""
+    import sonomsk.training.train_refine as tr
+
+    drawn: list[bool] = []
+    real_ids: set[str] = set()
+    original = tr.training_pair
+
+    def spy(sample, target, size, rng):  # type: ignore[no-untyped-def]
+        drawn.append(sample.ident in real_ids)
+        return original(sample, target, size, rng)
+
+    monkeypatch.setattr(tr, "training_pair", spy)
+    from sonomsk.training.datasets import real_split
+
+    real, _ = real_split(shared_data / "usgra-seg", holdout_fold=1, n_folds=5, limit=12)
+    real_ids.update(s.ident for s in real)
+    args = ["--data", str(shared_data / "usgra-seg"), "--seed", "5", "--holdout-fold", "1"]
+    tiny = [a if a != "3" else "40" for a in TINY_REFINE]  # 40 steps of 2 windows: 80 draws
+    assert tr.main([*args, "--simulated", "8", "--real-share", "0.2", *tiny, "--out", str(tmp_path / "r")]) == 0
+    assert len(drawn) == 80 and 0.05 <= sum(drawn) / 80 <= 0.4  # binomial(80, 0.2): 16 expected
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["real_share"] == 0.2
+    with pytest.raises(SystemExit, match="needs both real and simulated windows"):
+        tr.main([*args, "--simulated", "0", "--real-share", "0.5", *TINY_REFINE, "--out", str(tmp_path / "s")])
+
+
 def test_average_of_refinement_runs_is_the_mean_of_their_probabilities(
     shared_data: Path, tmp_path: Path
 ) -> None:

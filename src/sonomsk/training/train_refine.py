@@ -43,7 +43,24 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="draw simulated nerve CSAs log-uniformly from LOW,HIGH mm2 (default: each scene's own range)",
     )
+    p.add_argument(
+        "--real-share",
+        type=_share,
+        default=None,
+        help="draw this fraction of each batch from real windows (default: uniformly over all windows)",
+    )
     return p.parse_args(argv)
+
+
+def _share(text: str) -> float:
+    """A fraction strictly between 0 and 1 (argparse reports anything else in one line)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < fraction < 1, got {text!r}")
+    return v
 
 
 def _csa_range(text: str) -> tuple[float, float]:
@@ -148,8 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     csa_range = args.sim_csa_range
     sim = simulated_samples(args.simulated, seed=args.seed, csa_range_mm2=csa_range) if args.simulated else []
     sim_val = simulated_samples(min(20, args.simulated), seed=args.seed + 7919) if args.simulated else []
-    pool = [(s, m) for s in real + sim for m in nerve_targets(s)]
-    print(f"windows {len(pool)} from {len(real)} real + {len(sim)} simulated images", flush=True)
+    pool = [(s, m) for s in real for m in nerve_targets(s)]
+    n_real = len(pool)  # real windows first, then simulated ones
+    pool += [(s, m) for s in sim for m in nerve_targets(s)]
+    print(
+        f"windows {len(pool)} from {len(real)} real + {len(sim)} simulated images "
+        f"({n_real} real windows, {n_real / max(1, len(pool)):.2f} of all)",
+        flush=True,
+    )
+    if args.real_share is not None and not 0 < n_real < len(pool):
+        raise SystemExit("--real-share needs both real and simulated windows")
 
     widths = tuple(int(w) for w in args.widths.split(","))
     model = CompactUNet(widths, n_classes=2)
@@ -159,7 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = 0.0
     for step in range(args.steps):
         model.train()
-        picks = rng.integers(0, len(pool), size=args.batch)
+        if args.real_share is None:
+            picks = rng.integers(0, len(pool), size=args.batch)
+        else:
+            from_real = rng.random(args.batch) < args.real_share
+            picks = np.where(
+                from_real,
+                rng.integers(0, n_real, size=args.batch),
+                rng.integers(n_real, len(pool), size=args.batch),
+            )
         pairs = [training_pair(pool[i][0], pool[i][1], args.size, rng) for i in picks]
         total += train_step(model, opt, sched, pairs)
         if (step + 1) % 100 == 0:
@@ -189,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train_ids": [s.ident for s in real],
         "validation_ids": [s.ident for s in val],
         "simulated_scenes": len(sim),
+        "real_share": args.real_share,
         "train_seconds": round(time.time() - t0, 1),
         "machine": f"{platform.machine()} torch threads {args.threads}",
         "torch": torch.__version__,

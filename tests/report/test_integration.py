@@ -38,3 +38,24 @@ def test_real_assessment_and_differential_render(example: StudyResults) -> None:
         if e["resource"]["resourceType"] == "Observation" and "referenceRange" in e["resource"]
     ]
     assert ranges == [row["limit"]["uln_mm2"] for row in assessment["measurements"]]
+
+
+def test_the_report_names_deciding_sites_with_their_side_and_level(example: StudyResults) -> None:
+    """The page shows the deciding sites as they must be measured (review c3 findings 6, 7): the
+    right vagus at the thyroid level, not the bare site name."""
+    from sonomsk.nerve.assess import assess
+
+    request = {
+        "measurements": [
+            {"site": "median_forearm", "side": "right", "csa_mm2": 2.2},
+            {"site": "ulnar_forearm", "side": "right", "csa_mm2": 5.5},
+        ]
+    }
+    assessment = assess(request).to_dict()
+    assert "vagus_neck (right, thyroid level)" in assessment["deciding_sites_detail"]
+    html = render_html(dataclasses.replace(example, nerve_assessment=assessment, differential=None))
+    import re
+
+    # the table row, not the explanation (which names the level too)
+    cells = re.findall(r"<td[^>]*>deciding sites</td><td[^>]*>(.*?)</td>", html, flags=re.S)
+    assert cells == ["radial_spiral_groove; vagus_neck (right, thyroid level)"], cells

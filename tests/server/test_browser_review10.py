@@ -448,3 +448,30 @@ def _wait_for_held(page: Any, held: list[Any], timeout_ms: int = 20_000) -> None
         assert waited < timeout_ms, "the frame request never came"
         page.wait_for_timeout(100)
         waited += 100
+
+
+def test_the_nerve_panel_names_deciding_sites_with_their_side_and_level(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """The panel shows ``deciding_sites_detail`` (the site with the side and level where it
+    decides, review c3 findings 6 and 7), not the bare names. The real answer for one enlarged
+    left median wrist names bare sites, so the detail is rewritten in transit to tell them apart."""
+    _left_median_outlined(page, server, tmp_path)
+
+    def rewrite(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        a = body["assessment"]
+        assert a["deciding_sites"] == ["median_forearm", "median_upper_arm"], a["deciding_sites"]
+        a["deciding_sites_detail"] = ["median_forearm (left, marked)", "median_upper_arm (left, marked)"]
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/assess", rewrite)
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.evaluate("SONO.reloadStudy()")
+    page.click('[data-testid="nerve-assess"]')
+    page.wait_for_selector('[data-testid="nerve-deciding-sites"]')
+    text = page.locator('[data-testid="nerve-deciding-sites"]').inner_text()
+    assert text == "Sites that would decide: median_forearm (left, marked), median_upper_arm (left, marked)"

@@ -148,7 +148,7 @@ def run_assess(args: argparse.Namespace) -> int:
     out.append(f"pattern: {d['pattern']} (Zaidman: {d['zaidman_pattern']})")
     out.append(d["explanation"])
     if d["deciding_sites"]:
-        out.append(f"deciding sites: {', '.join(d['deciding_sites'])}")
+        out.append(f"deciding sites: {', '.join(d.get('deciding_sites_detail') or d['deciding_sites'])}")
     if d["deciding_other_side"]:
         out.append(f"deciding, on the side not measured: {', '.join(d['deciding_other_side'])}")
     print("\n".join(out))

@@ -99,6 +99,7 @@ class AssessmentResult:
             "explanation": self.pattern.explanation,
             "deciding_sites": list(self.pattern.deciding_sites),
             "deciding_other_side": list(self.pattern.deciding_other_side),
+            "deciding_sites_detail": list(self.pattern.deciding_sites_detail),
             "candidates": list(self.pattern.candidates),
             "no_lower_limit_sites": list(self.pattern.no_lower_limit_sites),
             "measurements": [m.to_dict() for m in self.measurements],

@@ -122,6 +122,9 @@ class PatternResult:
     deciding_sites: tuple[str, ...] = ()
     #: measurements on the other side of a measured site that would decide, "site (side)"
     deciding_other_side: tuple[str, ...] = ()
+    #: ``deciding_sites`` in the same order, each named with the side and level where its value
+    #: decides ("vagus_neck (right, thyroid level)"), the bare name where any side and level do
+    deciding_sites_detail: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
     region_states: dict[str, str] = field(default_factory=dict)
     no_lower_limit_sites: tuple[str, ...] = ()
@@ -146,6 +149,7 @@ class PatternResult:
             "rules_fired": list(self.rules_fired),
             "deciding_sites": list(self.deciding_sites),
             "deciding_other_side": list(self.deciding_other_side),
+            "deciding_sites_detail": list(self.deciding_sites_detail),
             "candidates": list(self.candidates),
             "region_states": dict(self.region_states),
             "no_lower_limit_sites": list(self.no_lower_limit_sites),
@@ -171,6 +175,10 @@ class _Builder:
         # added to an indeterminate result's deciding_sites / deciding_other_side
         self.also_deciding: list[str] = []
         self.also_deciding_other_side: list[str] = []
+        # a deciding site's name with the side and level where it decides, when the branch that
+        # named it knows them (the reduced rule's right vagus at the thyroid level)
+        self.detail: dict[str, str] = {}
+        self.reference_set = ""  # the set the deciding sites are named for
 
     def add(self, rule: str, text: str, *sources: str) -> None:
         self.rules.append(rule)
@@ -196,6 +204,9 @@ class _Builder:
             kw["deciding_other_side"] = tuple(
                 dict.fromkeys((*kw.get("deciding_other_side", ()), *self.also_deciding_other_side))
             )
+        kw["deciding_sites_detail"] = tuple(
+            self.detail.get(s) or _goedee_level_name(s, self.reference_set) for s in kw.get("deciding_sites", ())
+        )
         return PatternResult(
             pattern=pattern,
             zaidman=zaid,
@@ -210,6 +221,24 @@ class _Builder:
 
 def _has_limit(site: str, reference_set: str) -> bool:
     return lookup_limit(site, reference_set=reference_set, side="right", trunk="upper").has_limit
+
+
+def _named(sites: Sequence[str], reference_set: str) -> str:
+    """Deciding sites for the explanation, each as :func:`_goedee_level_name` names it."""
+    return ", ".join(_goedee_level_name(s, reference_set) for s in sites)
+
+
+def _goedee_level_name(site: str, reference_set: str) -> str:
+    """``site`` named with the level its Goedee criterion declares ("brachial_plexus_trunk
+    (utrecht_protocol level)") when it decides only through that criterion (no limit of the set at
+    its default level: a trunk measured elsewhere is not judged), else the bare name."""
+    if _has_limit(site, reference_set):
+        return site
+    for c in goedee_criteria():
+        level = (c.get("protocol") or {}).get("level")
+        if c["site"] == site and level:
+            return f"{site} ({level} level)"
+    return site
 
 
 def _decisive(
@@ -722,6 +751,7 @@ def classify_pattern(
     """
     zaid, state, undecided_regions = zaidman_pattern(csa)
     b = _Builder()
+    b.reference_set = reference_set
     b.paediatric = paediatric
     b.age = age
     if paediatric is not None:
@@ -849,6 +879,7 @@ def classify_pattern(
         deciding = tuple(
             s for s in _motor_sites_with_lln(reference_set) if s not in measured_sites and completes(s)
         )
+        b.detail.update({s: _with_level(s, reference_set) for s in deciding})
         motor = set(_rules()["reduced"]["motor_fibres"])
         other = _other_side(
             [a for a in csa if site_info(a.site).fibres in motor and completes(a.site)],
@@ -862,7 +893,7 @@ def classify_pattern(
             f"{'one low site is' if len(reduced) == 1 else 'low sites of one nerve are'} not the reduced pattern "
             f"[{citation_short(mnd_src)}]; deciding sites (motor sites "
             "with a lower limit on a nerve not yet counted): "
-            f"{', '.join(_with_level(s, reference_set) for s in deciding) or 'none left in this set'}"
+            f"{', '.join(b.detail[s] for s in deciding) or 'none left in this set'}"
             + _other_side_text(other),
             mnd_src,
             spec_red["count_source"],
@@ -1044,7 +1075,7 @@ def _focal(
             "focal_unconfirmed",
             f"abnormal at entrapment sites ({reasons}) but no normal non-entrapment site on "
             f"{', '.join(f'{n} ({s})' for n, s in unconfirmed)}: focal vs multifocal/diffuse undecided; "
-            f"deciding sites: {', '.join(deciding) or 'none with a limit in this set'}",
+            f"deciding sites: {_named(deciding, reference_set) or 'none with a limit in this set'}",
             *sources,
         )
         _note_lone_indices(b, f)
@@ -1392,7 +1423,7 @@ def _non_entrapment(
                 if entrap
                 else ""
             )
-            + f"; deciding sites: {', '.join(deciding)}",
+            + f"; deciding sites: {_named(deciding, reference_set)}",
             zaid_src,
             *sources,
             *([_reliability_source()] if all_soft else []),
@@ -1653,7 +1684,7 @@ def _single_focus(
         + "multifocal (another site enlarged) vs a focal non-entrapment lesion"
         + (" vs focal entrapment" if f.entrap else "")
         + " undecided; "
-        f"deciding sites: {', '.join(deciding) or 'none left with a limit in this set'}"
+        f"deciding sites: {_named(deciding, reference_set) or 'none left with a limit in this set'}"
         f"{_other_side_text(other)}; {zaid_text}",
         *sources,
         *([_reliability_source()] if borderline else []),

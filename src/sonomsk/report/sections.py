@@ -338,6 +338,10 @@ class NerveAssessmentSection(Section):
             ref = ref.get("title") or ref.get("name")
         if ref:
             a["reference_set"] = ref
+        # the deciding sites as the clinician measures them: with side and level where they matter
+        detail = a.pop("deciding_sites_detail", None)
+        if detail:
+            a["deciding_sites"] = detail
         other = generic_parts(
             {
                 k: v

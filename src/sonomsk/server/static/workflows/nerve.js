@@ -371,7 +371,7 @@
     const stale = r.stale ? `<div data-testid="nerve-stale" class="flag-enlarged" style="margin-bottom:6px"><b>Out of date:</b> ${esc(r.stale_reasons.join("; "))}. Assess again before reporting, or <button data-testid="nerve-withdraw" id="nerve-withdraw" title="The study is reported without a nerve assessment; this one stays on record">withdraw it</button>.</div>` : "";
     box.innerHTML = `${stale}<div data-testid="nerve-pattern"><b>Pattern:</b> ${esc(a.pattern.replace(/_/g, " "))}</div>
       <p class="small">${esc(a.explanation)}</p>
-      ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted">Sites that would decide: ${esc(a.deciding_sites.join(", "))}</p>` : ""}
+      ${a.deciding_sites && a.deciding_sites.length ? `<p class="small muted" data-testid="nerve-deciding-sites">Sites that would decide: ${esc((a.deciding_sites_detail && a.deciding_sites_detail.length ? a.deciding_sites_detail : a.deciding_sites).join(", "))}</p>` : ""}
       ${a.deciding_other_side && a.deciding_other_side.length ? `<p class="small muted" data-testid="nerve-deciding-other-side">On the side not measured, these would decide: ${esc(a.deciding_other_side.join(", "))}</p>` : ""}
       ${chartSvg(r.profile)}
       <table><tr><th>site</th><th>side</th><th>CSA mm²</th><th>ULN</th><th>status</th><th>source</th></tr>${rows.join("")}</table>

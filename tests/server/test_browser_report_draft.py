@@ -48,6 +48,13 @@ def test_save_a_draft_and_sign_it_later(page: Any, server: str, tmp_path: Path) 
         page, "document.querySelector('#status').textContent.includes('this draft can no longer be signed')"
     )
     assert page.locator(f'[data-testid="report-status-{second}"]').inner_text() == "draft"
+    # looked at again, the stale draft offers no Sign button and says why
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.wait_for_selector(f'[data-testid="report-not-signable-{second}"]')
+    why = page.locator(f'[data-testid="report-not-signable-{second}"]').inner_text()
+    assert why.startswith("Cannot be signed: this draft can no longer be signed") and "outlines" in why
+    assert page.locator(f'[data-report="{second}"] [data-sign="{second}"]').count() == 0
 
 
 def test_a_double_click_signs_or_stores_once(page: Any, server: str, tmp_path: Path) -> None:  # noqa: F811

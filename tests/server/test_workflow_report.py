@@ -356,11 +356,18 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     base, nerve = "/api/workflows/report", "/api/workflows/nerve"
     study = analysed["study"]
     draft = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
+
+    def listed() -> dict[int, Any]:
+        return {r["id"]: r for r in client.get(f"{base}/studies/{study}/reports").json()}
+
+    assert listed()[draft["id"]]["not_signable"] is None  # the draft still describes the study
     moved = [[p[0] + 2, p[1]] for p in analysed["square"]]  # same area: the assessment holds
     _put_points(client, analysed["structure"], moved)
     r = client.post(f"{base}/reports/{draft['id']}/sign")
     assert r.status_code == 422 and "the study changed since it was made" in r.json()["detail"], r.text
     assert "this draft can no longer be signed" in r.json()["detail"] and "outlines" in r.json()["detail"]
+    # the list says so before anyone tries (the workstation then offers no Sign button)
+    assert listed()[draft["id"]]["not_signable"] == r.json()["detail"]
     assert client.get(f"{base}/reports/{draft['id']}").json()["status"] == "draft"
     new = client.post(f"{base}/studies/{study}/reports", json={"sign": False}).json()
     (r0, c0), (r2, c2) = moved[0], moved[2]
@@ -374,8 +381,9 @@ def test_a_draft_the_study_has_moved_past_cannot_be_signed(
     assert client.post(f"{nerve}/studies/{study}/assess", json={"patient": {"age": 60}}).status_code == 200
     final = client.post(f"{base}/studies/{study}/reports", json={"sign": True})
     assert final.status_code == 201 and final.json()["status"] == "signed"
-    statuses = {r["id"]: r["status"] for r in client.get(f"{base}/studies/{study}/reports").json()}
+    statuses = {i: r["status"] for i, r in listed().items()}
     assert statuses == {draft["id"]: "draft", new["id"]: "draft", final.json()["id"]: "signed"}
+    assert "not_signable" not in listed()[final.json()["id"]]  # a signed report is not asked
 
 
 def test_withdrawing_a_stale_assessment_lets_the_study_be_reported(

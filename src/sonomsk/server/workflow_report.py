@@ -130,39 +130,61 @@ def _content(results: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(out)))
 
 
+def current_results(store: Store, study_id: int, *, actor: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(the RESULTS a draft of ``study_id`` would be signed with now, None), or (None, why the
+    study cannot make a report now)."""
+    from sonomsk.server.results_builder import build_results
+
+    try:
+        return build_results(store, study_id, signed_by=actor, for_record=True), None
+    except InvalidParameterError as exc:
+        return None, str(exc)
+
+
+def why_not_signable(row: dict[str, Any], now: dict[str, Any] | None, now_error: str | None) -> str | None:
+    """Why draft ``row`` can no longer be signed against the study's current results (``now``,
+    or ``now_error`` when there are none), or None when it still describes the study."""
+    report_id = row["id"]
+    if now is None:
+        # what to do is to make a new report: this draft describes the study as it was (review ws15b F5)
+        return (
+            f"report {report_id}: cannot sign this draft, which no longer describes the study: {now_error}; "
+            "then make a new report from the current results"
+        )
+    draft, current = _content(row["results"]), _content(now)
+    # a key a draft of an older version lacks is the same as an empty one now
+    changed = sorted(
+        k for k in draft.keys() | current.keys() if (draft.get(k) or None) != (current.get(k) or None)
+    )
+    if not changed:
+        return None
+    made_by, now_by = row["results"].get("software_version"), now.get("software_version")
+    upgraded = (
+        f", or sonomsk changed how it writes them (draft made by {made_by}, now {now_by})"
+        if made_by != now_by
+        else ""
+    )
+    words = {"structures": "outlines", "nerve_assessment": "nerve assessment", "images": "images"}
+    return (
+        f"report {report_id}: this draft can no longer be signed: the study changed since it was made "
+        f"({', '.join(words.get(k, k.replace('_', ' ')) for k in changed)}{upgraded}); make a new report "
+        "from the current results"
+    )
+
+
 def sign_draft(store: Store, report_id: int, *, actor: str) -> None:
     """Sign a draft report: its RESULTS and PDF become the signed ones (signed by ``actor`` now),
     but only while the draft still describes the study. An outline, site, measurement or
     assessment changed since the draft was made is refused with what changed (the draft stays a
     draft, nothing is lost): a new report is made from the current results instead."""
-    from sonomsk.server.results_builder import build_results
     from sonomsk.store.repository import sign_report
 
     row = _report_row(store, report_id)
-    try:
-        signed = build_results(store, int(row["study_id"]), signed_by=actor, for_record=True)
-    except InvalidParameterError as exc:
-        # what to do is to make a new report: this draft describes the study as it was (review ws15b F5)
-        raise InvalidParameterError(
-            f"report {report_id}: cannot sign this draft, which no longer describes the study: {exc}; "
-            "then make a new report from the current results"
-        ) from None
-    draft, now = _content(row["results"]), _content(signed)
-    # a key a draft of an older version lacks is the same as an empty one now
-    changed = sorted(k for k in draft.keys() | now.keys() if (draft.get(k) or None) != (now.get(k) or None))
-    if changed:
-        made_by, now_by = row["results"].get("software_version"), signed.get("software_version")
-        upgraded = (
-            f", or sonomsk changed how it writes them (draft made by {made_by}, now {now_by})"
-            if made_by != now_by
-            else ""
-        )
-        words = {"structures": "outlines", "nerve_assessment": "nerve assessment", "images": "images"}
-        raise InvalidParameterError(
-            f"report {report_id}: this draft can no longer be signed: the study changed since it was made "
-            f"({', '.join(words.get(k, k.replace('_', ' ')) for k in changed)}{upgraded}); make a new report "
-            "from the current results"
-        )
+    signed, error = current_results(store, int(row["study_id"]), actor=actor)
+    why = why_not_signable(row, signed, error)
+    if why is not None:
+        raise InvalidParameterError(why)
+    assert signed is not None
     signed = _with_supersedes(signed, supersedes(store, int(row["study_id"]), exclude=report_id))
     sign_report(store, report_id, actor=actor, results=signed, pdf=render_pdf_bytes(signed))
 
@@ -265,7 +287,15 @@ def build_router(store: Store) -> Any:
             ids = session.scalars(
                 select(Report.id).where(Report.study_id == study_id).order_by(Report.id)
             ).all()
-        return [_public(_report_row(store, int(i))) for i in ids]
+        rows = [_report_row(store, int(i)) for i in ids]
+        out = [_public(r) for r in rows]
+        drafts = [(r, o) for r, o in zip(rows, out, strict=True) if r["status"] != "signed"]
+        if drafts:
+            # each draft says whether it can still be signed, so that a stale one offers no Sign
+            now, error = current_results(store, study_id, actor="(signability check)")
+            for r, o in drafts:
+                o["not_signable"] = why_not_signable(r, now, error)
+        return out
 
     @router.post("/studies/{study_id}/reports", status_code=201)
     def create(study_id: DbId, body: CreateBody, request: Request) -> dict[str, Any]:

@@ -34,8 +34,9 @@
           <a href="${API}/reports/${esc(r.id)}/html" target="_blank" rel="noopener">HTML</a> ·
           <a href="${API}/reports/${esc(r.id)}/sr" download>DICOM SR</a> ·
           <a data-testid="report-fhir-${esc(r.id)}" href="${API}/reports/${esc(r.id)}/fhir" download>FHIR</a>
-          ${r.status === "signed" ? "" : ` · <button data-sign="${esc(r.id)}">Sign</button>`}
+          ${r.status === "signed" || r.not_signable ? "" : ` · <button data-sign="${esc(r.id)}">Sign</button>`}
         </div>
+        ${r.not_signable ? `<div class="muted" data-testid="report-not-signable-${esc(r.id)}">Cannot be signed: ${esc(r.not_signable.replace(/^report \d+: /, ""))}</div>` : ""}
         ${r.status === "signed" ? `<div>Send SR to: host <input type="text" data-f="host" value="127.0.0.1" style="width:7em">
           port <input type="number" data-f="port" value="104" style="width:5em">
           AE <input type="text" data-f="called_ae" value="PACS" style="width:6em">

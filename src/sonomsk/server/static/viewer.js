@@ -121,9 +121,11 @@
     const inst = pane.inst;
     if (!inst) return;
     pane.frame = Math.max(0, Math.min(frame, inst.frames - 1));
-    const img = await loadFrame(pane, pane.frame);
-    // the pane was cleared or shows another image while this frame loaded: the frame is stale
-    if (pane.inst !== inst) return;
+    const want = pane.frame;
+    const img = await loadFrame(pane, want);
+    // the pane was cleared, or shows another image or frame, while this frame loaded: it is stale
+    // (ids, not objects: a study reload replaces the image's object, not the image)
+    if (!pane.inst || pane.inst.id !== inst.id || pane.frame !== want) return;
     applyWindow(pane, img);
     if (pane.index === SONO.state.active) {
       $("#frame-slider").max = pane.inst.frames - 1;
@@ -406,7 +408,10 @@
   }
   SONO.reloadStudy = async function () {
     if (!SONO.state.study) return;
-    SONO.state.study = await SONO.api(`/api/studies/${SONO.state.study.id}`);
+    const id = SONO.state.study.id;
+    const study = await SONO.api(`/api/studies/${id}`);
+    if (!SONO.state.study || SONO.state.study.id !== id) return;  // another study opened meanwhile
+    SONO.state.study = study;
     SONO.state.panes.forEach((p) => {
       if (!p.inst || p.study) return;  // a pane showing another study keeps it
       for (const se of SONO.state.study.series) for (const i of se.instances) if (i.id === p.inst.id) p.inst = i;
@@ -552,7 +557,11 @@
     if (!pane.inst || pane.inst.frames < 2) return;
     const dt = Math.max(20, 1000 * (pane.inst.frame_time_s || 0.04));
     $("#play").textContent = "Pause";
-    timer = setInterval(() => showFrame(pane, (pane.frame + 1) % pane.inst.frames), dt);
+    timer = setInterval(() => {
+      // the image went away or is a still one now: playing stops
+      if (!pane.inst || pane.inst.frames < 2) { clearInterval(timer); timer = null; $("#play").textContent = "Play"; return; }
+      showFrame(pane, (pane.frame + 1) % pane.inst.frames);
+    }, dt);
   }
   window.addEventListener("DOMContentLoaded", async () => {
     SONO.state.panes = [makePane(0), makePane(1)];

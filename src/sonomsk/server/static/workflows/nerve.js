@@ -172,11 +172,12 @@
     box.querySelector("#nerve-segment").onclick = async () => {
       S.setStatus("segmenting…");
       const r = await S.api(`${API}/instances/${inst.id}/segment`, { json: { frame: pane.frame } });
-      box.querySelector("#nerve-note").textContent = r.note || "";
       S.setStatus(`${r.analyses.length} nerve outline(s) (${r.backend})`);
       await S.reloadStudy();
       // the panel may have been re-rendered or replaced by another workflow's meanwhile
-      const note = r.note && root && root.querySelector("#nerve-note");
+      // (and only for the image it is about)
+      const shown = S.activePane().inst;
+      const note = r.note && shown && shown.id === inst.id && root && root.querySelector("#nerve-note");
       if (note) note.textContent = r.note;
     };
     box.querySelector("#nerve-outline").onclick = () => {
@@ -246,9 +247,14 @@
     box.querySelector("#nerve-assess-btn").onclick = async () => {
       const num = (id) => { const v = box.querySelector(id).value; return v === "" ? null : Number(v); };
       const patient = { age: num("#np-age"), sex: box.querySelector("#np-sex").value || null, height_cm: num("#np-height"), weight_kg: num("#np-weight") };
+      const st = S.state.study;
+      if (!st) { S.setStatus("open a study first"); return; }
       S.setStatus("assessing…");
-      lastAssessment = await S.api(`${API}/studies/${S.state.study.id}/assess`, { json: { patient } });
-      assessedStudy = S.state.study.id;
+      const res = await S.api(`${API}/studies/${st.id}/assess`, { json: { patient } });
+      // stored for its study; shown only if that study is still the open one
+      if (!S.state.study || S.state.study.id !== st.id) return;
+      lastAssessment = res;
+      assessedStudy = st.id;
       renderResult(S);
       S.setStatus(`pattern: ${lastAssessment.assessment.pattern}`);
     };
@@ -390,7 +396,7 @@
       if (!window.confirm("Withdraw this nerve assessment? Reports made from now on leave it out; it stays on record.")) return;
       // names the assessment shown: one assessed since (another tab, a colleague) is not withdrawn
       const w = await S.api(`${API}/studies/${S.state.study.id}/assessment?analysis_id=${encodeURIComponent(r.analysis_id)}`, { method: "DELETE" });
-      lastAssessment = null;
+      if (lastAssessment === r) lastAssessment = null;  // not one that arrived meanwhile
       S.setStatus(`nerve assessment ${w.withdrawn} withdrawn`);
       renderResult(S);
     };
@@ -407,7 +413,10 @@
     if (S.state.study.assessment_id == null) { lastAssessment = null; renderResult(S); return; }
     try {
       const r = await fetch(`${API}/studies/${sid}/assessment`);
-      if (r.ok) lastAssessment = await r.json();
+      const a = r.ok ? await r.json() : null;
+      // another study opened while the answer was on its way: it is not this one's
+      if (!S.state.study || S.state.study.id !== sid || assessedStudy !== sid) return;
+      if (a) lastAssessment = a;
     } catch (e) { return; }
     renderResult(S);
   }
@@ -489,7 +498,8 @@
         if (sid && S.state.study.assessment_id != null) {  // none yet: nothing to ask (no 404)
           try {
             const r = await fetch(`${API}/studies/${sid}/assessment`);
-            if (r.ok) lastAssessment = await r.json();
+            const a = r.ok ? await r.json() : null;
+            if (a && assessedStudy === sid) lastAssessment = a;  // not for a study opened since
           } catch (e) { /* none yet */ }
         }
       }

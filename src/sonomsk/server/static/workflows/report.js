@@ -23,9 +23,13 @@
   }
 
   async function renderReports(S) {
-    const box = root.querySelector("#report-list");
+    const box = root && root.querySelector("#report-list");
+    if (!box) return;  // another workflow's panel replaced this one while an answer was on its way
     if (!S.state.study) { box.innerHTML = ""; return; }
-    const list = await S.api(`${API}/studies/${S.state.study.id}/reports`);
+    const id = S.state.study.id;
+    const list = await S.api(`${API}/studies/${id}/reports`);
+    // the panel was replaced, or another study opened, while the list loaded: it is stale
+    if (!box.isConnected || !S.state.study || S.state.study.id !== id) return;
     if (!list.length) { box.innerHTML = '<p class="small muted">No report yet.</p>'; return; }
     box.innerHTML = list.map((r) => `<div class="card small" data-report="${esc(r.id)}">
         <b>Report ${esc(r.id)}</b> · <span data-testid="report-status-${esc(r.id)}">${esc(r.status)}</span>${r.signed_by ? ` by ${esc(r.signed_by)} ${esc(signedAt(r.signed_at))}` : ""}
@@ -93,8 +97,11 @@
       };
       body.querySelector("#report-preview").onclick = async () => {
         if (!S.state.study) return;
+        const id = S.state.study.id;
         S.setStatus("rendering preview…");
-        show("Report preview (draft, not stored)", await S.api(`${API}/studies/${S.state.study.id}/preview`));
+        const html = await S.api(`${API}/studies/${id}/preview`);
+        if (!S.state.study || S.state.study.id !== id) return;  // another study opened meanwhile
+        show("Report preview (draft, not stored)", html);
         S.setStatus("draft preview (not stored)");
       };
       const draftBtn = body.querySelector("#report-draft");

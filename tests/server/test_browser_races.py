@@ -1,0 +1,86 @@
+"""Answers that arrive after the page moved on (review of the viewer's asynchronous code, after a
+CI failure on one such race): each is dropped or applied to what it belongs to, never raises an
+uncaught error, and never shows one study's answer under another."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
+from .test_workflow_nerve import simulated_nerve_dicom
+
+
+def _slow(page: Any, fragment: str, method: str, ms: int) -> None:  # noqa: F811
+    """Every ``method`` request whose URL contains ``fragment`` answers ``ms`` late (from the next
+    page load on)."""
+    page.add_init_script(
+        f"""(() => {{ const f = window.fetch; window.fetch = async (u, o) => {{
+            if (String(u).includes({fragment!r}) && ((o && o.method) || 'GET') === {method!r})
+              await new Promise((r) => setTimeout(r, {ms}));
+            return f(u, o); }}; }})();"""
+    )
+    page.reload()
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+
+
+def test_leaving_the_report_tab_while_a_draft_is_saved_raises_no_error(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """'Save draft' renders a PDF for seconds; the Nerve tab opened meanwhile replaces the report
+    panel, and the late list of reports finds no panel (was: uncaught 'Cannot set properties of
+    null (setting innerHTML)', counted by the page fixture)."""
+    _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    _slow(page, "/reports", "POST", 1500)
+    study = page.evaluate("SONO.state.studies[0].id")
+    page.evaluate(f"SONO.showStudy({study})")
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.wait_for_selector('[data-testid="report-draft"]')
+    with page.expect_response(lambda r: r.url.endswith("/reports") and r.status == 201, timeout=60_000):
+        page.click('[data-testid="report-draft"]')
+        page.wait_for_timeout(300)
+        page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.wait_for_timeout(2500)  # the answer's list request, too, has come back
+    assert page.locator('[data-testid="nerve-assess"]').count() == 1
+
+
+def test_assess_without_an_open_study_says_so(page: Any) -> None:  # noqa: F811
+    """On an empty store the Nerve panel shows the Assess button; pressing it asks for a study
+    (was: uncaught "Cannot read properties of null (reading 'id')")."""
+    _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+    assert page.evaluate("SONO.state.study") is None
+    page.click('[data-testid="nerve-assess"]')
+    _wait_for(page, "document.querySelector('#status').textContent === 'open a study first'")
+
+
+def test_a_frame_loaded_across_a_study_reload_is_shown(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A study reload (after an outline, a site change, or the window regaining focus) replaces
+    each image's object while a frame of it loads: the frame is still the pane's and is shown
+    (dropping it left the previous picture under the new image's label)."""
+    first, _ = _upload_one_nerve(page, tmp_path / "a.dcm", csa_mm2=12.0, seed=5)
+    simulated_nerve_dicom(tmp_path / "b.dcm", csa_mm2=8.0, seed=6)
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "b.dcm")])
+    _wait_for(page, f"SONO.state.panes[0].inst && SONO.state.panes[0].inst.id !== {first}")
+    second = int(page.evaluate("SONO.state.panes[0].inst.id"))
+    page.evaluate(f"SONO.showInstance({first}, 0)")
+    page.evaluate("window._shown = []; SONO.on('frame', (p) => window._shown.push(p.inst.id))")
+    held: list[Any] = []
+    page.route("**/api/instances/*/frames/*.png", lambda route: held.append(route))
+    page.evaluate("SONO.state.panes[0].frames.clear()")
+    page.evaluate(f"() => {{ window._open = SONO.showInstance({second}, 0); }}")
+    waited = 0
+    while not held:
+        assert waited < 20_000, "the frame request never came"
+        page.wait_for_timeout(100)
+        waited += 100
+    page.evaluate("SONO.reloadStudy()")  # a JSON answer: not held
+    assert page.evaluate(f"SONO.state.panes[0].inst.id === {second}")
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/instances/*/frames/*.png")
+    page.evaluate("window._open")
+    assert page.evaluate("window._shown") == [second]

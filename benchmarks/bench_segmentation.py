@@ -128,8 +128,9 @@ SIM_SCENES = ("nerve", "carpal-tunnel")
 SIM_CSA_MM2 = (6.0, 8.0, 10.0, 12.0, 14.0, 18.0)
 
 
-def simulated_csa(n: int, name: str) -> list[tuple[float, float]]:
-    """(truth CSA, measured CSA) in mm2 of simulated nerves, through DICOM and sonomsk.read."""
+def simulated_csa(n: int, name: str, seed0: int = 5000) -> list[tuple[float, float]]:
+    """(truth CSA, measured CSA) in mm2 of simulated nerves (seeds ``seed0`` on), through DICOM
+    and sonomsk.read."""
     import sonomsk
     from sonomsk.io.dicom_write import write_dicom
     from sonomsk.simulate.api import simulate_scene
@@ -138,7 +139,7 @@ def simulated_csa(n: int, name: str) -> list[tuple[float, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(n):
             scene, csa = SIM_SCENES[k % 2], SIM_CSA_MM2[k % 6]
-            image, truth = simulate_scene(scene, seed=5000 + k, overrides={"csa_mm2": csa})
+            image, truth = simulate_scene(scene, seed=seed0 + k, overrides={"csa_mm2": csa})
             path = write_dicom(image, Path(tmp) / f"s{k}.dcm")
             seg = segment_frame(sonomsk.read(path), structures=("nerve",), backend=name)
             nerve_truth = truth.nerve_vessel_labels(0) == 1

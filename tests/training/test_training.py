@@ -53,6 +53,10 @@ def test_train_nerve_is_reproducible_and_holds_out_a_fold(shared_data: Path, tmp
     ]
     runs = _twice(main, [*args, *TINY_NERVE], tmp_path)
     assert _same(runs[0] / "nerve_unet.onnx", runs[1] / "nerve_unet.onnx")
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(runs[0] / "nerve_unet.onnx")).graph.node}
+    assert "Softmax" not in ops and "Exp" in ops  # exported with the element-wise softmax
     m = json.loads((runs[0] / "metrics.json").read_text())
     assert set(m["train_ids"]).isdisjoint(m["validation_ids"]) and m["validation_ids"]
     assert m["simulated_scenes"] == 2 and m["validation"]["summary"]["nerve"]["n_present"] > 0
@@ -114,6 +118,7 @@ def test_train_refine_is_reproducible_and_installs_a_card(
     assert after["refinement"]["validation_real_independent"]["n_images"] > 0
     assert _same(models / "nerve_refine.onnx", runs[0] / "nerve_refine.onnx")
     assert "Refinement stage" in (models / "nerve_unet.md").read_text()
+    assert "sonomsk.training.graph" in (models / "nerve_unet.md").read_text()
     with pytest.raises(SystemExit):  # a usage error: --data is needed
         card_mod.main(["--replace-refinement", str(runs[0])])
 

@@ -175,13 +175,12 @@ def _outside_scan(grey: np.ndarray) -> np.ndarray:
     cached = _OUTSIDE[0] if _OUTSIDE else None
     if cached is not None and cached[0] is grey and cached[1] == total:
         return cached[2]
-    n, labels = cv2.connectedComponents(np.ascontiguousarray(grey <= 0.0, dtype=np.uint8), connectivity=4)
-    out = np.zeros(grey.shape, dtype=bool)
-    if n > 1:
-        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-        lut = np.zeros(n, dtype=bool)
-        lut[edge[edge > 0]] = True
-        out = lut[labels]
+    # a ring of black around the frame joins every black run that reaches its edge, so one
+    # 4-connected flood fill from the ring finds them all (2: reached)
+    black = np.ones((grey.shape[0] + 2, grey.shape[1] + 2), dtype=np.uint8)
+    black[1:-1, 1:-1] = grey <= 0.0
+    cv2.floodFill(black, None, (0, 0), 2, flags=4)
+    out = black[1:-1, 1:-1] == 2
     _OUTSIDE[:] = [(grey, total, out)]
     return out
 
@@ -232,8 +231,9 @@ def shape_measures(mask: np.ndarray, *, spacing: tuple[float, float] | None) -> 
     sr, sc = sp if sp is not None else (1.0, 1.0)
     contours = contours_from_mask(m)
     # one perimeter definition for the batch and the outline paths (vision.contours)
-    perimeter = sum(c.perimeter(spacing=sp) for c in contours)
-    poly_area = sum(c.measured_area(spacing=sp) for c in contours)
+    measured = [c.measured_length_and_area(spacing=sp) for c in contours]
+    perimeter = sum(length for length, _ in measured)
+    poly_area = sum(area for _, area in measured)
     r0, r1, c0, c1 = _bbox(m)
     rows, cols = np.nonzero(m[r0 : r1 + 1, c0 : c1 + 1])  # the covariance ignores the offset
     coords = np.stack([rows * sr, cols * sc])
@@ -561,6 +561,39 @@ def _crop(m: np.ndarray, g: np.ndarray, *, margin: int) -> tuple[np.ndarray, np.
     return m[r0:r1, c0:c1], g[r0:r1, c0:c1]
 
 
+def h_minima(image: np.ndarray, h: float, *, max_passes: int | None = None) -> np.ndarray:
+    """Boolean mask of the minima of a float image deeper than ``h``: the same pixels as
+    ``skimage.morphology.h_minima(image, h)`` (8-connected), computed by repeated geodesic
+    erosion with OpenCV (3-4 times faster on a nerve's window, where a few dozen passes reach
+    the reconstruction). After ``max_passes`` (default: the image's perimeter in px) without
+    settling, scikit-image's sorted-queue reconstruction finishes the job.
+    """
+    import cv2
+
+    img = np.asarray(image)
+    if img.dtype != np.float32 or img.ndim != 2:
+        from skimage.morphology import h_minima as sk_h_minima
+
+        return np.asarray(sk_h_minima(img, h), dtype=bool)
+    if h > np.ptp(img):
+        return np.zeros(img.shape, dtype=bool)
+    if h == 0:
+        raise ValueError("h = 0 is ambiguous")
+    # as scikit-image does: a minimum exactly h deep must not be lost to float rounding
+    marker = img + h + 2 * np.finfo(img.dtype).resolution * np.abs(img)
+    kernel = np.ones((3, 3), np.uint8)
+    limit = max_passes if max_passes is not None else 2 * sum(img.shape)
+    for _ in range(limit):
+        # erosion's border is +inf: pixels outside the image never lower a marker
+        nxt = np.maximum(cv2.erode(marker, kernel), img)
+        if np.array_equal(nxt, marker):
+            return np.asarray((marker - img) >= h)
+        marker = nxt
+    from skimage.morphology import reconstruction
+
+    return np.asarray((reconstruction(marker, img, method="erosion") - img) >= h)
+
+
 def _fascicle_areas(
     g: np.ndarray, inner: np.ndarray, cell: tuple[float, float], p: dict[str, Any]
 ) -> list[int]:
@@ -569,7 +602,6 @@ def _fascicle_areas(
     darker than the rest of the nerve by ``min_contrast_z`` standard errors."""
     import cv2
     from scipy import ndimage
-    from skimage.morphology import h_minima
     from skimage.segmentation import watershed
 
     smooth = cv2.GaussianBlur(
@@ -579,7 +611,7 @@ def _fascicle_areas(
     if not dark.any() or dark.all():
         return []
     depth = p["split_depth_sd"] * float(smooth[inner].std())
-    markers, _ = ndimage.label(h_minima(smooth, depth).astype(bool) & dark)
+    markers, _ = ndimage.label(h_minima(smooth, depth) & dark)
     labels = watershed(smooth, markers, mask=dark)
     index = np.arange(1, int(labels.max()) + 1)
     if index.size == 0:

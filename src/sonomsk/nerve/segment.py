@@ -128,12 +128,12 @@ def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | Non
 
 def _filled(mask: np.ndarray) -> np.ndarray:
     """``mask`` with its holes filled, worked within its bounding box (a whole frame is slow)."""
-    from scipy.ndimage import binary_fill_holes
+    from sonomsk.vision.postprocess import fill_holes
 
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     out = mask.copy()
-    out[r0:r1, c0:c1] = binary_fill_holes(mask[r0:r1, c0:c1])
+    out[r0:r1, c0:c1] = fill_holes(mask[r0:r1, c0:c1])
     return out
 
 

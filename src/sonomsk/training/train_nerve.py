@@ -180,7 +180,8 @@ def save_model(model: Any, out: Path, name: str, size: int) -> Path:
 
 def export_onnx(model: Any, path: Path, size: int) -> None:
     """Export ``model`` followed by a softmax: input ``image`` (N, 1, size, size) standardised
-    grey, output ``prob`` (N, 3, size, size) class probabilities."""
+    grey, output ``prob`` (N, 3, size, size) class probabilities. The softmax is written
+    element-wise (:func:`sonomsk.training.graph.explicit_softmax`)."""
     import torch
 
     class _WithSoftmax(torch.nn.Module):
@@ -200,6 +201,10 @@ def export_onnx(model: Any, path: Path, size: int) -> None:
             "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
         )
         _export(torch, wrapped, dummy, path)
+    # onnxruntime's channel Softmax transposes the tensor twice; the element-wise form is faster
+    from sonomsk.training.graph import rewrite_file
+
+    rewrite_file(path, path)
 
 
 def _export(torch: Any, wrapped: Any, dummy: Any, path: Path) -> None:

@@ -104,6 +104,11 @@ class Contour:
         """Area of :func:`measured_polygon` (the A of :meth:`circularity`), mm2 or px2."""
         return _shoelace(_scaled(measured_polygon(self.points), spacing))
 
+    def measured_length_and_area(self, *, spacing: tuple[float, float] | None) -> tuple[float, float]:
+        """:meth:`perimeter` and :meth:`measured_area` from one :func:`measured_polygon`."""
+        pts = _scaled(measured_polygon(self.points), spacing)
+        return _length(pts), _shoelace(pts)
+
 
 def _shoelace(pts: np.ndarray) -> float:
     r, c = pts[:, 0], pts[:, 1]
@@ -315,7 +320,16 @@ def contours_from_mask(mask: np.ndarray, label: str = "nerve") -> list[Contour]:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise InvalidParameterError(f"mask: expected a 2-D (row, col) array, got shape {m.shape}")
-    cnts, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
+        return []
+    cols = np.flatnonzero(m.any(axis=0))
+    # traced within the mask's bounding box plus a 1-px ring (clipped at the frame): the same
+    # contours, point for point, as over the whole frame, at a fraction of the cost
+    r0, c0 = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
+    r1, c1 = int(rows[-1]) + 2, int(cols[-1]) + 2
+    box = np.ascontiguousarray(m[r0:r1, c0:c1]).astype(np.uint8)
+    cnts, _ = cv2.findContours(box, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(c0, r0))
     out = []
     for c in cnts:
         xy = c[:, 0, :].astype(np.float64)

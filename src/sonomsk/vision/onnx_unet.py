@@ -123,11 +123,15 @@ class OnnxUNetBackend:
         if (rows, cols) == (size, size):
             out = np.ascontiguousarray(prob, dtype=np.float32)
         else:
-            # cv2.resize handles up to 4 channels at once in (row, col, channel) layout.
-            resized = cv2.resize(
-                np.ascontiguousarray(prob.transpose(1, 2, 0)), (cols, rows), interpolation=cv2.INTER_LINEAR
-            )
-            out = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
+            # class by class, straight into the output (no channel-last copies to and fro)
+            out = np.empty((prob.shape[0], rows, cols), dtype=np.float32)
+            for k in range(prob.shape[0]):
+                cv2.resize(
+                    np.ascontiguousarray(prob[k], dtype=np.float32),
+                    (cols, rows),
+                    dst=out[k],
+                    interpolation=cv2.INTER_LINEAR,
+                )
         if self._refine_session is not None:
             self._refine(out, frame)
         return out
@@ -144,7 +148,14 @@ class OnnxUNetBackend:
         size = int(r["input_size"])
         # the whole-frame model's network pixels per frame pixel (geometric mean of the axes)
         frame_scale = self.input_size / float(np.sqrt(prob.shape[1] * prob.shape[2]))
-        nerves, _ = ndimage.label(labels_from_probabilities(prob, ("nerve",)) == 1)
+        nerve = labels_from_probabilities(prob, ("nerve",)) == 1
+        rows = np.flatnonzero(nerve.any(axis=1))
+        if rows.size == 0:
+            return
+        cols = np.flatnonzero(nerve.any(axis=0))
+        # labelled within the nerves' bounding box (r0, c0): the same nerves in the same order
+        r0, c0 = int(rows[0]), int(cols[0])
+        nerves, _ = ndimage.label(nerve[r0 : rows[-1] + 1, c0 : cols[-1] + 1])
         grey = to_grey(frame)
         for i, box in enumerate(ndimage.find_objects(nerves), start=1):
             if box is None:
@@ -153,7 +164,7 @@ class OnnxUNetBackend:
                 nerves[box] == i,
                 float(r["window_factor"]),
                 int(r["min_window_px"]),
-                origin=(box[0].start, box[1].start),
+                origin=(box[0].start + r0, box[1].start + c0),
             )
             if w is None or w.scale(size) <= frame_scale:
                 continue

@@ -33,8 +33,6 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
     components. Both: components smaller than ``min_component_fraction_of_frame`` of the frame
     are dropped. Structures not in ``structures`` are removed.
     """
-    from scipy import ndimage
-
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise InvalidParameterError(f"labels: expected a 2-D (row, col) array, got shape {lab.shape}")
@@ -64,15 +62,33 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
             r1, c1 = min(lab.shape[0], y + h + 1), min(lab.shape[1], x + w + 1)
             comp_mask = comp[r0:r1, c0:c1] == i + 1
             if p["fill_holes"]:
-                padded = np.pad(comp_mask, 1)
-                filled = ndimage.binary_fill_holes(padded)[1:-1, 1:-1]
+                filled = fill_holes(comp_mask)
                 if other is not None:
-                    o_comp, _, o_keep = other
-                    filled &= ~np.isin(o_comp[r0:r1, c0:c1], np.asarray(o_keep, dtype=np.int32) + 1)
+                    o_comp, o_stats, o_keep = other
+                    is_kept = np.zeros(len(o_stats), dtype=bool)
+                    is_kept[np.asarray(o_keep, dtype=np.int64) + 1] = True
+                    filled &= ~is_kept[o_comp[r0:r1, c0:c1]]
                 comp_mask = comp_mask | filled
             window = out[r0:r1, c0:c1]
             window[comp_mask & (window == 0)] = value
     return out
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``scipy.ndimage.binary_fill_holes(mask)`` of a 2-D mask: background not 4-connected to the
+    outside becomes foreground. One OpenCV flood fill from a ring around the mask (about a
+    tenth of scipy's iterated dilations on a nerve's box)."""
+    import cv2
+
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim != 2 or m.size == 0:
+        from scipy.ndimage import binary_fill_holes
+
+        return np.asarray(binary_fill_holes(m))
+    ring = np.ones((m.shape[0] + 2, m.shape[1] + 2), dtype=np.uint8)  # 1: background
+    ring[1:-1, 1:-1] = ~m
+    cv2.floodFill(ring, None, (0, 0), 2, flags=4)  # 2: background reached from outside
+    return np.asarray(ring[1:-1, 1:-1] != 2)
 
 
 def _kept_components(
@@ -81,10 +97,22 @@ def _kept_components(
     """(component image, stats, indices of the kept components) of class ``value``, or None."""
     import cv2
 
-    mask = (lab == value).astype(np.uint8)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = lab == value
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    # labelled within the class's bounding box: the same components, numbered in the same
+    # (raster) order as over the whole frame, at a fraction of the cost when the class is small
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    box = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.uint8)
+    n, box_comp, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
     if n <= 1:
         return None
+    comp = np.zeros(lab.shape, dtype=box_comp.dtype)
+    comp[r0:r1, c0:c1] = box_comp
+    stats[:, cv2.CC_STAT_LEFT] += c0
+    stats[:, cv2.CC_STAT_TOP] += r0
     areas = stats[1:, cv2.CC_STAT_AREA]
     order = np.argsort(areas)[::-1]
     if value == NERVE:

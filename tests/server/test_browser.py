@@ -182,6 +182,7 @@ def test_nerve_study_to_signed_report(page: Any, server: str, tmp_path: Path) ->
     _wait_for(page, f"SONO.state.panes[1].inst && SONO.state.panes[1].inst.id === {left}")
     assert "left" in page.locator('.pane[data-pane="1"] .pane-label').inner_text()
     assert page.locator('.pane[data-pane="1"]').is_visible()
+    _wait_for(page, "document.querySelector('#status').textContent.startsWith('pane 2: ')")
 
     # outline the left nerve in the second pane by dragging a box around it
     _wait_for(page, f"SONO.activePane().inst.id === {left}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .conftest import free_port
 from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
 from .test_workflow_nerve import simulated_nerve_dicom
 
@@ -84,3 +85,91 @@ def test_a_frame_loaded_across_a_study_reload_is_shown(
     page.unroute("**/api/instances/*/frames/*.png")
     page.evaluate("window._open")
     assert page.evaluate("window._shown") == [second]
+
+
+def _studies(page: Any, tmp_path: Path, n: int) -> list[int]:  # noqa: F811
+    """Upload ``n`` studies of one patient; their ids, in upload order."""
+    _upload_one_nerve(page, tmp_path / "s0.dcm", csa_mm2=12.0, seed=5)
+    for k in range(1, n):
+        uid = f"1.2.826.0.1.3680043.8.498.{k + 1}"
+        simulated_nerve_dicom(tmp_path / f"s{k}.dcm", csa_mm2=8.0 + k, seed=5 + k, study_uid=uid)
+        page.set_input_files('[data-testid="upload"]', [str(tmp_path / f"s{k}.dcm")])
+        _wait_for(page, f"SONO.state.studies.length === {k + 1}")
+    return sorted(int(i) for i in page.evaluate("SONO.state.studies.map((s) => s.id)"))
+
+
+def test_an_earlier_search_answering_late_does_not_replace_the_later_list(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Typing fast sends one list request per key: a search that matches nothing, answered after
+    the search that followed it (cleared: every study), left the list empty."""
+    _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    _slow(page, "q=zzz", "GET", 1500)
+    _wait_for(page, "document.querySelectorAll('#study-list li').length === 1")
+    page.fill("#search", "zzz")
+    page.wait_for_timeout(200)
+    page.fill("#search", "")
+    _wait_for(page, "document.querySelectorAll('#study-list li').length === 1")
+    page.wait_for_timeout(2000)  # the slow answer has come back
+    assert page.locator("#study-list li").count() == 1
+    assert page.evaluate("SONO.state.studies.length") == 1
+
+
+def test_the_study_chosen_last_is_the_one_open(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two studies chosen one after the other: the first one's answer, arriving last, opened the
+    first study although the second had been chosen."""
+    first, second = _studies(page, tmp_path, 2)
+    _slow(page, f"/api/studies/{first}", "GET", 1500)
+    page.evaluate(f"() => {{ SONO.showStudy({first}); }}")
+    page.wait_for_timeout(200)
+    page.evaluate(f"SONO.showStudy({second})")
+    page.wait_for_timeout(2000)  # the first study's answer has come back
+    assert page.evaluate("SONO.state.study.id") == second
+    assert page.evaluate("document.querySelector('#study-list li.selected').dataset.studyId") == str(second)
+
+
+def test_a_comparison_answered_after_another_study_opened_is_not_shown(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A study chosen for comparison with the open one, answered after a third study was opened,
+    was shown beside that third study, which it was not chosen for."""
+    first, second, third = _studies(page, tmp_path, 3)
+    _slow(page, f"/api/studies/{first}", "GET", 1500)
+    page.evaluate(f"SONO.showStudy({second})")
+    page.evaluate(f"() => {{ SONO.showOtherStudy({first}); }}")
+    page.wait_for_timeout(200)
+    page.evaluate(f"SONO.showStudy({third})")
+    page.wait_for_timeout(2000)  # the comparison's answer has come back
+    assert page.evaluate("SONO.state.study.id") == third
+    assert page.evaluate("SONO.state.panes[1].study") is None
+
+
+def test_an_sr_sent_while_the_report_list_is_drawn_again_shows_its_outcome(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The outcome of sending a signed report's SR went into the list's old result line when a
+    study reload drew the list again meanwhile: the clinician never saw whether it was sent."""
+    _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
+    _slow(page, "/send", "POST", 1500)
+    page.evaluate(f"SONO.showStudy({int(page.evaluate('SONO.state.studies[0].id'))})")
+    page.click('#workflow-tabs button[data-workflow="report"]')
+    page.wait_for_selector('[data-testid="report-sign"]')
+    with page.expect_response(
+        lambda r: r.url.endswith("/reports") and r.request.method == "POST" and r.status == 201,
+        timeout=60_000,
+    ):
+        page.click('[data-testid="report-sign"]')
+    page.wait_for_selector('[data-testid^="sr-send-"]')
+    card = page.locator("[data-report]").first
+    card.locator('[data-f="port"]').fill(str(free_port()))  # nothing listens there
+    card.locator('[data-testid^="sr-send-"]').click()
+    page.wait_for_timeout(200)
+    page.evaluate("SONO.reloadStudy()")  # emits 'study': the report list is drawn again
+    _wait_for(page, "document.querySelector('[data-testid^=sr-result-]').textContent.startsWith('not sent')")
+    assert page.evaluate("document.querySelector('#status').textContent").startswith("report ")  # set with it

@@ -361,9 +361,14 @@
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); }
     });
   }
+  // the latest request of each kind wins: an earlier answer arriving after a later one is dropped
+  const latest = { studies: 0, study: 0, other: 0 };
   async function loadStudies() {
     const q = $("#search").value.trim();
-    SONO.state.studies = await SONO.api("/api/studies" + (q ? `?q=${encodeURIComponent(q)}` : ""));
+    const asked = ++latest.studies;
+    const studies = await SONO.api("/api/studies" + (q ? `?q=${encodeURIComponent(q)}` : ""));
+    if (asked !== latest.studies) return;  // the search changed while this list was on its way
+    SONO.state.studies = studies;
     const ul = $("#study-list");
     ul.innerHTML = "";
     for (const s of SONO.state.studies) {
@@ -422,7 +427,10 @@
     SONO.emit("study", SONO.state.study);
   };
   SONO.showStudy = async function (id) {
-    SONO.state.study = await SONO.api(`/api/studies/${id}`);
+    const asked = ++latest.study;
+    const study = await SONO.api(`/api/studies/${id}`);
+    if (asked !== latest.study) return;  // another study was chosen while this one was on its way
+    SONO.state.study = study;
     document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
     renderThumbs();
     const all = SONO.state.study.series.flatMap((se) => se.instances);
@@ -470,7 +478,13 @@
     }
   }
   SONO.showOtherStudy = async function (studyId) {
+    const asked = ++latest.other;
+    const openId = () => (SONO.state.study ? SONO.state.study.id : null);
+    const current = openId();
     const other = await SONO.api(`/api/studies/${studyId}`);
+    // another comparison was chosen, or another study opened (whose patient this may not be);
+    // by id, since a reload replaces the open study's object
+    if (asked !== latest.other || openId() !== current) return;
     const base = SONO.state.panes[0].inst;
     const all = other.series.flatMap((se) => se.instances);
     const match = all.find((i) => base && i.site && i.site === base.site && i.side === base.side) || all[0];

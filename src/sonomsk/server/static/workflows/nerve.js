@@ -229,6 +229,9 @@
     const cb = document.querySelector("#compare");
     if (!cb.checked) { cb.checked = true; cb.dispatchEvent(new Event("change")); }
     await S.showInstance(r.instance_id, 1);
+    const pane = S.state.panes[1];
+    // another study opened while the answer was on its way: pane 2 did not take that image
+    if (!pane.inst || pane.inst.id !== r.instance_id) return;
     S.setStatus(`pane 2: ${r.site} ${r.side}`);
   }
 

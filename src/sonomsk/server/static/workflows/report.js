@@ -58,10 +58,17 @@
       const v = (f) => card.querySelector(`[data-f="${f}"]`).value;
       const out = card.querySelector(`[data-testid="sr-result-${b.dataset.send}"]`);
       out.textContent = "sending…";
+      // the list may be drawn again while the SR is on its way (a study reload): the outcome goes
+      // into the result line shown then, and into the status line
+      const said = (text) => {
+        const shown = document.querySelector(`[data-testid="sr-result-${b.dataset.send}"]`) || out;
+        shown.textContent = text;
+        S.setStatus(`report ${b.dataset.send}: ${text}`);
+      };
       try {
         const r = await S.api(`${API}/reports/${b.dataset.send}/send`, { json: { host: v("host"), port: Number(v("port")), called_ae: v("called_ae") } });
-        out.textContent = `sent to ${r.destination}: status ${r.status}`;
-      } catch (e) { out.textContent = `not sent: ${e.message}`; }
+        said(`sent to ${r.destination}: status ${r.status}`);
+      } catch (e) { said(`not sent: ${e.message}`); }
     }));
   }
 

@@ -45,6 +45,9 @@ def test_h_minima_edge_cases_follow_scikit_image() -> None:
     step[3:6, 3:6] = 7.5
     np.testing.assert_array_equal(h_minima(step, 2.5), sk_h_minima(step, 2.5).astype(bool))
     assert h_minima(step, 2.5)[4, 4]
+    for bad in (-1.0, float("nan"), float("inf")):  # scikit-image refuses or fails on these
+        with pytest.raises(ValueError, match="h: expected"):
+            h_minima(img, bad)
     ints = np.round(img).astype(np.int32)  # not float32: scikit-image itself
     np.testing.assert_array_equal(h_minima(ints, 5), sk_h_minima(ints, 5).astype(bool))
 

@@ -33,6 +33,48 @@ def _softmax_model(opset: int) -> bytes:
     return bytes(model.SerializeToString())
 
 
+def _two_softmax_model(opset: int, axis: int) -> bytes:
+    """Two Softmax nodes over ``axis``, one of whose tensors already bears a rewrite's name."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Softmax", ["x"], ["softmax0_max"], axis=axis),
+            helper.make_node("Softmax", ["softmax0_max"], ["prob"], axis=axis),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 7])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 3, 5, 7])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+@pytest.mark.parametrize(("opset", "axis"), [(17, -1), (18, 1), (21, -3)])
+def test_several_softmax_nodes_any_axis_and_taken_names(opset: int, axis: int) -> None:
+    from sonomsk.training.graph import explicit_softmax
+
+    before = _two_softmax_model(opset, axis)
+    model = onnx.load_from_string(before)
+    assert explicit_softmax(model) == 2
+    x = np.random.default_rng(1).normal(0, 3, (1, 3, 5, 7)).astype(np.float32)
+    np.testing.assert_allclose(_run(model.SerializeToString(), x), _run(before, x), atol=1e-6)
+
+
+def test_models_it_cannot_rewrite_are_refused_with_a_reason() -> None:
+    from sonomsk.training.graph import explicit_softmax
+
+    old = onnx.load_from_string(_softmax_model(13))
+    old.opset_import[0].version = 11
+    with pytest.raises(ValueError, match="opset 11"):
+        explicit_softmax(old)
+    foreign = onnx.load_from_string(_softmax_model(13))
+    foreign.opset_import[0].domain = "com.example"
+    with pytest.raises(ValueError, match="no default"):
+        explicit_softmax(foreign)
+
+
 def _run(model: bytes, x: np.ndarray) -> np.ndarray:
     s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     return np.asarray(s.run(None, {"x": x})[0])

@@ -48,6 +48,23 @@ def test_clean_labels_within_the_bounding_box_equal_the_whole_frame(seed: int) -
         )
 
 
+@pytest.mark.parametrize(("value", "n"), [(1, 6), (2, 5)])
+@pytest.mark.parametrize("shift", [(1, 0), (0, 1), (1, 1), (0, 0)])
+def test_components_of_equal_area_keep_the_whole_frame_choice(
+    value: int, n: int, shift: tuple[int, int]
+) -> None:
+    """More components of one area than are kept (5 nerves, 4 vessels): which survive depends
+    on their numbering, which a box starting on an odd row or column changed (review helper-83)."""
+    from sonomsk.vision.postprocess import clean_labels
+
+    lab = np.zeros((512, 512), dtype=np.uint8)
+    dr, dc = shift
+    lab[101 + dr : 121 + dr, 11 + dc : 31 + dc] = value  # the first in the box, off the others' row
+    for k in range(1, n):
+        lab[101:121, 11 + 40 * k : 31 + 40 * k] = value
+    np.testing.assert_array_equal(clean_labels(lab), _clean_labels_whole_frame(lab, ("nerve", "vessel")))
+
+
 def _clean_labels_whole_frame(lab: np.ndarray, structures: tuple[str, ...]) -> np.ndarray:
     """clean_labels with every class labelled over the whole frame (the code before the crop)."""
     import cv2

@@ -575,6 +575,8 @@ def h_minima(image: np.ndarray, h: float, *, max_passes: int | None = None) -> n
         from skimage.morphology import h_minima as sk_h_minima
 
         return np.asarray(sk_h_minima(img, h), dtype=bool)
+    if not (np.isfinite(h) and h >= 0):  # scikit-image refuses a negative h (and fails on NaN)
+        raise ValueError(f"h: expected a finite depth >= 0, got {h!r}")
     if h > np.ptp(img):
         return np.zeros(img.shape, dtype=bool)
     if h == 0:

@@ -22,23 +22,39 @@ from pathlib import Path
 from typing import Any
 
 
+def _names(graph: Any) -> set[str]:
+    """Every tensor and node name of ``graph`` (not of its subgraphs)."""
+    names = {t.name for t in (*graph.input, *graph.output, *graph.value_info, *graph.initializer)}
+    for node in graph.node:
+        names.update((*node.input, *node.output, node.name))
+    return names
+
+
 def explicit_softmax(model: Any) -> int:
-    """Replace, in place, every ``Softmax`` node of an ONNX ``ModelProto`` by the element-wise
-    form over the same axis; returns how many were replaced."""
+    """Replace, in place, every ``Softmax`` node of an ONNX ``ModelProto``'s main graph (not
+    inside If or Loop bodies, which exported U-Nets do not have) by the element-wise form over the
+    same axis; returns how many were replaced. Raises ValueError for a model without the default
+    opset or with one before 13 (whose Softmax flattens its input)."""
     import onnx
     from onnx import helper
 
     graph = model.graph
-    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise ValueError("the model imports no default (ai.onnx) opset")
+    taken = _names(graph)
     nodes = list(graph.node)
     replaced = 0
     for node in nodes:
         if node.op_type != "Softmax":
             continue
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 1 if opset < 13 else -1)
         if opset < 13:
             raise ValueError(f"opset {opset}: Softmax before opset 13 flattens its input; not rewritten")
-        z, out, tag = node.input[0], node.output[0], f"softmax{replaced}"
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        z, out = node.input[0], node.output[0]
+        tag = f"softmax{replaced}"
+        while any(n.startswith(tag + "_") for n in taken):  # new names must not meet old ones
+            tag += "_"
         axes = f"{tag}_axes"
         graph.initializer.append(helper.make_tensor(axes, onnx.TensorProto.INT64, [1], [axis]))
         if opset >= 18:  # ReduceMax takes its axes as an input from opset 18
@@ -56,6 +72,7 @@ def explicit_softmax(model: Any) -> int:
         graph.node.remove(node)
         for i, n in enumerate(new):
             graph.node.insert(at + i, n)
+        taken.update(f"{tag}_{part}" for part in ("axes", "max", "shifted", "exp", "sum"))
         replaced += 1
     onnx.checker.check_model(model)
     return replaced

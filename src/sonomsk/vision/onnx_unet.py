@@ -123,15 +123,20 @@ class OnnxUNetBackend:
         if (rows, cols) == (size, size):
             out = np.ascontiguousarray(prob, dtype=np.float32)
         else:
-            # class by class, straight into the output (no channel-last copies to and fro)
+            # class by class, straight into the output: a tenth of the time of one 3-channel
+            # resize; the same values except, at some frame sizes, one float32 rounding step in
+            # the two outermost columns (review helper-83; no label changed)
             out = np.empty((prob.shape[0], rows, cols), dtype=np.float32)
             for k in range(prob.shape[0]):
-                cv2.resize(
+                plane = out[k]
+                got = cv2.resize(
                     np.ascontiguousarray(prob[k], dtype=np.float32),
                     (cols, rows),
-                    dst=out[k],
+                    dst=plane,
                     interpolation=cv2.INTER_LINEAR,
                 )
+                if got is not plane and not np.shares_memory(got, plane):  # never seen; to be safe
+                    plane[...] = got
         if self._refine_session is not None:
             self._refine(out, frame)
         return out

@@ -7,22 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .conftest import free_port
+import pytest
+
 from .test_browser import _upload_one_nerve, _wait_for, page  # noqa: F401  (pytest fixture)
 from .test_workflow_nerve import simulated_nerve_dicom
 
 
 def _slow(page: Any, fragment: str, method: str, ms: int) -> None:  # noqa: F811
     """Every ``method`` request whose URL contains ``fragment`` answers ``ms`` late (from the next
-    page load on)."""
+    page load on); ``window._late`` counts those answered (:func:`_late_answered`)."""
     page.add_init_script(
-        f"""(() => {{ const f = window.fetch; window.fetch = async (u, o) => {{
-            if (String(u).includes({fragment!r}) && ((o && o.method) || 'GET') === {method!r})
+        f"""(() => {{ const f = window.fetch; window._late = 0; window.fetch = async (u, o) => {{
+            if (String(u).includes({fragment!r}) && ((o && o.method) || 'GET') === {method!r}) {{
               await new Promise((r) => setTimeout(r, {ms}));
+              try {{ return await f(u, o); }} finally {{ window._late += 1; }}
+            }}
             return f(u, o); }}; }})();"""
     )
     page.reload()
     _wait_for(page, "document.querySelector('#status').textContent === 'ready'")
+
+
+def _late_answered(page: Any, before: int) -> None:  # noqa: F811
+    """Wait until one more late answer than ``before`` has come back (and 300 ms more for the
+    page to use it)."""
+    _wait_for(page, f"window._late > {before}")
+    page.wait_for_timeout(300)
 
 
 def test_leaving_the_report_tab_while_a_draft_is_saved_raises_no_error(
@@ -107,11 +117,12 @@ def test_an_earlier_search_answering_late_does_not_replace_the_later_list(
     _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
     _slow(page, "q=zzz", "GET", 1500)
     _wait_for(page, "document.querySelectorAll('#study-list li').length === 1")
+    done = int(page.evaluate("window._late"))
     page.fill("#search", "zzz")
     page.wait_for_timeout(200)
     page.fill("#search", "")
     _wait_for(page, "document.querySelectorAll('#study-list li').length === 1")
-    page.wait_for_timeout(2000)  # the slow answer has come back
+    _late_answered(page, done)
     assert page.locator("#study-list li").count() == 1
     assert page.evaluate("SONO.state.studies.length") == 1
 
@@ -124,10 +135,11 @@ def test_the_study_chosen_last_is_the_one_open(
     first study although the second had been chosen."""
     first, second = _studies(page, tmp_path, 2)
     _slow(page, f"/api/studies/{first}", "GET", 1500)
+    done = int(page.evaluate("window._late"))
     page.evaluate(f"() => {{ SONO.showStudy({first}); }}")
     page.wait_for_timeout(200)
     page.evaluate(f"SONO.showStudy({second})")
-    page.wait_for_timeout(2000)  # the first study's answer has come back
+    _late_answered(page, done)
     assert page.evaluate("SONO.state.study.id") == second
     assert page.evaluate("document.querySelector('#study-list li.selected').dataset.studyId") == str(second)
 
@@ -141,22 +153,29 @@ def test_a_comparison_answered_after_another_study_opened_is_not_shown(
     first, second, third = _studies(page, tmp_path, 3)
     _slow(page, f"/api/studies/{first}", "GET", 1500)
     page.evaluate(f"SONO.showStudy({second})")
+    done = int(page.evaluate("window._late"))
     page.evaluate(f"() => {{ SONO.showOtherStudy({first}); }}")
     page.wait_for_timeout(200)
     page.evaluate(f"SONO.showStudy({third})")
-    page.wait_for_timeout(2000)  # the comparison's answer has come back
+    _late_answered(page, done)
     assert page.evaluate("SONO.state.study.id") == third
     assert page.evaluate("SONO.state.panes[1].study") is None
 
 
+@pytest.mark.parametrize("late", ["the send", "the list"])
 def test_an_sr_sent_while_the_report_list_is_drawn_again_shows_its_outcome(
+    late: str,
     page: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     """The outcome of sending a signed report's SR went into the list's old result line when a
-    study reload drew the list again meanwhile: the clinician never saw whether it was sent."""
+    study reload drew the list again meanwhile, or was wiped by a list drawn after it: the
+    clinician never saw whether it was sent."""
     _upload_one_nerve(page, tmp_path / "median.dcm", csa_mm2=12.0, seed=5)
-    _slow(page, "/send", "POST", 1500)
+    if late == "the send":
+        _slow(page, "/send", "POST", 1500)
+    else:
+        _slow(page, "/reports", "GET", 1500)
     page.evaluate(f"SONO.showStudy({int(page.evaluate('SONO.state.studies[0].id'))})")
     page.click('#workflow-tabs button[data-workflow="report"]')
     page.wait_for_selector('[data-testid="report-sign"]')
@@ -167,9 +186,32 @@ def test_an_sr_sent_while_the_report_list_is_drawn_again_shows_its_outcome(
         page.click('[data-testid="report-sign"]')
     page.wait_for_selector('[data-testid^="sr-send-"]')
     card = page.locator("[data-report]").first
-    card.locator('[data-f="port"]').fill(str(free_port()))  # nothing listens there
+    report = int(card.get_attribute("data-report") or 0)
+    done = int(page.evaluate("window._late"))
+    # refused before any connection (the report has no outline to send), wherever it would go
     card.locator('[data-testid^="sr-send-"]').click()
-    page.wait_for_timeout(200)
-    page.evaluate("SONO.reloadStudy()")  # emits 'study': the report list is drawn again
-    _wait_for(page, "document.querySelector('[data-testid^=sr-result-]').textContent.startsWith('not sent')")
-    assert page.evaluate("document.querySelector('#status').textContent").startswith("report ")  # set with it
+    if late == "the list":
+        _wait_for(page, "document.querySelector('#status').textContent.includes('not sent')")
+    page.evaluate("() => { SONO.reloadStudy(); }")  # emits 'study': the report list is drawn again
+    _late_answered(page, done)
+    line = page.evaluate(f"document.querySelector('[data-testid=sr-result-{report}]').textContent")
+    assert line.startswith("not sent")
+    assert page.evaluate("document.querySelector('#status').textContent").startswith(
+        f"report {report}: not sent"
+    )
+
+
+def test_opening_another_study_closes_the_comparison_beside_the_last_one(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Opening a study filled only pane 1: a comparison study shown in pane 2 stayed beside the
+    newly opened study, labelled as an 'other study' of a patient it may not share."""
+    first, second, third = _studies(page, tmp_path, 3)
+    page.evaluate(f"SONO.showStudy({second})")
+    page.evaluate(f"SONO.showOtherStudy({first})")
+    assert page.evaluate("SONO.state.panes[1].study.id") == first
+    page.evaluate(f"SONO.showStudy({third})")
+    assert page.evaluate("SONO.state.panes[1].inst") is None
+    assert page.evaluate("document.querySelector('#compare').checked") is False
+    assert page.evaluate("SONO.state.panes[1].el.classList.contains('hidden')") is True

@@ -426,15 +426,31 @@
     renderThumbs();
     SONO.emit("study", SONO.state.study);
   };
+  // pane 2 emptied and hidden: it showed an image of a study that is no longer open
+  function closeSecondPane() {
+    latest.other++;  // a comparison still on its way is not shown either
+    const pane = SONO.state.panes[1];
+    pane.generation = (pane.generation || 0) + 1;
+    pane.inst = null; pane.study = null; pane.calipers = []; pane.draft = null;
+    setPaneLabel(pane);
+    draw(pane);
+    $("#compare").checked = false;
+    pane.el.classList.add("hidden");
+    setActive(0);
+    SONO.state.panes.forEach((p) => fitView(p));
+  }
   SONO.showStudy = async function (id) {
     const asked = ++latest.study;
     const study = await SONO.api(`/api/studies/${id}`);
     if (asked !== latest.study) return;  // another study was chosen while this one was on its way
+    const changed = !SONO.state.study || SONO.state.study.id !== id;
     SONO.state.study = study;
+    if (changed && SONO.state.panes[1].inst) closeSecondPane();
     document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
     renderThumbs();
     const all = SONO.state.study.series.flatMap((se) => se.instances);
     if (all.length) await SONO.showInstance(all[0].id, 0);
+    if (asked !== latest.study) return;  // overtaken while its first image loaded
     fillBaselineChoices();
     SONO.emit("study", SONO.state.study);
   };
@@ -448,6 +464,7 @@
     // another study was opened meanwhile (an upload's answer arriving after a click): the image
     // is not in the open study, so the pane keeps what it shows
     if (!inst) return;
+    pane.generation = (pane.generation || 0) + 1;  // what the pane shows changed (showOtherStudy)
     pane.inst = inst;
     pane.study = null; // the current study (its analyses are reloaded after each change)
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
@@ -481,10 +498,11 @@
     const asked = ++latest.other;
     const openId = () => (SONO.state.study ? SONO.state.study.id : null);
     const current = openId();
+    const shown = SONO.state.panes[1].generation;
     const other = await SONO.api(`/api/studies/${studyId}`);
-    // another comparison was chosen, or another study opened (whose patient this may not be);
-    // by id, since a reload replaces the open study's object
-    if (asked !== latest.other || openId() !== current) return;
+    // another comparison was chosen, another study opened (whose patient this may not be; by
+    // id, since a reload replaces the open study's object), or pane 2 took another image
+    if (asked !== latest.other || openId() !== current || SONO.state.panes[1].generation !== shown) return;
     const base = SONO.state.panes[0].inst;
     const all = other.series.flatMap((se) => se.instances);
     const match = all.find((i) => base && i.site && i.site === base.site && i.side === base.side) || all[0];
@@ -492,6 +510,7 @@
     $("#compare").checked = true;
     const pane = SONO.state.panes[1];
     pane.el.classList.remove("hidden");
+    pane.generation = (pane.generation || 0) + 1;
     pane.study = other; pane.inst = match;
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     setPaneLabel(pane);
@@ -597,7 +616,11 @@
       setActive(e.target.checked ? 1 : 0);
       SONO.state.panes.forEach((p) => { fitView(p); draw(p); });
     };
-    $("#baseline").onchange = (e) => { if (e.target.value) SONO.showOtherStudy(Number(e.target.value)); };
+    $("#baseline").onchange = (e) => {
+      if (e.target.value) SONO.showOtherStudy(Number(e.target.value));
+      else if (SONO.state.panes[1].study) closeSecondPane();  // "none": no other study beside this one
+      else latest.other++;  // nor one still on its way
+    };
     $("#search").addEventListener("input", () => loadStudies());
     $("#upload").addEventListener("change", (e) => upload(Array.from(e.target.files)));
     window.addEventListener("resize", () => SONO.state.panes.forEach((p) => { fitView(p); draw(p); }));

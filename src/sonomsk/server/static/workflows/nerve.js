@@ -226,6 +226,7 @@
   }
   async function loadContralateral(S, inst) {
     const r = await S.api(`${API}/instances/${inst.id}/contralateral`);
+    if (!S.findInstance(r.instance_id)) return;  // another study opened while the answer was on its way
     const cb = document.querySelector("#compare");
     if (!cb.checked) { cb.checked = true; cb.dispatchEvent(new Event("change")); }
     await S.showInstance(r.instance_id, 1);
@@ -399,7 +400,8 @@
       if (!window.confirm("Withdraw this nerve assessment? Reports made from now on leave it out; it stays on record.")) return;
       // names the assessment shown: one assessed since (another tab, a colleague) is not withdrawn
       const w = await S.api(`${API}/studies/${S.state.study.id}/assessment?analysis_id=${encodeURIComponent(r.analysis_id)}`, { method: "DELETE" });
-      if (lastAssessment === r) lastAssessment = null;  // not one that arrived meanwhile
+      // not one that arrived meanwhile (by id: a refresh may have replaced the object)
+      if (lastAssessment && lastAssessment.analysis_id === r.analysis_id) lastAssessment = null;
       S.setStatus(`nerve assessment ${w.withdrawn} withdrawn`);
       renderResult(S);
     };
@@ -414,11 +416,14 @@
     // called on the "study" event, so S.state.study is fresh: no assessment_id means it was
     // withdrawn since (another tab, a colleague), and the page must stop showing it
     if (S.state.study.assessment_id == null) { lastAssessment = null; renderResult(S); return; }
+    const before = lastAssessment;
     try {
       const r = await fetch(`${API}/studies/${sid}/assessment`);
       const a = r.ok ? await r.json() : null;
       // another study opened while the answer was on its way: it is not this one's
       if (!S.state.study || S.state.study.id !== sid || assessedStudy !== sid) return;
+      // an assessment made (or withdrawn) meanwhile is newer than this answer
+      if (lastAssessment !== before) return;
       if (a) lastAssessment = a;
     } catch (e) { return; }
     renderResult(S);

@@ -6,6 +6,8 @@
   const API = "/api/workflows/report";
   const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   let root = null;
+  // the last outcome of sending each report's SR, drawn into its card whenever the list is drawn
+  const srOutcome = new Map();
   // one click at a time: the PDF takes seconds to render, and a second click would sign (or store)
   // again; the button is disabled until the answer, whatever it is
   // the signing time as stored, with its zone: UTC unless the database says otherwise (a time
@@ -45,7 +47,7 @@
           port <input type="number" data-f="port" value="104" style="width:5em">
           AE <input type="text" data-f="called_ae" value="PACS" style="width:6em">
           <button data-send="${esc(r.id)}" data-testid="sr-send-${esc(r.id)}">Send</button>
-          <div data-testid="sr-result-${esc(r.id)}" class="muted"></div></div>` : ""}
+          <div data-testid="sr-result-${esc(r.id)}" class="muted">${esc(srOutcome.get(r.id) || "")}</div></div>` : ""}
       </div>`).join("");
     box.querySelectorAll("[data-sign]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
       S.setStatus(`signing report ${b.dataset.sign}: rendering the PDF…`);
@@ -53,23 +55,24 @@
       S.setStatus(`report ${r.id} signed by ${r.signed_by}`);
       await renderReports(S);
     })));
-    box.querySelectorAll("[data-send]").forEach((b) => b.addEventListener("click", async () => {
+    box.querySelectorAll("[data-send]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
       const card = b.closest("[data-report]");
       const v = (f) => card.querySelector(`[data-f="${f}"]`).value;
-      const out = card.querySelector(`[data-testid="sr-result-${b.dataset.send}"]`);
-      out.textContent = "sending…";
-      // the list may be drawn again while the SR is on its way (a study reload): the outcome goes
-      // into the result line shown then, and into the status line
-      const said = (text) => {
-        const shown = document.querySelector(`[data-testid="sr-result-${b.dataset.send}"]`) || out;
-        shown.textContent = text;
-        S.setStatus(`report ${b.dataset.send}: ${text}`);
+      const id = Number(b.dataset.send);
+      // the list may be drawn again while the SR is on its way (a study reload): the outcome is
+      // kept for the card and written into the result line shown when it arrives
+      const said = (text, failed) => {
+        srOutcome.set(id, text);
+        const shown = document.querySelector(`[data-testid="sr-result-${id}"]`);
+        if (shown) shown.textContent = text;
+        S.setStatus(`report ${id}: ${text}`, failed);
       };
+      said("sending…", false);
       try {
-        const r = await S.api(`${API}/reports/${b.dataset.send}/send`, { json: { host: v("host"), port: Number(v("port")), called_ae: v("called_ae") } });
-        said(`sent to ${r.destination}: status ${r.status}`);
-      } catch (e) { said(`not sent: ${e.message}`); }
-    }));
+        const r = await S.api(`${API}/reports/${id}/send`, { json: { host: v("host"), port: Number(v("port")), called_ae: v("called_ae") } });
+        said(`sent to ${r.destination}: status ${r.status}`, false);
+      } catch (e) { said(`not sent: ${e.message}`, true); }
+    })));
   }
 
   let bound = false;

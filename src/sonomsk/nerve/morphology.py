@@ -127,11 +127,14 @@ def isodata_threshold(values: np.ndarray) -> float:
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """First and last row, first and last column of a non-empty mask (row and column
-    projections: a fraction of the time of ``np.nonzero`` on a whole frame)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    """First and last row, first and last column of a non-empty mask
+    (:func:`sonomsk.vision.postprocess.bounding_box`)."""
+    from sonomsk.vision.postprocess import bounding_box
+
+    found = bounding_box(mask)
+    if found is None:
+        raise MeasurementError("mask: empty, nothing to measure")
+    return found
 
 
 def hypoechoic_threshold(grey: np.ndarray, mask: np.ndarray, excluded: np.ndarray | None = None) -> float:

@@ -82,18 +82,17 @@ def calibration_for(
     :data:`LEAVES_REGION`: part of it has no (or another) scale.
     """
     from sonomsk.core.image import RegionKind
+    from sonomsk.vision.postprocess import bounding_box
 
-    m = np.asarray(mask, dtype=bool)
-    rows = np.flatnonzero(m.any(axis=1))
-    cols = np.flatnonzero(m.any(axis=0))
-    if rows.size == 0:
+    found = bounding_box(np.asarray(mask, dtype=bool))
+    if found is None:
         return None, "no pixel to measure"
     calibrated = [
         r for r in image.regions if r.kind is RegionKind.TISSUE and r.valid and r.spacing_mm is not None
     ]
     if not calibrated:
         return None, "uncalibrated image"
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    r0, r1, c0, c1 = found
     spacings = {
         region.spacing_mm for region in calibrated if region.contains(r0, c0) and region.contains(r1, c1)
     }
@@ -128,12 +127,14 @@ def doppler_inputs(image: UltrasoundImage, frame: int) -> tuple[np.ndarray | Non
 
 def _filled(mask: np.ndarray) -> np.ndarray:
     """``mask`` with its holes filled, worked within its bounding box (a whole frame is slow)."""
-    from sonomsk.vision.postprocess import fill_holes
+    from sonomsk.vision.postprocess import bounding_box, fill_holes
 
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    found = bounding_box(mask)
+    if found is None:
+        return mask.copy()
+    r0, r1, c0, c1 = found
     out = mask.copy()
-    out[r0:r1, c0:c1] = fill_holes(mask[r0:r1, c0:c1])
+    out[r0 : r1 + 1, c0 : c1 + 1] = fill_holes(mask[r0 : r1 + 1, c0 : c1 + 1])
     return out
 
 

@@ -320,14 +320,15 @@ def contours_from_mask(mask: np.ndarray, label: str = "nerve") -> list[Contour]:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise InvalidParameterError(f"mask: expected a 2-D (row, col) array, got shape {m.shape}")
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
+    from sonomsk.vision.postprocess import bounding_box
+
+    found = bounding_box(m)
+    if found is None:
         return []
-    cols = np.flatnonzero(m.any(axis=0))
     # traced within the mask's bounding box plus a 1-px ring (clipped at the frame): the same
     # contours, point for point, as over the whole frame, at a fraction of the cost
-    r0, c0 = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
-    r1, c1 = int(rows[-1]) + 2, int(cols[-1]) + 2
+    r0, c0 = max(0, found[0] - 1), max(0, found[2] - 1)
+    r1, c1 = found[1] + 2, found[3] + 2
     box = np.ascontiguousarray(m[r0:r1, c0:c1]).astype(np.uint8)
     cnts, _ = cv2.findContours(box, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(c0, r0))
     out = []

@@ -145,7 +145,7 @@ class OnnxUNetBackend:
         """Re-segment, in place, each nerve of ``prob`` that a window shows finer than the frame."""
         from scipy import ndimage
 
-        from sonomsk.vision.postprocess import labels_from_probabilities
+        from sonomsk.vision.postprocess import bounding_box, labels_from_probabilities
         from sonomsk.vision.preprocess import to_grey
         from sonomsk.vision.refine import paste, window_for
 
@@ -154,13 +154,12 @@ class OnnxUNetBackend:
         # the whole-frame model's network pixels per frame pixel (geometric mean of the axes)
         frame_scale = self.input_size / float(np.sqrt(prob.shape[1] * prob.shape[2]))
         nerve = labels_from_probabilities(prob, ("nerve",)) == 1
-        rows = np.flatnonzero(nerve.any(axis=1))
-        if rows.size == 0:
+        found = bounding_box(nerve)
+        if found is None:
             return
-        cols = np.flatnonzero(nerve.any(axis=0))
         # labelled within the nerves' bounding box (r0, c0): the same nerves in the same order
-        r0, c0 = int(rows[0]), int(cols[0])
-        nerves, _ = ndimage.label(nerve[r0 : rows[-1] + 1, c0 : cols[-1] + 1])
+        r0, r1, c0, c1 = found
+        nerves, _ = ndimage.label(nerve[r0 : r1 + 1, c0 : c1 + 1])
         grey = to_grey(frame)
         for i, box in enumerate(ndimage.find_objects(nerves), start=1):
             if box is None:

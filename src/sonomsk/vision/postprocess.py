@@ -74,6 +74,17 @@ def clean_labels(labels: np.ndarray, structures: tuple[str, ...] = ("nerve", "ve
     return out
 
 
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """First and last row, first and last column (inclusive) of a 2-D mask's nonzero pixels, or
+    None when it has none (row and column projections: a fraction of the time of ``np.nonzero``
+    on a whole frame)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``scipy.ndimage.binary_fill_holes(mask)`` of a 2-D mask: background not 4-connected to the
     outside becomes foreground. One OpenCV flood fill from a ring around the mask (about a
@@ -98,16 +109,16 @@ def _kept_components(
     import cv2
 
     mask = lab == value
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    found = bounding_box(mask)
+    if found is None:
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
     # labelled within the class's bounding box, at a fraction of the cost when the class is
     # small. OpenCV numbers 8-connected components block by block (2 x 2 pixels), so the box
     # starts on an even row and column: the frame's block grid, the same numbering, and the
     # same choice between components of equal area (review helper-83)
-    r0, r1 = int(rows[0]) & ~1, int(rows[-1]) + 1
-    c0, c1 = int(cols[0]) & ~1, int(cols[-1]) + 1
+    first_row, last_row, first_col, last_col = found
+    r0, r1 = first_row & ~1, last_row + 1
+    c0, c1 = first_col & ~1, last_col + 1
     box = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.uint8)
     n, box_comp, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
     if n <= 1:

@@ -89,6 +89,7 @@
     const pane = {
       index, el, canvas, ctx: canvas.getContext("2d"), inst: null, frame: 0, frames: new Map(),
       scale: 1, offX: 0, offY: 0, wc: 128, ww: 256, processed: null, calipers: [], draft: null, drag: null,
+      generation: 0, // counts what the pane was given to show (a late comparison checks it)
     };
     el.addEventListener("mousedown", () => setActive(index));
     bindMouse(pane);
@@ -430,7 +431,7 @@
   function closeSecondPane() {
     latest.other++;  // a comparison still on its way is not shown either
     const pane = SONO.state.panes[1];
-    pane.generation = (pane.generation || 0) + 1;
+    pane.generation += 1;
     pane.inst = null; pane.study = null; pane.calipers = []; pane.draft = null;
     setPaneLabel(pane);
     draw(pane);
@@ -464,7 +465,7 @@
     // another study was opened meanwhile (an upload's answer arriving after a click): the image
     // is not in the open study, so the pane keeps what it shows
     if (!inst) return;
-    pane.generation = (pane.generation || 0) + 1;  // what the pane shows changed (showOtherStudy)
+    pane.generation += 1;  // what the pane shows changed (showOtherStudy)
     pane.inst = inst;
     pane.study = null; // the current study (its analyses are reloaded after each change)
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
@@ -510,7 +511,7 @@
     $("#compare").checked = true;
     const pane = SONO.state.panes[1];
     pane.el.classList.remove("hidden");
-    pane.generation = (pane.generation || 0) + 1;
+    pane.generation += 1;
     pane.study = other; pane.inst = match;
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     setPaneLabel(pane);

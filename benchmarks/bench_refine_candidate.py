@@ -35,21 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _windows_dice(model: bytes, samples: list[Any], keep: set[str]) -> tuple[int, float]:
     import onnxruntime as ort
 
-    from sonomsk.training.train_refine import MIN_SIDE, WINDOW_FACTOR, nerve_targets
-    from sonomsk.vision.metrics import dice
-    from sonomsk.vision.refine import crop, model_input, window_for
+    from sonomsk.training.train_refine import window_dice
 
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     size = int(session.get_inputs()[0].shape[-1])
-    scores = []
-    for s in samples:
-        if s.ident not in keep:
-            continue
-        for mask in nerve_targets(s):
-            w = window_for(mask, WINDOW_FACTOR, MIN_SIDE)
-            assert w is not None
-            p = session.run(None, {"image": model_input(s.grey, w, size)[None, None]})[0][0]
-            scores.append(dice(p.argmax(0) == 1, crop(s.labels, w, size, labels=True) == 1))
+    scores = window_dice(
+        lambda x: session.run(None, {"image": x})[0][0], [s for s in samples if s.ident in keep], size
+    )
     return len(scores), float(np.mean(scores))
 
 

@@ -37,6 +37,49 @@ def test_upload_browse_and_frame(client: TestClient, tmp_path: Path) -> None:
     assert client.get(f"/api/instances/{inst['id']}/frames/5.png").status_code == 422
 
 
+def test_a_study_names_its_patients_other_studies(client: TestClient, store: Store, tmp_path: Path) -> None:
+    """The 'other study' choice comes from the study: the patient's other studies by study date,
+    newest first (undated last), never another patient's, whatever the study list's search
+    shows; none for a file without a patient identifier."""
+    import numpy as np
+
+    from sonomsk.core.image import UltrasoundImage, whole_image_region
+    from sonomsk.io.dicom_write import write_dicom
+    from sonomsk.store.models import Study
+
+    def upload(k: int, meta: dict[str, str]) -> int:
+        pixels = np.random.default_rng(k).integers(0, 255, (64, 80), dtype=np.uint8)
+        image = UltrasoundImage.from_array(pixels, regions=(whole_image_region(64, 80, (0.1, 0.1)),))
+        f = write_dicom(image, tmp_path / f"{k}.dcm", StudyInstanceUID=f"1.2.3.4{k}", **meta)
+        return int(client.post("/api/upload", files={"file": (f.name, f.read_bytes())}).json()["study_id"])
+
+    p1 = {"PatientID": "P1", "PatientName": "One^Patient"}
+    ids = [
+        upload(0, {**p1, "StudyDate": "20250301", "StudyDescription": "median 1"}),
+        upload(1, {**p1, "StudyDate": "20260101", "StudyDescription": "median 2"}),
+        upload(2, {"PatientID": "P2", "PatientName": "Two^Patient", "StudyDate": "20260201"}),
+        upload(
+            3, {**p1, "StudyDate": "20240101", "StudyDescription": "median 0"}
+        ),  # an old prior, stored last
+        upload(4, {**p1, "StudyDate": ""}),
+    ]
+    others = client.get(f"/api/studies/{ids[1]}").json()["other_studies"]
+    assert others == [
+        {"id": ids[0], "date": "20250301", "description": "median 1"},
+        {"id": ids[3], "date": "20240101", "description": "median 0"},
+        {"id": ids[4], "date": None, "description": None},
+    ]
+    assert client.get(f"/api/studies/{ids[2]}").json()["other_studies"] == []
+    # files without a patient identifier stored by versions before decision 015 share one key
+    unnamed = [upload(k, {"PatientID": "", "PatientName": ""}) for k in (5, 6)]
+    with store.sessions() as session:
+        first, second = (session.get(Study, i) for i in unnamed)
+        first.patient.patient_key = "UNKNOWN"
+        second.patient_id = first.patient_id
+        session.commit()
+    assert client.get(f"/api/studies/{unnamed[0]}").json()["other_studies"] == []
+
+
 @pytest.mark.parametrize(
     ("payload", "status"),
     [

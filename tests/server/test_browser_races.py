@@ -215,3 +215,99 @@ def test_opening_another_study_closes_the_comparison_beside_the_last_one(
     assert page.evaluate("SONO.state.panes[1].inst") is None
     assert page.evaluate("document.querySelector('#compare').checked") is False
     assert page.evaluate("SONO.state.panes[1].el.classList.contains('hidden')") is True
+
+
+def test_an_outline_answered_after_another_study_opened_leaves_its_tool_alone(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A click outline answered after another study was opened turned the tool to Edit and said
+    'outlined' over a study that has no such outline; it is stored with its own image and the
+    status says which image and study that was."""
+    first, second = _studies(page, tmp_path, 2)
+    page.evaluate(f"SONO.showStudy({first})")
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.click('[data-testid="nerve-outline"]')
+    image = int(page.evaluate("SONO.state.panes[0].inst.id"))
+    label = page.evaluate("SONO.state.panes[0].inst.label")
+    held: list[Any] = []
+    page.route("**/outline", lambda route: held.append(route))  # answered when the test says
+    x, y = page.evaluate(
+        """() => { const p = SONO.state.panes[0]; const b = p.canvas.getBoundingClientRect();
+             return [b.left + (p.inst.columns / 2) * p.scale + p.offX, b.top + (p.inst.rows / 2) * p.scale + p.offY]; }"""
+    )
+    page.mouse.click(x, y)
+    _wait_for(page, "document.querySelector('#status').textContent === 'outlining…'")
+    page.evaluate(f"SONO.showStudy({second})")  # awaited: the other study is open
+    waited = 0
+    while not held:
+        assert waited < 20_000, "the outline request never came"
+        page.wait_for_timeout(100)
+        waited += 100
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{image}/outline") and r.status == 200):
+        held[0].continue_()
+    page.unroute("**/outline")
+    stored = f"outline stored with image {image} ({label}) of study {first}, which is no longer shown"
+    _wait_for(page, f"document.querySelector('#status').textContent === {stored!r}")
+    assert page.evaluate("SONO.state.study.id") == second
+    assert page.evaluate("SONO.state.tool") == "nerve-outline"
+    assert page.locator('#toolbar [data-tool="edit"].active').count() == 0
+
+
+def test_the_other_study_choices_are_the_patients_whatever_the_list_shows(
+    page: Any,  # noqa: F811
+    server: str,
+    tmp_path: Path,
+) -> None:
+    """The 'other study' choices came from the study list, so a search that left the patient's
+    other studies out of the list (or a list answered before a study was stored) left them out
+    of the choices too. The choice shown is the study pane 2 shows."""
+    import httpx
+
+    first, second, third = _studies(page, tmp_path, 3)
+    page.fill("#search", "no such patient")
+    _wait_for(page, "document.querySelectorAll('#study-list li').length === 0")
+    page.evaluate(f"SONO.showStudy({second})")
+    values = page.evaluate("[...document.querySelectorAll('#baseline option')].map((o) => o.value)")
+    assert values == [
+        "",
+        str(third),
+        str(first),
+    ]  # none, then the patient's others (undated: last stored first)
+    page.select_option("#baseline", str(first))
+    _wait_for(page, f"SONO.state.panes[1].study && SONO.state.panes[1].study.id === {first}")
+    # a study of this patient stored since (another tab, a colleague): listed after a reload,
+    # and the choice shown stays the study beside
+    simulated_nerve_dicom(tmp_path / "s3.dcm", csa_mm2=9.0, seed=9, study_uid="1.2.826.0.1.3680043.8.498.9")
+    with (tmp_path / "s3.dcm").open("rb") as f:
+        fourth = httpx.post(f"{server}/api/upload", files={"file": ("s3.dcm", f.read())}).json()["study_id"]
+    page.evaluate("SONO.reloadStudy()")
+    values = page.evaluate("[...document.querySelectorAll('#baseline option')].map((o) => o.value)")
+    assert values == ["", str(fourth), str(third), str(first)]
+    assert page.evaluate("document.querySelector('#baseline').value") == str(first)
+    # pane 2 given an image of the open study is no comparison: the choice says so
+    page.evaluate("SONO.showInstance(SONO.state.study.series[0].instances[0].id, 1)")
+    assert page.evaluate("document.querySelector('#baseline').value") == ""
+    page.select_option("#baseline", str(first))
+    _wait_for(page, f"SONO.state.panes[1].study && SONO.state.panes[1].study.id === {first}")
+    page.evaluate(f"SONO.showStudy({third})")  # another study: the choice goes with the old one
+    assert page.evaluate("document.querySelector('#baseline').value") == ""
+    assert page.evaluate("SONO.state.panes[1].study") is None
+
+
+def test_a_comparison_chosen_from_choices_left_over_is_not_shown(
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Choices left from the study open before (another patient's studies) could put that
+    patient's study beside the newly opened one; only the open patient's other studies show."""
+    first, second = _studies(page, tmp_path, 2)
+    simulated_nerve_dicom(
+        tmp_path / "x.dcm", csa_mm2=9.0, seed=9, patient_id="OTHER1", study_uid="1.2.826.0.1.3680043.8.498.99"
+    )
+    page.set_input_files('[data-testid="upload"]', [str(tmp_path / "x.dcm")])
+    _wait_for(page, "document.querySelector('#status').textContent === 'x.dcm: stored'")  # the upload is done
+    assert page.evaluate("SONO.state.study.id") not in (first, second)  # the stranger's study is open
+    page.evaluate(f"SONO.showOtherStudy({first})")  # as a left-over choice would ask
+    assert page.evaluate("SONO.state.panes[1].study") is None
+    assert page.evaluate("document.querySelector('#baseline').value") == ""

@@ -30,6 +30,7 @@ from sonomsk.core.results import MeasurementSet
 from sonomsk.nerve.segment import calibration_for, doppler_inputs
 from sonomsk.vision.contours import Contour, check_outline
 from sonomsk.vision.postprocess import VESSEL as VESSEL_CLASS
+from sonomsk.vision.postprocess import fill_holes
 from sonomsk.vision.refine import Box, Window, look_in_box, region_at, region_in_box, search_at_click
 
 
@@ -83,8 +84,6 @@ def click_outline(
     ``row, col`` is a position in frame px as the viewer gives it: pixel (r, c) covers
     [r, r + 1) x [c, c + 1) (decision 005), so the click is on pixel (floor(row), floor(col)).
     """
-    from scipy import ndimage
-
     from sonomsk.core.errors import BackendUnavailableError
     from sonomsk.vision.backends import DEFAULT_BACKEND, get_backend
     from sonomsk.vision.classical import outline_classical
@@ -113,7 +112,7 @@ def click_outline(
     except BackendUnavailableError as exc:
         region, note = None, f"{exc}: outlined by the classical contour"
     if region is not None:
-        filled = ndimage.binary_fill_holes(region)
+        filled = fill_holes(region)
         return ClickOutline(Contour.from_mask(np.asarray(filled, dtype=bool), "nerve"), method, note)
     mask = outline_classical(image.grey_frame(frame), r, c)
     return ClickOutline(Contour.from_mask(mask, "nerve"), "classical", note)

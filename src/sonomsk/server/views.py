@@ -11,7 +11,7 @@ from fastapi import Query
 
 from sonomsk.core.errors import InvalidParameterError, StoreError
 from sonomsk.store.db import Store
-from sonomsk.store.models import Analysis, Instance, Report
+from sonomsk.store.models import Analysis, Instance, Report, Study
 from sonomsk.store.repository import study_and_analyses
 
 #: A database id in a URL path: a non-negative 64-bit integer (a larger one would overflow the
@@ -130,6 +130,7 @@ def study_detail(store: Store, study_id: int) -> dict[str, Any]:
                 # for the assessment form: the age the study was made at (review ws15b F4)
                 "age_at_study": age_at(study.patient.birth_date, study.study_date),
             },
+            "other_studies": other_studies(session, study),
             "series": [
                 {
                     "id": se.id,
@@ -151,6 +152,26 @@ def study_detail(store: Store, study_id: int) -> dict[str, Any]:
                 for r in reports
             ],
         }
+
+
+def other_studies(session: Any, study: Study) -> list[dict[str, Any]]:
+    """The patient's other studies for the "other study" (baseline or follow-up) choice, by
+    study date, newest first (undated last, then the latest stored first): from the patient, not
+    from whatever the study list's search shows. None for files without a patient identifier,
+    whose stored key joins nobody's studies (decision 015; ``UNKNOWN`` of older versions)."""
+    from sqlalchemy import select
+
+    from sonomsk.store.repository import unidentified_key
+
+    if unidentified_key(study.patient.patient_key):
+        return []
+    rows = session.execute(
+        select(Study.id, Study.study_date, Study.description).where(
+            Study.patient_id == study.patient_id, Study.id != study.id
+        )
+    ).all()
+    rows.sort(key=lambda r: (r.study_date or "", r.id), reverse=True)
+    return [{"id": r.id, "date": r.study_date, "description": r.description} for r in rows]
 
 
 def instance_detail(store: Store, instance_id: int) -> dict[str, Any]:

@@ -182,7 +182,7 @@ def import_file(
             try:
                 with session.begin():
                     study = session.scalars(select(Study).where(Study.study_uid == s_uid)).first()
-                    if study is not None and anonymous and _unidentified_key(study.patient.patient_key):
+                    if study is not None and anonymous and unidentified_key(study.patient.patient_key):
                         # an anonymous exam stored before (by an older version too): its patient
                         patient = study.patient
                     else:
@@ -297,7 +297,7 @@ def _same_image(store: Store, existing: Instance, image: Any, head: dict[str, An
     return all(np.array_equal(old.frames.get(i), image.frames.get(i)) for i in range(image.n_frames))
 
 
-def _unidentified_key(key: str) -> bool:
+def unidentified_key(key: str) -> bool:
     """Whether a stored patient key is one given to files without a patient identifier (this
     version's ``UNIDENTIFIED-...``, or the single ``UNKNOWN`` of versions before decision 015)."""
     return key == "UNKNOWN" or key.startswith("UNIDENTIFIED-")

@@ -20,7 +20,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +107,10 @@ def training_pair(
     return standardise(photometric(np.ascontiguousarray(img), rng)), np.ascontiguousarray(lab)
 
 
-def evaluate(model: Any, samples: list[Sample], size: int) -> dict[str, Any]:
-    """Dice of the nerve in the nominal window of every nerve target (no jitter)."""
-    import torch
-
+def window_dice(predict: Callable[[np.ndarray], np.ndarray], samples: list[Sample], size: int) -> list[float]:
+    """Dice of the nerve in the nominal window of every nerve target (no jitter). ``predict``
+    maps a (1, 1, size, size) float32 input to per-class scores (n_classes, size, size): the
+    torch weights in training, an exported ONNX model in the benchmarks."""
     from sonomsk.vision.metrics import dice
     from sonomsk.vision.refine import model_input
 
@@ -119,12 +119,21 @@ def evaluate(model: Any, samples: list[Sample], size: int) -> dict[str, Any]:
         for mask in nerve_targets(s):
             w = window_for(mask, WINDOW_FACTOR, MIN_SIDE)
             assert w is not None
-            x = torch.from_numpy(model_input(s.grey, w, size))[None, None]
-            with torch.no_grad():
-                pred = model(x).argmax(1)[0].numpy() == 1
+            pred = np.asarray(predict(model_input(s.grey, w, size)[None, None])).argmax(0) == 1
             truth = crop(s.labels, w, size, labels=True) == 1
             scores.append(dice(pred, truth))
-    d = np.array(scores)
+    return scores
+
+
+def evaluate(model: Any, samples: list[Sample], size: int) -> dict[str, Any]:
+    """:func:`window_dice` of torch weights: number of windows, mean and median."""
+    import torch
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.asarray(model(torch.from_numpy(x))[0].numpy())
+
+    d = np.array(window_dice(predict, samples, size))
     return {"n_windows": int(d.size), "dice_mean": float(d.mean()), "dice_median": float(np.median(d))}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from sonomsk.core.errors import InvalidParameterError, MeasurementError
 from sonomsk.vision.backends import ModelCard
+from sonomsk.vision.postprocess import fill_holes
 from sonomsk.vision.preprocess import to_grey
 
 
@@ -124,7 +125,7 @@ def outline_classical(grey: np.ndarray, row: int, col: int, *, radius_px: int | 
         seg = ~seg
     lab, _ = ndimage.label(seg)
     region = lab == lab[row - r0, col - c0]
-    region = ndimage.binary_fill_holes(
+    region = fill_holes(
         cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     )
     if not region[row - r0, col - c0] or region.sum() < 9:

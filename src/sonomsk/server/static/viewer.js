@@ -425,6 +425,7 @@
       draw(p);
     });
     renderThumbs();
+    fillBaselineChoices();  // a study of this patient stored since (an upload, another tab)
     SONO.emit("study", SONO.state.study);
   };
   // pane 2 emptied and hidden: it showed an image of a study that is no longer open
@@ -433,6 +434,7 @@
     const pane = SONO.state.panes[1];
     pane.generation += 1;
     pane.inst = null; pane.study = null; pane.calipers = []; pane.draft = null;
+    showBaselineChoice();
     setPaneLabel(pane);
     draw(pane);
     $("#compare").checked = false;
@@ -447,12 +449,12 @@
     const changed = !SONO.state.study || SONO.state.study.id !== id;
     SONO.state.study = study;
     if (changed && SONO.state.panes[1].inst) closeSecondPane();
+    fillBaselineChoices();  // now, not after the first image: the last study's choices must go
     document.querySelectorAll("#study-list li").forEach((li) => li.classList.toggle("selected", Number(li.dataset.studyId) === id));
     renderThumbs();
     const all = SONO.state.study.series.flatMap((se) => se.instances);
     if (all.length) await SONO.showInstance(all[0].id, 0);
     if (asked !== latest.study) return;  // overtaken while its first image loaded
-    fillBaselineChoices();
     SONO.emit("study", SONO.state.study);
   };
   SONO.findInstance = function (id) {
@@ -468,6 +470,7 @@
     pane.generation += 1;  // what the pane shows changed (showOtherStudy)
     pane.inst = inst;
     pane.study = null; // the current study (its analyses are reloaded after each change)
+    showBaselineChoice();
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
     setPaneLabel(pane);
     document.querySelectorAll(".thumb").forEach((t) => t.classList.toggle("selected", Number(t.dataset.instanceId) === id));
@@ -479,6 +482,9 @@
   SONO.redraw = () => SONO.state.panes.forEach(draw);
 
   // ---------------------------------------------------------------- baseline / follow-up
+  // the open study's patient's other studies (from the study itself: the list beside may be a
+  // search that leaves them out, or an answer older than the study). The choice shown is the
+  // study pane 2 shows, if any; pane 2 closes when its study is no longer the patient's.
   function fillBaselineChoices() {
     const sel = $("#baseline");
     const cur = SONO.state.study;
@@ -487,19 +493,30 @@
     none.value = ""; none.textContent = "other study: none";
     sel.appendChild(none);
     if (!cur) return;
-    for (const s of SONO.state.studies) {
-      if (s.id === cur.id || s.patient_key !== cur.patient.key) continue;
+    for (const s of cur.other_studies || []) {
       const o = document.createElement("option");
       o.value = String(s.id);
       o.textContent = `${s.date || "undated"} ${s.description || "study"}`;
       sel.appendChild(o);
     }
+    const beside = SONO.state.panes[1].study;
+    if (beside && !(cur.other_studies || []).some((s) => s.id === beside.id)) closeSecondPane();
+    showBaselineChoice();
+  }
+  function showBaselineChoice() {
+    const beside = SONO.state.panes[1] && SONO.state.panes[1].study;
+    $("#baseline").value = beside ? String(beside.id) : "";
   }
   SONO.showOtherStudy = async function (studyId) {
     const asked = ++latest.other;
     const openId = () => (SONO.state.study ? SONO.state.study.id : null);
     const current = openId();
     const shown = SONO.state.panes[1].generation;
+    // only the open study's patient's other studies (a stale choice names another patient's)
+    if (!SONO.state.study || !(SONO.state.study.other_studies || []).some((s) => s.id === studyId)) {
+      showBaselineChoice();
+      return;
+    }
     const other = await SONO.api(`/api/studies/${studyId}`);
     // another comparison was chosen, another study opened (whose patient this may not be; by
     // id, since a reload replaces the open study's object), or pane 2 took another image
@@ -514,6 +531,7 @@
     pane.generation += 1;
     pane.study = other; pane.inst = match;
     pane.calipers = []; pane.draft = null; pane.wc = 128; pane.ww = 256;
+    showBaselineChoice();
     setPaneLabel(pane);
     setActive(1);
     SONO.state.panes.forEach((p) => fitView(p));

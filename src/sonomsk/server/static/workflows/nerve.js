@@ -456,25 +456,34 @@
       const key = `${pane.inst.id}:${a ? a.id : ""}:${!!(a && a.structures.length && a.structures[0].frame === pane.frame)}`;
       if (key !== shownFrameKey) renderCurrent(S);
     });
-    S.on("click", async ({ pane, row, col, tool }) => {
-      if (tool !== "nerve-outline" || !pane.inst) return;
-      S.setStatus("outlining…");
+    // an outline is stored with its image whenever it answers; the tool turns to Edit only while
+    // that image is still the one shown in its pane (another study or image opened meanwhile
+    // keeps its own tool), and the status says where the outline went
+    async function outline(S, pane, url, body, asking) {
+      const image = pane.inst.id;
+      const owner = pane.study ? pane.study.id : S.state.study && S.state.study.id;
+      const label = [pane.inst.site, pane.inst.side, pane.inst.label].filter(Boolean).join(" ");
+      S.setStatus(asking);
       try {
-        await S.api(`${API}/instances/${pane.inst.id}/outline`, { json: { row, col, frame: pane.frame } });
-        S.setStatus("outlined: drag points with Edit outline to correct");
-        document.querySelector('#toolbar [data-tool="edit"]').click();
-        await S.reloadStudy();
-      } catch (e) { /* status shows the error */ }
+        await S.api(url, { json: body });
+      } catch (e) { return; /* status shows the error */ }
+      const ownerNow = pane.study ? pane.study.id : S.state.study && S.state.study.id;
+      if (!pane.inst || pane.inst.id !== image || ownerNow !== owner) {
+        S.setStatus(`outline stored with image ${image} (${label}) of study ${owner}, which is no longer shown`);
+        return;
+      }
+      S.setStatus("outlined: drag points with Edit outline to correct");
+      document.querySelector('#toolbar [data-tool="edit"]').click();
+      try { await S.reloadStudy(); } catch (e) { /* status shows the error */ }
+    }
+    S.on("click", ({ pane, row, col, tool }) => {
+      if (tool !== "nerve-outline" || !pane.inst) return;
+      outline(S, pane, `${API}/instances/${pane.inst.id}/outline`, { row, col, frame: pane.frame }, "outlining…");
     });
-    S.on("box", async ({ pane, top, left, bottom, right, tool }) => {
+    S.on("box", ({ pane, top, left, bottom, right, tool }) => {
       if (tool !== "nerve-outline" || !pane.inst) return;
-      S.setStatus("outlining the nerve in the box…");
-      try {
-        await S.api(`${API}/instances/${pane.inst.id}/outline-box`, { json: { top, left, bottom, right, frame: pane.frame } });
-        S.setStatus("outlined: drag points with Edit outline to correct");
-        document.querySelector('#toolbar [data-tool="edit"]').click();
-        await S.reloadStudy();
-      } catch (e) { /* status shows the error */ }
+      outline(S, pane, `${API}/instances/${pane.inst.id}/outline-box`, { top, left, bottom, right, frame: pane.frame },
+        "outlining the nerve in the box…");
     });
     S.on("structure-edited", async ({ structure, points }) => {
       const before = structure.corrected_points || structure.auto_points || [];

@@ -48,3 +48,28 @@ def test_follow_up_beside_baseline(page: Any, server: str, tmp_path: Path) -> No
     expect(label).to_contain_text("other study", timeout=30_000)  # loads asynchronously
     assert "20260101" in label.inner_text()
     assert page.locator('.pane[data-pane="1"]').is_visible()
+
+
+def test_an_outline_drawn_on_the_study_beside_shows_there(page: Any, tmp_path: Path) -> None:  # noqa: F811
+    """An outline drawn (or corrected) on the image of the study shown beside the open one was
+    stored but never drawn: only the open study was loaded again."""
+    from .test_browser import _wait_for
+    from .test_browser_races import _studies
+
+    first, second = _studies(page, tmp_path, 2)
+    page.evaluate(f"SONO.showStudy({second})")
+    page.select_option("#baseline", str(first))
+    _wait_for(page, f"SONO.state.panes[1].study && SONO.state.panes[1].study.id === {first}")
+    page.click('#workflow-tabs button[data-workflow="nerve"]')
+    page.click('[data-testid="nerve-outline"]')
+    image = int(page.evaluate("SONO.state.panes[1].inst.id"))
+    assert page.evaluate("SONO.structuresFor(SONO.state.panes[1]).length") == 0
+    x, y = page.evaluate(
+        """() => { const p = SONO.state.panes[1]; const b = p.canvas.getBoundingClientRect();
+             return [b.left + (p.inst.columns / 2) * p.scale + p.offX, b.top + (p.inst.rows / 2) * p.scale + p.offY]; }"""
+    )
+    with page.expect_response(lambda r: r.url.endswith(f"/instances/{image}/outline") and r.status == 200):
+        page.mouse.click(x, y)
+    _wait_for(page, "SONO.structuresFor(SONO.state.panes[1]).length === 1")
+    assert page.evaluate("SONO.state.panes[1].study.id") == first
+    assert page.evaluate("SONO.state.study.id") == second

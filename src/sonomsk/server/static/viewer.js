@@ -427,7 +427,22 @@
     renderThumbs();
     fillBaselineChoices();  // a study of this patient stored since (an upload, another tab)
     SONO.emit("study", SONO.state.study);
+    await reloadOtherStudy();
   };
+  // the study beside (pane 2) again: an outline drawn or corrected on its image shows there
+  async function reloadOtherStudy() {
+    const pane = SONO.state.panes[1];
+    if (!pane.study || !pane.inst) return;
+    const shown = pane.generation, id = pane.study.id, image = pane.inst.id;
+    let other;
+    try { other = await SONO.api(`/api/studies/${id}`); } catch (e) { return; /* status shows the error */ }
+    if (pane.generation !== shown) return;  // the pane shows something else now
+    const inst = other.series.flatMap((se) => se.instances).find((i) => i.id === image);
+    if (!inst) return;
+    pane.study = other; pane.inst = inst;
+    setPaneLabel(pane);
+    draw(pane);
+  }
   // pane 2 emptied and hidden: it showed an image of a study that is no longer open
   function closeSecondPane() {
     latest.other++;  // a comparison still on its way is not shown either

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -410,3 +411,30 @@ def test_still_with_region_sidecar_keeps_calibration(tmp_path: Path) -> None:
     assert image.regions[0].box == (30, 20, 110, 150)
     assert image.spacing_mm() == pytest.approx((0.09, 0.08))
     assert not image.frame(0)[5:15, 10:100].any()
+
+
+def test_dates_move_back_by_whole_days_with_or_without_a_time() -> None:
+    """An offset in hours moved a date with a late time of day to another day than the same
+    date without a time (the report's SR and SEG carry the study's date only), so de-identified
+    images and their report disagreed on the study date at some hours of the day."""
+    from pydicom.dataset import Dataset
+
+    from sonomsk.io.deidentify import DATE_OFFSET_DAYS, date_offset_days, deidentify_dataset
+
+    days = date_offset_days("k1")
+    assert days == date_offset_days("k1") != date_offset_days("k2")
+    assert DATE_OFFSET_DAYS[0] <= -days < DATE_OFFSET_DAYS[1]
+    shifted = []
+    for time in ("000000", "120000", "235959", None):
+        ds = Dataset()
+        ds.SOPClassUID, ds.Modality = "1.2.840.10008.5.1.4.1.1.6.1", "US"
+        ds.StudyDate, ds.AcquisitionDateTime = "20260315", "20260315" + (time or "")
+        if time is not None:
+            ds.StudyTime = time
+        deidentify_dataset(ds, key="k1")
+        shifted.append(ds.StudyDate)
+        assert ds.AcquisitionDateTime == ds.StudyDate + (time or "")  # time of day kept
+        if time is not None:
+            assert ds.StudyTime == time
+    expected = (datetime.date(2026, 3, 15) + datetime.timedelta(days=days)).strftime("%Y%m%d")
+    assert shifted == [expected] * 4

@@ -2,7 +2,10 @@
 
 Headers follow the DICOM PS3.15 Basic Application Level Confidentiality Profile through
 dicognito (repeatable replacement UIDs, dates shifted by a keyed offset, addresses and
-institutions replaced) with these additions: every person name, the Patient ID and the Accession
+institutions replaced) with these additions: dates move back by a keyed whole number of days
+(62 to 729; :func:`date_offset_days`), so that times of day are kept and a date shifts to the
+same day whether or not its data set carries a time (an SR or SEG of the study, which knows the
+study's date but not its time, agrees with its images whatever the hour of the scan); every person name, the Patient ID and the Accession
 Number become :func:`pseudonym` values (the same ones the report room writes into its exports),
 the birth date is removed (the age is kept), private tags, overlays, curves, icon images and
 free-text comments are removed. The key itself is never written; a fingerprint of it is.
@@ -161,6 +164,22 @@ def _dicognito_seed(key: str) -> str:
     return hmac.new(_check_key(key), b"sonomsk-deid-dicognito-seed", hashlib.sha256).hexdigest()
 
 
+#: the range of the keyed date offset, in days back: dicognito's own (62 to 730 days)
+DATE_OFFSET_DAYS = (62, 730)
+
+
+def date_offset_days(key: str) -> int:
+    """The keyed number of days (negative) by which de-identification moves every date back.
+
+    Whole days: dicognito's own offset is a number of hours, so a date with a time of day late
+    enough (a scan at 23:00) moved to another day than the same date without a time (the SR and
+    SEG of the study, which carry no study time), and dcentvfy found the study's date differing
+    between the de-identified images and their report (CI of 2026-11-22, run at 14:15 UTC)."""
+    lo, hi = DATE_OFFSET_DAYS
+    digest = hmac.new(_check_key(key), b"sonomsk-deid-date-offset-days", hashlib.sha256).digest()
+    return -(lo + int.from_bytes(digest[:8], "big") % (hi - lo))
+
+
 def deidentify_record(patient: Mapping[str, Any], key: str) -> dict[str, Any]:
     """A plain patient record with name and id pseudonymised, the birth date cut to the year.
 
@@ -182,11 +201,15 @@ def deidentify_record(patient: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 # -- headers ---------------------------------------------------------------------------------
 def _element_handler(key: str) -> Any:
+    from dicognito.datetimeanonymizer import DateTimeAnonymizer
     from dicognito.element_anonymizer import ElementAnonymizer
     from pydicom.multival import MultiValue
 
+    dates = DateTimeAnonymizer(24 * date_offset_days(key))  # whole days (date_offset_days)
+
     class _Handler(ElementAnonymizer):
-        """Runs before dicognito's own handlers: pseudonyms, removals and emptied elements."""
+        """Runs before dicognito's own handlers: pseudonyms, removals, emptied elements and the
+        whole-day date shift."""
 
         def __call__(self, dataset: Any, data_element: Any) -> bool:
             keyword = data_element.keyword
@@ -196,6 +219,8 @@ def _element_handler(key: str) -> Any:
             if keyword in EMPTIED_KEYWORDS:
                 data_element.value = ""
                 return True
+            if data_element.VR in ("DA", "DT"):
+                return bool(dates(dataset, data_element))
             if data_element.VR == "PN" or keyword in PSEUDONYM_KEYWORDS:
                 if data_element.value in (None, ""):
                     return True
@@ -208,6 +233,7 @@ def _element_handler(key: str) -> Any:
 
         def describe_actions(self) -> Iterator[str]:
             yield "Replace PN, PatientID and AccessionNumber with keyed HMAC-SHA256 pseudonyms"
+            yield "Move DA and DT values back by a keyed whole number of days (times of day kept)"
             yield from (f"Remove {k}" for k in sorted(REMOVED_KEYWORDS))
             yield from (f"Empty {k}" for k in sorted(EMPTIED_KEYWORDS))
 

@@ -515,8 +515,12 @@
       sel.appendChild(o);
     }
     const beside = SONO.state.panes[1].study;
-    if (beside && !(cur.other_studies || []).some((s) => s.id === beside.id)) closeSecondPane();
+    if (beside && !isOtherStudy(beside.id)) closeSecondPane();
     showBaselineChoice();
+  }
+  // whether a study is one of the open study's patient's other studies
+  function isOtherStudy(id) {
+    return !!SONO.state.study && (SONO.state.study.other_studies || []).some((s) => s.id === id);
   }
   function showBaselineChoice() {
     const beside = SONO.state.panes[1] && SONO.state.panes[1].study;
@@ -528,7 +532,7 @@
     const current = openId();
     const shown = SONO.state.panes[1].generation;
     // only the open study's patient's other studies (a stale choice names another patient's)
-    if (!SONO.state.study || !(SONO.state.study.other_studies || []).some((s) => s.id === studyId)) {
+    if (!isOtherStudy(studyId)) {
       showBaselineChoice();
       return;
     }

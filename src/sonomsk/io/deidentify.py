@@ -8,7 +8,8 @@ same day whether or not its data set carries a time (an SR or SEG of the study, 
 study's date but not its time, agrees with its images whatever the hour of the scan); every
 person name, the Patient ID and the Accession Number become :func:`pseudonym` values (the same
 ones the report room writes into its exports), the birth date is removed (the age is kept),
-private tags, overlays, curves, icon images and free-text comments are removed. The key itself is never written; a fingerprint of it is.
+private tags, overlays, curves, icon images and free-text comments are removed. The key itself
+is never written; a fingerprint of it is.
 
 Pixels: every pixel outside the union of the image's valid ultrasound regions (tissue, colour or
 power Doppler, spectral Doppler, M-mode), or outside a box the user chooses, is set to 0 in every
